@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The one test command (`npm test`): installs what is missing, runs static checks and unit tests,
+# brings up the real local stack (Kafka, FerretDB, Redis Cluster), runs the contract and
+# integration suites against it, and ends with "N passed, N failed".
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+started=$(date +%s)
+log_dir=$(mktemp -d)
+trap 'rm -rf "$log_dir"' EXIT
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "dependencies (npm ci when node_modules is missing or stale)"
+if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  npm ci --no-audit --no-fund
+else
+  echo "node_modules up to date"
+fi
+
+step "static checks: types, lint, format, generated docs"
+npx tsc -p .
+npx eslint .
+npx prettier --check . >/dev/null || { npx prettier --check .; exit 1; }
+node --import tsx scripts/gen-config-docs.ts --check
+
+passed=0
+failed=0
+run_mocha() { # name, mocha args...
+  local name=$1
+  shift
+  local out="$log_dir/$name.log"
+  set +e
+  npx mocha "$@" 2>&1 | tee "$out"
+  local rc=${PIPESTATUS[0]}
+  set -e
+  local p f
+  p=$(grep -Eo '^ +[0-9]+ passing' "$out" | grep -Eo '[0-9]+' | tail -1 || true)
+  f=$(grep -Eo '^ +[0-9]+ failing' "$out" | grep -Eo '[0-9]+' | tail -1 || true)
+  passed=$((passed + ${p:-0}))
+  failed=$((failed + ${f:-0}))
+  if [[ $rc -ne 0 && -z "$f" ]]; then failed=$((failed + 1)); fi # crashed before reporting
+}
+
+step "unit tests (no network)"
+run_mocha unit 'services/*/src/**/*.test.ts' --ignore '**/*.int.test.ts'
+
+step "real local stack"
+bash scripts/stack/up.sh
+eval "$(bash scripts/stack/env.sh)"
+
+step "contract and integration tests against the real stack"
+run_mocha integration 'services/*/src/**/*.int.test.ts'
+
+echo
+echo "test run took $(($(date +%s) - started)) s"
+echo "tests: $passed passed, $failed failed"
+[[ $failed -eq 0 && $passed -gt 0 ]]

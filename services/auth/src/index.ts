@@ -1,0 +1,2 @@
+export { authSettings } from './config.ts';
+export { authModule } from './module.ts';

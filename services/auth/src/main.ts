@@ -1,0 +1,5 @@
+import { main } from '@parley/common';
+import { authSettings } from './config.ts';
+import { authModule } from './module.ts';
+
+await main({ name: 'parley-auth', spec: authSettings, modules: () => [authModule()] });

@@ -1,0 +1,1 @@
+export { ParleyClient, ParleyApiError, type ParleyClientOptions, type Readiness } from './client.ts';

@@ -1,0 +1,28 @@
+/**
+ * The cache port: short-lived keys (sessions, revocations, rate limits, locks, presence) and
+ * channels for fan-out across processes. Redis Cluster in production, a Map in embedded mode.
+ * Every operation touches one key, so each maps onto one cluster slot.
+ */
+export interface Cache {
+  readonly kind: 'redis' | 'memory';
+  get(key: string): Promise<string | null>;
+  /** Returns false when `onlyIfAbsent` is set and the key exists. */
+  set(key: string, value: string, opts?: { ttlMs?: number; onlyIfAbsent?: boolean }): Promise<boolean>;
+  /** Returns whether the key existed. */
+  del(key: string): Promise<boolean>;
+  /** Remaining time to live in ms; null when the key is missing or has no expiry. */
+  ttlMs(key: string): Promise<number | null>;
+  /**
+   * Adds `by` to a counter and returns the new value; the expiry is set when the counter is
+   * created, making a fixed-window rate limit one call.
+   */
+  incr(key: string, by: number, ttlMs: number): Promise<number>;
+  /** Deletes the key only if it still holds `value` (releasing a lock someone else may have taken over). */
+  deleteIfEquals(key: string, value: string): Promise<boolean>;
+  /** Delivers to every subscriber of the channel in every process, at most once. */
+  publish(channel: string, message: string): Promise<void>;
+  /** Resolves once the subscription is active; the returned function unsubscribes. */
+  subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

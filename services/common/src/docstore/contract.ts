@@ -1,0 +1,234 @@
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import {
+  DuplicateKeyError,
+  InvalidQueryError,
+  q,
+  type Collection,
+  type Doc,
+  type DocumentStore,
+} from './port.ts';
+
+interface Item extends Doc {
+  owner: string;
+  n: number;
+  tags?: string[];
+  email?: string;
+  profile?: { city?: string };
+  flag?: boolean;
+}
+
+/** The cases every DocumentStore adapter must pass, run against each implementation. */
+export function documentStoreContract(name: string, open: () => Promise<DocumentStore>): void {
+  describe(`DocumentStore contract: ${name}`, function () {
+    let store: DocumentStore;
+    let items: Collection<Item>;
+    let collName: string;
+
+    before(async () => {
+      store = await open();
+    });
+    after(async () => {
+      await store?.close();
+    });
+    beforeEach(async () => {
+      collName = `t_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+      items = await store.collection<Item>(collName, [
+        {
+          name: 'owner_n',
+          fields: [
+            ['owner', 1],
+            ['n', 1],
+          ],
+          unique: true,
+        },
+        { name: 'email', fields: [['email', 1]], unique: true, sparse: true },
+      ]);
+    });
+    afterEach(async () => {
+      await store.drop(collName);
+    });
+
+    it('writes and reads back a document by id', async () => {
+      await items.insertOne({ _id: 'a', owner: 'u1', n: 1, profile: { city: 'Oslo' }, tags: ['x'] });
+      expect(await items.findById('a')).to.deep.equal({
+        _id: 'a',
+        owner: 'u1',
+        n: 1,
+        profile: { city: 'Oslo' },
+        tags: ['x'],
+      });
+      expect(await items.findById('missing')).to.equal(null);
+    });
+
+    it('rejects a second document with the same id', async () => {
+      await items.insertOne({ _id: 'a', owner: 'u1', n: 1 });
+      await expectReject(items.insertOne({ _id: 'a', owner: 'u2', n: 2 }), DuplicateKeyError);
+    });
+
+    it('enforces a compound unique index', async () => {
+      await items.insertOne({ _id: 'a', owner: 'u1', n: 1 });
+      await items.insertOne({ _id: 'b', owner: 'u1', n: 2 });
+      await items.insertOne({ _id: 'c', owner: 'u2', n: 1 });
+      const err = await expectReject(items.insertOne({ _id: 'd', owner: 'u1', n: 1 }), DuplicateKeyError);
+      expect(err.collection).to.equal(collName);
+    });
+
+    it('lets documents without a sparse unique field coexist but not two with the same value', async () => {
+      await items.insertOne({ _id: 'a', owner: 'u1', n: 1 });
+      await items.insertOne({ _id: 'b', owner: 'u1', n: 2 });
+      await items.insertOne({ _id: 'c', owner: 'u1', n: 3, email: 'x@example.com' });
+      await expectReject(
+        items.insertOne({ _id: 'd', owner: 'u1', n: 4, email: 'x@example.com' }),
+        DuplicateKeyError,
+      );
+    });
+
+    it('creating a collection and its indexes twice is harmless', async () => {
+      const again = await store.collection<Item>(collName, [
+        {
+          name: 'owner_n',
+          fields: [
+            ['owner', 1],
+            ['n', 1],
+          ],
+          unique: true,
+        },
+      ]);
+      await again.insertOne({ _id: 'a', owner: 'u1', n: 1 });
+      expect(await items.count({})).to.equal(1);
+    });
+
+    it('finds with equality, ranges, in, nested paths, sort, skip and limit', async () => {
+      for (let i = 1; i <= 6; i++)
+        await items.insertOne({
+          _id: `id${i}`,
+          owner: i % 2 ? 'odd' : 'even',
+          n: i,
+          profile: { city: i <= 3 ? 'Oslo' : 'Rome' },
+        });
+      const ids = (docs: Item[]) => docs.map((d) => d._id);
+      expect(ids(await items.find({ owner: 'odd' }, { sort: [['n', -1]] }))).to.deep.equal([
+        'id5',
+        'id3',
+        'id1',
+      ]);
+      expect(ids(await items.find({ n: [q.gt(2), q.lte(5)] }, { sort: [['n', 1]] }))).to.deep.equal([
+        'id3',
+        'id4',
+        'id5',
+      ]);
+      expect(ids(await items.find({ n: q.in([1, 6]) }, { sort: [['n', 1]] }))).to.deep.equal(['id1', 'id6']);
+      expect(ids(await items.find({ n: q.nin([1, 2, 3, 4]) }, { sort: [['n', 1]] }))).to.deep.equal([
+        'id5',
+        'id6',
+      ]);
+      expect(
+        ids(await items.find({ 'profile.city': 'Rome', owner: q.ne('odd') }, { sort: [['n', 1]] })),
+      ).to.deep.equal(['id4', 'id6']);
+      expect(ids(await items.find({}, { sort: [['n', 1]], skip: 2, limit: 2 }))).to.deep.equal([
+        'id3',
+        'id4',
+      ]);
+      expect((await items.findOne({ owner: 'even' }, { sort: [['n', -1]] }))?._id).to.equal('id6');
+      expect(await items.count({ owner: 'even' })).to.equal(3);
+      expect(await items.findOne({ owner: 'nobody' })).to.equal(null);
+    });
+
+    it('matches array members, presence and booleans', async () => {
+      await items.insertOne({ _id: 'a', owner: 'u', n: 1, tags: ['red', 'blue'], flag: true });
+      await items.insertOne({ _id: 'b', owner: 'u', n: 2, tags: ['green'], flag: false });
+      await items.insertOne({ _id: 'c', owner: 'u', n: 3 });
+      expect((await items.find({ tags: q.has('blue') })).map((d) => d._id)).to.deep.equal(['a']);
+      expect((await items.find({ tags: q.exists(false) })).map((d) => d._id)).to.deep.equal(['c']);
+      expect((await items.find({ flag: true })).map((d) => d._id)).to.deep.equal(['a']);
+      expect((await items.find({ flag: false })).map((d) => d._id)).to.deep.equal(['b']);
+    });
+
+    it('updates a document and returns it as it is after the update', async () => {
+      await items.insertOne({ _id: 'a', owner: 'u', n: 1, profile: { city: 'Oslo' } });
+      const after = await items.updateOne({ _id: 'a' }, { $set: { 'profile.city': 'Rome' }, $inc: { n: 2 } });
+      expect(after).to.deep.equal({ _id: 'a', owner: 'u', n: 3, profile: { city: 'Rome' } });
+      const unset = await items.updateOne({ _id: 'a' }, { $unset: ['profile'] });
+      expect(unset).to.deep.equal({ _id: 'a', owner: 'u', n: 3 });
+      expect(await items.updateOne({ _id: 'nope' }, { $inc: { n: 1 } })).to.equal(null);
+    });
+
+    it('upserts a counter and increments it', async () => {
+      for (let i = 1; i <= 5; i++) {
+        const r = await items.updateOne(
+          { _id: 'seq' },
+          { $inc: { n: 1 }, $setOnInsert: { owner: 'counter' } },
+          { upsert: true },
+        );
+        expect(r?.n).to.equal(i);
+      }
+      expect((await items.findById('seq'))?.owner).to.equal('counter');
+    });
+
+    it('a unique index lets concurrent writers claim gap-free numbers exactly once', async () => {
+      // The allocation pattern that is safe on every backend, FerretDB v1 included.
+      const claim = async (writer: string): Promise<number> => {
+        for (;;) {
+          const last = await items.findOne({ owner: 'seq' }, { sort: [['n', -1]] });
+          const n = (last?.n ?? 0) + 1;
+          try {
+            await items.insertOne({ _id: `${writer}-${n}`, owner: 'seq', n });
+            return n;
+          } catch (err) {
+            if (!(err instanceof DuplicateKeyError)) throw err;
+          }
+        }
+      };
+      const got = await Promise.all(Array.from({ length: 12 }, (_, i) => claim(`w${i}`)));
+      expect([...got].sort((a, b) => a - b)).to.deep.equal(Array.from({ length: 12 }, (_, i) => i + 1));
+      expect(await items.count({ owner: 'seq' })).to.equal(12);
+    });
+
+    it('an update that breaks a unique index fails with DuplicateKeyError and changes nothing', async () => {
+      await items.insertOne({ _id: 'a', owner: 'u', n: 1 });
+      await items.insertOne({ _id: 'b', owner: 'u', n: 2 });
+      await expectReject(items.updateOne({ _id: 'b' }, { $set: { n: 1 } }), DuplicateKeyError);
+      expect((await items.findById('b'))?.n).to.equal(2);
+    });
+
+    it('updates and deletes many', async () => {
+      for (let i = 1; i <= 4; i++) await items.insertOne({ _id: `i${i}`, owner: 'u', n: i });
+      expect(await items.updateMany({ n: q.gte(3) }, { $set: { flag: true } })).to.equal(2);
+      expect(await items.count({ flag: true })).to.equal(2);
+      expect(await items.deleteMany({ flag: true })).to.equal(2);
+      expect(await items.count({})).to.equal(2);
+    });
+
+    it('treats operator-shaped values as data, never as operators (NoSQL injection)', async () => {
+      await items.insertOne({ _id: 'a', owner: 'u', n: 1 });
+      const hostile = JSON.parse('{"$gt": ""}') as never;
+      await expectReject(items.find({ owner: hostile }), InvalidQueryError);
+      await expectReject(items.findOne({ owner: [hostile] as never }), InvalidQueryError);
+      await expectReject(items.find({ $where: 'true' } as never), InvalidQueryError);
+      await expectReject(items.find({ 'owner.$ne': 'x' } as never), InvalidQueryError);
+      await expectReject(items.updateOne({ _id: 'a' }, { $rename: { n: 'm' } } as never), InvalidQueryError);
+      // A string that looks like an operator is just a string.
+      expect(await items.find({ owner: '$gt' })).to.deep.equal([]);
+      await items.insertOne({ _id: 'b', owner: '{"$gt":""}', n: 2 });
+      expect((await items.find({ owner: '{"$gt":""}' })).map((d) => d._id)).to.deep.equal(['b']);
+    });
+
+    it('answers ping', async () => {
+      await store.ping();
+    });
+  });
+}
+
+async function expectReject<E extends Error>(
+  p: Promise<unknown>,
+  type: new (...args: never[]) => E,
+): Promise<E> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).to.be.instanceOf(type);
+    return err as E;
+  }
+  throw new Error(`expected ${type.name}`);
+}

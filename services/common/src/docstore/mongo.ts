@@ -1,0 +1,221 @@
+import mongoose from 'mongoose';
+import {
+  checkFindOptions,
+  checkName,
+  checkUpdate,
+  DuplicateKeyError,
+  InvalidQueryError,
+  normalizeFilter,
+  upsertSeed,
+  type Collection,
+  type Doc,
+  type DocumentStore,
+  type Filter,
+  type FindOptions,
+  type IndexSpec,
+  type Update,
+} from './port.ts';
+
+type MongoCollection = mongoose.mongo.Collection<mongoose.mongo.Document>;
+type MongoFilter = Record<string, unknown>;
+
+/** Translates a port filter into a MongoDB filter. Every value has been checked to be a scalar. */
+export function toMongoFilter(filter: Filter): MongoFilter {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [path, c] of normalizeFilter(filter)) {
+    const ops = (out[path] ??= {});
+    const key = c.op === 'has' ? '$eq' : `$${c.op}`;
+    if (key in ops) throw new InvalidQueryError(`two ${c.op} conditions on "${path}"`);
+    ops[key] = c.value;
+  }
+  return out;
+}
+
+function toMongoUpdate(update: Update): mongoose.mongo.UpdateFilter<mongoose.mongo.Document> {
+  checkUpdate(update);
+  const u: Record<string, Record<string, unknown>> = {};
+  if (update.$set && Object.keys(update.$set).length) u.$set = { ...update.$set };
+  if (update.$inc && Object.keys(update.$inc).length) u.$inc = { ...update.$inc };
+  if (update.$unset?.length) u.$unset = Object.fromEntries(update.$unset.map((p) => [p, '']));
+  if (update.$setOnInsert && Object.keys(update.$setOnInsert).length)
+    u.$setOnInsert = { ...update.$setOnInsert };
+  return u;
+}
+
+function toSort(opts?: FindOptions): Record<string, 1 | -1> {
+  checkFindOptions(opts);
+  const sort: Record<string, 1 | -1> = {};
+  for (const [f, d] of opts?.sort ?? []) sort[f] = d;
+  if (!('_id' in sort)) sort._id = 1;
+  return sort;
+}
+
+/**
+ * MongoDB answers 11000. FerretDB v1 does too on insert, but an update that breaks a unique index
+ * comes back as InternalError (code 1) carrying SQLite's or PostgreSQL's constraint message.
+ */
+export function isDuplicate(err: unknown): boolean {
+  const e = err as { code?: number; message?: string };
+  if (e.code === 11000) return true;
+  return (
+    e.code === 1 &&
+    /UNIQUE constraint failed|duplicate key value violates unique constraint/.test(e.message ?? '')
+  );
+}
+
+class MongoDocCollection<T extends Doc> implements Collection<T> {
+  constructor(
+    private readonly coll: MongoCollection,
+    readonly name: string,
+  ) {}
+
+  private dup(err: unknown): never {
+    if (isDuplicate(err)) {
+      const m = /index:? '?([A-Za-z0-9_]+)/.exec((err as Error).message);
+      throw new DuplicateKeyError(this.name, m?.[1] ?? 'unique');
+    }
+    throw err;
+  }
+
+  async insertOne(doc: T): Promise<void> {
+    if (typeof doc._id !== 'string' || doc._id.length === 0)
+      throw new InvalidQueryError('_id must be a non-empty string');
+    try {
+      await this.coll.insertOne({ ...doc } as mongoose.mongo.Document);
+    } catch (err) {
+      this.dup(err);
+    }
+  }
+
+  async findById(id: string): Promise<T | null> {
+    return (await this.coll.findOne({ _id: { $eq: id } } as MongoFilter)) as unknown as T | null;
+  }
+
+  async findOne(filter: Filter, opts?: FindOptions): Promise<T | null> {
+    const [first] = await this.find(filter, { ...opts, limit: 1 });
+    return first ?? null;
+  }
+
+  async find(filter: Filter, opts?: FindOptions): Promise<T[]> {
+    let cursor = this.coll.find(toMongoFilter(filter)).sort(toSort(opts));
+    if (opts?.skip) cursor = cursor.skip(opts.skip);
+    if (opts?.limit) cursor = cursor.limit(opts.limit);
+    return (await cursor.toArray()) as unknown as T[];
+  }
+
+  async count(filter: Filter): Promise<number> {
+    return this.coll.countDocuments(toMongoFilter(filter));
+  }
+
+  async updateOne(filter: Filter, update: Update, opts?: { upsert?: boolean }): Promise<T | null> {
+    const mf = toMongoFilter(filter);
+    const mu = toMongoUpdate(update);
+    if (opts?.upsert) upsertSeed(filter);
+    try {
+      const res = await this.coll.findOneAndUpdate(mf, mu, {
+        upsert: opts?.upsert ?? false,
+        returnDocument: 'after',
+        sort: { _id: 1 },
+        includeResultMetadata: false,
+      });
+      return res as T | null;
+    } catch (err) {
+      // Two concurrent upserts of one _id: MongoDB lets one fail with 11000; the retry finds the document.
+      if (opts?.upsert && isDuplicate(err)) {
+        const res = await this.coll.findOneAndUpdate(mf, mu, {
+          returnDocument: 'after',
+          includeResultMetadata: false,
+        });
+        if (res) return res as unknown as T;
+      }
+      this.dup(err);
+    }
+  }
+
+  async updateMany(filter: Filter, update: Update): Promise<number> {
+    try {
+      const res = await this.coll.updateMany(toMongoFilter(filter), toMongoUpdate(update));
+      return res.matchedCount;
+    } catch (err) {
+      this.dup(err);
+    }
+  }
+
+  async deleteMany(filter: Filter): Promise<number> {
+    const res = await this.coll.deleteMany(toMongoFilter(filter));
+    return res.deletedCount;
+  }
+}
+
+export interface MongoStoreOptions {
+  url: string;
+  /** How long one server selection may take before an operation fails. */
+  serverSelectionTimeoutMs?: number;
+}
+
+/**
+ * The production document store over the MongoDB wire protocol (MongoDB, or FerretDB v1), through
+ * mongoose's connection management. Uses only features FerretDB v1 supports: no transactions,
+ * change streams, TTL or text indexes, $lookup, $facet or collation.
+ */
+export class MongoDocumentStore implements DocumentStore {
+  readonly kind = 'mongo' as const;
+  private readonly conn: mongoose.Connection;
+
+  private constructor(conn: mongoose.Connection) {
+    this.conn = conn;
+  }
+
+  static async connect(opts: MongoStoreOptions): Promise<MongoDocumentStore> {
+    const conn = mongoose.createConnection(opts.url, {
+      serverSelectionTimeoutMS: opts.serverSelectionTimeoutMs ?? 5000,
+      autoIndex: false,
+      autoCreate: false,
+      bufferCommands: false,
+    });
+    try {
+      await conn.asPromise();
+    } catch (err) {
+      await conn.close().catch(() => {});
+      throw err;
+    }
+    return new MongoDocumentStore(conn);
+  }
+
+  private get db(): mongoose.mongo.Db {
+    const db = this.conn.db;
+    if (!db) throw new Error('MongoDB connection is not open');
+    return db;
+  }
+
+  async collection<T extends Doc>(name: string, indexes: readonly IndexSpec[] = []): Promise<Collection<T>> {
+    checkName('collection', name);
+    const coll = this.db.collection(name);
+    for (const ix of indexes) {
+      checkName('index', ix.name);
+      await coll.createIndex(Object.fromEntries(ix.fields.map(([f, d]) => [f, d])), {
+        name: ix.name,
+        unique: ix.unique ?? false,
+        ...(ix.sparse ? { sparse: true } : {}),
+      });
+    }
+    return new MongoDocCollection<T>(coll, name);
+  }
+
+  async drop(name: string): Promise<void> {
+    checkName('collection', name);
+    try {
+      await this.db.dropCollection(name);
+    } catch (err) {
+      if ((err as { codeName?: string; code?: number }).code !== 26) throw err; // NamespaceNotFound
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.db.command({ ping: 1 });
+  }
+
+  async close(): Promise<void> {
+    await this.conn.close();
+  }
+}

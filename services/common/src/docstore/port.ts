@@ -1,0 +1,250 @@
+/**
+ * The document store port: JSON documents with string ids in named collections, a small query
+ * language both MongoDB (FerretDB v1) and SQLite implement identically, and no transactions.
+ */
+
+export type Scalar = string | number | boolean | null;
+
+export interface Doc {
+  _id: string;
+  [field: string]: unknown;
+}
+
+/** An operator condition. Only `q.*` builds one, so a JSON value from a client can never become an operator. */
+export class Cond {
+  private constructor(
+    readonly op: 'eq' | 'ne' | 'gt' | 'gte' | 'lt' | 'lte' | 'in' | 'nin' | 'exists' | 'has',
+    readonly value: Scalar | readonly Scalar[] | boolean,
+  ) {}
+
+  /** @internal */
+  static of(op: Cond['op'], value: Cond['value']): Cond {
+    return new Cond(op, value);
+  }
+}
+
+/** Field path (dotted for nested fields) → scalar (equality) or a `q.*` condition. Fields are ANDed. */
+export type Filter = Readonly<Record<string, Scalar | Cond | readonly Cond[]>>;
+
+export const q = {
+  eq: (v: Scalar) => Cond.of('eq', v),
+  ne: (v: Scalar) => Cond.of('ne', v),
+  gt: (v: string | number) => Cond.of('gt', v),
+  gte: (v: string | number) => Cond.of('gte', v),
+  lt: (v: string | number) => Cond.of('lt', v),
+  lte: (v: string | number) => Cond.of('lte', v),
+  in: (v: readonly Scalar[]) => Cond.of('in', v),
+  nin: (v: readonly Scalar[]) => Cond.of('nin', v),
+  /** Present (even if null) or absent. */
+  exists: (v: boolean) => Cond.of('exists', v),
+  /** The field is an array containing this scalar. */
+  has: (v: Scalar) => Cond.of('has', v),
+};
+
+export interface Update {
+  /** Field path → new value. */
+  $set?: Readonly<Record<string, unknown>>;
+  /** Field path → number to add (missing counts as 0). */
+  $inc?: Readonly<Record<string, number>>;
+  $unset?: readonly string[];
+  /** Applied only when an upsert inserts. */
+  $setOnInsert?: Readonly<Record<string, unknown>>;
+}
+
+export type SortSpec = readonly (readonly [field: string, direction: 1 | -1])[];
+
+export interface FindOptions {
+  sort?: SortSpec;
+  limit?: number;
+  skip?: number;
+}
+
+export interface IndexSpec {
+  name: string;
+  fields: SortSpec;
+  unique?: boolean;
+  /** Documents missing the (first) field are left out of the index, so they never conflict. */
+  sparse?: boolean;
+}
+
+export interface Collection<T extends Doc> {
+  readonly name: string;
+  /** Throws DuplicateKeyError when a unique index (or the id) already holds the values. */
+  insertOne(doc: T): Promise<void>;
+  findById(id: string): Promise<T | null>;
+  findOne(filter: Filter, opts?: FindOptions): Promise<T | null>;
+  find(filter: Filter, opts?: FindOptions): Promise<T[]>;
+  count(filter: Filter): Promise<number>;
+  /**
+   * Updates the first match and returns it as it is after the update, or null when nothing
+   * matched. With `upsert`, inserts from the filter's equality fields (the filter must fix `_id`)
+   * plus the update. Not safe against concurrent writers of the same document: FerretDB v1 applies
+   * updates as read-modify-write in its proxy and loses concurrent `$inc`s (20 concurrent
+   * increments added 8 in our test). Serialize writers of one document (one worker per Kafka
+   * partition) or claim values with `insertOne` on a unique index, which every backend enforces.
+   */
+  updateOne(filter: Filter, update: Update, opts?: { upsert?: boolean }): Promise<T | null>;
+  /** Updates every match; returns how many matched. */
+  updateMany(filter: Filter, update: Update): Promise<number>;
+  deleteMany(filter: Filter): Promise<number>;
+}
+
+export interface DocumentStore {
+  readonly kind: 'mongo' | 'sqlite';
+  /** Opens a collection, creating it and its indexes when missing (idempotent). */
+  collection<T extends Doc>(name: string, indexes?: readonly IndexSpec[]): Promise<Collection<T>>;
+  /** Drops a collection (tests and migrations). */
+  drop(name: string): Promise<void>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class DuplicateKeyError extends Error {
+  constructor(
+    readonly collection: string,
+    readonly index: string,
+  ) {
+    super(`duplicate key in ${collection} (${index})`);
+    this.name = 'DuplicateKeyError';
+  }
+}
+
+/** A filter, update or option the port refuses (never reaches the database). */
+export class InvalidQueryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidQueryError';
+  }
+}
+
+const NAME = /^[a-z][a-z0-9_]{0,62}$/;
+const PATH = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
+
+export function checkName(kind: string, name: string): string {
+  if (!NAME.test(name)) throw new InvalidQueryError(`${kind} name "${name}" must match ${NAME}`);
+  return name;
+}
+
+export function checkPath(path: string): string {
+  if (!PATH.test(path)) throw new InvalidQueryError(`field path "${path}" must match ${PATH}`);
+  return path;
+}
+
+function isScalar(v: unknown): v is Scalar {
+  return (
+    v === null ||
+    typeof v === 'string' ||
+    typeof v === 'boolean' ||
+    (typeof v === 'number' && Number.isFinite(v))
+  );
+}
+
+/** Normalized filter: each field with a list of conditions. Rejects anything that is not ours. */
+export function normalizeFilter(filter: Filter): [string, Cond][] {
+  if (filter === null || typeof filter !== 'object' || Array.isArray(filter))
+    throw new InvalidQueryError('filter must be an object');
+  const out: [string, Cond][] = [];
+  for (const [path, v] of Object.entries(filter)) {
+    checkPath(path);
+    const conds = Array.isArray(v) ? v : [v];
+    for (const c of conds as unknown[]) {
+      if (c instanceof Cond) {
+        const vals = Array.isArray(c.value) ? c.value : [c.value];
+        if (!vals.every(isScalar)) throw new InvalidQueryError(`condition on "${path}" must compare scalars`);
+        if ((c.op === 'in' || c.op === 'nin') && !Array.isArray(c.value))
+          throw new InvalidQueryError(`${c.op} on "${path}" needs a list`);
+        out.push([path, c]);
+      } else if (isScalar(c)) {
+        out.push([path, Cond.of('eq', c)]);
+      } else {
+        throw new InvalidQueryError(
+          `value for "${path}" must be a string, number, boolean or null (got ${Array.isArray(c) ? 'array' : typeof c})`,
+        );
+      }
+    }
+  }
+  return out;
+}
+
+export function checkUpdate(update: Update): void {
+  const keys = Object.keys(update);
+  if (keys.length === 0) throw new InvalidQueryError('update is empty');
+  for (const k of keys)
+    if (!['$set', '$inc', '$unset', '$setOnInsert'].includes(k))
+      throw new InvalidQueryError(`unknown update operator ${k}`);
+  for (const p of Object.keys(update.$set ?? {})) checkPath(p);
+  for (const p of Object.keys(update.$setOnInsert ?? {})) checkPath(p);
+  for (const [p, n] of Object.entries(update.$inc ?? {})) {
+    checkPath(p);
+    if (typeof n !== 'number' || !Number.isFinite(n))
+      throw new InvalidQueryError(`$inc on "${p}" needs a number`);
+  }
+  for (const p of update.$unset ?? []) checkPath(p);
+  if (update.$set && '_id' in update.$set) throw new InvalidQueryError('_id cannot be changed');
+}
+
+export function checkFindOptions(opts: FindOptions | undefined): void {
+  if (!opts) return;
+  for (const [f, d] of opts.sort ?? []) {
+    checkPath(f);
+    if (d !== 1 && d !== -1) throw new InvalidQueryError(`sort direction for "${f}" must be 1 or -1`);
+  }
+  for (const k of ['limit', 'skip'] as const) {
+    const v = opts[k];
+    if (v !== undefined && (!Number.isInteger(v) || v < 0))
+      throw new InvalidQueryError(`${k} must be a non-negative integer`);
+  }
+}
+
+/** The document an upsert inserts: equality fields of the filter, then $setOnInsert, $set, $inc. */
+export function upsertSeed(filter: Filter): Record<string, unknown> {
+  const seed: Record<string, unknown> = {};
+  for (const [path, c] of normalizeFilter(filter)) if (c.op === 'eq') setPath(seed, path, c.value);
+  if (typeof seed._id !== 'string') throw new InvalidQueryError('an upsert filter must fix _id to a string');
+  return seed;
+}
+
+export function getPath(doc: Record<string, unknown>, path: string): unknown {
+  let node: unknown = doc;
+  for (const k of path.split('.')) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<string, unknown>)[k];
+  }
+  return node;
+}
+
+export function setPath(doc: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let node = doc;
+  for (const k of keys.slice(0, -1)) {
+    const next = node[k];
+    if (next === null || typeof next !== 'object' || Array.isArray(next)) node[k] = {};
+    node = node[k] as Record<string, unknown>;
+  }
+  node[keys[keys.length - 1]!] = value;
+}
+
+export function unsetPath(doc: Record<string, unknown>, path: string): void {
+  const keys = path.split('.');
+  let node: unknown = doc;
+  for (const k of keys.slice(0, -1)) {
+    if (node === null || typeof node !== 'object') return;
+    node = (node as Record<string, unknown>)[k];
+  }
+  if (node !== null && typeof node === 'object')
+    delete (node as Record<string, unknown>)[keys[keys.length - 1]!];
+}
+
+/** Applies an update to a document in memory (SQLite adapter; also a reference for tests). */
+export function applyUpdate(doc: Record<string, unknown>, update: Update, inserting: boolean): void {
+  if (inserting)
+    for (const [p, v] of Object.entries(update.$setOnInsert ?? {})) setPath(doc, p, structuredClone(v));
+  for (const [p, v] of Object.entries(update.$set ?? {})) setPath(doc, p, structuredClone(v));
+  for (const [p, n] of Object.entries(update.$inc ?? {})) {
+    const cur = getPath(doc, p);
+    if (cur !== undefined && cur !== null && typeof cur !== 'number')
+      throw new InvalidQueryError(`cannot $inc non-numeric field "${p}"`);
+    setPath(doc, p, ((cur as number | undefined) ?? 0) + n);
+  }
+  for (const p of update.$unset ?? []) unsetPath(doc, p);
+}

@@ -1,0 +1,288 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  applyUpdate,
+  checkFindOptions,
+  checkName,
+  checkPath,
+  checkUpdate,
+  DuplicateKeyError,
+  InvalidQueryError,
+  normalizeFilter,
+  upsertSeed,
+  type Collection,
+  type Doc,
+  type DocumentStore,
+  type Filter,
+  type FindOptions,
+  type IndexSpec,
+  type Scalar,
+  type Update,
+} from './port.ts';
+
+type Param = string | number | null;
+
+function bind(v: Scalar): Param {
+  return typeof v === 'boolean' ? (v ? 1 : 0) : v;
+}
+
+function jsonPath(path: string): string {
+  // Paths are validated identifiers, so quoting each segment keeps them literal.
+  return (
+    '$.' +
+    checkPath(path)
+      .split('.')
+      .map((k) => `"${k}"`)
+      .join('.')
+  );
+}
+
+function extract(path: string): string {
+  return `json_extract(doc, '${jsonPath(path)}')`;
+}
+
+/** Translates a port filter to a WHERE clause with bound parameters. */
+export function toWhere(filter: Filter): { sql: string; params: Param[] } {
+  const parts: string[] = [];
+  const params: Param[] = [];
+  for (const [path, c] of normalizeFilter(filter)) {
+    const col = path === '_id' ? 'id' : extract(path);
+    const v = c.value as Scalar;
+    switch (c.op) {
+      case 'eq':
+        parts.push(v === null ? `${col} IS NULL` : `${col} = ?`);
+        if (v !== null) params.push(bind(v));
+        break;
+      case 'ne':
+        parts.push(`${col} IS NOT ?`);
+        params.push(bind(v));
+        break;
+      case 'gt':
+      case 'gte':
+      case 'lt':
+      case 'lte':
+        parts.push(`${col} ${{ gt: '>', gte: '>=', lt: '<', lte: '<=' }[c.op]} ?`);
+        params.push(bind(v));
+        break;
+      case 'in':
+      case 'nin': {
+        const vals = c.value as readonly Scalar[];
+        if (vals.length === 0) {
+          parts.push(c.op === 'in' ? '0' : '1');
+          break;
+        }
+        const nonNull = vals.filter((x) => x !== null);
+        const hasNull = nonNull.length !== vals.length;
+        const inList = nonNull.length ? `${col} IN (${nonNull.map(() => '?').join(',')})` : '0';
+        const expr = hasNull ? `(${inList} OR ${col} IS NULL)` : inList;
+        // NOT IN must also match missing fields, as MongoDB's $nin does.
+        parts.push(c.op === 'in' ? expr : `NOT coalesce(${expr}, 0)`);
+        params.push(...nonNull.map(bind));
+        break;
+      }
+      case 'exists':
+        parts.push(`json_type(doc, '${jsonPath(path)}') IS ${c.value ? 'NOT ' : ''}NULL`);
+        break;
+      case 'has':
+        parts.push(
+          `(json_type(doc, '${jsonPath(path)}') = 'array' AND EXISTS (SELECT 1 FROM json_each(doc, '${jsonPath(path)}') WHERE value ${v === null ? 'IS NULL' : '= ?'}))`,
+        );
+        if (v !== null) params.push(bind(v));
+        break;
+    }
+  }
+  return { sql: parts.length ? parts.join(' AND ') : '1', params };
+}
+
+function orderBy(opts?: FindOptions): string {
+  checkFindOptions(opts);
+  const sort = opts?.sort ?? [];
+  const terms = sort.map(([f, d]) => `${f === '_id' ? 'id' : extract(f)} ${d === 1 ? 'ASC' : 'DESC'}`);
+  // A stable tiebreak, as MongoDB's natural order is not guaranteed either.
+  if (!sort.some(([f]) => f === '_id')) terms.push('id ASC');
+  let sql = ` ORDER BY ${terms.join(', ')}`;
+  if (opts?.limit) sql += ` LIMIT ${opts.limit}`;
+  else if (opts?.skip) sql += ' LIMIT -1';
+  if (opts?.skip) sql += ` OFFSET ${opts.skip}`;
+  return sql;
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT_') ?? false;
+}
+
+class SqliteCollection<T extends Doc> implements Collection<T> {
+  private readonly table: string;
+
+  constructor(
+    private readonly db: Database.Database,
+    readonly name: string,
+  ) {
+    this.table = `"c_${name}"`;
+  }
+
+  private indexName(err: unknown): string {
+    const m = /UNIQUE constraint failed: (.*)$/.exec((err as Error).message);
+    return m?.[1] ?? 'unique';
+  }
+
+  async insertOne(doc: T): Promise<void> {
+    if (typeof doc._id !== 'string' || doc._id.length === 0)
+      throw new InvalidQueryError('_id must be a non-empty string');
+    try {
+      this.db.prepare(`INSERT INTO ${this.table} (id, doc) VALUES (?, ?)`).run(doc._id, JSON.stringify(doc));
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new DuplicateKeyError(this.name, this.indexName(err));
+      throw err;
+    }
+  }
+
+  async findById(id: string): Promise<T | null> {
+    const row = this.db.prepare(`SELECT doc FROM ${this.table} WHERE id = ?`).get(id) as
+      { doc: string } | undefined;
+    return row ? (JSON.parse(row.doc) as T) : null;
+  }
+
+  async findOne(filter: Filter, opts?: FindOptions): Promise<T | null> {
+    const [first] = await this.find(filter, { ...opts, limit: 1 });
+    return first ?? null;
+  }
+
+  async find(filter: Filter, opts?: FindOptions): Promise<T[]> {
+    const w = toWhere(filter);
+    const rows = this.db
+      .prepare(`SELECT doc FROM ${this.table} WHERE ${w.sql}${orderBy(opts)}`)
+      .all(...w.params) as {
+      doc: string;
+    }[];
+    return rows.map((r) => JSON.parse(r.doc) as T);
+  }
+
+  async count(filter: Filter): Promise<number> {
+    const w = toWhere(filter);
+    const row = this.db
+      .prepare(`SELECT count(*) AS n FROM ${this.table} WHERE ${w.sql}`)
+      .get(...w.params) as { n: number };
+    return row.n;
+  }
+
+  async updateOne(filter: Filter, update: Update, opts?: { upsert?: boolean }): Promise<T | null> {
+    checkUpdate(update);
+    const w = toWhere(filter);
+    const tx = this.db.transaction((): T | null => {
+      const row = this.db
+        .prepare(`SELECT id, doc FROM ${this.table} WHERE ${w.sql} ORDER BY id LIMIT 1`)
+        .get(...w.params) as { id: string; doc: string } | undefined;
+      if (!row) {
+        if (!opts?.upsert) return null;
+        const doc = upsertSeed(filter);
+        applyUpdate(doc, update, true);
+        this.db
+          .prepare(`INSERT INTO ${this.table} (id, doc) VALUES (?, ?)`)
+          .run(doc._id as string, JSON.stringify(doc));
+        return doc as T;
+      }
+      const doc = JSON.parse(row.doc) as Record<string, unknown>;
+      applyUpdate(doc, update, false);
+      this.db.prepare(`UPDATE ${this.table} SET doc = ? WHERE id = ?`).run(JSON.stringify(doc), row.id);
+      return doc as T;
+    });
+    try {
+      return tx();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new DuplicateKeyError(this.name, this.indexName(err));
+      throw err;
+    }
+  }
+
+  async updateMany(filter: Filter, update: Update): Promise<number> {
+    checkUpdate(update);
+    const w = toWhere(filter);
+    const tx = this.db.transaction((): number => {
+      const rows = this.db.prepare(`SELECT id, doc FROM ${this.table} WHERE ${w.sql}`).all(...w.params) as {
+        id: string;
+        doc: string;
+      }[];
+      const stmt = this.db.prepare(`UPDATE ${this.table} SET doc = ? WHERE id = ?`);
+      for (const row of rows) {
+        const doc = JSON.parse(row.doc) as Record<string, unknown>;
+        applyUpdate(doc, update, false);
+        stmt.run(JSON.stringify(doc), row.id);
+      }
+      return rows.length;
+    });
+    try {
+      return tx();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new DuplicateKeyError(this.name, this.indexName(err));
+      throw err;
+    }
+  }
+
+  async deleteMany(filter: Filter): Promise<number> {
+    const w = toWhere(filter);
+    return this.db.prepare(`DELETE FROM ${this.table} WHERE ${w.sql}`).run(...w.params).changes;
+  }
+}
+
+export interface SqliteStoreOptions {
+  /** File path, or ':memory:'. */
+  path: string;
+}
+
+/** The embedded document store: one SQLite file, a table per collection, JSON documents, expression indexes. */
+export class SqliteDocumentStore implements DocumentStore {
+  readonly kind = 'sqlite' as const;
+  private readonly db: Database.Database;
+
+  constructor(opts: SqliteStoreOptions) {
+    if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
+    this.db = new Database(opts.path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+  }
+
+  /** The underlying handle, for other embedded adapters that share the file. */
+  get handle(): Database.Database {
+    return this.db;
+  }
+
+  async collection<T extends Doc>(name: string, indexes: readonly IndexSpec[] = []): Promise<Collection<T>> {
+    checkName('collection', name);
+    this.db.exec(
+      `CREATE TABLE IF NOT EXISTS "c_${name}" (id TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID`,
+    );
+    for (const ix of indexes) {
+      checkName('index', ix.name);
+      if (ix.fields.length === 0) throw new InvalidQueryError(`index ${ix.name} has no fields`);
+      // MongoDB indexes a missing field as null, so two documents without it collide in a unique
+      // index; SQLite's NULLs never collide. Coalescing to a blob no JSON value equals keeps the
+      // MongoDB rule; sparse indexes keep SQLite's.
+      const cols = ix.fields.map(([f, d]) => {
+        const e = f === '_id' ? 'id' : extract(f);
+        const col = ix.unique && !ix.sparse ? `coalesce(${e}, x'00')` : e;
+        return `${col} ${d === 1 ? 'ASC' : 'DESC'}`;
+      });
+      const where = ix.sparse ? ` WHERE ${extract(ix.fields[0]![0])} IS NOT NULL` : '';
+      this.db.exec(
+        `CREATE ${ix.unique ? 'UNIQUE ' : ''}INDEX IF NOT EXISTS "ix_${name}_${ix.name}" ON "c_${name}" (${cols.join(', ')})${where}`,
+      );
+    }
+    return new SqliteCollection<T>(this.db, name);
+  }
+
+  async drop(name: string): Promise<void> {
+    checkName('collection', name);
+    this.db.exec(`DROP TABLE IF EXISTS "c_${name}"`);
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}

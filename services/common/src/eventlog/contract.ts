@@ -1,0 +1,171 @@
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import { waitFor } from '../retry.ts';
+import type { ConsumedRecord, EventLog, Subscription } from './port.ts';
+
+/** The cases every EventLog adapter must pass, run against each implementation. */
+export function eventLogContract(
+  name: string,
+  open: () => Promise<EventLog>,
+  opts: { timeoutMs?: number } = {},
+): void {
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  describe(`EventLog contract: ${name}`, function () {
+    this.timeout(timeoutMs * 4);
+    let log: EventLog;
+    const subs: Subscription[] = [];
+    const uid = () => randomUUID().slice(0, 8);
+
+    before(async () => {
+      log = await open();
+    });
+    afterEach(async () => {
+      await Promise.all(subs.splice(0).map((s) => s.stop()));
+    });
+    after(async () => {
+      await log?.close();
+    });
+
+    async function collect(groupId: string, topic: string, fromBeginning: boolean, into: ConsumedRecord[]) {
+      const sub = await log.subscribe({
+        groupId,
+        topics: [topic],
+        fromBeginning,
+        handler: async (batch) => {
+          into.push(...batch);
+        },
+      });
+      subs.push(sub);
+      return sub;
+    }
+
+    it('creating topics is idempotent', async () => {
+      const topic = `t.${uid()}`;
+      await log.ensureTopics([{ name: topic, partitions: 3, replicationFactor: 1 }]);
+      await log.ensureTopics([{ name: topic, partitions: 3, replicationFactor: 1 }]);
+      expect([...(await log.endOffsets(topic)).values()]).to.deep.equal([0n, 0n, 0n]);
+    });
+
+    it('delivers every record with key, value and headers, in order per key', async () => {
+      const topic = `t.${uid()}`;
+      await log.ensureTopics([{ name: topic, partitions: 4, replicationFactor: 1 }]);
+      const keys = ['conv-a', 'conv-b', 'conv-c'];
+      for (let i = 0; i < 30; i++)
+        await log.produce(topic, [
+          { key: keys[i % 3]!, value: JSON.stringify({ i }), headers: { 'x-n': String(i) } },
+        ]);
+      const got: ConsumedRecord[] = [];
+      await collect(`g.${uid()}`, topic, true, got);
+      await waitFor(() => got.length >= 30, { timeoutMs, what: '30 records' });
+      expect(got).to.have.length(30);
+      for (const k of keys) {
+        const seq = got
+          .filter((r) => r.key === k)
+          .map((r) => (JSON.parse(r.value.toString()) as { i: number }).i);
+        expect(seq).to.deep.equal([...seq].sort((a, b) => a - b));
+        expect(seq).to.have.length(10);
+      }
+      const r = got.find((x) => x.key === 'conv-a')!;
+      expect(r.headers['x-n']).to.equal(String((JSON.parse(r.value.toString()) as { i: number }).i));
+      expect(r.topic).to.equal(topic);
+      const total = [...(await log.endOffsets(topic)).values()].reduce((a, b) => a + b, 0n);
+      expect(total).to.equal(30n);
+    });
+
+    it('commits offsets so a restarted group resumes after what it processed', async () => {
+      const topic = `t.${uid()}`;
+      const group = `g.${uid()}`;
+      await log.ensureTopics([{ name: topic, partitions: 2, replicationFactor: 1 }]);
+      await log.produce(
+        topic,
+        Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: `first-${i}` })),
+      );
+      const first: ConsumedRecord[] = [];
+      const sub = await collect(group, topic, true, first);
+      await waitFor(() => first.length >= 10, { timeoutMs, what: 'first 10' });
+      await waitFor(
+        async () =>
+          [...(await log.committedOffsets(group, topic)).values()].reduce((a, b) => a + b, 0n) === 10n,
+        { timeoutMs, what: 'offsets committed' },
+      );
+      await sub.stop();
+      subs.splice(subs.indexOf(sub), 1);
+      await log.produce(
+        topic,
+        Array.from({ length: 5 }, (_, i) => ({ key: `k${i}`, value: `second-${i}` })),
+      );
+      const second: ConsumedRecord[] = [];
+      await collect(group, topic, true, second);
+      await waitFor(() => second.length >= 5, { timeoutMs, what: 'second 5' });
+      expect(second.map((r) => r.value.toString()).sort()).to.deep.equal(
+        Array.from({ length: 5 }, (_, i) => `second-${i}`),
+      );
+    });
+
+    it('redelivers a batch whose handler failed (at least once)', async () => {
+      const topic = `t.${uid()}`;
+      await log.ensureTopics([{ name: topic, partitions: 1, replicationFactor: 1 }]);
+      await log.produce(topic, [{ key: 'k', value: 'poison-once' }]);
+      let attempts = 0;
+      const seen: string[] = [];
+      subs.push(
+        await log.subscribe({
+          groupId: `g.${uid()}`,
+          topics: [topic],
+          fromBeginning: true,
+          handler: async (batch) => {
+            attempts++;
+            if (attempts === 1) throw new Error('transient failure');
+            seen.push(...batch.map((r) => r.value.toString()));
+          },
+        }),
+      );
+      await waitFor(() => seen.length >= 1, { timeoutMs, what: 'redelivery' });
+      expect(attempts).to.be.greaterThanOrEqual(2);
+      expect(seen).to.deep.equal(['poison-once']);
+    });
+
+    it('a new group that does not start from the beginning sees only later records', async () => {
+      const topic = `t.${uid()}`;
+      await log.ensureTopics([{ name: topic, partitions: 1, replicationFactor: 1 }]);
+      await log.produce(topic, [{ key: 'k', value: 'old' }]);
+      const got: ConsumedRecord[] = [];
+      const group = `g.${uid()}`;
+      await collect(group, topic, false, got);
+      // Kafka resolves "latest" when the member first fetches; wait until the group has joined.
+      await waitFor(async () => (await log.committedOffsets(group, topic)).get(0) !== undefined, {
+        timeoutMs,
+      });
+      await new Promise((r) => setTimeout(r, log.kind === 'kafka' ? 3000 : 50));
+      await log.produce(topic, [{ key: 'k', value: 'new' }]);
+      await waitFor(() => got.length >= 1, { timeoutMs, what: 'new record' });
+      expect(got.map((r) => r.value.toString())).to.deep.equal(['new']);
+    });
+
+    it('splits partitions between members of one group, each record to one member', async () => {
+      const topic = `t.${uid()}`;
+      const group = `g.${uid()}`;
+      await log.ensureTopics([{ name: topic, partitions: 4, replicationFactor: 1 }]);
+      const a: ConsumedRecord[] = [];
+      const b: ConsumedRecord[] = [];
+      await collect(group, topic, true, a);
+      await collect(group, topic, true, b);
+      await new Promise((r) => setTimeout(r, log.kind === 'kafka' ? 4000 : 50));
+      await log.produce(
+        topic,
+        Array.from({ length: 40 }, (_, i) => ({ key: `key-${i}`, value: String(i) })),
+      );
+      await waitFor(() => a.length + b.length >= 40, { timeoutMs, what: '40 records across members' });
+      const all = [...a, ...b].map((r) => Number(r.value.toString())).sort((x, y) => x - y);
+      expect(all).to.deep.equal(Array.from({ length: 40 }, (_, i) => i));
+      expect(a.length).to.be.greaterThan(0);
+      expect(b.length).to.be.greaterThan(0);
+      const pa = new Set(a.map((r) => r.partition));
+      expect(b.some((r) => pa.has(r.partition))).to.equal(false);
+    });
+
+    it('answers ping', async () => {
+      await log.ping();
+    });
+  });
+}

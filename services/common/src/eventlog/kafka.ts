@@ -1,0 +1,208 @@
+import {
+  Kafka,
+  logLevel,
+  type Admin,
+  type Consumer,
+  type Producer,
+  type KafkaConfig,
+  CompressionTypes,
+} from 'kafkajs';
+import {
+  checkTopic,
+  type ConsumedRecord,
+  type EventLog,
+  type LogRecord,
+  type SubscribeOptions,
+  type Subscription,
+  type TopicSpec,
+} from './port.ts';
+
+export interface KafkaEventLogOptions {
+  brokers: readonly string[];
+  clientId: string;
+  /** Passed to kafkajs; tests shorten timeouts. */
+  connectionTimeoutMs?: number;
+  onHandlerError?: (err: unknown, tp: { topic: string; partition: number }, groupId: string) => void;
+  /** kafkajs log lines, mapped by the caller onto its logger. */
+  log?: (level: 'error' | 'warn' | 'info' | 'debug', message: string, extra: Record<string, unknown>) => void;
+}
+
+/**
+ * The production event log over Kafka (kafkajs): an idempotent producer with acks=all, consumer
+ * groups that commit only what a handler finished, and the admin API for topics and offsets.
+ */
+export class KafkaEventLog implements EventLog {
+  readonly kind = 'kafka' as const;
+  private readonly kafka: Kafka;
+  private readonly producer: Producer;
+  private readonly admin: Admin;
+  private readonly consumers = new Set<Consumer>();
+
+  private constructor(
+    private readonly opts: KafkaEventLogOptions,
+    kafka: Kafka,
+  ) {
+    this.kafka = kafka;
+    this.producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 5,
+      allowAutoTopicCreation: false,
+    });
+    this.admin = kafka.admin();
+  }
+
+  static async connect(opts: KafkaEventLogOptions): Promise<KafkaEventLog> {
+    const toLevel = {
+      [logLevel.ERROR]: 'error',
+      [logLevel.WARN]: 'warn',
+      [logLevel.INFO]: 'info',
+      [logLevel.DEBUG]: 'debug',
+    } as const;
+    const config: KafkaConfig = {
+      clientId: opts.clientId,
+      brokers: [...opts.brokers],
+      connectionTimeout: opts.connectionTimeoutMs ?? 3000,
+      // Fail a first connect within seconds; the caller's own backoff takes over from there.
+      retry: { retries: 4, initialRetryTime: 100, maxRetryTime: 2000 },
+      logLevel: logLevel.WARN,
+      logCreator: () => (entry) => {
+        const { message, ...extra } = entry.log;
+        const lvl = toLevel[entry.level as keyof typeof toLevel];
+        if (lvl) opts.log?.(lvl, `kafkajs ${entry.namespace}: ${message}`, extra);
+      },
+    };
+    const log = new KafkaEventLog(opts, new Kafka(config));
+    try {
+      await log.admin.connect();
+      await log.producer.connect();
+    } catch (err) {
+      await log.close().catch(() => {});
+      throw err;
+    }
+    return log;
+  }
+
+  async ensureTopics(specs: readonly TopicSpec[]): Promise<void> {
+    const existing = new Set(await this.admin.listTopics());
+    const missing = specs.filter((s) => !existing.has(checkTopic(s.name)));
+    if (missing.length === 0) return;
+    try {
+      await this.admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((s) => ({
+          topic: s.name,
+          numPartitions: s.partitions,
+          replicationFactor: s.replicationFactor ?? -1,
+          configEntries: Object.entries(s.config ?? {}).map(([name, value]) => ({ name, value })),
+        })),
+      });
+    } catch (err) {
+      // Another replica created it between listTopics and createTopics: that is success.
+      if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
+    }
+  }
+
+  async produce(topic: string, records: readonly LogRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.producer.send({
+      topic,
+      acks: -1,
+      compression: CompressionTypes.None,
+      messages: records.map((r) => ({ key: r.key, value: r.value, headers: { ...r.headers } })),
+    });
+  }
+
+  async subscribe(opts: SubscribeOptions): Promise<Subscription> {
+    const consumer = this.kafka.consumer({
+      groupId: opts.groupId,
+      allowAutoTopicCreation: false,
+      maxBytesPerPartition: 1024 * 1024,
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 5000 },
+    });
+    this.consumers.add(consumer);
+    await consumer.connect();
+    await consumer.subscribe({ topics: [...opts.topics], fromBeginning: opts.fromBeginning ?? false });
+    const maxBatch = opts.maxBatch ?? 500;
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: async ({
+        batch,
+        resolveOffset,
+        heartbeat,
+        isRunning,
+        isStale,
+        commitOffsetsIfNecessary,
+      }) => {
+        const all = batch.messages;
+        for (let i = 0; i < all.length && isRunning() && !isStale(); i += maxBatch) {
+          const slice = all.slice(i, i + maxBatch);
+          const records: ConsumedRecord[] = slice.map((m) => ({
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: m.offset,
+            key: m.key?.toString() ?? '',
+            value: m.value ?? Buffer.alloc(0),
+            headers: Object.fromEntries(
+              Object.entries(m.headers ?? {}).map(([k, v]) => [
+                k,
+                Array.isArray(v) ? String(v[0]) : String(v ?? ''),
+              ]),
+            ),
+            timestamp: Number(m.timestamp),
+          }));
+          try {
+            await opts.handler(records);
+          } catch (err) {
+            this.opts.onHandlerError?.(err, { topic: batch.topic, partition: batch.partition }, opts.groupId);
+            // kafkajs retries the batch from the last resolved offset after a backoff.
+            throw err;
+          }
+          resolveOffset(slice[slice.length - 1]!.offset);
+          await commitOffsetsIfNecessary({
+            topics: [
+              {
+                topic: batch.topic,
+                partitions: [
+                  {
+                    partition: batch.partition,
+                    offset: (BigInt(slice[slice.length - 1]!.offset) + 1n).toString(),
+                  },
+                ],
+              },
+            ],
+          });
+          await heartbeat();
+        }
+      },
+    });
+    return {
+      stop: async () => {
+        await consumer.disconnect();
+        this.consumers.delete(consumer);
+      },
+    };
+  }
+
+  async committedOffsets(groupId: string, topic: string): Promise<Map<number, bigint>> {
+    const res = await this.admin.fetchOffsets({ groupId, topics: [topic] });
+    const out = new Map<number, bigint>();
+    for (const p of res[0]?.partitions ?? []) out.set(p.partition, BigInt(p.offset));
+    return out;
+  }
+
+  async endOffsets(topic: string): Promise<Map<number, bigint>> {
+    const res = await this.admin.fetchTopicOffsets(topic);
+    return new Map(res.map((p) => [p.partition, BigInt(p.high)]));
+  }
+
+  async ping(): Promise<void> {
+    await this.admin.describeCluster();
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.consumers].map((c) => c.disconnect()));
+    this.consumers.clear();
+    await Promise.allSettled([this.producer.disconnect(), this.admin.disconnect()]);
+  }
+}

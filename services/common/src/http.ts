@@ -1,0 +1,142 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import { ZodError } from 'zod';
+import { PROBLEM_CONTENT_TYPE, ProblemError, problems } from './errors.ts';
+import type { Health } from './health.ts';
+import type { Logger } from './logger.ts';
+import { primeHttpRoute, statusClass, type Metrics } from './metrics.ts';
+
+export interface HttpAppOptions {
+  logger: Logger;
+  metrics: Metrics;
+  health: Health;
+  /** Largest accepted body in bytes. */
+  bodyLimit: number;
+  version: { service: string; version: string; commit?: string | undefined };
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * A Fastify instance with Parley's conventions: request ids, problem+json for every error,
+ * RED metrics per route template, /healthz, /readyz, /metrics and /version. Does no I/O.
+ */
+export function createHttpApp(opts: HttpAppOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: opts.logger as FastifyBaseLogger,
+    bodyLimit: opts.bodyLimit,
+    // Our onResponse hook logs one line per request with the route template instead.
+    logController: new LogController({ disableRequestLogging: true }),
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+    opts.metrics.http.inFlight.inc();
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    opts.metrics.http.inFlight.dec();
+    const route = req.routeOptions.url ?? 'unmatched';
+    const elapsed = reply.elapsedTime / 1000;
+    opts.metrics.http.requests.labels(req.method, route, statusClass(reply.statusCode)).inc();
+    opts.metrics.http.duration.labels(req.method, route).observe(elapsed);
+    const line = {
+      reqId: req.id,
+      method: req.method,
+      route,
+      status: reply.statusCode,
+      ms: reply.elapsedTime,
+    };
+    if (reply.statusCode >= 500) req.log.error(line, 'request failed');
+    else req.log.debug(line, 'request');
+  });
+
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const m of methods) if (m !== 'HEAD') primeHttpRoute(opts.metrics.http, m, route.url);
+  });
+
+  app.setErrorHandler((err: FastifyError | Error, req, reply) =>
+    sendProblem(req, reply, toProblemError(err, req)),
+  );
+  app.setNotFoundHandler((req, reply) =>
+    sendProblem(req, reply, problems.NOT_FOUND(`no route for ${req.method} ${req.url.split('?')[0]}`)),
+  );
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const r = opts.health.readiness();
+    reply.code(r.ready ? 200 : 503);
+    return { status: r.ready ? 'ok' : r.draining ? 'draining' : 'unavailable', dependencies: r.dependencies };
+  });
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', opts.metrics.registry.contentType);
+    return opts.metrics.registry.metrics();
+  });
+  app.get('/version', async () => opts.version);
+
+  return app as unknown as FastifyInstance;
+}
+
+/** Maps Fastify's, zod's and our own errors to a catalogued problem. Unknown errors become INTERNAL. */
+export function toProblemError(err: FastifyError | Error, req: FastifyRequest): ProblemError {
+  if (err instanceof ProblemError) return err;
+  if (err instanceof ZodError) {
+    return problems.VALIDATION_FAILED(
+      err.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '),
+      {
+        extensions: { errors: err.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
+      },
+    );
+  }
+  const fe = err as FastifyError;
+  if (fe.validation) {
+    return problems.VALIDATION_FAILED(fe.message, {
+      extensions: {
+        errors: fe.validation.map((v) => ({
+          path: `${fe.validationContext ?? ''}${v.instancePath}`,
+          message: v.message,
+        })),
+      },
+    });
+  }
+  switch (fe.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return problems.MALFORMED_JSON(fe.message);
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return problems.PAYLOAD_TOO_LARGE(fe.message);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return problems.UNSUPPORTED_MEDIA_TYPE(fe.message);
+  }
+  if (err instanceof SyntaxError && fe.statusCode === 400) return problems.MALFORMED_JSON(err.message);
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    if (fe.statusCode === 413) return problems.PAYLOAD_TOO_LARGE(fe.message);
+    if (fe.statusCode === 415) return problems.UNSUPPORTED_MEDIA_TYPE(fe.message);
+    return problems.VALIDATION_FAILED(fe.message);
+  }
+  req.log.error({ err, reqId: req.id }, 'unhandled error');
+  return problems.INTERNAL('see logs for request id ' + req.id);
+}
+
+function sendProblem(req: FastifyRequest, reply: FastifyReply, p: ProblemError): FastifyReply {
+  for (const [k, v] of Object.entries(p.headers)) reply.header(k, v);
+  return reply
+    .code(p.status)
+    .header('content-type', PROBLEM_CONTENT_TYPE)
+    .send(p.toProblem(req.url.split('?')[0], req.id));
+}

@@ -1,0 +1,159 @@
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { ConfigError, loadConfig, redactConfig, type Infer, type Spec } from './config.ts';
+import { connectDependencies, type CommonConfig, type Connected, type Dependencies } from './dependencies.ts';
+import { problems } from './errors.ts';
+import { Health } from './health.ts';
+import { createHttpApp } from './http.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { Shutdown } from './shutdown.ts';
+import { startTracing } from './tracing.ts';
+
+export interface ModuleContext<C> {
+  cfg: C;
+  logger: Logger;
+  metrics: Metrics;
+  health: Health;
+  /** The adapters, or 503 UNAVAILABLE while they are still connecting. */
+  deps: () => Dependencies;
+}
+
+/**
+ * A unit of Parley that one process may host alone (in Kubernetes) or beside others (embedded
+ * mode): the auth service, the message api, the message worker.
+ */
+export interface ServiceModule<C> {
+  name: string;
+  /** Adds HTTP routes; runs before the server listens, does no I/O. */
+  routes?(app: FastifyInstance, ctx: ModuleContext<C>): void | Promise<void>;
+  /** Starts background work once dependencies are connected; returns how to stop it (drain). */
+  start?(ctx: ModuleContext<C>): Promise<() => Promise<void>>;
+}
+
+export interface RunOptions<S extends Spec> {
+  /** Process name in logs and metrics (parley-auth, parley-message, parley). */
+  name: string;
+  spec: S;
+  modules: (cfg: Infer<S>) => ServiceModule<Infer<S>>[];
+  env?: NodeJS.ProcessEnv;
+  /** Wire SIGTERM/SIGINT to shutdown then exit (main.ts only; tests call stop()). */
+  handleSignals?: boolean;
+}
+
+export interface Running {
+  app: FastifyInstance;
+  url: string;
+  /** Resolves once every dependency is connected and every module started. */
+  ready: Promise<void>;
+  stop(reason?: string): Promise<boolean>;
+}
+
+export function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    return pkg.version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/**
+ * Boots a process: config (throws ConfigError naming the bad setting), logging, metrics, tracing,
+ * HTTP with health routes, dependencies (retried with backoff), modules, and ordered shutdown.
+ */
+export async function runService<S extends Spec & { [K in keyof CommonConfig]: unknown }>(
+  opts: RunOptions<S>,
+): Promise<Running> {
+  const cfg = loadConfig(opts.spec, opts.env ?? process.env);
+  const common = cfg as unknown as CommonConfig;
+  const version = { service: opts.name, version: packageVersion(), commit: process.env.GIT_COMMIT };
+  const logger = createLogger({
+    level: common.log.level,
+    name: opts.name,
+    base: { version: version.version },
+  });
+  logger.info({ config: redactConfig(opts.spec, cfg) }, 'starting');
+
+  const tracing = await startTracing(
+    {
+      endpoint: common.tracing.endpoint,
+      serviceName: opts.name,
+      serviceVersion: version.version,
+      sampleRatio: common.tracing.sampleRatio,
+    },
+    logger,
+  );
+  const metrics = createMetrics({ service: opts.name });
+  const health = new Health(logger);
+  const shutdown = new Shutdown(logger, common.shutdown.timeoutMs);
+  const abort = new AbortController();
+
+  let connected: Connected | undefined;
+  const ctx: ModuleContext<Infer<S>> = {
+    cfg,
+    logger,
+    metrics,
+    health,
+    deps: () => {
+      if (!connected) throw problems.UNAVAILABLE('dependencies are still connecting');
+      return connected.deps;
+    },
+  };
+
+  const app = createHttpApp({ logger, metrics, health, bodyLimit: common.http.bodyLimitBytes, version });
+  const modules = opts.modules(cfg);
+  for (const m of modules) await m.routes?.(app, { ...ctx, logger: logger.child({ module: m.name }) });
+  const url = await app.listen({ host: common.http.host, port: common.http.port });
+  logger.info({ url }, 'listening');
+
+  if (opts.handleSignals) shutdown.installSignalHandlers();
+  const stoppers: (() => Promise<void>)[] = [];
+  const ready = (async () => {
+    connected = await connectDependencies({
+      cfg: common,
+      component: opts.name,
+      logger,
+      health,
+      signal: abort.signal,
+    });
+    for (const m of modules)
+      if (m.start) stoppers.push(await m.start({ ...ctx, logger: logger.child({ module: m.name }) }));
+    logger.info('ready');
+  })();
+  ready.catch((err: unknown) => {
+    if (!abort.signal.aborted) logger.error({ err }, 'start-up failed');
+  });
+
+  shutdown.add('stop accepting', async () => {
+    health.startDraining();
+    abort.abort();
+    await app.close();
+  });
+  shutdown.add('drain modules', async () => {
+    for (const stop of stoppers.reverse()) await stop();
+  });
+  shutdown.add('close adapters', async () => connected?.close());
+  shutdown.add('flush traces', () => tracing.shutdown());
+
+  return { app, url, ready, stop: (reason = 'stop') => shutdown.run(reason) };
+}
+
+/** For main.ts: run, wire signals, and exit non-zero on a start-up crash. */
+export async function main<S extends Spec & { [K in keyof CommonConfig]: unknown }>(
+  opts: RunOptions<S>,
+): Promise<void> {
+  try {
+    await runService({ ...opts, handleSignals: true });
+  } catch (err) {
+    if (err instanceof ConfigError)
+      process.stderr.write(`${opts.name}: invalid configuration: ${err.message}\n`);
+    else
+      process.stderr.write(
+        `${opts.name}: start-up failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
+    process.exit(1);
+  }
+}

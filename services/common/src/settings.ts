@@ -1,0 +1,113 @@
+import { field, optionalField, parse } from './config.ts';
+
+function keyPrefix() {
+  return parse.string().regex(/^[A-Za-z0-9:._-]{1,64}$/, 'must be 1-64 of [A-Za-z0-9:._-]');
+}
+
+/**
+ * Settings every Parley process shares. A dependency whose setting is absent runs on its embedded
+ * adapter; setting it selects the production adapter. No code change is ever needed to switch.
+ */
+export const commonSettings = {
+  http: {
+    host: field(parse.string(), {
+      env: 'HOST',
+      default: '0.0.0.0',
+      doc: 'Address the HTTP server binds to.',
+    }),
+    port: field(parse.int(0, 65535), {
+      env: 'PORT',
+      default: '8080',
+      doc: 'HTTP port (REST, WebSocket, health, metrics); 0 picks a free port.',
+    }),
+    bodyLimitBytes: field(parse.int(1024, 50 * 1024 * 1024), {
+      env: 'HTTP_BODY_LIMIT_BYTES',
+      default: '65536',
+      doc: 'Largest accepted request body; larger ones get 413 PAYLOAD_TOO_LARGE.',
+    }),
+  },
+  log: {
+    level: field(parse.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), {
+      env: 'LOG_LEVEL',
+      default: 'info',
+      doc: 'Minimum level of JSON log lines written to stdout.',
+    }),
+  },
+  dataDir: field(parse.string(), {
+    env: 'DATA_DIR',
+    default: './data',
+    doc: 'Where embedded adapters keep their SQLite file (used only when MONGO_URL or KAFKA_BROKERS is absent).',
+  }),
+  mongo: {
+    url: optionalField(parse.url(['mongodb', 'mongodb+srv']), {
+      env: 'MONGO_URL',
+      secret: true,
+      doc: 'MongoDB connection string (MongoDB or FerretDB). Absent: embedded SQLite document store.',
+    }),
+  },
+  kafka: {
+    brokers: optionalField(parse.list(), {
+      env: 'KAFKA_BROKERS',
+      doc: 'Comma-separated Kafka bootstrap brokers (host:port). Absent: embedded in-process event log.',
+    }),
+    clientId: field(parse.string(), {
+      env: 'KAFKA_CLIENT_ID',
+      default: 'parley',
+      doc: 'Kafka client id prefix.',
+    }),
+  },
+  redis: {
+    nodes: optionalField(parse.hostPorts(), {
+      env: 'REDIS_NODES',
+      doc: 'Comma-separated host:port seeds of the Redis Cluster. Absent: embedded in-process cache.',
+    }),
+    password: optionalField(parse.string(), {
+      env: 'REDIS_PASSWORD',
+      secret: true,
+      doc: 'Redis AUTH password.',
+    }),
+    keyPrefix: field(keyPrefix(), {
+      env: 'REDIS_KEY_PREFIX',
+      default: 'parley:',
+      doc: 'Prefix of every Redis key and channel.',
+    }),
+  },
+  twilio: {
+    accountSid: optionalField(parse.string(), {
+      env: 'TWILIO_ACCOUNT_SID',
+      doc: 'Twilio account SID. Absent: SMS are written to the log (console adapter).',
+    }),
+    authToken: optionalField(parse.string(), {
+      env: 'TWILIO_AUTH_TOKEN',
+      secret: true,
+      doc: 'Twilio auth token.',
+    }),
+    from: optionalField(parse.string(), { env: 'TWILIO_FROM', doc: 'Sender number (E.164) for SMS.' }),
+    messagingServiceSid: optionalField(parse.string(), {
+      env: 'TWILIO_MESSAGING_SERVICE_SID',
+      doc: 'Twilio messaging service, used instead of TWILIO_FROM when set.',
+    }),
+    baseUrl: optionalField(parse.url(['http', 'https']), {
+      env: 'TWILIO_BASE_URL',
+      doc: 'Override of https://api.twilio.com (tests, proxies).',
+    }),
+  },
+  shutdown: {
+    timeoutMs: field(parse.int(100, 600_000), {
+      env: 'SHUTDOWN_TIMEOUT_MS',
+      default: '20000',
+      doc: 'On SIGTERM: stop accepting, drain and close adapters within this deadline, then exit.',
+    }),
+  },
+  tracing: {
+    endpoint: optionalField(parse.url(['http', 'https']), {
+      env: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+      doc: 'OTLP/HTTP traces endpoint (e.g. http://otel-collector:4318/v1/traces). Absent: tracing off.',
+    }),
+    sampleRatio: field(parse.number(0, 1), {
+      env: 'OTEL_TRACES_SAMPLER_ARG',
+      default: '1',
+      doc: 'Fraction of new traces sampled (parent-based).',
+    }),
+  },
+};

@@ -1,0 +1,2 @@
+export { messageSettings } from './config.ts';
+export { messageApiModule, messageWorkerModule } from './module.ts';

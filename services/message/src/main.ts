@@ -1,0 +1,9 @@
+import { main } from '@parley/common';
+import { messageSettings } from './config.ts';
+import { messageApiModule, messageWorkerModule } from './module.ts';
+
+await main({
+  name: 'parley-message',
+  spec: messageSettings,
+  modules: (cfg) => [cfg.role === 'api' ? messageApiModule() : messageWorkerModule()],
+});

@@ -1,0 +1,14 @@
+import { authModule } from '@parley/auth';
+import { runService, type Running } from '@parley/common';
+import { messageApiModule, messageWorkerModule } from '@parley/message';
+import { standaloneSettings } from './config.ts';
+
+/** Runs auth + message api + worker in one process on one port (embedded mode). */
+export function runStandalone(env: NodeJS.ProcessEnv = process.env): Promise<Running> {
+  return runService({
+    name: 'parley',
+    spec: standaloneSettings,
+    env,
+    modules: () => [authModule(), messageApiModule(), messageWorkerModule()],
+  });
+}

@@ -1,0 +1,46 @@
+import { expect } from 'chai';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ParleyApiError, ParleyClient } from '@parley/client';
+import type { Running } from '@parley/common';
+import { runStandalone } from './app.ts';
+
+describe('client SDK against an embedded server', function () {
+  this.timeout(20_000);
+  let running: Running;
+  let dir: string;
+  let client: ParleyClient;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'parley-client-'));
+    running = await runStandalone({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dir, LOG_LEVEL: 'silent' });
+    await running.ready;
+    client = new ParleyClient({ baseUrl: running.url + '/' });
+  });
+  after(async () => {
+    await running.stop('test');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reads liveness, readiness and version', async () => {
+    expect(await client.alive()).to.equal(true);
+    const r = await client.readiness();
+    expect(r.ready).to.equal(true);
+    expect(r.dependencies.store?.state).to.equal('up');
+    expect((await client.version()).service).to.equal('parley');
+  });
+
+  it('turns a problem+json answer into ParleyApiError with the stable code', async () => {
+    const err = await client.request('GET', '/v1/nothing-here').catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(ParleyApiError);
+    expect((err as ParleyApiError).code).to.equal('NOT_FOUND');
+    expect((err as ParleyApiError).status).to.equal(404);
+  });
+
+  it('reports a dead server as not alive', async () => {
+    expect(await new ParleyClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1000 }).alive()).to.equal(
+      false,
+    );
+  });
+});

@@ -1,0 +1,2 @@
+export { standaloneSettings } from './config.ts';
+export { runStandalone } from './app.ts';
