@@ -1,6 +1,120 @@
-import { commonSettings } from '@parley/common';
+import { commonSettings, field, optionalField, parse } from '@parley/common';
 
-/** The auth service's settings (grows with the domain in issue #3). */
+const duration = (min: number, max: number) => parse.int(min, max);
+
+/** The auth service's settings. */
 export const authSettings = {
   ...commonSettings,
+  auth: {
+    issuer: field(parse.string(), {
+      env: 'JWT_ISSUER',
+      default: 'parley-auth',
+      doc: 'The `iss` claim of access tokens; verifiers accept only this issuer.',
+    }),
+    audience: field(parse.string(), {
+      env: 'JWT_AUDIENCE',
+      default: 'parley',
+      doc: 'The `aud` claim of access tokens; verifiers accept only this audience.',
+    }),
+    signingKeys: optionalField(parse.string(), {
+      env: 'JWT_SIGNING_KEYS',
+      secret: true,
+      doc: 'JSON array of private Ed25519 JWKs with `kid` (from a Secret). The first signs; the rest stay valid for verification until their tokens expire. Absent: a key is generated once and kept in DATA_DIR (embedded mode only).',
+    }),
+    signingKeysFile: optionalField(parse.string(), {
+      env: 'JWT_SIGNING_KEYS_FILE',
+      doc: 'Path of a file holding the JWT_SIGNING_KEYS JSON (a mounted Secret); re-read on SIGHUP-free restarts.',
+    }),
+    accessTtlSec: field(duration(30, 86_400), {
+      env: 'ACCESS_TOKEN_TTL_SECONDS',
+      default: '900',
+      doc: 'Lifetime of access tokens.',
+    }),
+    refreshTtlSec: field(duration(300, 365 * 86_400), {
+      env: 'REFRESH_TOKEN_TTL_SECONDS',
+      default: '2592000',
+      doc: 'Lifetime of a session without refresh activity (sliding).',
+    }),
+    bootstrapAdmins: optionalField(parse.list(), {
+      env: 'AUTH_ADMIN_USERNAMES',
+      doc: 'Usernames that receive the admin role when they register or sign in.',
+    }),
+  },
+  otp: {
+    ttlSec: field(duration(60, 3600), {
+      env: 'OTP_TTL_SECONDS',
+      default: '300',
+      doc: 'How long an SMS code stays valid.',
+    }),
+    maxAttempts: field(parse.int(1, 20), {
+      env: 'OTP_MAX_ATTEMPTS',
+      default: '5',
+      doc: 'Wrong guesses allowed per code before it is burned.',
+    }),
+    resendCooldownSec: field(duration(0, 3600), {
+      env: 'OTP_RESEND_COOLDOWN_SECONDS',
+      default: '30',
+      doc: 'Minimum time between two codes sent to one phone.',
+    }),
+  },
+  limits: {
+    registerPer15Min: field(parse.int(1, 100_000), {
+      env: 'RATE_LIMIT_REGISTER_PER_15MIN',
+      default: '5',
+      doc: 'Registrations and OTP requests per client IP (and OTP requests per phone) per 15 minutes.',
+    }),
+    loginFailuresPer15Min: field(parse.int(1, 100_000), {
+      env: 'RATE_LIMIT_LOGIN_FAILURES_PER_15MIN',
+      default: '5',
+      doc: 'Failed logins per (client IP, login) per 15 minutes before that pair is locked out for the rest of the window.',
+    }),
+  },
+  github: {
+    clientId: optionalField(parse.string(), {
+      env: 'GITHUB_CLIENT_ID',
+      doc: 'GitHub OAuth app client id. Absent: GitHub sign-in is off.',
+    }),
+    clientSecret: optionalField(parse.string(), {
+      env: 'GITHUB_CLIENT_SECRET',
+      secret: true,
+      doc: 'GitHub OAuth app client secret.',
+    }),
+    redirectUrl: optionalField(parse.url(['http', 'https']), {
+      env: 'GITHUB_REDIRECT_URL',
+      doc: 'This service’s public callback URL, registered with the OAuth app (…/v1/auth/github/callback).',
+    }),
+    webUrl: field(parse.url(['http', 'https']), {
+      env: 'GITHUB_WEB_URL',
+      default: 'https://github.com',
+      doc: 'GitHub web base (authorize and access_token endpoints); GitHub Enterprise or tests override it.',
+    }),
+    apiUrl: field(parse.url(['http', 'https']), {
+      env: 'GITHUB_API_URL',
+      default: 'https://api.github.com',
+      doc: 'GitHub REST API base (/user, /user/emails).',
+    }),
+  },
+  inactivity: {
+    blockAfterDays: optionalField(parse.int(1, 36_500), {
+      env: 'INACTIVE_BLOCK_AFTER_DAYS',
+      doc: 'Block users inactive for longer than this many days. Absent: the inactivity job is off.',
+    }),
+    intervalSec: field(duration(10, 86_400), {
+      env: 'INACTIVE_SWEEP_INTERVAL_SECONDS',
+      default: '3600',
+      doc: 'How often the inactivity job runs (one replica at a time, through a lock in the cache).',
+    }),
+  },
+  topics: {
+    userEvents: field(parse.string(), {
+      env: 'TOPIC_USER_EVENTS',
+      default: 'user.events',
+      doc: 'Kafka topic for user events.',
+    }),
+    partitions: field(parse.int(1, 10_000), {
+      env: 'TOPIC_USER_EVENTS_PARTITIONS',
+      default: '3',
+      doc: 'Partitions when the auth service creates the user events topic (the operator may own it instead).',
+    }),
+  },
 };

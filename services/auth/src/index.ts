@@ -1,2 +1,4 @@
 export { authSettings } from './config.ts';
-export { authModule } from './module.ts';
+export { authModule, type AuthConfig } from './module.ts';
+export { authErrors } from './errors.ts';
+export { generateSigningJwk } from './keys.ts';

@@ -1,9 +1,133 @@
-import type { ServiceModule } from '@parley/common';
+import { join } from 'node:path';
+import { AccessTokenVerifier, bearerToken, problems, type Infer, type ServiceModule } from '@parley/common';
+import { Accounts } from './accounts.ts';
+import type { authSettings } from './config.ts';
+import { authErrors } from './errors.ts';
+import { UserEvents } from './events.ts';
+import { GithubOAuth } from './github.ts';
+import { loadKeyRing, type KeyRing } from './keys.ts';
+import { authRoutes } from './routes.ts';
+import { AuthStore } from './store.ts';
+import { TokenIssuer } from './tokens.ts';
 
-/**
- * The auth service as a module a process can host. Accounts, tokens and JWKS arrive with issue #3;
- * until then it contributes only the shared health, metrics and version routes.
- */
-export function authModule<C>(): ServiceModule<C> {
-  return { name: 'auth' };
+export type AuthConfig = Infer<typeof authSettings>;
+
+/** The auth service as a module a process can host: alone in Kubernetes, or beside others embedded. */
+export function authModule<C extends AuthConfig>(): ServiceModule<C> {
+  let keys: KeyRing | undefined;
+  let accounts: Accounts | undefined;
+  let github: GithubOAuth | undefined;
+  const ring = () => {
+    if (!keys) throw problems.UNAVAILABLE('signing keys are not loaded');
+    return keys;
+  };
+
+  return {
+    name: 'auth',
+    async routes(_app, ctx) {
+      const { cfg, logger } = ctx;
+      keys = await loadKeyRing({
+        keysJson: cfg.auth.signingKeys,
+        keysFile: cfg.auth.signingKeysFile,
+        generatedPath: join(cfg.dataDir, 'jwt-signing-keys.json'),
+        onGenerated: (path) =>
+          logger.warn(
+            { path },
+            'generated a JWT signing key; set JWT_SIGNING_KEYS (from a Secret) when running more than one replica',
+          ),
+      });
+      const verifier = { current: undefined as AccessTokenVerifier | undefined };
+      ctx.setAuthenticator(async (req) => {
+        verifier.current ??= new AccessTokenVerifier({
+          issuer: cfg.auth.issuer,
+          audience: cfg.auth.audience,
+          keys: { jwks: () => ring().jwks },
+          cache: ctx.deps().cache,
+        });
+        return verifier.current.verify(bearerToken(req) ?? '');
+      });
+      ctx.api.addCatalogue(authErrors);
+      authRoutes(ctx.api, {
+        accounts: () => {
+          if (!accounts) throw problems.UNAVAILABLE('auth service is starting');
+          return accounts;
+        },
+        github: () => github,
+        keys: ring,
+      });
+    },
+
+    async start(ctx) {
+      const { cfg, logger } = ctx;
+      const deps = ctx.deps();
+      await deps.log.ensureTopics([{ name: cfg.topics.userEvents, partitions: cfg.topics.partitions }]);
+      const store = await AuthStore.open(deps.store);
+      const tokens = new TokenIssuer(ring, {
+        issuer: cfg.auth.issuer,
+        audience: cfg.auth.audience,
+        accessTtlSec: cfg.auth.accessTtlSec,
+      });
+      accounts = new Accounts(
+        store,
+        deps.cache,
+        deps.sms,
+        new UserEvents(deps.log, cfg.topics.userEvents),
+        tokens,
+        {
+          accessTtlSec: cfg.auth.accessTtlSec,
+          refreshTtlSec: cfg.auth.refreshTtlSec,
+          otp: cfg.otp,
+          limits: cfg.limits,
+          adminUsernames: (cfg.auth.bootstrapAdmins ?? []).map((u) => u.toLowerCase()),
+        },
+        logger,
+      );
+      const gh = cfg.github;
+      if (gh.clientId && gh.clientSecret && gh.redirectUrl)
+        github = new GithubOAuth(
+          {
+            clientId: gh.clientId,
+            clientSecret: gh.clientSecret,
+            redirectUrl: gh.redirectUrl,
+            webUrl: gh.webUrl,
+            apiUrl: gh.apiUrl,
+          },
+          deps.cache,
+        );
+      else if (gh.clientId)
+        logger.warn(
+          'GITHUB_CLIENT_ID is set without GITHUB_CLIENT_SECRET and GITHUB_REDIRECT_URL: GitHub sign-in is off',
+        );
+
+      let timer: NodeJS.Timeout | undefined;
+      let running: Promise<void> | undefined;
+      const days = cfg.inactivity.blockAfterDays;
+      if (days !== undefined) {
+        const sweep = async () => {
+          // One replica per interval: the lock expires with the interval instead of being released.
+          const owner = `${process.pid}-${Math.random()}`;
+          if (
+            !(await deps.cache.set('auth:lock:inactivity-sweep', owner, {
+              ttlMs: cfg.inactivity.intervalSec * 1000,
+              onlyIfAbsent: true,
+            }))
+          )
+            return;
+          const n = await accounts!.blockInactive(Date.now() - days * 86_400_000);
+          await store.purgeOtps(Date.now() - 86_400_000);
+          if (n > 0) logger.info({ blocked: n, afterDays: days }, 'blocked inactive users');
+        };
+        const tick = () => {
+          running = sweep().catch((err: unknown) => logger.error({ err }, 'inactivity sweep failed'));
+        };
+        tick();
+        timer = setInterval(tick, cfg.inactivity.intervalSec * 1000);
+        timer.unref();
+      }
+      return async () => {
+        if (timer) clearInterval(timer);
+        await running;
+      };
+    },
+  };
 }

@@ -1,6 +1,10 @@
 import { join } from 'node:path';
 import type { Cache } from './cache/port.ts';
 import { MemoryCache } from './cache/memory.ts';
+import { RedisCache } from './cache/redis.ts';
+import { MongoDocumentStore } from './docstore/mongo.ts';
+import { KafkaEventLog } from './eventlog/kafka.ts';
+import { TwilioSms } from './sms/twilio.ts';
 import type { Infer } from './config.ts';
 import type { DocumentStore } from './docstore/port.ts';
 import { SqliteDocumentStore } from './docstore/sqlite.ts';
@@ -51,7 +55,9 @@ export interface Connected {
 /**
  * Opens every port's adapter. Production adapters that cannot connect are retried with backoff
  * until they do (or `signal` aborts); /readyz shows each one's state meanwhile, and the log gets
- * one line per state change. Production adapters load lazily, so embedded mode never imports them.
+ * one line per state change. Adapters are imported statically: a dynamic import() of our own modules
+ * can load a second copy of a module under test runners that mix require and import, breaking
+ * instanceof checks on errors such as DuplicateKeyError.
  */
 export async function connectDependencies(opts: ConnectOptions): Promise<Connected> {
   const { cfg, logger, health } = opts;
@@ -73,14 +79,12 @@ export async function connectDependencies(opts: ConnectOptions): Promise<Connect
   const [store, log, cache] = await Promise.all([
     connect<DocumentStore>('store', async () => {
       if (!cfg.mongo.url) return embeddedDb();
-      const { MongoDocumentStore } = await import('./docstore/mongo.ts');
       return MongoDocumentStore.connect({ url: cfg.mongo.url });
     }),
     connect<EventLog>('eventlog', async () => {
       const onHandlerError = (err: unknown, tp: { topic: string; partition: number }, groupId: string) =>
         logger.warn({ err, ...tp, groupId }, 'consumer handler failed; batch will be redelivered');
       if (!cfg.kafka.brokers) return new EmbeddedEventLog({ db: embeddedDb().handle, onHandlerError });
-      const { KafkaEventLog } = await import('./eventlog/kafka.ts');
       const kafkaLogger = logger.child({ dependency: 'kafka' });
       return KafkaEventLog.connect({
         brokers: cfg.kafka.brokers,
@@ -91,7 +95,6 @@ export async function connectDependencies(opts: ConnectOptions): Promise<Connect
     }),
     connect<Cache>('cache', async () => {
       if (!cfg.redis.nodes) return new MemoryCache();
-      const { RedisCache } = await import('./cache/redis.ts');
       let lastError = '';
       return RedisCache.connect({
         nodes: cfg.redis.nodes,
@@ -110,7 +113,6 @@ export async function connectDependencies(opts: ConnectOptions): Promise<Connect
   if (cfg.twilio.accountSid) {
     if (!cfg.twilio.authToken)
       throw new Error('in twilio.authToken (TWILIO_AUTH_TOKEN): is required with TWILIO_ACCOUNT_SID');
-    const { TwilioSms } = await import('./sms/twilio.ts');
     sms = new TwilioSms({
       accountSid: cfg.twilio.accountSid,
       authToken: cfg.twilio.authToken,

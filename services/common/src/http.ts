@@ -7,6 +7,8 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
 import { ZodError } from 'zod';
 import { PROBLEM_CONTENT_TYPE, ProblemError, problems } from './errors.ts';
 import type { Health } from './health.ts';
@@ -20,6 +22,9 @@ export interface HttpAppOptions {
   /** Largest accepted body in bytes. */
   bodyLimit: number;
   version: { service: string; version: string; commit?: string | undefined };
+  /** Browser origins allowed by CORS; none when absent. */
+  corsOrigins?: readonly string[] | undefined;
+  trustProxy?: boolean;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -40,6 +45,20 @@ export function createHttpApp(opts: HttpAppOptions): FastifyInstance {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+    trustProxy: opts.trustProxy ?? false,
+  });
+
+  // Security headers suited to a JSON API (no inline content is ever served).
+  void app.register(helmet, {
+    global: true,
+    contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+  });
+  const allowed = new Set(opts.corsOrigins ?? []);
+  void app.register(cors, {
+    origin: (origin, cb) => cb(null, origin !== undefined && allowed.has(origin)),
+    credentials: false,
+    maxAge: 600,
+    exposedHeaders: ['x-request-id', 'retry-after'],
   });
 
   app.addHook('onRequest', async (req, reply) => {

@@ -14,3 +14,6 @@ export * from './docstore/port.ts';
 export * from './eventlog/port.ts';
 export * from './cache/port.ts';
 export * from './sms/port.ts';
+export * from './api.ts';
+export * from './jwtverify.ts';
+export * from './ratelimit.ts';

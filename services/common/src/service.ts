@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Api, bearerToken, type Principal } from './api.ts';
+import { RateLimiter, tooMany } from './ratelimit.ts';
 import { ConfigError, loadConfig, redactConfig, type Infer, type Spec } from './config.ts';
 import { connectDependencies, type CommonConfig, type Connected, type Dependencies } from './dependencies.ts';
 import { problems } from './errors.ts';
@@ -12,6 +14,11 @@ import { startTracing } from './tracing.ts';
 
 export interface ModuleContext<C> {
   cfg: C;
+  /** Routes defined here are validated with zod and listed in /v1/openapi.json. */
+  api: Api;
+  /** Installs how bearer tokens are verified (the auth module locally, others via JWKS). */
+  setAuthenticator(fn: (req: FastifyRequest) => Promise<Principal>): void;
+  hasAuthenticator(): boolean;
   logger: Logger;
   metrics: Metrics;
   health: Health;
@@ -46,6 +53,8 @@ export interface Running {
   url: string;
   /** Resolves once every dependency is connected and every module started. */
   ready: Promise<void>;
+  /** The connected adapters (tests and tooling; throws while connecting). */
+  deps(): Dependencies;
   stop(reason?: string): Promise<boolean>;
 }
 
@@ -92,8 +101,39 @@ export async function runService<S extends Spec & { [K in keyof CommonConfig]: u
   const abort = new AbortController();
 
   let connected: Connected | undefined;
+  const app = createHttpApp({
+    logger,
+    metrics,
+    health,
+    bodyLimit: common.http.bodyLimitBytes,
+    version,
+    corsOrigins: common.cors.origins,
+    trustProxy: common.trustProxy,
+  });
+  let authenticator: ((req: FastifyRequest) => Promise<Principal>) | undefined;
+  const perMinute = { max: common.rateLimit.perMinute, windowMs: 60_000 };
+  const api = new Api(app, {
+    catalogue: {},
+    authenticate: async (req) => {
+      if (!bearerToken(req)) throw problems.UNAUTHENTICATED('send Authorization: Bearer <access token>');
+      if (!authenticator) throw problems.UNAVAILABLE('token verification is not configured');
+      return authenticator(req);
+    },
+    beforeHandler: async (req, principal) => {
+      if (!connected) throw problems.UNAVAILABLE('dependencies are still connecting');
+      const limiter = new RateLimiter(connected.deps.cache);
+      const key = principal ? `general:user:${principal.userId}` : `general:ip:${req.ip}`;
+      const r = await limiter.hit(key, perMinute);
+      if (!r.allowed) throw tooMany('request rate limit reached', r.retryAfterSec);
+    },
+  });
   const ctx: ModuleContext<Infer<S>> = {
     cfg,
+    api,
+    setAuthenticator: (fn) => {
+      authenticator = fn;
+    },
+    hasAuthenticator: () => authenticator !== undefined,
     logger,
     metrics,
     health,
@@ -103,9 +143,14 @@ export async function runService<S extends Spec & { [K in keyof CommonConfig]: u
     },
   };
 
-  const app = createHttpApp({ logger, metrics, health, bodyLimit: common.http.bodyLimitBytes, version });
   const modules = opts.modules(cfg);
   for (const m of modules) await m.routes?.(app, { ...ctx, logger: logger.child({ module: m.name }) });
+  const openapi = api.openapi({
+    title: `Parley API (${opts.name})`,
+    version: version.version,
+    description: 'REST API of Parley. Errors are RFC 9457 problem+json with a stable `code`.',
+  });
+  app.get('/v1/openapi.json', async () => openapi);
   const url = await app.listen({ host: common.http.host, port: common.http.port });
   logger.info({ url }, 'listening');
 
@@ -138,7 +183,7 @@ export async function runService<S extends Spec & { [K in keyof CommonConfig]: u
   shutdown.add('close adapters', async () => connected?.close());
   shutdown.add('flush traces', () => tracing.shutdown());
 
-  return { app, url, ready, stop: (reason = 'stop') => shutdown.run(reason) };
+  return { app, url, ready, deps: ctx.deps, stop: (reason = 'stop') => shutdown.run(reason) };
 }
 
 /** For main.ts: run, wire signals, and exit non-zero on a start-up crash. */

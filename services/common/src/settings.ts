@@ -26,6 +26,24 @@ export const commonSettings = {
       doc: 'Largest accepted request body; larger ones get 413 PAYLOAD_TOO_LARGE.',
     }),
   },
+  cors: {
+    origins: optionalField(parse.list(), {
+      env: 'CORS_ORIGINS',
+      doc: 'Comma-separated origins allowed to call the API from a browser (exact match). Absent: no cross-origin access.',
+    }),
+  },
+  rateLimit: {
+    perMinute: field(parse.int(1, 1_000_000), {
+      env: 'RATE_LIMIT_PER_MINUTE',
+      default: '100',
+      doc: 'General limit per access token (or per client IP when anonymous), per minute; over it: 429 with Retry-After.',
+    }),
+  },
+  trustProxy: field(parse.bool(), {
+    env: 'TRUST_PROXY',
+    default: 'false',
+    doc: 'Take the client IP from X-Forwarded-For (set true behind the ingress).',
+  }),
   log: {
     level: field(parse.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), {
       env: 'LOG_LEVEL',

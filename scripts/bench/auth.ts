@@ -1,0 +1,110 @@
+/**
+ * Login and token-verify throughput of the auth service, embedded and on the real local stack.
+ *   node --import tsx scripts/bench/auth.ts [--duration 10] [--concurrency 16] [--stack embedded,real]
+ * The real stack needs scripts/stack/up.sh; the addresses come from scripts/stack/env.sh.
+ */
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { AccessTokenVerifier } from '@parley/common';
+import { MemoryCache } from '@parley/common/testing';
+import { load, startServer, table } from './lib.ts';
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    concurrency: { type: 'string', default: '16' },
+    stack: { type: 'string', default: 'embedded,real' },
+  },
+});
+const durationMs = Number(values.duration) * 1000;
+const concurrency = Number(values.concurrency);
+const PASSWORD = 'benchmark passphrase 42';
+
+const rows: Record<string, string | number>[] = [];
+for (const stack of values.stack!.split(',')) {
+  const env: Record<string, string> = {
+    RATE_LIMIT_PER_MINUTE: '1000000',
+    RATE_LIMIT_LOGIN_FAILURES_PER_15MIN: '100000',
+    RATE_LIMIT_REGISTER_PER_15MIN: '100000',
+  };
+  if (stack === 'real') {
+    for (const k of ['MONGO_URL', 'KAFKA_BROKERS', 'REDIS_NODES']) {
+      if (!process.env[k]) throw new Error(`${k} is not set: eval "$(bash scripts/stack/env.sh)"`);
+      env[k] = process.env[k]!;
+    }
+  }
+  const server = await startServer(env);
+  try {
+    const users = await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        const username = `bench_${randomBytes(5).toString('hex')}`;
+        const res = await fetch(`${server.url}/v1/auth/register`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ username, password: PASSWORD }),
+        });
+        const body = (await res.json()) as { tokens: { accessToken: string } };
+        if (res.status !== 201) throw new Error(`register failed: ${res.status} ${JSON.stringify(body)}`);
+        return { username, token: body.tokens.accessToken };
+      }),
+    );
+    // Warm-up (JIT, connection pools, SQLite page cache) is not measured.
+    await load(concurrency, 3000, async (i) => {
+      const res = await fetch(`${server.url}/v1/users/me`, {
+        headers: { authorization: `Bearer ${users[i % users.length]!.token}` },
+      });
+      await res.arrayBuffer();
+      return true;
+    });
+    const me = await load(concurrency, durationMs, async (i) => {
+      const res = await fetch(`${server.url}/v1/users/me`, {
+        headers: { authorization: `Bearer ${users[i % users.length]!.token}` },
+      });
+      await res.arrayBuffer();
+      return res.status === 200;
+    });
+    rows.push({ stack, operation: 'GET /v1/users/me (verify JWT + revocation + read)', ...me });
+    const login = await load(concurrency, durationMs, async (i) => {
+      const res = await fetch(`${server.url}/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ login: users[i % users.length]!.username, password: PASSWORD }),
+      });
+      await res.arrayBuffer();
+      return res.status === 200;
+    });
+    rows.push({ stack, operation: 'POST /v1/auth/login (argon2id verify + session)', ...login });
+    if (stack === values.stack!.split(',')[0]) {
+      // The verifier alone, in this process: the cost every authenticated request pays.
+      const jwks = (await (await fetch(`${server.url}/.well-known/jwks.json`)).json()) as never;
+      const verifier = new AccessTokenVerifier({
+        issuer: 'parley-auth',
+        audience: 'parley',
+        keys: { jwks: () => jwks },
+        cache: new MemoryCache(),
+      });
+      const verify = await load(1, durationMs, async (i) => {
+        await verifier.verify(users[i % users.length]!.token);
+        return true;
+      });
+      rows.push({ stack: 'in-process', operation: 'AccessTokenVerifier.verify (EdDSA, no I/O)', ...verify });
+    }
+  } finally {
+    await server.stop();
+  }
+}
+console.log(
+  `\nauth throughput, ${concurrency} concurrent clients, ${durationMs / 1000} s each, ${new Date().toISOString()}`,
+);
+console.log(
+  table(
+    rows.map((r) => ({
+      stack: r.stack!,
+      operation: r.operation!,
+      'req/s': r.perSecond!,
+      'p50 ms': r.p50ms!,
+      'p99 ms': r.p99ms!,
+      errors: r.errors!,
+    })),
+  ),
+);

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Print `export` lines for the env vars Parley's services/tests use to reach
+# the local stack:   eval "$(scripts/stack/env.sh)"
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+redis_nodes=$(printf "$PARLEY_HOST:%s," "${REDIS_PORTS[@]}")
+cat <<EOF2
+export KAFKA_BROKERS=$PARLEY_HOST:$PARLEY_KAFKA_PORT
+export MONGO_URL=mongodb://$PARLEY_HOST:$PARLEY_MONGO_PORT/$PARLEY_MONGO_DB
+export REDIS_NODES=${redis_nodes%,}
+EOF2

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Start Parley's real local stack (Kafka, FerretDB, Redis Cluster) on 127.0.0.1.
+# Idempotent: installs what is missing, starts what is not running, then waits
+# until every server answers. Re-running with everything up is a quick no-op.
+#
+#   scripts/stack/up.sh            then: eval "$(scripts/stack/env.sh)"
+#
+# Env: PARLEY_STACK_DIR, PARLEY_CACHE_DIR, PARLEY_*_PORT, PARLEY_START_TIMEOUT (see lib.sh).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+t0=$(date +%s%N)
+mkdir -p "$PARLEY_STACK_DIR"
+touch "$PARLEY_STACK_DIR/.parley-stack"   # marks the dir as ours (down.sh --purge checks it)
+
+# One up/down at a time per state dir.
+exec 9>"$PARLEY_STACK_DIR/.lock"
+flock -w 600 9 || die "another up.sh/down.sh holds $PARLEY_STACK_DIR/.lock"
+
+all_up=1
+for s in "${SERVERS[@]}"; do
+  server_answers "$s" || { all_up=0; break; }
+done
+
+if ((all_up)); then
+  log "all servers already up"
+else
+  # Kafka first: its JVM boots while FerretDB builds/starts.
+  start_kafka
+  start_ferretdb
+  start_redis
+  ensure_redis_cluster
+  for s in "${SERVERS[@]}"; do
+    wait_for "$s" "$PARLEY_START_TIMEOUT"
+    log "$s: up"
+  done
+fi
+
+log "kafka:    $(server_endpoint kafka)  [Kafka $(kafka_version)]"
+log "ferretdb: $(server_endpoint ferretdb)  [FerretDB $(ferretdb_version), SQLite]"
+log "redis:    $(server_endpoint redis)  [$(redis-server --version | awk '{print $3}' | tr -d 'v=')]"
+log "state: $PARLEY_STACK_DIR   cache: $PARLEY_CACHE_DIR"
+log "use:   eval \"\$($STACK_SCRIPTS_DIR/env.sh)\""
+log "up.sh took $(( ($(date +%s%N) - t0) / 1000000 )) ms"

@@ -1,0 +1,482 @@
+import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
+import {
+  RateLimiter,
+  revokedSessionKey,
+  SmsError,
+  tooMany,
+  type Cache,
+  type Logger,
+  type Principal,
+  type Sms,
+} from '@parley/common';
+import { authProblems } from './errors.ts';
+import { userEvent, type UserEvents } from './events.ts';
+import { dummyHash, hashPassword, passwordProblem, verifyPassword } from './passwords.ts';
+import { AccountTakenError, type AuthStore, type Role, type Session, type User } from './store.ts';
+import { newRefreshToken, parseRefreshToken, sameHash, type TokenIssuer, type TokenPair } from './tokens.ts';
+
+export interface ClientContext {
+  ip: string;
+  userAgent: string;
+  device?: { name: string; platform: string } | undefined;
+}
+
+export interface AccountsOptions {
+  accessTtlSec: number;
+  refreshTtlSec: number;
+  otp: { ttlSec: number; maxAttempts: number; resendCooldownSec: number };
+  limits: { registerPer15Min: number; loginFailuresPer15Min: number };
+  adminUsernames: readonly string[];
+}
+
+const WINDOW_15_MIN = 15 * 60_000;
+
+/** The public view of a user: what the owner sees. */
+export function ownView(u: User) {
+  return {
+    id: u._id,
+    username: u.username,
+    displayName: u.displayName,
+    ...(u.email ? { email: u.email } : {}),
+    ...(u.phone ? { phone: u.phone } : {}),
+    roles: u.roles,
+    status: u.status,
+    hasPassword: u.passwordHash !== undefined,
+    githubLinked: u.githubId !== undefined,
+    createdAt: u.createdAt,
+  };
+}
+
+/** What anyone signed in may see of another user. */
+export function publicView(u: User) {
+  return { id: u._id, username: u.username, displayName: u.displayName, status: u.status };
+}
+
+export function sessionView(s: Session, currentSessionId?: string) {
+  return {
+    id: s._id,
+    name: s.device.name,
+    platform: s.device.platform,
+    ip: s.ip,
+    userAgent: s.userAgent,
+    createdAt: s.createdAt,
+    lastSeenAt: s.lastSeenAt,
+    current: s._id === currentSessionId,
+  };
+}
+
+/**
+ * Accounts, sessions and credentials: the auth service's domain, over the store, cache, event
+ * log and SMS ports. HTTP-free, so routes stay thin and tests can call it directly.
+ */
+export class Accounts {
+  private readonly limiter: RateLimiter;
+
+  constructor(
+    private readonly store: AuthStore,
+    private readonly cache: Cache,
+    private readonly sms: Sms,
+    private readonly events: UserEvents,
+    private readonly tokens: TokenIssuer,
+    private readonly opts: AccountsOptions,
+    private readonly logger: Logger,
+  ) {
+    this.limiter = new RateLimiter(cache, 'auth-rl:');
+  }
+
+  private rolesFor(username: string, current: Role[] = ['user']): Role[] {
+    return this.opts.adminUsernames.includes(username) && !current.includes('admin')
+      ? [...current, 'admin']
+      : current;
+  }
+
+  private async newUser(fields: Partial<User> & { username: string; displayName?: string }): Promise<User> {
+    const now = new Date().toISOString();
+    const user: User = {
+      _id: randomUUID(),
+      displayName: fields.displayName ?? fields.username,
+      roles: this.rolesFor(fields.username),
+      status: 'active',
+      createdAt: now,
+      updatedAt: now,
+      lastActiveAt: Date.now(),
+      ...fields,
+    };
+    try {
+      await this.store.createUser(user);
+    } catch (err) {
+      if (err instanceof AccountTakenError) throw takenProblem(err);
+      throw err;
+    }
+    await this.events.emit(userEvent('user.registered', { userId: user._id, username: user.username }));
+    return user;
+  }
+
+  async register(
+    input: {
+      username: string;
+      password: string;
+      email?: string | undefined;
+      phone?: string | undefined;
+      displayName?: string | undefined;
+    },
+    client: ClientContext,
+  ): Promise<{ user: User; tokens: TokenPair }> {
+    await this.limiter.enforce(
+      `register:ip:${client.ip}`,
+      { max: this.opts.limits.registerPer15Min, windowMs: WINDOW_15_MIN },
+      'too many registrations from this address',
+    );
+    const username = input.username.toLowerCase();
+    const weak = passwordProblem(input.password, username);
+    if (weak) throw authProblems.WEAK_PASSWORD(`password ${weak}`);
+    const user = await this.newUser({
+      username,
+      displayName: input.displayName ?? username,
+      passwordHash: await hashPassword(input.password),
+      ...(input.email ? { email: input.email.toLowerCase() } : {}),
+      ...(input.phone ? { phone: input.phone } : {}),
+    });
+    return { user, tokens: await this.openSession(user, client) };
+  }
+
+  async login(
+    input: { login: string; password: string },
+    client: ClientContext,
+  ): Promise<{ user: User; tokens: TokenPair }> {
+    const login = input.login.toLowerCase();
+    const failKey = `login-fail:${client.ip}:${login}`;
+    const limit = { max: this.opts.limits.loginFailuresPer15Min, windowMs: WINDOW_15_MIN };
+    const locked = await this.limiter.peek(failKey, limit);
+    if (!locked.allowed) throw tooMany('too many failed logins; locked out', locked.retryAfterSec);
+    const user = login.includes('@')
+      ? await this.store.userByEmail(login)
+      : await this.store.userByUsername(login);
+    // Verify against a dummy hash when there is no user, so timing does not reveal who exists.
+    const ok = await verifyPassword(user?.passwordHash ?? (await dummyHash()), input.password);
+    if (!user || !user.passwordHash || !ok) {
+      await this.limiter.hit(failKey, limit);
+      throw authProblems.INVALID_CREDENTIALS();
+    }
+    await this.limiter.reset(failKey);
+    if (user.status === 'blocked') throw authProblems.ACCOUNT_BLOCKED(user.blockedReason);
+    return { user, tokens: await this.openSession(user, client) };
+  }
+
+  private async openSession(user: User, client: ClientContext): Promise<TokenPair> {
+    const roles = this.rolesFor(user.username, user.roles);
+    if (roles.length !== user.roles.length) await this.store.updateUser(user._id, { roles });
+    const sid = randomUUID();
+    const now = Date.now();
+    const refresh = newRefreshToken(sid, 0);
+    const expiresAt = now + this.opts.refreshTtlSec * 1000;
+    await this.store.createSession({
+      _id: sid,
+      userId: user._id,
+      device: client.device ?? { name: deviceName(client.userAgent), platform: 'unknown' },
+      ip: client.ip,
+      userAgent: client.userAgent.slice(0, 256),
+      createdAt: new Date(now).toISOString(),
+      lastSeenAt: new Date(now).toISOString(),
+      expiresAt,
+      refreshGen: 0,
+      refreshHash: refresh.hash,
+    });
+    await this.store.touchActive(user._id, now);
+    const access = await this.tokens.access({ userId: user._id, sessionId: sid, roles }, now);
+    return pair(access, refresh.token, expiresAt, sid);
+  }
+
+  async refresh(refreshToken: string, client: ClientContext): Promise<TokenPair> {
+    const parsed = parseRefreshToken(refreshToken);
+    if (!parsed) throw authProblems.INVALID_REFRESH_TOKEN();
+    const session = await this.store.sessionById(parsed.sessionId);
+    if (!session || session.revokedAt || session.expiresAt <= Date.now())
+      throw authProblems.INVALID_REFRESH_TOKEN();
+    if (parsed.gen > session.refreshGen) throw authProblems.INVALID_REFRESH_TOKEN();
+    if (parsed.gen < session.refreshGen) {
+      await this.revoke(session, 'refresh token reuse');
+      this.logger.warn(
+        { sessionId: session._id, userId: session.userId },
+        'refresh token reuse: session revoked',
+      );
+      throw authProblems.REFRESH_TOKEN_REUSED();
+    }
+    if (!sameHash(createHash('sha256').update(parsed.secret).digest('hex'), session.refreshHash))
+      throw authProblems.INVALID_REFRESH_TOKEN();
+    // Two presentations of one token race here: exactly one claim wins, the other is a reuse.
+    if (!(await this.store.claimRefresh(session._id, parsed.gen))) {
+      await this.revoke(session, 'refresh token reuse');
+      throw authProblems.REFRESH_TOKEN_REUSED();
+    }
+    const user = await this.store.userById(session.userId);
+    if (!user) throw authProblems.INVALID_REFRESH_TOKEN();
+    if (user.status === 'blocked') {
+      await this.revoke(session, 'user blocked');
+      throw authProblems.ACCOUNT_BLOCKED(user.blockedReason);
+    }
+    const gen = parsed.gen + 1;
+    const next = newRefreshToken(session._id, gen);
+    const expiresAt = Date.now() + this.opts.refreshTtlSec * 1000;
+    await this.store.rotateRefresh(session._id, gen, next.hash, expiresAt, client.ip);
+    await this.store.touchActive(user._id);
+    const access = await this.tokens.access({ userId: user._id, sessionId: session._id, roles: user.roles });
+    return pair(access, next.token, expiresAt, session._id);
+  }
+
+  /** Revokes a session: its refresh token stops at once and so do its access tokens. */
+  private async revoke(session: Session, reason: string): Promise<void> {
+    await this.store.revokeSession(session._id, reason);
+    await this.cache.set(revokedSessionKey(session._id), reason, {
+      ttlMs: (this.opts.accessTtlSec + 60) * 1000,
+    });
+    await this.events.emit(
+      userEvent('session.revoked', { userId: session.userId, sessionId: session._id, reason }),
+    );
+  }
+
+  async logout(p: Principal): Promise<void> {
+    const s = await this.store.sessionById(p.sessionId);
+    if (s && !s.revokedAt) await this.revoke(s, 'logout');
+  }
+
+  async logoutAll(p: Principal): Promise<number> {
+    const sessions = await this.store.activeSessions(p.userId, 0);
+    for (const s of sessions) await this.revoke(s, 'logout-all');
+    return sessions.length;
+  }
+
+  async devices(p: Principal) {
+    return (await this.store.activeSessions(p.userId)).map((s) => sessionView(s, p.sessionId));
+  }
+
+  async revokeDevice(p: Principal, sessionId: string): Promise<void> {
+    const s = await this.store.sessionById(sessionId);
+    // Someone else's session looks exactly like a missing one.
+    if (!s || s.userId !== p.userId || s.revokedAt) throw authProblems.DEVICE_NOT_FOUND();
+    await this.revoke(s, 'device revoked');
+  }
+
+  async me(p: Principal): Promise<User> {
+    const u = await this.store.userById(p.userId);
+    if (!u) throw authProblems.USER_NOT_FOUND();
+    return u;
+  }
+
+  async updateMe(
+    p: Principal,
+    patch: {
+      displayName?: string | undefined;
+      email?: string | null | undefined;
+      phone?: string | null | undefined;
+    },
+  ): Promise<User> {
+    const set: Partial<User> = {};
+    const unset: (keyof User)[] = [];
+    if (patch.displayName !== undefined) set.displayName = patch.displayName;
+    for (const f of ['email', 'phone'] as const) {
+      const v = patch[f];
+      if (v === null) unset.push(f);
+      else if (v !== undefined) set[f] = f === 'email' ? v.toLowerCase() : v;
+    }
+    let u: User | null;
+    try {
+      u = await this.store.updateUser(p.userId, set, unset);
+    } catch (err) {
+      if (err instanceof AccountTakenError) throw takenProblem(err);
+      throw err;
+    }
+    if (!u) throw authProblems.USER_NOT_FOUND();
+    await this.events.emit(
+      userEvent('user.updated', { userId: u._id, fields: [...Object.keys(set), ...unset] }),
+    );
+    return u;
+  }
+
+  async userByUsername(username: string): Promise<User> {
+    const u = await this.store.userByUsername(username);
+    if (!u) throw authProblems.USER_NOT_FOUND();
+    return u;
+  }
+
+  async setPublicKey(p: Principal, algorithm: string, key: string): Promise<User> {
+    const u = await this.store.updateUser(p.userId, {
+      publicKey: { algorithm, key, updatedAt: new Date().toISOString() },
+    });
+    if (!u) throw authProblems.USER_NOT_FOUND();
+    await this.events.emit(userEvent('user.updated', { userId: u._id, fields: ['publicKey'] }));
+    return u;
+  }
+
+  async setBlocked(adminId: string, userId: string, blocked: boolean, reason: string): Promise<User> {
+    const u = await this.store.userById(userId);
+    if (!u) throw authProblems.USER_NOT_FOUND();
+    return this.applyBlock(u, blocked, reason, adminId);
+  }
+
+  private async applyBlock(u: User, blocked: boolean, reason: string, by: string): Promise<User> {
+    if ((u.status === 'blocked') === blocked) return u;
+    const updated = blocked
+      ? await this.store.updateUser(u._id, {
+          status: 'blocked',
+          blockedAt: new Date().toISOString(),
+          blockedReason: reason,
+        })
+      : await this.store.updateUser(u._id, { status: 'active', lastActiveAt: Date.now() }, [
+          'blockedAt',
+          'blockedReason',
+        ]);
+    if (blocked)
+      for (const s of await this.store.activeSessions(u._id, 0)) await this.revoke(s, 'user blocked');
+    await this.events.emit(
+      userEvent(blocked ? 'user.blocked' : 'user.unblocked', { userId: u._id, reason, by }),
+    );
+    return updated ?? u;
+  }
+
+  /** Blocks users inactive since `before`; admins are never blocked by the policy. Returns how many. */
+  async blockInactive(before: number, batch = 200): Promise<number> {
+    let n = 0;
+    for (const u of await this.store.inactiveUsers(before, batch)) {
+      if (u.roles.includes('admin')) continue;
+      await this.applyBlock(u, true, 'inactive', 'inactivity-policy');
+      n++;
+    }
+    return n;
+  }
+
+  async requestOtp(phone: string, ip: string): Promise<{ expiresInSec: number; resendInSec: number }> {
+    const limit = { max: this.opts.limits.registerPer15Min, windowMs: WINDOW_15_MIN };
+    await this.limiter.enforce(`otp:ip:${ip}`, limit, 'too many codes requested from this address');
+    const cooldownKey = `otp-cooldown:${phone}`;
+    const cooldownMs = this.opts.otp.resendCooldownSec * 1000;
+    if (
+      cooldownMs > 0 &&
+      !(await this.cache.set(cooldownKey, '1', { ttlMs: cooldownMs, onlyIfAbsent: true }))
+    ) {
+      const left = Math.max(1, Math.ceil(((await this.cache.ttlMs(cooldownKey)) ?? cooldownMs) / 1000));
+      throw authProblems.OTP_COOLDOWN(`retry in ${left} s`, { headers: { 'retry-after': String(left) } });
+    }
+    await this.limiter.enforce(`otp:phone:${phone}`, limit, 'too many codes requested for this phone');
+    const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
+    const id = randomUUID();
+    const now = Date.now();
+    await this.store.saveOtp({
+      _id: id,
+      phone,
+      codeHash: otpHash(id, code),
+      createdAt: now,
+      expiresAt: now + this.opts.otp.ttlSec * 1000,
+    });
+    try {
+      await this.sms.send(
+        phone,
+        `Your Parley code is ${code}. It expires in ${Math.round(this.opts.otp.ttlSec / 60)} minutes.`,
+      );
+    } catch (err) {
+      await this.cache.del(cooldownKey);
+      if (err instanceof SmsError && err.code === 'INVALID_NUMBER')
+        throw authProblems.SMS_FAILED('the provider rejected this number');
+      this.logger.warn({ err }, 'SMS send failed');
+      throw authProblems.SMS_FAILED('try again later');
+    }
+    return { expiresInSec: this.opts.otp.ttlSec, resendInSec: this.opts.otp.resendCooldownSec };
+  }
+
+  async verifyOtp(
+    phone: string,
+    code: string,
+    client: ClientContext,
+  ): Promise<{ user: User; tokens: TokenPair; created: boolean }> {
+    const otp = await this.store.latestOtp(phone);
+    if (!otp || otp.expiresAt <= Date.now()) throw authProblems.INVALID_OTP();
+    const attempts = await this.store.recordOtpAttempt(otp._id, randomUUID());
+    if (attempts > this.opts.otp.maxAttempts) throw authProblems.OTP_ATTEMPTS_EXCEEDED('request a new code');
+    if (!sameHash(otpHash(otp._id, code), otp.codeHash)) throw authProblems.INVALID_OTP();
+    if (!(await this.store.consumeOtp(otp._id))) throw authProblems.INVALID_OTP();
+    let user = await this.store.userByPhone(phone);
+    let created = false;
+    if (!user) {
+      user = await this.newUser({
+        username: await this.freeUsername(`user_${randomBytes(4).toString('hex')}`),
+        phone,
+      });
+      created = true;
+    }
+    if (user.status === 'blocked') throw authProblems.ACCOUNT_BLOCKED(user.blockedReason);
+    return { user, tokens: await this.openSession(user, client), created };
+  }
+
+  /** Finds or creates the account linked to a GitHub identity. Never links by email: ours are unverified. */
+  async githubLogin(
+    gh: { id: string; login: string; name?: string | undefined; email?: string | undefined },
+    client: ClientContext,
+  ): Promise<{ user: User; tokens: TokenPair; created: boolean }> {
+    let user = await this.store.userByGithubId(gh.id);
+    let created = false;
+    if (!user) {
+      const base = gh.login
+        .toLowerCase()
+        .replace(/[^a-z0-9_.]/g, '_')
+        .slice(0, 28)
+        .padEnd(3, '_');
+      const emailFree = gh.email ? !(await this.store.userByEmail(gh.email)) : false;
+      user = await this.newUser({
+        username: await this.freeUsername(base),
+        displayName: (gh.name ?? gh.login).slice(0, 64),
+        githubId: gh.id,
+        ...(gh.email && emailFree ? { email: gh.email.toLowerCase() } : {}),
+      });
+      created = true;
+    }
+    if (user.status === 'blocked') throw authProblems.ACCOUNT_BLOCKED(user.blockedReason);
+    return { user, tokens: await this.openSession(user, client), created };
+  }
+
+  private async freeUsername(base: string): Promise<string> {
+    if (!(await this.store.userByUsername(base))) return base;
+    for (let i = 0; i < 20; i++) {
+      const candidate = `${base.slice(0, 27)}_${randomBytes(2).toString('hex')}`;
+      if (!(await this.store.userByUsername(candidate))) return candidate;
+    }
+    return `user_${randomBytes(6).toString('hex')}`;
+  }
+}
+
+function otpHash(otpId: string, code: string): string {
+  return createHash('sha256').update(`${otpId}:${code}`).digest('hex');
+}
+
+function pair(
+  access: { token: string; expiresAt: number },
+  refresh: string,
+  refreshExpiresAt: number,
+  sid: string,
+): TokenPair {
+  return {
+    tokenType: 'Bearer',
+    accessToken: access.token,
+    accessTokenExpiresAt: new Date(access.expiresAt).toISOString(),
+    refreshToken: refresh,
+    refreshTokenExpiresAt: new Date(refreshExpiresAt).toISOString(),
+    sessionId: sid,
+  };
+}
+
+function takenProblem(err: AccountTakenError) {
+  switch (err.field) {
+    case 'email':
+      return authProblems.EMAIL_TAKEN();
+    case 'phone':
+      return authProblems.PHONE_TAKEN();
+    default:
+      return authProblems.USERNAME_TAKEN();
+  }
+}
+
+/** A readable device name from a User-Agent when the client sent none. */
+export function deviceName(userAgent: string): string {
+  if (!userAgent) return 'Unknown device';
+  const m = /(Firefox|Edg|Chrome|Safari|curl|okhttp|Dart|node)[/ ]?([\d.]*)/i.exec(userAgent);
+  return m ? `${m[1]}${m[2] ? ' ' + m[2].split('.')[0] : ''}` : userAgent.slice(0, 40);
+}

@@ -1,0 +1,3 @@
+import { authHttpSuite } from './auth.suite.ts';
+
+authHttpSuite('embedded adapters', () => ({}));

@@ -1,0 +1,87 @@
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import { deviceName } from './accounts.ts';
+import { parseKeyRing, generateSigningJwk } from './keys.ts';
+import { passwordProblem } from './passwords.ts';
+import { newRefreshToken, parseRefreshToken } from './tokens.ts';
+
+describe('password policy', () => {
+  const cases: [string, string, string | null][] = [
+    ['short1', 'alice', 'must be at least 10 characters'],
+    ['x'.repeat(257), 'alice', 'must be at most 256 characters'],
+    ['alice-is-great', 'alice', 'must not contain the username'],
+    ['ALICE1234567', 'alice', 'must not contain the username'],
+    ['Password123', 'bob', 'is too common'],
+    ['abababababab', 'bob', 'needs more variety of characters'],
+    ['correct horse battery', 'bob', null],
+  ];
+  for (const [pw, user, want] of cases)
+    it(`${JSON.stringify(pw.slice(0, 20))} for ${user} → ${want ?? 'ok'}`, () =>
+      expect(passwordProblem(pw, user)).to.equal(want));
+});
+
+describe('refresh token format', () => {
+  it('round-trips session and generation and keeps only a hash', () => {
+    const sid = randomUUID();
+    const { token, hash } = newRefreshToken(sid, 7);
+    expect(parseRefreshToken(token)).to.deep.include({ sessionId: sid, gen: 7 });
+    expect(hash).to.match(/^[0-9a-f]{64}$/);
+    expect(token).to.not.include(hash);
+  });
+
+  for (const bad of [
+    '',
+    'rt1',
+    `rt1.${randomUUID()}.x.${'a'.repeat(43)}`,
+    `rt2.${randomUUID()}.0.${'a'.repeat(43)}`,
+    `rt1.${randomUUID()}.0.short`,
+  ])
+    it(`refuses ${JSON.stringify(bad.slice(0, 30))}`, () => expect(parseRefreshToken(bad)).to.equal(null));
+});
+
+describe('signing key configuration', () => {
+  const cases: [string, string][] = [
+    ['nope', 'JWT_SIGNING_KEYS: not valid JSON'],
+    ['[]', 'JWT_SIGNING_KEYS: must be a non-empty JSON array of JWKs'],
+    ['[{"kty":"RSA"}]', 'JWT_SIGNING_KEYS[0]: must be a private Ed25519 JWK (kty OKP, crv Ed25519, x and d)'],
+  ];
+  for (const [json, message] of cases)
+    it(`refuses ${json}`, async () => {
+      const err = await parseKeyRing(json, 'JWT_SIGNING_KEYS').catch((e: unknown) => e as Error);
+      expect((err as Error).message).to.equal(message);
+    });
+
+  it('refuses a public-only key and a duplicate kid', async () => {
+    const k = await generateSigningJwk('a');
+    const { d: _d, ...pub } = k;
+    expect(
+      ((await parseKeyRing(JSON.stringify([pub]), 'K').catch((e: Error) => e)) as Error).message,
+    ).to.match(/private Ed25519/);
+    expect(
+      ((await parseKeyRing(JSON.stringify([k, k]), 'K').catch((e: Error) => e)) as Error).message,
+    ).to.equal('K[1]: kid a appears twice');
+  });
+
+  it('signs with the first key and publishes every public key', async () => {
+    const ring = await parseKeyRing(
+      JSON.stringify([await generateSigningJwk('new'), await generateSigningJwk('old')]),
+      'K',
+    );
+    expect(ring.current.kid).to.equal('new');
+    expect(ring.jwks.keys.map((k) => k.kid)).to.deep.equal(['new', 'old']);
+    expect(ring.jwks.keys.every((k) => !('d' in k))).to.equal(true);
+  });
+});
+
+describe('device names from User-Agent', () => {
+  const cases: [string, string][] = [
+    [
+      'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36',
+      'Chrome 130',
+    ],
+    ['curl/8.5.0', 'curl 8'],
+    ['', 'Unknown device'],
+  ];
+  for (const [ua, want] of cases)
+    it(`${ua.slice(0, 30) || '(empty)'} → ${want}`, () => expect(deviceName(ua)).to.equal(want));
+});

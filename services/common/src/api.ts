@@ -1,0 +1,290 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { commonErrors, problems, type Catalogue } from './errors.ts';
+
+/** Who is calling, once an access token has been verified. */
+export interface Principal {
+  userId: string;
+  sessionId: string;
+  roles: readonly string[];
+  /** The raw token, for propagation to other services. */
+  token: string;
+  expiresAt: number;
+}
+
+export type Access = 'public' | 'user' | 'admin';
+
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface ResponseDef {
+  description: string;
+  schema?: z.ZodType;
+  /** Headers the response sets, documented in OpenAPI. */
+  headers?: Record<string, string>;
+  contentType?: string;
+}
+
+export interface RouteDef<B extends z.ZodType, Q extends z.ZodType, P extends z.ZodType> {
+  method: Method;
+  /** Fastify path syntax: /v1/users/:username */
+  url: string;
+  operationId: string;
+  summary: string;
+  description?: string;
+  tags: string[];
+  access: Access;
+  body?: B;
+  query?: Q;
+  params?: P;
+  responses: Record<number, ResponseDef>;
+  /** Catalogued problem codes this route may answer with (beyond the common ones). */
+  errors?: readonly string[];
+  /** Per-route body limit in bytes. */
+  bodyLimit?: number;
+  handler: (req: ApiRequest<z.output<B>, z.output<Q>, z.output<P>>, reply: FastifyReply) => Promise<unknown>;
+}
+
+export interface ApiRequest<B, Q, P> {
+  body: B;
+  query: Q;
+  params: P;
+  principal: Principal | undefined;
+  ip: string;
+  headers: FastifyRequest['headers'];
+  raw: FastifyRequest;
+}
+
+export interface ApiOptions {
+  /** Verifies the bearer token; throws UNAUTHENTICATED. */
+  authenticate: (req: FastifyRequest) => Promise<Principal>;
+  /** Runs before each handler (rate limits); may throw a problem. */
+  beforeHandler?: (
+    req: FastifyRequest,
+    principal: Principal | undefined,
+    route: { operationId: string },
+  ) => Promise<void>;
+  catalogue: Catalogue;
+}
+
+interface Recorded {
+  def: RouteDef<z.ZodType, z.ZodType, z.ZodType>;
+}
+
+function zodProblem(err: z.ZodError, where: string) {
+  return problems.VALIDATION_FAILED(
+    err.issues.map((i) => `${[where, ...i.path].join('.')}: ${i.message}`).join('; '),
+    {
+      extensions: {
+        errors: err.issues.map((i) => ({ path: [where, ...i.path].join('.'), message: i.message })),
+      },
+    },
+  );
+}
+
+/**
+ * Routes defined once with zod schemas: validated at runtime (unknown fields refused), typed in
+ * handlers, and described in the OpenAPI 3.1 document served at /v1/openapi.json.
+ */
+export class Api {
+  private readonly routes: Recorded[] = [];
+  private catalogue: Catalogue;
+
+  constructor(
+    private readonly app: FastifyInstance,
+    private readonly opts: ApiOptions,
+  ) {
+    this.catalogue = { ...commonErrors, ...opts.catalogue };
+  }
+
+  /** Adds a module's error catalogue, so its codes can be documented. */
+  addCatalogue(c: Catalogue): void {
+    for (const [code, spec] of Object.entries(c)) {
+      const had = this.catalogue[code];
+      if (had && had.status !== spec.status)
+        throw new Error(`error code ${code} defined twice with different statuses`);
+    }
+    this.catalogue = { ...this.catalogue, ...c };
+  }
+
+  get errorCatalogue(): Catalogue {
+    return this.catalogue;
+  }
+
+  route<
+    B extends z.ZodType = z.ZodUndefined,
+    Q extends z.ZodType = z.ZodUndefined,
+    P extends z.ZodType = z.ZodUndefined,
+  >(def: RouteDef<B, Q, P>): void {
+    this.routes.push({ def: def as unknown as RouteDef<z.ZodType, z.ZodType, z.ZodType> });
+    this.app.route({
+      method: def.method,
+      url: def.url,
+      ...(def.bodyLimit ? { bodyLimit: def.bodyLimit } : {}),
+      handler: async (req, reply) => {
+        let principal: Principal | undefined;
+        if (def.access !== 'public') {
+          principal = await this.opts.authenticate(req);
+          if (def.access === 'admin' && !principal.roles.includes('admin'))
+            throw problems.FORBIDDEN('this route is for administrators');
+        }
+        await this.opts.beforeHandler?.(req, principal, def);
+        const parse = <T extends z.ZodType>(
+          schema: T | undefined,
+          value: unknown,
+          where: string,
+        ): z.output<T> => {
+          if (!schema) return undefined as z.output<T>;
+          const r = schema.safeParse(value);
+          if (!r.success) throw zodProblem(r.error, where);
+          return r.data;
+        };
+        const params = parse(def.params, req.params, 'params');
+        const query = parse(def.query, req.query, 'query');
+        const body = parse(def.body, req.body, 'body');
+        return def.handler(
+          { body, query, params, principal, ip: req.ip, headers: req.headers, raw: req },
+          reply,
+        );
+      },
+    });
+  }
+
+  /** The OpenAPI 3.1 document of every route defined so far. */
+  openapi(info: { title: string; version: string; description?: string }): Record<string, unknown> {
+    const paths: Record<string, Record<string, unknown>> = {};
+    const catalogue = this.catalogue;
+    for (const { def } of this.routes) {
+      const path = def.url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+      const parameters: unknown[] = [];
+      for (const [where, schema] of [
+        ['path', def.params],
+        ['query', def.query],
+      ] as const) {
+        if (!schema) continue;
+        const js = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as {
+          properties?: Record<string, unknown>;
+          required?: string[];
+        };
+        for (const [name, s] of Object.entries(js.properties ?? {}))
+          parameters.push({
+            name,
+            in: where,
+            required: where === 'path' || (js.required ?? []).includes(name),
+            schema: s,
+          });
+      }
+      const responses: Record<string, unknown> = {};
+      for (const [status, r] of Object.entries(def.responses)) {
+        responses[status] = {
+          description: r.description,
+          ...(r.headers
+            ? {
+                headers: Object.fromEntries(
+                  Object.entries(r.headers).map(([h, d]) => [
+                    h,
+                    { description: d, schema: { type: 'string' } },
+                  ]),
+                ),
+              }
+            : {}),
+          ...(r.schema
+            ? {
+                content: {
+                  [r.contentType ?? 'application/json']: {
+                    schema: z.toJSONSchema(r.schema, { io: 'output', unrepresentable: 'any' }),
+                  },
+                },
+              }
+            : {}),
+        };
+      }
+      const codes = new Set<string>([
+        'VALIDATION_FAILED',
+        'MALFORMED_JSON',
+        'INTERNAL',
+        'UNAVAILABLE',
+        ...(def.errors ?? []),
+      ]);
+      if (def.access !== 'public') codes.add('UNAUTHENTICATED');
+      if (def.access === 'admin') codes.add('FORBIDDEN');
+      if (def.body) ['PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'].forEach((c) => codes.add(c));
+      const byStatus = new Map<number, string[]>();
+      for (const c of codes) {
+        const spec = catalogue[c];
+        if (!spec) throw new Error(`route ${def.operationId} lists unknown error code ${c}`);
+        byStatus.set(spec.status, [...(byStatus.get(spec.status) ?? []), c]);
+      }
+      for (const [status, list] of byStatus)
+        responses[String(status)] ??= {
+          description: list.map((c) => `\`${c}\``).join(', '),
+          content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+        };
+      (paths[path] ??= {})[def.method.toLowerCase()] = {
+        operationId: def.operationId,
+        summary: def.summary,
+        ...(def.description ? { description: def.description } : {}),
+        tags: def.tags,
+        ...(def.access === 'public' ? { security: [] } : {}),
+        ...(parameters.length ? { parameters } : {}),
+        ...(def.body
+          ? {
+              requestBody: {
+                required: true,
+                content: {
+                  'application/json': {
+                    schema: z.toJSONSchema(def.body, { io: 'input', unrepresentable: 'any' }),
+                  },
+                },
+              },
+            }
+          : {}),
+        responses,
+      };
+    }
+    return {
+      openapi: '3.1.0',
+      info,
+      paths,
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+        schemas: {
+          Problem: {
+            type: 'object',
+            description: 'RFC 9457 problem details; `code` is stable, switch on it.',
+            required: ['type', 'title', 'status', 'code'],
+            properties: {
+              type: { type: 'string' },
+              title: { type: 'string' },
+              status: { type: 'integer' },
+              code: { type: 'string', enum: Object.keys(catalogue) },
+              detail: { type: 'string' },
+              instance: { type: 'string' },
+              requestId: { type: 'string' },
+              errors: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: { path: { type: 'string' }, message: { type: 'string' } },
+                },
+              },
+            },
+          },
+        },
+      },
+      security: [{ bearer: [] }],
+    };
+  }
+
+  /** Every route defined, for tests that walk the whole surface. */
+  get definitions(): readonly RouteDef<z.ZodType, z.ZodType, z.ZodType>[] {
+    return this.routes.map((r) => r.def);
+  }
+}
+
+/** Reads the bearer token from the Authorization header. */
+export function bearerToken(req: FastifyRequest): string | undefined {
+  const h = req.headers.authorization;
+  if (typeof h !== 'string') return undefined;
+  const m = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(h.trim());
+  return m?.[1];
+}

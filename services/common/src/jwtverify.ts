@@ -1,0 +1,79 @@
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  errors as joseErrors,
+  jwtVerify,
+  type JSONWebKeySet,
+  type JWTVerifyGetKey,
+} from 'jose';
+import type { Principal } from './api.ts';
+import type { Cache } from './cache/port.ts';
+import { problems } from './errors.ts';
+
+/** The only algorithm Parley signs with; pinning it defeats alg=none and key-confusion attacks. */
+export const ACCESS_TOKEN_ALG = 'EdDSA';
+
+/** Cache key marking a session revoked, so access tokens carrying its sid stop working at once. */
+export function revokedSessionKey(sessionId: string): string {
+  return `auth:revoked-session:${sessionId}`;
+}
+
+export interface VerifierOptions {
+  issuer: string;
+  audience: string;
+  /** Where public keys come from: the auth service's JWKS URL, or a key set in this process. */
+  keys: { jwksUrl: string } | { jwks: () => JSONWebKeySet };
+  cache: Cache;
+  clockToleranceSec?: number;
+}
+
+/**
+ * Verifies access tokens with the auth service's public keys (JWKS, cached by jose and refetched
+ * when an unknown kid appears), then checks the session has not been revoked.
+ */
+export class AccessTokenVerifier {
+  private readonly getKey: JWTVerifyGetKey;
+
+  constructor(private readonly opts: VerifierOptions) {
+    if ('jwksUrl' in opts.keys) {
+      this.getKey = createRemoteJWKSet(new URL(opts.keys.jwksUrl), {
+        cooldownDuration: 5_000,
+        cacheMaxAge: 10 * 60_000,
+      });
+    } else {
+      const source = opts.keys.jwks;
+      // A local set is rebuilt on each call so key rotation in this process takes effect at once.
+      this.getKey = (header, token) => createLocalJWKSet(source())(header, token);
+    }
+  }
+
+  async verify(token: string): Promise<Principal> {
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(token, this.getKey, {
+        algorithms: [ACCESS_TOKEN_ALG],
+        issuer: this.opts.issuer,
+        audience: this.opts.audience,
+        clockTolerance: this.opts.clockToleranceSec ?? 5,
+        requiredClaims: ['sub', 'sid', 'exp', 'iat'],
+      }));
+    } catch (err) {
+      if (err instanceof joseErrors.JWTExpired)
+        throw problems.UNAUTHENTICATED('access token expired; refresh it');
+      throw problems.UNAUTHENTICATED('invalid access token');
+    }
+    const sid = payload.sid;
+    const roles = payload.roles;
+    if (typeof payload.sub !== 'string' || typeof sid !== 'string' || !Array.isArray(roles))
+      throw problems.UNAUTHENTICATED('invalid access token');
+    if ((await this.opts.cache.get(revokedSessionKey(sid))) !== null)
+      throw problems.UNAUTHENTICATED('session revoked; sign in again');
+    return {
+      userId: payload.sub,
+      sessionId: sid,
+      roles: roles.filter((r): r is string => typeof r === 'string'),
+      token,
+      expiresAt: (payload.exp ?? 0) * 1000,
+    };
+  }
+}

@@ -1,0 +1,6 @@
+export { OpenApiChecker } from './openapi-check.ts';
+export { FakeTwilio } from './fake-twilio.ts';
+export { requireEnv } from '../testenv.ts';
+export { SqliteDocumentStore } from '../docstore/sqlite.ts';
+export { MongoDocumentStore } from '../docstore/mongo.ts';
+export { MemoryCache } from '../cache/memory.ts';
