@@ -11,6 +11,7 @@ import {
 } from '@parley/common';
 import { authProblems } from './errors.ts';
 import { userEvent, type UserEvents } from './events.ts';
+import type { AuthMetrics, LoginMethod, LoginOutcome, REVOKE_REASONS } from './metrics.ts';
 import { dummyHash, hashPassword, passwordProblem, verifyPassword } from './passwords.ts';
 import { AccountTakenError, type AuthStore, type Role, type Session, type User } from './store.ts';
 import { newRefreshToken, parseRefreshToken, sameHash, type TokenIssuer, type TokenPair } from './tokens.ts';
@@ -80,6 +81,7 @@ export class Accounts {
     private readonly tokens: TokenIssuer,
     private readonly opts: AccountsOptions,
     private readonly logger: Logger,
+    private readonly metrics: AuthMetrics,
   ) {
     this.limiter = new RateLimiter(cache, 'auth-rl:');
   }
@@ -90,7 +92,10 @@ export class Accounts {
       : current;
   }
 
-  private async newUser(fields: Partial<User> & { username: string; displayName?: string }): Promise<User> {
+  private async newUser(
+    method: 'password' | 'otp' | 'github',
+    fields: Partial<User> & { username: string; displayName?: string },
+  ): Promise<User> {
     const now = new Date().toISOString();
     const user: User = {
       _id: randomUUID(),
@@ -108,7 +113,10 @@ export class Accounts {
       if (err instanceof AccountTakenError) throw takenProblem(err);
       throw err;
     }
-    await this.events.emit(userEvent('user.registered', { userId: user._id, username: user.username }));
+    this.metrics.registrations.labels(method).inc();
+    await this.events.emit(
+      userEvent('user.registered', { userId: user._id, username: user.username, method }),
+    );
     return user;
   }
 
@@ -130,7 +138,7 @@ export class Accounts {
     const username = input.username.toLowerCase();
     const weak = passwordProblem(input.password, username);
     if (weak) throw authProblems.WEAK_PASSWORD(`password ${weak}`);
-    const user = await this.newUser({
+    const user = await this.newUser('password', {
       username,
       displayName: input.displayName ?? username,
       passwordHash: await hashPassword(input.password),
@@ -140,7 +148,35 @@ export class Accounts {
     return { user, tokens: await this.openSession(user, client) };
   }
 
-  async login(
+  /** Counts the outcome of a sign-in attempt, whatever it throws. */
+  private async counted<T>(method: LoginMethod, fn: () => Promise<T>): Promise<T> {
+    try {
+      const r = await fn();
+      this.metrics.logins.labels(method, 'success').inc();
+      return r;
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      const outcome: LoginOutcome =
+        code === 'ACCOUNT_BLOCKED'
+          ? 'blocked'
+          : code === 'RATE_LIMITED' || code === 'OTP_ATTEMPTS_EXCEEDED'
+            ? 'locked'
+            : code === 'REFRESH_TOKEN_REUSED'
+              ? 'reused'
+              : 'invalid';
+      this.metrics.logins.labels(method, outcome).inc();
+      throw err;
+    }
+  }
+
+  login(
+    input: { login: string; password: string },
+    client: ClientContext,
+  ): Promise<{ user: User; tokens: TokenPair }> {
+    return this.counted('password', () => this.passwordLogin(input, client));
+  }
+
+  private async passwordLogin(
     input: { login: string; password: string },
     client: ClientContext,
   ): Promise<{ user: User; tokens: TokenPair }> {
@@ -184,10 +220,16 @@ export class Accounts {
     });
     await this.store.touchActive(user._id, now);
     const access = await this.tokens.access({ userId: user._id, sessionId: sid, roles }, now);
+    this.metrics.tokensIssued.labels('access').inc();
+    this.metrics.tokensIssued.labels('refresh').inc();
     return pair(access, refresh.token, expiresAt, sid);
   }
 
-  async refresh(refreshToken: string, client: ClientContext): Promise<TokenPair> {
+  refresh(refreshToken: string, client: ClientContext): Promise<TokenPair> {
+    return this.counted('refresh', () => this.rotate(refreshToken, client));
+  }
+
+  private async rotate(refreshToken: string, client: ClientContext): Promise<TokenPair> {
     const parsed = parseRefreshToken(refreshToken);
     if (!parsed) throw authProblems.INVALID_REFRESH_TOKEN();
     const session = await this.store.sessionById(parsed.sessionId);
@@ -221,11 +263,14 @@ export class Accounts {
     await this.store.rotateRefresh(session._id, gen, next.hash, expiresAt, client.ip);
     await this.store.touchActive(user._id);
     const access = await this.tokens.access({ userId: user._id, sessionId: session._id, roles: user.roles });
+    this.metrics.tokensIssued.labels('access').inc();
+    this.metrics.tokensIssued.labels('refresh').inc();
     return pair(access, next.token, expiresAt, session._id);
   }
 
   /** Revokes a session: its refresh token stops at once and so do its access tokens. */
-  private async revoke(session: Session, reason: string): Promise<void> {
+  private async revoke(session: Session, reason: (typeof REVOKE_REASONS)[number]): Promise<void> {
+    this.metrics.sessionsRevoked.labels(reason).inc();
     await this.store.revokeSession(session._id, reason);
     await this.cache.set(revokedSessionKey(session._id), reason, {
       ttlMs: (this.opts.accessTtlSec + 60) * 1000,
@@ -373,7 +418,9 @@ export class Accounts {
         phone,
         `Your Parley code is ${code}. It expires in ${Math.round(this.opts.otp.ttlSec / 60)} minutes.`,
       );
+      this.metrics.otpSent.labels('sent').inc();
     } catch (err) {
+      this.metrics.otpSent.labels('failed').inc();
       await this.cache.del(cooldownKey);
       if (err instanceof SmsError && err.code === 'INVALID_NUMBER')
         throw authProblems.SMS_FAILED('the provider rejected this number');
@@ -383,7 +430,15 @@ export class Accounts {
     return { expiresInSec: this.opts.otp.ttlSec, resendInSec: this.opts.otp.resendCooldownSec };
   }
 
-  async verifyOtp(
+  verifyOtp(
+    phone: string,
+    code: string,
+    client: ClientContext,
+  ): Promise<{ user: User; tokens: TokenPair; created: boolean }> {
+    return this.counted('otp', () => this.otpLogin(phone, code, client));
+  }
+
+  private async otpLogin(
     phone: string,
     code: string,
     client: ClientContext,
@@ -397,7 +452,7 @@ export class Accounts {
     let user = await this.store.userByPhone(phone);
     let created = false;
     if (!user) {
-      user = await this.newUser({
+      user = await this.newUser('otp', {
         username: await this.freeUsername(`user_${randomBytes(4).toString('hex')}`),
         phone,
       });
@@ -408,7 +463,14 @@ export class Accounts {
   }
 
   /** Finds or creates the account linked to a GitHub identity. Never links by email: ours are unverified. */
-  async githubLogin(
+  githubLogin(
+    gh: { id: string; login: string; name?: string | undefined; email?: string | undefined },
+    client: ClientContext,
+  ): Promise<{ user: User; tokens: TokenPair; created: boolean }> {
+    return this.counted('github', () => this.githubAccount(gh, client));
+  }
+
+  private async githubAccount(
     gh: { id: string; login: string; name?: string | undefined; email?: string | undefined },
     client: ClientContext,
   ): Promise<{ user: User; tokens: TokenPair; created: boolean }> {
@@ -421,7 +483,7 @@ export class Accounts {
         .slice(0, 28)
         .padEnd(3, '_');
       const emailFree = gh.email ? !(await this.store.userByEmail(gh.email)) : false;
-      user = await this.newUser({
+      user = await this.newUser('github', {
         username: await this.freeUsername(base),
         displayName: (gh.name ?? gh.login).slice(0, 64),
         githubId: gh.id,

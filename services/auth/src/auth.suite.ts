@@ -74,6 +74,8 @@ export function authHttpSuite(name: string, stackEnv: () => Record<string, strin
         GITHUB_API_URL: githubUrl,
         AUTH_ADMIN_USERNAMES: 'root_admin',
         OTP_RESEND_COOLDOWN_SECONDS: '2',
+        // Runs must not share rate-limit counters or the inactivity lock through a long-lived Redis.
+        REDIS_KEY_PREFIX: `parley-test-${randomBytes(4).toString('hex')}:`,
         ...stackEnv(),
       };
       running = await boot();
@@ -625,7 +627,7 @@ export function authHttpSuite(name: string, stackEnv: () => Record<string, strin
       it('shows public profiles without private fields', async () => {
         const a = await register(uname(), {
           email: `${uname()}@example.com`,
-          phone: '+4790000001'.replace('1', String(randomInt(9))),
+          phone: `+4791${String(randomInt(1_000_000)).padStart(6, '0')}`,
         });
         const b = await register();
         const res = await call('GET', '/v1/users/:username', {
@@ -759,6 +761,29 @@ export function authHttpSuite(name: string, stackEnv: () => Record<string, strin
       });
     });
 
+    describe('metrics', () => {
+      it('counts sign-ins by method and outcome, with every series present from start-up', async () => {
+        const value = async (series: string) => {
+          const text = (await running.app.inject({ method: 'GET', url: '/metrics' })).body;
+          const line = text.split('\n').find((l) => l.startsWith(series));
+          return line === undefined ? undefined : Number(line.split(' ').pop());
+        };
+        const ok = 'parley_auth_logins_total{method="password",outcome="success",service="parley-auth"}';
+        const bad = 'parley_auth_logins_total{method="password",outcome="invalid",service="parley-auth"}';
+        expect(
+          await value('parley_auth_logins_total{method="github",outcome="reused",service="parley-auth"}'),
+        ).to.equal(0);
+        const [ok0, bad0] = [(await value(ok))!, (await value(bad))!];
+        const r = await register();
+        await call('POST', '/v1/auth/login', { body: { login: r.user.username, password: PASSWORD } });
+        await call('POST', '/v1/auth/login', {
+          body: { login: r.user.username, password: 'wrong wrong wrong' },
+        });
+        expect(await value(ok)).to.equal(ok0 + 1);
+        expect(await value(bad)).to.equal(bad0 + 1);
+      });
+    });
+
     describe('inactivity policy', () => {
       it('blocks users inactive past the threshold, never admins, and ends their sessions', async () => {
         const idle = await register();
@@ -778,10 +803,16 @@ export function authHttpSuite(name: string, stackEnv: () => Record<string, strin
           INACTIVE_SWEEP_INTERVAL_SECONDS: '10',
         });
         try {
-          await waitFor(async () => (await store.userById(idle.user.id))?.status === 'blocked', {
-            timeoutMs: 10_000,
-            what: 'idle user blocked',
-          });
+          // Blocking marks the user first, then ends each session: wait for both.
+          await waitFor(
+            async () =>
+              (await store.userById(idle.user.id))?.status === 'blocked' &&
+              (await store.activeSessions(idle.user.id, 0)).length === 0,
+            {
+              timeoutMs: 10_000,
+              what: 'idle user blocked',
+            },
+          );
           expect((await store.userById(idle.user.id))?.blockedReason).to.equal('inactive');
           expect((await store.userById(active.user.id))?.status).to.equal('active');
           expect((await store.userById(adminId))?.status).to.equal('active');

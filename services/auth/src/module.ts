@@ -6,6 +6,7 @@ import { authErrors } from './errors.ts';
 import { UserEvents } from './events.ts';
 import { GithubOAuth } from './github.ts';
 import { loadKeyRing, type KeyRing } from './keys.ts';
+import { AuthMetrics } from './metrics.ts';
 import { authRoutes } from './routes.ts';
 import { AuthStore } from './store.ts';
 import { TokenIssuer } from './tokens.ts';
@@ -17,6 +18,7 @@ export function authModule<C extends AuthConfig>(): ServiceModule<C> {
   let keys: KeyRing | undefined;
   let accounts: Accounts | undefined;
   let github: GithubOAuth | undefined;
+  let authMetrics: AuthMetrics;
   const ring = () => {
     if (!keys) throw problems.UNAVAILABLE('signing keys are not loaded');
     return keys;
@@ -47,6 +49,7 @@ export function authModule<C extends AuthConfig>(): ServiceModule<C> {
         return verifier.current.verify(bearerToken(req) ?? '');
       });
       ctx.api.addCatalogue(authErrors);
+      authMetrics = new AuthMetrics(ctx.metrics.registry);
       authRoutes(ctx.api, {
         accounts: () => {
           if (!accounts) throw problems.UNAVAILABLE('auth service is starting');
@@ -81,6 +84,7 @@ export function authModule<C extends AuthConfig>(): ServiceModule<C> {
           adminUsernames: (cfg.auth.bootstrapAdmins ?? []).map((u) => u.toLowerCase()),
         },
         logger,
+        authMetrics,
       );
       const gh = cfg.github;
       if (gh.clientId && gh.clientSecret && gh.redirectUrl)

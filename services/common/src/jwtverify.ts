@@ -25,6 +25,8 @@ export interface VerifierOptions {
   keys: { jwksUrl: string } | { jwks: () => JSONWebKeySet };
   cache: Cache;
   clockToleranceSec?: number;
+  /** Minimum time between two JWKS fetches (an unknown kid triggers one). */
+  jwksCooldownMs?: number;
 }
 
 /**
@@ -37,7 +39,7 @@ export class AccessTokenVerifier {
   constructor(private readonly opts: VerifierOptions) {
     if ('jwksUrl' in opts.keys) {
       this.getKey = createRemoteJWKSet(new URL(opts.keys.jwksUrl), {
-        cooldownDuration: 5_000,
+        cooldownDuration: opts.jwksCooldownMs ?? 5_000,
         cacheMaxAge: 10 * 60_000,
       });
     } else {

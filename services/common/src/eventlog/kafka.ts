@@ -6,6 +6,7 @@ import {
   type Producer,
   type KafkaConfig,
   CompressionTypes,
+  Partitioners,
 } from 'kafkajs';
 import {
   checkTopic,
@@ -23,8 +24,20 @@ export interface KafkaEventLogOptions {
   /** Passed to kafkajs; tests shorten timeouts. */
   connectionTimeoutMs?: number;
   onHandlerError?: (err: unknown, tp: { topic: string; partition: number }, groupId: string) => void;
+  /** How long produce() waits for acks=all before failing (the record may still land later). */
+  produceTimeoutMs?: number;
   /** kafkajs log lines, mapped by the caller onto its logger. */
   log?: (level: 'error' | 'warn' | 'info' | 'debug', message: string, extra: Record<string, unknown>) => void;
+}
+
+export class ProduceTimeoutError extends Error {
+  constructor(
+    readonly topic: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`Kafka did not acknowledge a write to ${topic} within ${timeoutMs} ms`);
+    this.name = 'ProduceTimeoutError';
+  }
 }
 
 /**
@@ -47,6 +60,11 @@ export class KafkaEventLog implements EventLog {
       idempotent: true,
       maxInFlightRequests: 5,
       allowAutoTopicCreation: false,
+      // Java's murmur2 partitioner, so other Kafka clients place the same key in the same partition.
+      createPartitioner: Partitioners.DefaultPartitioner,
+      // The idempotent producer must not give up on its own (kafkajs warns it would break
+      // exactly-once); produce() bounds the wait instead and the caller retries with its own id.
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 2000 },
     });
     this.admin = kafka.admin();
   }
@@ -104,12 +122,26 @@ export class KafkaEventLog implements EventLog {
 
   async produce(topic: string, records: readonly LogRecord[]): Promise<void> {
     if (records.length === 0) return;
-    await this.producer.send({
+    const send = this.producer.send({
       topic,
       acks: -1,
       compression: CompressionTypes.None,
       messages: records.map((r) => ({ key: r.key, value: r.value, headers: { ...r.headers } })),
     });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new ProduceTimeoutError(topic, this.opts.produceTimeoutMs ?? 10_000)),
+        this.opts.produceTimeoutMs ?? 10_000,
+      );
+    });
+    // A send that times out may still complete later; callers make records idempotent by id.
+    send.catch(() => {});
+    try {
+      await Promise.race([send, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async subscribe(opts: SubscribeOptions): Promise<Subscription> {
