@@ -56,8 +56,21 @@ export async function startServer(
 ): Promise<{ url: string; proc: ChildProcess; stop: () => Promise<void> }> {
   const port = 20000 + Math.floor(Math.random() * 20000);
   const dir = mkdtempSync(join(tmpdir(), 'parley-bench-'));
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'services/standalone/src/main.ts'], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dir, LOG_LEVEL: 'warn', ...env },
+  const extraArgs = process.env.BENCH_SERVER_NODE_ARGS ? process.env.BENCH_SERVER_NODE_ARGS.split(' ') : [];
+  const proc = spawn(process.execPath, [...extraArgs, '--import', 'tsx', 'services/standalone/src/main.ts'], {
+    env: {
+      // The parent's stack addresses must not leak into an embedded run: only `env` selects adapters.
+      ...Object.fromEntries(
+        Object.entries(process.env).filter(
+          ([k]) => !['MONGO_URL', 'KAFKA_BROKERS', 'REDIS_NODES'].includes(k),
+        ),
+      ),
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATA_DIR: dir,
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;

@@ -28,7 +28,15 @@ export function toMongoFilter(filter: Filter): MongoFilter {
     if (key in ops) throw new InvalidQueryError(`two ${c.op} conditions on "${path}"`);
     ops[key] = c.value;
   }
-  return out;
+  // A lone equality is sent as `{field: value}`: FerretDB v1 pushes that form down to SQL but
+  // scans and decodes the whole collection for `{field: {$eq: value}}`. The value was checked to
+  // be a scalar, so the short form cannot smuggle an operator.
+  const result: Record<string, unknown> = {};
+  for (const [path, ops] of Object.entries(out)) {
+    const keys = Object.keys(ops);
+    result[path] = keys.length === 1 && keys[0] === '$eq' && ops.$eq !== null ? ops.$eq : ops;
+  }
+  return result;
 }
 
 function toMongoUpdate(update: Update): mongoose.mongo.UpdateFilter<mongoose.mongo.Document> {
@@ -88,7 +96,7 @@ class MongoDocCollection<T extends Doc> implements Collection<T> {
   }
 
   async findById(id: string): Promise<T | null> {
-    return (await this.coll.findOne({ _id: { $eq: id } } as MongoFilter)) as unknown as T | null;
+    return (await this.coll.findOne(toMongoFilter({ _id: id }))) as unknown as T | null;
   }
 
   async findOne(filter: Filter, opts?: FindOptions): Promise<T | null> {
