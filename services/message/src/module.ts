@@ -1,14 +1,111 @@
-import type { ServiceModule } from '@parley/common';
+import {
+  AccessTokenVerifier,
+  bearerToken,
+  problems,
+  type Dependencies,
+  type Infer,
+  type ServiceModule,
+} from '@parley/common';
+import { Chat } from './chat.ts';
+import type { messageSettings } from './config.ts';
+import { messageErrors } from './errors.ts';
+import { messageRoutes } from './routes.ts';
+import { MessageStore } from './store.ts';
+import { Persister, WorkerMetrics } from './worker.ts';
 
-/**
- * The message service's two roles as modules. REST and the WebSocket gateway (api) and the Kafka
- * persister (worker) arrive with issues #4 and #5; until then each contributes only the shared
- * health, metrics and version routes.
- */
-export function messageApiModule<C>(): ServiceModule<C> {
-  return { name: 'message-api' };
+type Settings = typeof messageSettings;
+export type MessageConfig = Infer<Omit<Settings, 'role'>>;
+
+async function ensureTopics(ctx: { cfg: MessageConfig; deps: () => Dependencies }) {
+  const c = ctx.cfg.chat;
+  const spec = { partitions: c.partitions, replicationFactor: c.replicationFactor };
+  await ctx.deps().log.ensureTopics([
+    { name: c.topicMessages, ...spec },
+    { name: c.topicEvents, ...spec },
+    { name: c.topicDlq, ...spec },
+  ]);
 }
 
-export function messageWorkerModule<C>(): ServiceModule<C> {
-  return { name: 'message-worker' };
+/** The api role: REST for conversations and messages (the WebSocket gateway joins in #5). */
+export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
+  let chat: Chat | undefined;
+  return {
+    name: 'message-api',
+    routes(_app, ctx) {
+      const { cfg } = ctx;
+      ctx.api.addCatalogue(messageErrors);
+      // In embedded mode the auth module already verifies locally; alone, verify through the JWKS.
+      if (!ctx.hasAuthenticator()) {
+        if (!cfg.jwt.jwksUrl)
+          throw new Error('in jwt.jwksUrl (AUTH_JWKS_URL): is required when the auth service runs elsewhere');
+        let verifier: AccessTokenVerifier | undefined;
+        ctx.setAuthenticator(async (req) => {
+          verifier ??= new AccessTokenVerifier({
+            issuer: cfg.jwt.issuer,
+            audience: cfg.jwt.audience,
+            keys: { jwksUrl: cfg.jwt.jwksUrl! },
+            cache: ctx.deps().cache,
+          });
+          return verifier.verify(bearerToken(req) ?? '');
+        });
+      }
+      messageRoutes(ctx.api, () => {
+        if (!chat) throw problems.UNAVAILABLE('message service is starting');
+        return chat;
+      });
+    },
+    async start(ctx) {
+      await ensureTopics(ctx);
+      const store = await MessageStore.open(ctx.deps().store);
+      const c = ctx.cfg.chat;
+      chat = new Chat(
+        store,
+        ctx.deps().log,
+        {
+          topicMessages: c.topicMessages,
+          topicEvents: c.topicEvents,
+          memberCap: c.memberCap,
+          editWindowSec: c.editWindowSec,
+          persistWaitMs: c.persistWaitMs,
+        },
+        ctx.logger,
+      );
+      const sweeper = setInterval(() => {
+        chat!.sweepExpired().catch((err: unknown) => ctx.logger.error({ err }, 'expiry sweep failed'));
+      }, c.sweepIntervalSec * 1000);
+      sweeper.unref();
+      return async () => clearInterval(sweeper);
+    },
+  };
+}
+
+/** The worker role: the Kafka persister (consumer group `message-worker`). */
+export function messageWorkerModule<C extends MessageConfig>(): ServiceModule<C> {
+  let metrics: WorkerMetrics;
+  return {
+    name: 'message-worker',
+    routes(_app, ctx) {
+      metrics = new WorkerMetrics(ctx.metrics.registry);
+    },
+    async start(ctx) {
+      await ensureTopics(ctx);
+      const c = ctx.cfg.chat;
+      const store = await MessageStore.open(ctx.deps().store);
+      const persister = new Persister(
+        store,
+        ctx.deps().log,
+        { topicEvents: c.topicEvents, topicDlq: c.topicDlq, maxAttempts: c.maxAttempts },
+        ctx.logger,
+        metrics,
+      );
+      const sub = await ctx.deps().log.subscribe({
+        groupId: 'message-worker',
+        topics: [c.topicMessages],
+        fromBeginning: true,
+        handler: (batch) => persister.handle(batch),
+      });
+      // Drain: finish the batch in flight and commit before adapters close.
+      return () => sub.stop();
+    },
+  };
 }

@@ -1,7 +1,9 @@
 import { authModule } from '@parley/auth';
-import { runService, type Running } from '@parley/common';
+import { runService, type Infer, type Running } from '@parley/common';
 import { messageApiModule, messageWorkerModule } from '@parley/message';
 import { standaloneSettings } from './config.ts';
+
+type Cfg = Infer<typeof standaloneSettings>;
 
 /** Runs auth + message api + worker in one process on one port (embedded mode). */
 export function runStandalone(env: NodeJS.ProcessEnv = process.env): Promise<Running> {
@@ -9,6 +11,6 @@ export function runStandalone(env: NodeJS.ProcessEnv = process.env): Promise<Run
     name: 'parley',
     spec: standaloneSettings,
     env,
-    modules: () => [authModule(), messageApiModule(), messageWorkerModule()],
+    modules: () => [authModule<Cfg>(), messageApiModule<Cfg>(), messageWorkerModule<Cfg>()],
   });
 }

@@ -1,10 +1,12 @@
-import { main } from '@parley/common';
+import { main, type Infer } from '@parley/common';
 import { authModule } from '@parley/auth';
 import { messageApiModule, messageWorkerModule } from '@parley/message';
 import { standaloneSettings } from './config.ts';
 
+type Cfg = Infer<typeof standaloneSettings>;
+
 await main({
   name: 'parley',
   spec: standaloneSettings,
-  modules: () => [authModule(), messageApiModule(), messageWorkerModule()],
+  modules: () => [authModule<Cfg>(), messageApiModule<Cfg>(), messageWorkerModule<Cfg>()],
 });

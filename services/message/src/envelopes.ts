@@ -1,0 +1,93 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { z } from 'zod';
+
+/**
+ * The message id is derived from (conversation, sender, clientMsgId): a re-sent or redelivered
+ * message maps to the same id everywhere, which makes every step idempotent.
+ */
+export function messageIdFor(conversationId: string, senderId: string, clientMsgId: string): string {
+  const h = createHash('sha256')
+    .update(`${conversationId}\u0000${senderId}\u0000${clientMsgId}`)
+    .digest('hex');
+  // Formatted as a version-8 (custom) UUID.
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+export const SendCommand = z.strictObject({
+  type: z.literal('message.send'),
+  version: z.literal(1),
+  id: z.string().min(1),
+  conversationId: z.string().min(1),
+  senderId: z.string().min(1),
+  clientMsgId: z.string().min(1).max(128),
+  body: z.string().max(4000).optional(),
+  ciphertext: z.string().max(65_536).optional(),
+  replyTo: z.string().optional(),
+  /** Epoch ms after which the message disappears; absent: never. */
+  expiresAt: z.number().int().optional(),
+  acceptedAt: z.number().int(),
+  traceparent: z.string().optional(),
+});
+export type SendCommand = z.infer<typeof SendCommand>;
+
+export type ChatEventType =
+  | 'message.created'
+  | 'message.edited'
+  | 'message.deleted'
+  | 'reaction.changed'
+  | 'receipt.updated'
+  | 'conversation.updated'
+  | 'member.added'
+  | 'member.removed';
+
+/** The versioned envelope of every record on `chat.events` (key = conversation id). */
+export interface ChatEvent<D = Record<string, unknown>> {
+  type: ChatEventType;
+  version: 1;
+  id: string;
+  conversationId: string;
+  occurredAt: string;
+  /** Every member at the time of the event, so fan-out needs no lookup. */
+  recipients: string[];
+  data: D;
+}
+
+export function chatEvent<D>(
+  type: ChatEventType,
+  conversationId: string,
+  recipients: string[],
+  data: D,
+): ChatEvent<D> {
+  return {
+    type,
+    version: 1,
+    id: randomUUID(),
+    conversationId,
+    occurredAt: new Date().toISOString(),
+    recipients,
+    data,
+  };
+}
+
+export type ParsedCommand = { ok: true; command: SendCommand } | { ok: false; reason: string };
+
+/** Parses a chat.messages record; a record that is not a valid command is poison (DLQ at once). */
+export function parseCommand(value: Buffer): ParsedCommand {
+  let json: unknown;
+  try {
+    json = JSON.parse(value.toString('utf8'));
+  } catch {
+    return { ok: false, reason: 'not JSON' };
+  }
+  const r = SendCommand.safeParse(json);
+  if (!r.success)
+    return { ok: false, reason: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
+  if (r.data.body === undefined && r.data.ciphertext === undefined)
+    return { ok: false, reason: 'neither body nor ciphertext' };
+  if (r.data.id !== messageIdFor(r.data.conversationId, r.data.senderId, r.data.clientMsgId))
+    return { ok: false, reason: 'id does not match conversation, sender and clientMsgId' };
+  return { ok: true, command: r.data };
+}
+
+/** Far future for messages that never expire, so reads filter on one range instead of an OR. */
+export const NEVER = 8_640_000_000_000_000;

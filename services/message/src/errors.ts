@@ -1,0 +1,54 @@
+import { problemsOf, type Catalogue } from '@parley/common';
+
+/** Error codes the message service adds to the common catalogue. Stable: clients switch on them. */
+export const messageErrors = {
+  CONVERSATION_NOT_FOUND: {
+    status: 404,
+    title: 'No such conversation',
+    doc: 'It does not exist or you are not a member (the two are indistinguishable on purpose).',
+  },
+  MESSAGE_NOT_FOUND: {
+    status: 404,
+    title: 'No such message',
+    doc: 'It does not exist, expired, or is in a conversation you are not a member of.',
+  },
+  USER_NOT_FOUND: { status: 404, title: 'No such user', doc: 'A username in the request does not exist.' },
+  NOT_ALLOWED_BY_ROLE: {
+    status: 403,
+    title: 'Your role does not allow this',
+    doc: 'Owners and admins manage groups; only the sender edits a message.',
+  },
+  BLOCKED: {
+    status: 403,
+    title: 'Blocked',
+    doc: 'The other user blocked you; you cannot message them directly.',
+  },
+  MEMBER_CAP_REACHED: { status: 409, title: 'Group is full', doc: 'The group reached its member cap.' },
+  EDIT_WINDOW_PASSED: {
+    status: 409,
+    title: 'Too late to edit',
+    doc: 'Messages can be edited only for a while after sending.',
+  },
+  MESSAGE_DELETED: {
+    status: 409,
+    title: 'Message deleted',
+    doc: 'A deleted message cannot be edited or reacted to.',
+  },
+  INVALID_CURSOR: {
+    status: 400,
+    title: 'Invalid cursor',
+    doc: 'The cursor is malformed or from another query.',
+  },
+  INVALID_EMOJI: {
+    status: 400,
+    title: 'Invalid emoji',
+    doc: 'Reactions take a single emoji (up to 8 code points).',
+  },
+  SEND_FAILED: {
+    status: 503,
+    title: 'Message not accepted',
+    doc: 'Kafka did not acknowledge the message in time; retry with the same clientMsgId (it is idempotent).',
+  },
+} as const satisfies Catalogue;
+
+export const messageProblems = problemsOf(messageErrors);

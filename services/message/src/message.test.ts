@@ -1,0 +1,3 @@
+import { messageHttpSuite } from './message.suite.ts';
+
+messageHttpSuite('embedded adapters', () => ({}));

@@ -1,0 +1,144 @@
+import { z } from 'zod';
+
+export { z };
+
+const Username = z
+  .string()
+  .min(3)
+  .max(32)
+  .regex(/^[A-Za-z0-9_.]+$/)
+  .transform((s) => s.toLowerCase());
+const Title = z.string().trim().min(1).max(128);
+const Ttl = z
+  .number()
+  .int()
+  .min(1)
+  .max(365 * 86_400);
+
+export const CreateConversationBody = z.strictObject({
+  type: z.enum(['direct', 'group']),
+  members: z.array(Username).min(1).max(1000),
+  title: Title.optional(),
+  defaultTtlSeconds: Ttl.optional(),
+});
+export const PatchConversationBody = z
+  .strictObject({ title: Title.optional(), defaultTtlSeconds: Ttl.nullable().optional() })
+  .refine((b) => Object.keys(b).length > 0, 'send at least one field');
+export const AddMembersBody = z.strictObject({ members: z.array(Username).min(1).max(1000) });
+export const RoleBody = z.strictObject({ role: z.enum(['admin', 'member']) });
+export const ConversationParams = z.strictObject({ id: z.uuid() });
+export const MemberParams = z.strictObject({ id: z.uuid(), userId: z.uuid() });
+export const MessageParams = z.strictObject({ id: z.uuid() });
+export const ReactionParams = z.strictObject({ id: z.uuid(), emoji: z.string().min(1).max(64) });
+export const UsernameParams = z.strictObject({ username: Username });
+
+export const ListQuery = z.strictObject({
+  cursor: z.string().max(200).optional(),
+  limit: z
+    .string()
+    .regex(/^\d{1,3}$/)
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(200))
+    .optional(),
+});
+export const MessagesQuery = z.strictObject({
+  after: z.string().max(20).optional(),
+  before: z.string().max(20).optional(),
+  limit: z
+    .string()
+    .regex(/^\d{1,3}$/)
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(200))
+    .optional(),
+});
+export const SendQuery = z.strictObject({ wait: z.enum(['persisted']).optional() });
+export const SendBody = z
+  .strictObject({
+    clientMsgId: z
+      .string()
+      .min(1)
+      .max(128)
+      .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces'),
+    body: z.string().min(1).max(4000).optional(),
+    ciphertext: z.string().min(1).max(65_536).optional(),
+    replyTo: z.uuid().optional(),
+    ttlSeconds: Ttl.optional(),
+  })
+  .refine(
+    (b) => (b.body === undefined) !== (b.ciphertext === undefined),
+    'send exactly one of body or ciphertext',
+  );
+export const EditBody = z.strictObject({ body: z.string().min(1).max(4000) });
+export const ReadBody = z.strictObject({ seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) });
+export const SearchQuery = z.strictObject({
+  q: z.string().trim().min(1).max(200),
+  conversationId: z.uuid().optional(),
+  cursor: z.string().max(200).optional(),
+  limit: z
+    .string()
+    .regex(/^\d{1,3}$/)
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(100))
+    .optional(),
+});
+
+export const MessageView = z.object({
+  id: z.string(),
+  conversationId: z.string(),
+  seq: z.number().int(),
+  senderId: z.string(),
+  clientMsgId: z.string(),
+  body: z.string().optional(),
+  ciphertext: z.string().optional(),
+  deleted: z.literal(true).optional(),
+  deletedAt: z.string().optional(),
+  replyTo: z.string().optional(),
+  createdAt: z.string(),
+  expiresAt: z.string().optional(),
+  editCount: z.number().int(),
+  editedAt: z.string().optional(),
+  reactions: z.array(z.object({ emoji: z.string(), count: z.number().int(), me: z.boolean() })).optional(),
+  status: z.enum(['sent', 'delivered', 'read']).optional(),
+  starred: z.boolean().optional(),
+});
+export const MemberView = z.object({
+  userId: z.string(),
+  username: z.string(),
+  displayName: z.string(),
+  role: z.enum(['owner', 'admin', 'member']),
+  joinedAt: z.string(),
+  readSeq: z.number().int(),
+});
+export const ConversationView = z.object({
+  id: z.string(),
+  type: z.enum(['direct', 'group']),
+  title: z.string().optional(),
+  defaultTtlSeconds: z.number().int().optional(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  lastSeq: z.number().int(),
+  lastMessageAt: z.string().optional(),
+  lastMessage: z
+    .object({
+      id: z.string(),
+      seq: z.number().int(),
+      senderId: z.string(),
+      body: z.string().optional(),
+      encrypted: z.boolean(),
+      createdAt: z.string(),
+    })
+    .optional(),
+  unreadCount: z.number().int(),
+  myRole: z.enum(['owner', 'admin', 'member']),
+  members: z.array(MemberView).optional(),
+});
+export const ConversationList = z.object({
+  conversations: z.array(ConversationView),
+  nextCursor: z.string().optional(),
+});
+export const MessagePage = z.object({
+  messages: z.array(MessageView),
+  nextCursor: z.string().optional(),
+  prevCursor: z.string().optional(),
+});
+export const Accepted = z.object({ id: z.string(), status: z.literal('accepted') });

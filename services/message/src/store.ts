@@ -1,0 +1,202 @@
+import { DuplicateKeyError, q, type Collection, type Doc, type DocumentStore } from '@parley/common';
+import { NEVER } from './envelopes.ts';
+
+export type Role = 'owner' | 'admin' | 'member';
+
+export interface Conversation extends Doc {
+  type: 'direct' | 'group';
+  title?: string;
+  /** For direct conversations: the two user ids sorted and joined, unique. */
+  directKey?: string;
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+  defaultTtlSeconds?: number;
+}
+
+export interface Member extends Doc {
+  conversationId: string;
+  userId: string;
+  role: Role;
+  joinedAt: string;
+  readSeq: number;
+  deliveredSeq: number;
+}
+
+/** Written only by the worker that owns the conversation's partition. */
+export interface ConversationState extends Doc {
+  lastSeq: number;
+  lastMessageAt: string;
+  preview: {
+    id: string;
+    seq: number;
+    senderId: string;
+    body?: string;
+    encrypted: boolean;
+    createdAt: string;
+  };
+}
+
+export interface Message extends Doc {
+  conversationId: string;
+  seq: number;
+  senderId: string;
+  clientMsgId: string;
+  body?: string;
+  ciphertext?: string;
+  replyTo?: string;
+  createdAt: string;
+  acceptedAt: number;
+  /** Epoch ms; NEVER when the message does not disappear. */
+  expiresAt: number;
+  editCount: number;
+  editedAt?: string;
+  deleted?: boolean;
+  deletedAt?: string;
+  deletedBy?: string;
+}
+
+export interface Reaction extends Doc {
+  messageId: string;
+  conversationId: string;
+  userId: string;
+  emoji: string;
+  at: string;
+}
+
+export interface Star extends Doc {
+  userId: string;
+  messageId: string;
+  conversationId: string;
+  at: string;
+}
+
+export interface UserBlock extends Doc {
+  blockerId: string;
+  blockedId: string;
+  at: string;
+}
+
+interface DirectoryUser extends Doc {
+  username: string;
+  displayName: string;
+  status: string;
+}
+
+/**
+ * The message service's data on the document store port. Counters are never incremented
+ * concurrently (FerretDB v1 would lose updates): sequence numbers come from the single worker of
+ * a partition and are guarded by a unique index; everything else is insert/delete of small docs.
+ */
+export class MessageStore {
+  private constructor(
+    readonly conversations: Collection<Conversation>,
+    readonly members: Collection<Member>,
+    readonly states: Collection<ConversationState>,
+    readonly messages: Collection<Message>,
+    readonly reactions: Collection<Reaction>,
+    readonly stars: Collection<Star>,
+    readonly blocks: Collection<UserBlock>,
+    private readonly users: Collection<DirectoryUser>,
+  ) {}
+
+  static async open(store: DocumentStore): Promise<MessageStore> {
+    return new MessageStore(
+      await store.collection<Conversation>('conversations', [
+        { name: 'direct', fields: [['directKey', 1]], unique: true, sparse: true },
+      ]),
+      await store.collection<Member>('members', [
+        { name: 'user', fields: [['userId', 1]] },
+        { name: 'conversation', fields: [['conversationId', 1]] },
+      ]),
+      await store.collection<ConversationState>('conversation_states'),
+      await store.collection<Message>('messages', [
+        {
+          name: 'conv_seq',
+          fields: [
+            ['conversationId', 1],
+            ['seq', 1],
+          ],
+          unique: true,
+        },
+        {
+          name: 'idempotency',
+          fields: [
+            ['conversationId', 1],
+            ['senderId', 1],
+            ['clientMsgId', 1],
+          ],
+          unique: true,
+        },
+        { name: 'reply', fields: [['replyTo', 1]], sparse: true },
+        { name: 'expiry', fields: [['expiresAt', 1]] },
+      ]),
+      await store.collection<Reaction>('reactions', [{ name: 'message', fields: [['messageId', 1]] }]),
+      await store.collection<Star>('stars', [
+        {
+          name: 'user',
+          fields: [
+            ['userId', 1],
+            ['at', -1],
+          ],
+        },
+      ]),
+      await store.collection<UserBlock>('user_blocks'),
+      // The auth service owns users; the message service only reads them.
+      await store.collection<DirectoryUser>('users'),
+    );
+  }
+
+  memberId(conversationId: string, userId: string): string {
+    return `${conversationId}:${userId}`;
+  }
+
+  membership(conversationId: string, userId: string): Promise<Member | null> {
+    return this.members.findById(this.memberId(conversationId, userId));
+  }
+
+  membersOf(conversationId: string): Promise<Member[]> {
+    return this.members.find({ conversationId }, { limit: 100_000 });
+  }
+
+  async usersByUsername(usernames: readonly string[]): Promise<Map<string, DirectoryUser>> {
+    const found = await this.users.find(
+      { username: q.in(usernames.map((u) => u.toLowerCase())) },
+      { limit: usernames.length },
+    );
+    return new Map(found.map((u) => [u.username, u]));
+  }
+
+  async usersById(ids: readonly string[]): Promise<Map<string, DirectoryUser>> {
+    if (ids.length === 0) return new Map();
+    const found = await this.users.find({ _id: q.in([...ids]) }, { limit: ids.length });
+    return new Map(found.map((u) => [u._id, u]));
+  }
+
+  async isBlocked(blockerId: string, blockedId: string): Promise<boolean> {
+    return (await this.blocks.findById(`${blockerId}:${blockedId}`)) !== null;
+  }
+
+  /** Inserts, or answers false when the unique key already exists. */
+  async insertIfAbsent<T extends Doc>(coll: Collection<T>, doc: T): Promise<boolean> {
+    try {
+      await coll.insertOne(doc);
+      return true;
+    } catch (err) {
+      if (err instanceof DuplicateKeyError) return false;
+      throw err;
+    }
+  }
+
+  /** The highest stored seq of a conversation (0 when none). */
+  async lastSeq(conversationId: string): Promise<number> {
+    const last = await this.messages.findOne({ conversationId }, { sort: [['seq', -1]] });
+    return last?.seq ?? 0;
+  }
+
+  visible(now = Date.now()) {
+    return { expiresAt: q.gt(now) };
+  }
+}
+
+export { NEVER };

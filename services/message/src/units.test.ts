@@ -1,0 +1,97 @@
+import { expect } from 'chai';
+import { messageIdFor, parseCommand } from './envelopes.ts';
+import { assignSequences, parseSeq } from './sequencing.ts';
+
+describe('sequencing', () => {
+  it('numbers new messages per conversation in batch order after the last stored seq', () => {
+    const out = assignSequences(
+      [
+        { id: 'a1', conversationId: 'A' },
+        { id: 'b1', conversationId: 'B' },
+        { id: 'a2', conversationId: 'A' },
+      ],
+      new Map([['A', 7]]),
+      new Set(),
+    );
+    expect(out).to.deep.equal([
+      { id: 'a1', conversationId: 'A', seq: 8 },
+      { id: 'b1', conversationId: 'B', seq: 1 },
+      { id: 'a2', conversationId: 'A', seq: 9 },
+    ]);
+  });
+
+  it('gives a redelivered or repeated message no new number, so there is no gap or duplicate', () => {
+    const out = assignSequences(
+      [
+        { id: 'a1', conversationId: 'A' },
+        { id: 'a2', conversationId: 'A' },
+        { id: 'a2', conversationId: 'A' },
+        { id: 'a3', conversationId: 'A' },
+      ],
+      new Map([['A', 1]]),
+      new Set(['a1']),
+    );
+    expect(out.map((a) => [a.id, a.seq])).to.deep.equal([
+      ['a2', 2],
+      ['a3', 3],
+    ]);
+  });
+
+  const cursors: [string | undefined, number | null][] = [
+    ['0', 0],
+    ['42', 42],
+    ['-1', null],
+    ['1e3', null],
+    ['abc', null],
+    ['9999999999999999', null],
+    [undefined, null],
+  ];
+  for (const [v, want] of cursors)
+    it(`parses cursor ${JSON.stringify(v)} as ${want}`, () => expect(parseSeq(v)).to.equal(want));
+});
+
+describe('send commands', () => {
+  const good = {
+    type: 'message.send',
+    version: 1,
+    conversationId: 'c',
+    senderId: 's',
+    clientMsgId: 'm1',
+    body: 'hi',
+    acceptedAt: 1,
+    id: messageIdFor('c', 's', 'm1'),
+  };
+
+  it('derives the same id for the same conversation, sender and clientMsgId, and a UUID shape', () => {
+    expect(messageIdFor('c', 's', 'm1')).to.equal(messageIdFor('c', 's', 'm1'));
+    expect(messageIdFor('c', 's', 'm1')).to.not.equal(messageIdFor('c', 's', 'm2'));
+    expect(messageIdFor('c', 's', 'm1')).to.match(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
+  });
+
+  it('accepts a valid command', () =>
+    expect(parseCommand(Buffer.from(JSON.stringify(good))).ok).to.equal(true));
+
+  const poison: [string, string, string][] = [
+    ['not JSON', '{nope', 'not JSON'],
+    [
+      'unknown type',
+      JSON.stringify({ ...good, type: 'message.nuke' }),
+      'type: Invalid input: expected "message.send"',
+    ],
+    ['no body', JSON.stringify({ ...good, body: undefined }), 'neither body nor ciphertext'],
+    [
+      'forged id',
+      JSON.stringify({ ...good, id: 'x' }),
+      'id does not match conversation, sender and clientMsgId',
+    ],
+    ['extra field', JSON.stringify({ ...good, admin: true }), 'Unrecognized key: "admin"'],
+  ];
+  for (const [what, raw, reason] of poison)
+    it(`treats ${what} as poison: ${reason}`, () => {
+      const r = parseCommand(Buffer.from(raw));
+      expect(r.ok).to.equal(false);
+      expect((r as { reason: string }).reason).to.include(reason);
+    });
+});
