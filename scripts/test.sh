@@ -42,7 +42,7 @@ run_mocha() { # name, mocha args...
 }
 
 step "unit tests (no network)"
-run_mocha unit 'services/*/src/**/*.test.ts' --ignore '**/*.int.test.ts'
+run_mocha unit 'services/*/src/**/*.test.ts' 'operators/src/**/*.test.ts' --ignore '**/*.int.test.ts'
 
 step "real local stack"
 bash scripts/stack/up.sh

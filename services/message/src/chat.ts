@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { problems, q, type EventLog, type Logger, type Principal } from '@parley/common';
 import { chatEvent, messageIdFor, type ChatEventType, type SendCommand } from './envelopes.ts';
 import { messageProblems as P } from './errors.ts';
+import { indexMessage, searchMessages, unindexMessage } from './search.ts';
 import { parseSeq } from './sequencing.ts';
 import type { Conversation, Member, Message, MessageStore, Role } from './store.ts';
 import { messageView } from './worker.ts';
@@ -457,6 +458,8 @@ export class Chat {
       { _id: messageId },
       { $set: { body, editedAt: new Date().toISOString(), editCount: m.editCount + 1 } },
     );
+    await unindexMessage(this.store, messageId);
+    await indexMessage(this.store, updated!);
     const view = (await this.decorate(p, conv, [updated!]))[0]!;
     await this.emit('message.edited', m.conversationId, { message: messageView(updated!) });
     return view;
@@ -476,6 +479,7 @@ export class Chat {
       },
     );
     await this.store.reactions.deleteMany({ messageId });
+    await unindexMessage(this.store, messageId);
     await this.emit('message.deleted', m.conversationId, { id: m._id, seq: m.seq, by: p.userId });
   }
 
@@ -554,6 +558,47 @@ export class Chat {
     return { messages: out };
   }
 
+  /** Full-text search in the caller's conversations: relevance (terms matched), then recency. */
+  async search(
+    p: Principal,
+    query: {
+      q: string;
+      conversationId?: string | undefined;
+      cursor?: string | undefined;
+      limit?: number | undefined;
+    },
+  ) {
+    let convIds: string[];
+    if (query.conversationId) {
+      await this.member(p, query.conversationId);
+      convIds = [query.conversationId];
+    } else {
+      convIds = (await this.store.members.find({ userId: p.userId }, { limit: 10_000 })).map(
+        (m) => m.conversationId,
+      );
+    }
+    let offset = 0;
+    if (query.cursor !== undefined) {
+      const m = /^o:(\d{1,6})$/.exec(Buffer.from(query.cursor, 'base64url').toString());
+      if (!m) throw P.INVALID_CURSOR();
+      offset = Number(m[1]);
+    }
+    const limit = query.limit ?? 20;
+    const found = await searchMessages(this.store, convIds, query.q, offset, limit);
+    const byConv = new Map<string, Message[]>();
+    for (const m of found.messages)
+      byConv.set(m.conversationId, [...(byConv.get(m.conversationId) ?? []), m]);
+    const decorated = new Map<string, Awaited<ReturnType<Chat['decorate']>>[number]>();
+    for (const [cid, ms] of byConv) {
+      const conv = (await this.store.conversations.findById(cid))!;
+      for (const d of await this.decorate(p, conv, ms)) decorated.set(d.id, d);
+    }
+    return {
+      messages: found.messages.map((m) => decorated.get(m._id)!),
+      ...(found.more ? { nextCursor: Buffer.from(`o:${offset + limit}`).toString('base64url') } : {}),
+    };
+  }
+
   /** Deletes expired messages; idempotent, so any number of replicas may run it. */
   async sweepExpired(now = Date.now()): Promise<number> {
     const expired = await this.store.messages.find({ expiresAt: q.lte(now) }, { limit: 1000 });
@@ -561,6 +606,7 @@ export class Chat {
     const ids = expired.map((m) => m._id);
     await this.store.reactions.deleteMany({ messageId: q.in(ids) });
     await this.store.stars.deleteMany({ messageId: q.in(ids) });
+    await this.store.terms.deleteMany({ messageId: q.in(ids) });
     return this.store.messages.deleteMany({ _id: q.in(ids) });
   }
 }

@@ -627,6 +627,55 @@ export function messageHttpSuite(name: string, stackEnv: () => Record<string, st
       });
     });
 
+    describe('search', () => {
+      it('finds words in your conversations only, by relevance then recency, never ciphertext', async () => {
+        const [a, b, c] = [await user(), await user(), await user()];
+        const ab = await direct(a, b);
+        const bc = await direct(b, c);
+        const word = `zebra${randomBytes(3).toString('hex')}`;
+        const older = (await send(a.token, ab, { clientMsgId: '1', body: `the ${word} crossed` })).json();
+        const best = (
+          await send(b.token, ab, {
+            clientMsgId: '2',
+            body: `a ${word.toUpperCase()} and a Crossing giraffe`,
+          })
+        ).json();
+        const newer = (await send(a.token, ab, { clientMsgId: '3', body: `another ${word}` })).json();
+        await send(b.token, bc, { clientMsgId: '4', body: `${word} in a conversation a is not in` });
+        await send(a.token, ab, { clientMsgId: '5', ciphertext: `${word}-ciphertext` });
+        const res = (
+          await call('GET', '/v1/search/messages', { token: a.token, query: `q=${word}+giraffe` })
+        ).json();
+        expect(res.messages.map((m: Json) => m.id)).to.deep.equal([best.id, newer.id, older.id]);
+        const only = (
+          await call('GET', '/v1/search/messages', {
+            token: c.token,
+            query: `q=${word}&conversationId=${ab}`,
+          })
+        ).json();
+        expect(only.code).to.equal('CONVERSATION_NOT_FOUND');
+        const paged = (
+          await call('GET', '/v1/search/messages', { token: a.token, query: `q=${word}&limit=2` })
+        ).json();
+        expect(paged.messages).to.have.length(2);
+        const rest = (
+          await call('GET', '/v1/search/messages', {
+            token: a.token,
+            query: `q=${word}&limit=2&cursor=${paged.nextCursor}`,
+          })
+        ).json();
+        expect(rest.messages.map((m: Json) => m.id)).to.deep.equal([older.id]);
+        await call('DELETE', '/v1/messages/:id', { token: a.token, params: { id: newer.id } });
+        const afterDelete = (
+          await call('GET', '/v1/search/messages', { token: a.token, query: `q=${word}` })
+        ).json();
+        expect(afterDelete.messages.map((m: Json) => m.id)).to.not.include(newer.id);
+        expect(
+          (await call('GET', '/v1/search/messages', { token: a.token, query: 'q=' })).json().code,
+        ).to.equal('VALIDATION_FAILED');
+      });
+    });
+
     describe('pipeline', () => {
       it('emits message.created on chat.events with every member as recipient', async () => {
         const [a, b] = [await user(), await user()];

@@ -289,6 +289,25 @@ export function messageRoutes(api: Api, chat: () => Chat): void {
 
   api.route({
     method: 'GET',
+    url: '/v1/search/messages',
+    operationId: 'searchMessages',
+    summary: 'Search messages in your conversations (relevance, then recency)',
+    description: 'Matches whole words, case- and accent-insensitively. Encrypted messages are never indexed.',
+    tags: msgTags,
+    access: 'user',
+    query: S.SearchQuery,
+    responses: {
+      200: {
+        description: 'Matching messages',
+        schema: S.z.object({ messages: S.z.array(S.MessageView), nextCursor: S.z.string().optional() }),
+      },
+    },
+    errors: ['CONVERSATION_NOT_FOUND', 'INVALID_CURSOR', 'RATE_LIMITED'],
+    handler: async (req) => chat().search(who(req), req.query),
+  });
+
+  api.route({
+    method: 'GET',
     url: '/v1/users/me/stars',
     operationId: 'listStars',
     summary: 'Your bookmarked messages, newest first',

@@ -1,5 +1,6 @@
 import { DuplicateKeyError, q, type Collection, type Doc, type DocumentStore } from '@parley/common';
 import { NEVER } from './envelopes.ts';
+import type { SearchTerm } from './search.ts';
 
 export type Role = 'owner' | 'admin' | 'member';
 
@@ -98,6 +99,7 @@ export class MessageStore {
     readonly stars: Collection<Star>,
     readonly blocks: Collection<UserBlock>,
     private readonly users: Collection<DirectoryUser>,
+    readonly terms: Collection<SearchTerm>,
   ) {}
 
   static async open(store: DocumentStore): Promise<MessageStore> {
@@ -144,6 +146,16 @@ export class MessageStore {
       await store.collection<UserBlock>('user_blocks'),
       // The auth service owns users; the message service only reads them.
       await store.collection<DirectoryUser>('users'),
+      await store.collection<SearchTerm>('search_terms', [
+        {
+          name: 'term_conv',
+          fields: [
+            ['term', 1],
+            ['conversationId', 1],
+          ],
+        },
+        { name: 'message', fields: [['messageId', 1]] },
+      ]),
     );
   }
 

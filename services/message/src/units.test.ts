@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { messageIdFor, parseCommand } from './envelopes.ts';
+import { rank, tokenize } from './search.ts';
 import { assignSequences, parseSeq } from './sequencing.ts';
 
 describe('sequencing', () => {
@@ -94,4 +95,20 @@ describe('send commands', () => {
       expect(r.ok).to.equal(false);
       expect((r as { reason: string }).reason).to.include(reason);
     });
+});
+
+describe('search terms', () => {
+  it('tokenizes case- and accent-insensitively, dropping one-letter words and duplicates', () => {
+    expect(tokenize('Crème brûlée, CRÈME! a 42 x')).to.deep.equal(['creme', 'brulee', '42']);
+  });
+
+  it('ranks by terms matched, then recency', () => {
+    const hits = [
+      { messageId: 'old-two', term: 'a', at: 1 },
+      { messageId: 'old-two', term: 'b', at: 1 },
+      { messageId: 'new-one', term: 'a', at: 9 },
+      { messageId: 'mid-one', term: 'b', at: 5 },
+    ];
+    expect(rank(hits).map((r) => r.messageId)).to.deep.equal(['old-two', 'new-one', 'mid-one']);
+  });
 });

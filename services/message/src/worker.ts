@@ -1,6 +1,7 @@
-import type { ConsumedRecord, EventLog, Logger } from '@parley/common';
+import type { ConsumedRecord, EventLog, LogRecord, Logger } from '@parley/common';
 import client from 'prom-client';
-import { chatEvent, parseCommand, type SendCommand } from './envelopes.ts';
+import { chatEvent, NEVER, parseCommand, type SendCommand } from './envelopes.ts';
+import { indexMessage } from './search.ts';
 import { assignSequences } from './sequencing.ts';
 import { DuplicateKeyError } from '@parley/common';
 import type { Message, MessageStore } from './store.ts';
@@ -61,6 +62,9 @@ export class Persister {
     private readonly metrics: WorkerMetrics,
   ) {}
 
+  /** Last seq stored per conversation by this worker; a stale value is caught by the unique index. */
+  private readonly lastSeqCache = new Map<string, number>();
+
   async handle(batch: readonly ConsumedRecord[]): Promise<void> {
     const started = performance.now();
     const commands: { record: ConsumedRecord; command: SendCommand }[] = [];
@@ -69,11 +73,29 @@ export class Persister {
       if (parsed.ok) commands.push({ record, command: parsed.command });
       else await this.deadLetter(record, 'poison', parsed.reason);
     }
+    const recipients = new Map<string, string[]>();
+    const events: LogRecord[] = [];
     // One failing command must not block its partition forever: after maxAttempts it goes to the DLQ.
     for (const c of commands) {
       const key = `${c.record.topic}/${c.record.partition}/${c.record.offset}`;
       try {
-        await this.persist(c.command);
+        const message = await this.persist(c.command);
+        let to = recipients.get(message.conversationId);
+        if (!to)
+          recipients.set(
+            message.conversationId,
+            (to = (await this.store.membersOf(message.conversationId)).map((m) => m.userId)),
+          );
+        events.push({
+          key: message.conversationId,
+          value: JSON.stringify(
+            chatEvent('message.created', message.conversationId, to, messageView(message)),
+          ),
+          headers: {
+            'event-type': 'message.created',
+            ...(c.command.traceparent ? { traceparent: c.command.traceparent } : {}),
+          },
+        });
         this.failures.delete(key);
       } catch (err) {
         const n = (this.failures.get(key) ?? 0) + 1;
@@ -83,14 +105,32 @@ export class Persister {
         await this.deadLetter(c.record, 'attempts', err instanceof Error ? err.message : String(err));
       }
     }
+    // Events go out once per batch, before the offsets are committed: a crash re-emits them
+    // (at least once; clients de-duplicate by message id).
+    await this.log.produce(this.opts.topicEvents, events);
     this.metrics.storeSeconds.observe((performance.now() - started) / 1000);
   }
 
-  private async persist(cmd: SendCommand): Promise<void> {
-    const log = this.logger.child({ conversationId: cmd.conversationId, messageId: cmd.id });
+  private async lastSeq(conversationId: string, fresh: boolean): Promise<number> {
+    if (!fresh) {
+      const cached = this.lastSeqCache.get(conversationId);
+      if (cached !== undefined) return cached;
+      const state = await this.store.states.findById(conversationId);
+      if (state) return state.lastSeq;
+    }
+    return this.store.lastSeq(conversationId);
+  }
+
+  private async persist(cmd: SendCommand): Promise<Message> {
     let existing = await this.store.messages.findById(cmd.id);
-    if (!existing) {
-      const last = await this.store.lastSeq(cmd.conversationId);
+    if (existing) {
+      this.metrics.duplicates.inc();
+      return existing;
+    }
+    for (let attempt = 0; attempt < 2 && !existing; attempt++) {
+      // First try the cheap guess (cache or the state document); if another writer or a crash
+      // left it behind, the unique (conversationId, seq) index refuses it and we read the truth.
+      const last = await this.lastSeq(cmd.conversationId, attempt > 0);
       const [assigned] = assignSequences([cmd], new Map([[cmd.conversationId, last]]), new Set());
       const message: Message = {
         _id: cmd.id,
@@ -103,7 +143,7 @@ export class Persister {
         ...(cmd.replyTo ? { replyTo: cmd.replyTo } : {}),
         createdAt: new Date().toISOString(),
         acceptedAt: cmd.acceptedAt,
-        expiresAt: cmd.expiresAt ?? 8_640_000_000_000_000,
+        expiresAt: cmd.expiresAt ?? NEVER,
         editCount: 0,
       };
       try {
@@ -112,20 +152,21 @@ export class Persister {
         this.metrics.stored.inc();
       } catch (err) {
         if (!(err instanceof DuplicateKeyError)) throw err;
-        // Either this id was stored meanwhile (fine) or another worker took the seq during a
-        // rebalance: throwing retries the batch, which re-reads the last seq.
+        this.lastSeqCache.delete(cmd.conversationId);
         existing = await this.store.messages.findById(cmd.id);
-        if (!existing) throw new Error(`seq ${message.seq} of ${cmd.conversationId} was taken; retrying`);
-        this.metrics.duplicates.inc();
+        if (existing) this.metrics.duplicates.inc();
       }
-    } else {
-      this.metrics.duplicates.inc();
     }
+    if (!existing) throw new Error(`could not assign a seq in ${cmd.conversationId}; retrying the batch`);
+    this.lastSeqCache.set(
+      cmd.conversationId,
+      Math.max(existing.seq, this.lastSeqCache.get(cmd.conversationId) ?? 0),
+    );
     await this.store.states.updateOne(
       { _id: cmd.conversationId },
       {
         $set: {
-          lastSeq: existing.seq,
+          lastSeq: this.lastSeqCache.get(cmd.conversationId)!,
           lastMessageAt: existing.createdAt,
           preview: {
             id: existing._id,
@@ -139,21 +180,12 @@ export class Persister {
       },
       { upsert: true },
     );
-    // Emitted again on redelivery: events are at-least-once and clients de-duplicate by id.
-    const recipients = (await this.store.membersOf(cmd.conversationId)).map((m) => m.userId);
-    await this.log.produce(this.opts.topicEvents, [
-      {
-        key: cmd.conversationId,
-        value: JSON.stringify(
-          chatEvent('message.created', cmd.conversationId, recipients, messageView(existing)),
-        ),
-        headers: {
-          'event-type': 'message.created',
-          ...(cmd.traceparent ? { traceparent: cmd.traceparent } : {}),
-        },
-      },
-    ]);
-    log.debug({ seq: existing.seq }, 'message stored');
+    await indexMessage(this.store, existing);
+    this.logger.debug(
+      { conversationId: cmd.conversationId, messageId: cmd.id, seq: existing.seq },
+      'message stored',
+    );
+    return existing;
   }
 
   private async deadLetter(
