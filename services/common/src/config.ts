@@ -44,6 +44,13 @@ export function optionalField<T>(schema: z.ZodType<T, string>, opts: FieldOption
   return { kind: 'field', schema, optional: true, secret: opts.secret ?? false, ...opts };
 }
 
+function splitList(v: string): string[] {
+  return v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
 /** Parsers from the string form of an environment variable. */
 export const parse = {
   string: () => z.string().min(1),
@@ -80,10 +87,7 @@ export const parse = {
     z.enum(values, { error: `must be one of ${values.join(', ')}` }),
   list: () =>
     z.string().transform((v, ctx) => {
-      const items = v
-        .split(',')
-        .map((s) => s.trim())
-        .filter((s) => s.length > 0);
+      const items = splitList(v);
       if (items.length === 0) {
         ctx.addIssue({ code: 'custom', message: 'must list at least one item' });
         return z.NEVER;
@@ -92,10 +96,7 @@ export const parse = {
     }),
   hostPorts: () =>
     z.string().transform((v, ctx) => {
-      const items = v
-        .split(',')
-        .map((s) => s.trim())
-        .filter((s) => s.length > 0);
+      const items = splitList(v);
       if (items.length === 0) {
         ctx.addIssue({ code: 'custom', message: 'must list at least one host:port' });
         return z.NEVER;

@@ -352,7 +352,7 @@ export class Chat {
     }
     if (!waitPersisted) return { status: 'accepted', id };
     const deadline = Date.now() + this.opts.persistWaitMs;
-    for (let delay = 2; Date.now() < deadline; delay = Math.min(delay * 2, 50)) {
+    for (let delay = 2; Date.now() < deadline; delay = Math.min(delay * 2, 10)) {
       const m = await this.store.messages.findById(id);
       if (m) return { status: 'persisted', message: messageView(m) };
       await sleep(delay);

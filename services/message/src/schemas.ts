@@ -8,6 +8,14 @@ const Username = z
   .max(32)
   .regex(/^[A-Za-z0-9_.]+$/)
   .transform((s) => s.toLowerCase());
+/** A `limit` query parameter: digits only, 1..max. */
+const pageLimit = (max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,3}$/)
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(max))
+    .optional();
 const Title = z.string().trim().min(1).max(128);
 const Ttl = z
   .number()
@@ -34,22 +42,12 @@ export const UsernameParams = z.strictObject({ username: Username });
 
 export const ListQuery = z.strictObject({
   cursor: z.string().max(200).optional(),
-  limit: z
-    .string()
-    .regex(/^\d{1,3}$/)
-    .transform(Number)
-    .pipe(z.number().int().min(1).max(200))
-    .optional(),
+  limit: pageLimit(200),
 });
 export const MessagesQuery = z.strictObject({
   after: z.string().max(20).optional(),
   before: z.string().max(20).optional(),
-  limit: z
-    .string()
-    .regex(/^\d{1,3}$/)
-    .transform(Number)
-    .pipe(z.number().int().min(1).max(200))
-    .optional(),
+  limit: pageLimit(200),
 });
 export const SendQuery = z.strictObject({ wait: z.enum(['persisted']).optional() });
 export const SendBody = z
@@ -74,12 +72,7 @@ export const SearchQuery = z.strictObject({
   q: z.string().trim().min(1).max(200),
   conversationId: z.uuid().optional(),
   cursor: z.string().max(200).optional(),
-  limit: z
-    .string()
-    .regex(/^\d{1,3}$/)
-    .transform(Number)
-    .pipe(z.number().int().min(1).max(100))
-    .optional(),
+  limit: pageLimit(100),
 });
 
 export const MessageView = z.object({

@@ -1,4 +1,4 @@
-export { OpenApiChecker } from './openapi-check.ts';
+export { OpenApiChecker, validOpenApi } from './openapi-check.ts';
 export { FakeTwilio } from './fake-twilio.ts';
 export { requireEnv } from '../testenv.ts';
 export { SqliteDocumentStore } from '../docstore/sqlite.ts';

@@ -53,3 +53,17 @@ export class OpenApiChecker {
     expect(ok, `${key} body does not match: ${this.ajv.errorsText(validate.errors)}`).to.equal(true);
   }
 }
+
+/** Fetches /v1/openapi.json from an app, checks it is a valid OpenAPI 3.1 document, returns it. */
+export async function validOpenApi(app: {
+  inject: (o: { method: 'GET'; url: string }) => Promise<{ json: () => unknown }>;
+}) {
+  const { Validator } = await import('@seriousme/openapi-schema-validator');
+  const doc = (await app.inject({ method: 'GET', url: '/v1/openapi.json' })).json() as Doc & {
+    openapi: string;
+  };
+  const result = await new Validator().validate(doc as never);
+  expect(result.valid, JSON.stringify(result.errors)).to.equal(true);
+  expect(doc.openapi).to.equal('3.1.0');
+  return doc;
+}
