@@ -36,6 +36,7 @@ for (const stack of values.stack!.split(',')) {
     TOPIC_CHAT_EVENTS: `bench-${tag}.chat.events`,
     TOPIC_CHAT_DLQ: `bench-${tag}.chat.messages.dlq`,
     PERSIST_WAIT_MS: '30000',
+    WORKER_GROUP_ID: `bench-${tag}.message-worker`,
   };
   if (stack === 'real')
     for (const k of ['MONGO_URL', 'KAFKA_BROKERS', 'REDIS_NODES']) {

@@ -89,6 +89,7 @@ export async function connectDependencies(opts: ConnectOptions): Promise<Connect
       return KafkaEventLog.connect({
         brokers: cfg.kafka.brokers,
         clientId: `${cfg.kafka.clientId}-${opts.component}`,
+        sessionTimeoutMs: cfg.kafka.sessionTimeoutMs,
         onHandlerError,
         log: (level, message, extra) => kafkaLogger[level](extra, message),
       });

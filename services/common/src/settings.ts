@@ -73,6 +73,11 @@ export const commonSettings = {
       default: 'parley',
       doc: 'Kafka client id prefix.',
     }),
+    sessionTimeoutMs: field(parse.int(6000, 300_000), {
+      env: 'KAFKA_SESSION_TIMEOUT_MS',
+      default: '10000',
+      doc: 'Consumer session timeout: how soon a crashed consumer’s partitions move to the others.',
+    }),
   },
   redis: {
     nodes: optionalField(parse.hostPorts(), {

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { problems, q, type EventLog, type Logger, type Principal } from '@parley/common';
 import { chatEvent, messageIdFor, type ChatEventType, type SendCommand } from './envelopes.ts';
 import { messageProblems as P } from './errors.ts';
@@ -23,12 +22,37 @@ const EMOJI = /^(?:\p{Extended_Pictographic}|\p{Emoji_Component}|\u200d|\ufe0f){
  * and answers CONVERSATION_NOT_FOUND (never someone else's data) when the caller is not a member.
  */
 export class Chat {
+  /** One channel per API process: the worker tells it when a message it waits for is stored. */
+  readonly persistedChannel = `persisted:${randomUUID()}`;
+  private readonly waiters = new Map<string, Set<() => void>>();
+
   constructor(
     private readonly store: MessageStore,
     private readonly log: EventLog,
     private readonly opts: ChatOptions,
     private readonly logger: Logger,
   ) {}
+
+  /** Called with each id published on `persistedChannel`. */
+  notifyPersisted(id: string): void {
+    for (const wake of this.waiters.get(id) ?? []) wake();
+  }
+
+  private waitPersisted(id: string, ms: number): { done: Promise<void>; cancel: () => void } {
+    let wake!: () => void;
+    const done = new Promise<void>((resolve) => (wake = resolve));
+    const set = this.waiters.get(id) ?? new Set();
+    set.add(wake);
+    this.waiters.set(id, set);
+    const timer = setTimeout(wake, ms);
+    const cancel = () => {
+      clearTimeout(timer);
+      set.delete(wake);
+      if (set.size === 0) this.waiters.delete(id);
+    };
+    void done.then(cancel);
+    return { done, cancel };
+  }
 
   private async emit(
     type: ChatEventType,
@@ -341,23 +365,25 @@ export class Chat {
       ...(ttl ? { expiresAt: now + ttl * 1000 } : {}),
       acceptedAt: now,
       ...(traceparent ? { traceparent } : {}),
+      ...(waitPersisted ? { notify: this.persistedChannel } : {}),
     };
+    // Registered before producing, so a fast worker cannot notify before we listen.
+    const waiter = waitPersisted ? this.waitPersisted(id, this.opts.persistWaitMs) : undefined;
     try {
       await this.log.produce(this.opts.topicMessages, [
         { key: conversationId, value: JSON.stringify(command), headers: { 'command-type': 'message.send' } },
       ]);
     } catch (err) {
+      waiter?.cancel();
       this.logger.warn({ err, conversationId, messageId: id }, 'produce failed');
       throw P.SEND_FAILED();
     }
     if (!waitPersisted) return { status: 'accepted', id };
-    const deadline = Date.now() + this.opts.persistWaitMs;
-    for (let delay = 2; Date.now() < deadline; delay = Math.min(delay * 2, 10)) {
-      const m = await this.store.messages.findById(id);
-      if (m) return { status: 'persisted', message: messageView(m) };
-      await sleep(delay);
-    }
-    return { status: 'accepted', id };
+    if (!waiter) return { status: 'accepted', id };
+    await waiter.done;
+    // One read after the notification (or the timeout): the store is the source of truth.
+    const m = await this.store.messages.findById(id);
+    return m ? { status: 'persisted', message: messageView(m) } : { status: 'accepted', id };
   }
 
   private async decorate(p: Principal, conv: Conversation, messages: Message[]) {

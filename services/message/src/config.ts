@@ -50,6 +50,11 @@ export const messageSettings = {
       default: '-1',
       doc: 'Replication factor when this service creates the chat topics (-1: broker default).',
     }),
+    workerGroup: field(parse.string(), {
+      env: 'WORKER_GROUP_ID',
+      default: 'message-worker',
+      doc: 'Kafka consumer group of the worker role (one per installation).',
+    }),
     maxAttempts: field(parse.int(1, 100), {
       env: 'WORKER_MAX_ATTEMPTS',
       default: '5',

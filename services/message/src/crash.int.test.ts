@@ -53,6 +53,7 @@ describe('worker crash (real stack)', function () {
       TOPIC_CHAT_EVENTS: `crash-${tag}.chat.events`,
       TOPIC_CHAT_DLQ: `crash-${tag}.chat.messages.dlq`,
       CHAT_TOPIC_PARTITIONS: '8',
+      WORKER_GROUP_ID: `crash-${tag}.message-worker`,
       RATE_LIMIT_PER_MINUTE: '1000000',
       RATE_LIMIT_REGISTER_PER_15MIN: '100000',
     };

@@ -27,6 +27,8 @@ export const SendCommand = z.strictObject({
   expiresAt: z.number().int().optional(),
   acceptedAt: z.number().int(),
   traceparent: z.string().optional(),
+  /** Cache channel of the API process waiting for this message (?wait=persisted). */
+  notify: z.string().max(200).optional(),
 });
 export type SendCommand = z.infer<typeof SendCommand>;
 

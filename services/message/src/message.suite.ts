@@ -63,6 +63,7 @@ export function messageHttpSuite(name: string, stackEnv: () => Record<string, st
         TOPIC_CHAT_EVENTS: `t-${randomBytes(3).toString('hex')}.chat.events`,
         TOPIC_CHAT_DLQ: `t-${randomBytes(3).toString('hex')}.chat.messages.dlq`,
         CHAT_TOPIC_PARTITIONS: '4',
+        WORKER_GROUP_ID: `t-${randomBytes(3).toString('hex')}.message-worker`,
         RATE_LIMIT_PER_MINUTE: '10000',
         ...stackEnv(),
       };

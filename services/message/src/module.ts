@@ -70,11 +70,17 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
         },
         ctx.logger,
       );
+      const unsubscribe = await ctx
+        .deps()
+        .cache.subscribe(chat.persistedChannel, (id) => chat!.notifyPersisted(id));
       const sweeper = setInterval(() => {
         chat!.sweepExpired().catch((err: unknown) => ctx.logger.error({ err }, 'expiry sweep failed'));
       }, c.sweepIntervalSec * 1000);
       sweeper.unref();
-      return async () => clearInterval(sweeper);
+      return async () => {
+        clearInterval(sweeper);
+        await unsubscribe();
+      };
     },
   };
 }
@@ -94,12 +100,13 @@ export function messageWorkerModule<C extends MessageConfig>(): ServiceModule<C>
       const persister = new Persister(
         store,
         ctx.deps().log,
+        ctx.deps().cache,
         { topicEvents: c.topicEvents, topicDlq: c.topicDlq, maxAttempts: c.maxAttempts },
         ctx.logger,
         metrics,
       );
       const sub = await ctx.deps().log.subscribe({
-        groupId: 'message-worker',
+        groupId: c.workerGroup,
         topics: [c.topicMessages],
         fromBeginning: true,
         handler: (batch) => persister.handle(batch),

@@ -1,4 +1,4 @@
-import type { ConsumedRecord, EventLog, LogRecord, Logger } from '@parley/common';
+import type { Cache, ConsumedRecord, EventLog, LogRecord, Logger } from '@parley/common';
 import client from 'prom-client';
 import { chatEvent, NEVER, parseCommand, type SendCommand } from './envelopes.ts';
 import { indexMessage } from './search.ts';
@@ -57,6 +57,7 @@ export class Persister {
   constructor(
     private readonly store: MessageStore,
     private readonly log: EventLog,
+    private readonly cache: Cache,
     private readonly opts: WorkerOptions,
     private readonly logger: Logger,
     private readonly metrics: WorkerMetrics,
@@ -108,6 +109,12 @@ export class Persister {
     // Events go out once per batch, before the offsets are committed: a crash re-emits them
     // (at least once; clients de-duplicate by message id).
     await this.log.produce(this.opts.topicEvents, events);
+    // Wake API processes waiting on ?wait=persisted; best effort, they fall back to a timeout.
+    for (const c of commands)
+      if (c.command.notify)
+        await this.cache
+          .publish(c.command.notify, c.command.id)
+          .catch((err: unknown) => this.logger.warn({ err }, 'notify failed'));
     this.metrics.storeSeconds.observe((performance.now() - started) / 1000);
   }
 

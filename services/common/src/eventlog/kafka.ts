@@ -26,6 +26,8 @@ export interface KafkaEventLogOptions {
   onHandlerError?: (err: unknown, tp: { topic: string; partition: number }, groupId: string) => void;
   /** How long produce() waits for acks=all before failing (the record may still land later). */
   produceTimeoutMs?: number;
+  /** How long the group waits for a silent member before reassigning its partitions. */
+  sessionTimeoutMs?: number;
   /** kafkajs log lines, mapped by the caller onto its logger. */
   log?: (level: 'error' | 'warn' | 'info' | 'debug', message: string, extra: Record<string, unknown>) => void;
 }
@@ -149,6 +151,9 @@ export class KafkaEventLog implements EventLog {
       groupId: opts.groupId,
       allowAutoTopicCreation: false,
       maxBytesPerPartition: 1024 * 1024,
+      sessionTimeout: this.opts.sessionTimeoutMs ?? 10_000,
+      heartbeatInterval: Math.floor((this.opts.sessionTimeoutMs ?? 10_000) / 3),
+      rebalanceTimeout: 2 * (this.opts.sessionTimeoutMs ?? 10_000),
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 5000 },
     });
     this.consumers.add(consumer);
