@@ -538,23 +538,21 @@ export class Chat {
     return (await this.decorate(p, conv, [m]))[0]!;
   }
 
-  async read(p: Principal, conversationId: string, seq: number) {
+  /**
+   * Moves the caller's read (or only delivered) cursor forward, capped at the last stored seq.
+   * Reading implies delivery; cursors never move back.
+   */
+  async receipt(p: Principal, conversationId: string, seq: number, kind: 'read' | 'delivered') {
     const { me } = await this.member(p, conversationId);
     const state = await this.store.states.findById(conversationId);
     const capped = Math.min(seq, state?.lastSeq ?? 0);
-    // Cursors only move forward.
-    if (capped > me.readSeq) {
-      await this.store.members.updateOne(
-        { _id: me._id },
-        { $set: { readSeq: capped, deliveredSeq: Math.max(capped, me.deliveredSeq) } },
-      );
-      await this.emit('receipt.updated', conversationId, {
-        userId: p.userId,
-        readSeq: capped,
-        deliveredSeq: Math.max(capped, me.deliveredSeq),
-      });
+    const readSeq = kind === 'read' ? Math.max(capped, me.readSeq) : me.readSeq;
+    const deliveredSeq = Math.max(capped, me.deliveredSeq, readSeq);
+    if (readSeq !== me.readSeq || deliveredSeq !== me.deliveredSeq) {
+      await this.store.members.updateOne({ _id: me._id }, { $set: { readSeq, deliveredSeq } });
+      await this.emit('receipt.updated', conversationId, { userId: p.userId, readSeq, deliveredSeq });
     }
-    return { readSeq: Math.max(capped, me.readSeq) };
+    return { readSeq, deliveredSeq };
   }
 
   async star(p: Principal, messageId: string, on: boolean): Promise<void> {

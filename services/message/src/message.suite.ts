@@ -563,6 +563,20 @@ export function messageHttpSuite(name: string, stackEnv: () => Record<string, st
           await call('GET', '/v1/conversations/:id/messages', { token: a.token, params: { id: conv } })
         ).json().messages;
         expect(mine.map((m: Json) => m.status)).to.deep.equal(['read', 'read', 'read']);
+        // Delivered moves on its own, never back, and never behind read.
+        await send(a.token, conv, { clientMsgId: '4', body: 'm4' });
+        await send(a.token, conv, { clientMsgId: '5', body: 'm5' });
+        const d = await call('POST', '/v1/conversations/:id/delivered', {
+          token: b.token,
+          params: { id: conv },
+          body: { seq: 4 },
+        });
+        expect(d.json()).to.deep.equal({ readSeq: 3, deliveredSeq: 4 });
+        const after = (
+          await call('GET', '/v1/conversations/:id/messages', { token: a.token, params: { id: conv } })
+        ).json().messages;
+        expect(after.map((m: Json) => m.status)).to.deep.equal(['read', 'read', 'read', 'delivered', 'sent']);
+        expect((await view(b.token)).unreadCount).to.equal(2);
       });
 
       it('bookmarks messages per user', async () => {

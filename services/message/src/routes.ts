@@ -172,21 +172,29 @@ export function messageRoutes(api: Api, chat: () => Chat): void {
     handler: async (req) => chat().messages(who(req), req.params.id, req.query),
   });
 
-  api.route({
-    method: 'POST',
-    url: '/v1/conversations/:id/read',
-    operationId: 'markRead',
-    summary: 'Move your read cursor forward',
-    tags: msgTags,
-    access: 'user',
-    params: S.ConversationParams,
-    body: S.ReadBody,
-    responses: {
-      200: { description: 'Your read cursor', schema: S.z.object({ readSeq: S.z.number().int() }) },
-    },
-    errors: common,
-    handler: async (req) => chat().read(who(req), req.params.id, req.body.seq),
-  });
+  for (const kind of ['read', 'delivered'] as const) {
+    api.route({
+      method: 'POST',
+      url: `/v1/conversations/:id/${kind}`,
+      operationId: kind === 'read' ? 'markRead' : 'markDelivered',
+      summary:
+        kind === 'read'
+          ? 'Move your read cursor forward (implies delivered)'
+          : 'Report messages up to seq as delivered to a device',
+      tags: msgTags,
+      access: 'user',
+      params: S.ConversationParams,
+      body: S.ReadBody,
+      responses: {
+        200: {
+          description: 'Your cursors',
+          schema: S.z.object({ readSeq: S.z.number().int(), deliveredSeq: S.z.number().int() }),
+        },
+      },
+      errors: common,
+      handler: async (req) => chat().receipt(who(req), req.params.id, req.body.seq, kind),
+    });
+  }
 
   api.route({
     method: 'PATCH',

@@ -1,0 +1,97 @@
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import type { DocumentStore } from '@parley/common';
+import { NEVER } from './envelopes.ts';
+import { MessageStore, type Message } from './store.ts';
+
+function message(conversationId: string, seq: number, over: Partial<Message> = {}): Message {
+  return {
+    _id: randomUUID(),
+    conversationId,
+    seq,
+    senderId: 's',
+    clientMsgId: randomUUID(),
+    body: 'b',
+    createdAt: new Date().toISOString(),
+    acceptedAt: Date.now(),
+    expiresAt: NEVER,
+    editCount: 0,
+    ...over,
+  };
+}
+
+/** The message store's own methods and indexes, run against every document store adapter. */
+export function messageStoreContract(name: string, open: () => Promise<DocumentStore>): void {
+  describe(`MessageStore contract: ${name}`, function () {
+    this.timeout(20_000);
+    let ds: DocumentStore;
+    let store: MessageStore;
+    before(async () => {
+      ds = await open();
+      store = await MessageStore.open(ds);
+    });
+    after(() => ds?.close());
+
+    it('reports the last seq of a conversation, 0 when it has none', async () => {
+      const conv = randomUUID();
+      expect(await store.lastSeq(conv)).to.equal(0);
+      for (const seq of [1, 2, 3]) await store.messages.insertOne(message(conv, seq));
+      expect(await store.lastSeq(conv)).to.equal(3);
+    });
+
+    it('refuses a second message with the same seq or the same (sender, clientMsgId)', async () => {
+      const conv = randomUUID();
+      const first = message(conv, 1);
+      await store.messages.insertOne(first);
+      expect(await store.insertIfAbsent(store.messages, message(conv, 1))).to.equal(false);
+      expect(
+        await store.insertIfAbsent(store.messages, message(conv, 2, { clientMsgId: first.clientMsgId })),
+      ).to.equal(false);
+      expect(await store.insertIfAbsent(store.messages, message(conv, 2))).to.equal(true);
+    });
+
+    it('keeps one direct conversation per pair', async () => {
+      const directKey = `${randomUUID()}:${randomUUID()}`;
+      const now = new Date().toISOString();
+      const conv = (id: string) => ({
+        _id: id,
+        type: 'direct' as const,
+        directKey,
+        createdBy: 'x',
+        createdAt: now,
+        updatedAt: now,
+      });
+      expect(await store.insertIfAbsent(store.conversations, conv(randomUUID()))).to.equal(true);
+      expect(await store.insertIfAbsent(store.conversations, conv(randomUUID()))).to.equal(false);
+    });
+
+    it('finds memberships, members of a conversation and blocks', async () => {
+      const conv = randomUUID();
+      const [u1, u2] = [randomUUID(), randomUUID()];
+      for (const u of [u1, u2])
+        await store.members.insertOne({
+          _id: store.memberId(conv, u),
+          conversationId: conv,
+          userId: u,
+          role: 'member',
+          joinedAt: 'x',
+          readSeq: 0,
+          deliveredSeq: 0,
+        });
+      expect((await store.membership(conv, u1))?.userId).to.equal(u1);
+      expect(await store.membership(conv, randomUUID())).to.equal(null);
+      expect((await store.membersOf(conv)).map((m) => m.userId).sort()).to.deep.equal([u1, u2].sort());
+      await store.blocks.insertOne({ _id: `${u1}:${u2}`, blockerId: u1, blockedId: u2, at: 'x' });
+      expect(await store.isBlocked(u1, u2)).to.equal(true);
+      expect(await store.isBlocked(u2, u1)).to.equal(false);
+    });
+
+    it('hides expired messages from visible reads', async () => {
+      const conv = randomUUID();
+      await store.messages.insertOne(message(conv, 1, { expiresAt: Date.now() - 1 }));
+      await store.messages.insertOne(message(conv, 2));
+      const seen = await store.messages.find({ conversationId: conv, ...store.visible() });
+      expect(seen.map((m) => m.seq)).to.deep.equal([2]);
+    });
+  });
+}
