@@ -3,7 +3,7 @@
 # PARLEY_STOP_TIMEOUT seconds).
 #
 #   scripts/stack/down.sh           stop, keep data (next up.sh restarts with it)
-#   scripts/stack/down.sh --purge   stop and delete $PARLEY_STACK_DIR (data, logs, configs)
+#   scripts/stack/down.sh --purge   stop and delete $PARLEY_STACK_DIR (data incl. PostgreSQL's, logs, configs)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -23,15 +23,17 @@ fi
 exec 9>"$PARLEY_STACK_DIR/.lock"
 flock -w 600 9 || die "another up.sh/down.sh holds $PARLEY_STACK_DIR/.lock"
 
-# Stop all servers in parallel; each waits for its own processes.
+# Stop all servers in parallel; each waits for its own processes. PostgreSQL
+# goes last (after FerretDB, its only client), whichever backend is selected.
 pids=()
-for s in "${SERVERS[@]}"; do
+for s in kafka ferretdb redis; do
   mapfile -t pidfiles < <(server_pidfiles "$s")
   stop_pidfiles "$s" "${pidfiles[@]}" &
   pids+=($!)
 done
 rc=0
 for p in "${pids[@]}"; do wait "$p" || rc=1; done
+stop_postgres || rc=1
 ((rc == 0)) || die "some servers failed to stop"
 
 if ((purge)); then

@@ -31,7 +31,12 @@ for s in "${SERVERS[@]}"; do
   pids=()
   while read -r pf; do pid_alive "$pf" && pids+=("$(<"$pf")"); done < <(server_pidfiles "$s")
   if server_answers "$s"; then state=up; else state=down; rc=1; fi
-  printf '%-9s %-5s %s%s\n' "$s" "$state" "$(server_endpoint "$s")" \
-    "$( ((${#pids[@]})) && echo "  pid ${pids[*]}" || echo "  (no live pid)")"
+  extra=""
+  [[ $s == ferretdb ]] && extra="  [$(ferretdb_backend_label "$(ferretdb_running_backend)")]"
+  printf '%-9s %-5s %s%s%s\n' "$s" "$state" "$(server_endpoint "$s")" \
+    "$( ((${#pids[@]})) && echo "  pid ${pids[*]}" || echo "  (no live pid)")" "$extra"
 done
+if [[ $(ferretdb_running_backend) != "$PARLEY_FERRETDB_BACKEND" ]] && pid_alive "$FERRETDB_DIR/ferretdb.pid"; then
+  echo "note: FerretDB runs the $(ferretdb_running_backend) backend but PARLEY_FERRETDB_BACKEND=$PARLEY_FERRETDB_BACKEND (up.sh restarts it)"
+fi
 exit "$rc"

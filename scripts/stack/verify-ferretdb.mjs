@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Verifies the MongoDB-wire server started by scripts/stack/up.sh (FerretDB v1,
-// SQLite backend) with the official `mongodb` driver.
+// PostgreSQL or SQLite backend) with the official `mongodb` driver.
 //
 //   node scripts/stack/verify-ferretdb.mjs           basic checks (exit 1 on failure)
 //   node scripts/stack/verify-ferretdb.mjs --probe   + feature probe table (informational;
