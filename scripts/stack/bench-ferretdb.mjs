@@ -38,7 +38,9 @@ const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 10
 
 try {
   const build = await db.admin().command({ buildInfo: 1 });
-  console.log(`server: ${url}  buildInfo.version=${build.version}  ferretdb=${JSON.stringify(build.ferretdb ?? null)}`);
+  console.log(
+    `server: ${url}  buildInfo.version=${build.version}  ferretdb=${JSON.stringify(build.ferretdb ?? null)}`,
+  );
 
   // ---- 1. findById -----------------------------------------------------------
   let t0 = process.hrtime.bigint();
@@ -46,7 +48,12 @@ try {
   for (let i = 0; i < nDocs; i += batch) {
     const docs = [];
     for (let j = i; j < Math.min(nDocs, i + batch); j++) {
-      docs.push({ _id: `msg-${String(j).padStart(6, '0')}-${(j * 2654435761) % 1e9}`, room: `r${j % 50}`, n: j, body: 'x'.repeat(200) });
+      docs.push({
+        _id: `msg-${String(j).padStart(6, '0')}-${(j * 2654435761) % 1e9}`,
+        room: `r${j % 50}`,
+        n: j,
+        body: 'x'.repeat(200),
+      });
     }
     await coll.insertMany(docs, { ordered: false });
   }
@@ -75,7 +82,9 @@ try {
   const plan = await coll.find({ _id: ids[0] }).explain();
   console.log('explain find({_id}):');
   console.log(JSON.stringify(plan.queryPlanner ?? plan, null, 2));
-  console.log(`explain pushdown flags: ${JSON.stringify({ filterPushdown: plan.filterPushdown, sortPushdown: plan.sortPushdown, limitPushdown: plan.limitPushdown })}`);
+  console.log(
+    `explain pushdown flags: ${JSON.stringify({ filterPushdown: plan.filterPushdown, sortPushdown: plan.sortPushdown, limitPushdown: plan.limitPushdown })}`,
+  );
 
   // ---- 2. concurrent $inc --------------------------------------------------
   await incColl.insertOne({ _id: 'counter', n: 0 });
