@@ -24,16 +24,20 @@ export interface SearchTerm extends Doc {
   at: number;
 }
 
+/** The term documents of a message; none for ciphertext or a tombstone. */
+export function searchTerms(m: Message): SearchTerm[] {
+  if (m.body === undefined || m.deleted) return [];
+  return tokenize(m.body).map((term) => ({
+    _id: `${term}:${m._id}`,
+    term,
+    messageId: m._id,
+    conversationId: m.conversationId,
+    at: Date.parse(m.createdAt),
+  }));
+}
+
 export async function indexMessage(store: MessageStore, m: Message): Promise<void> {
-  if (m.body === undefined || m.deleted) return;
-  for (const term of tokenize(m.body))
-    await store.insertIfAbsent(store.terms, {
-      _id: `${term}:${m._id}`,
-      term,
-      messageId: m._id,
-      conversationId: m.conversationId,
-      at: Date.parse(m.createdAt),
-    });
+  await store.terms.insertMany(searchTerms(m));
 }
 
 export async function unindexMessage(store: MessageStore, messageId: string): Promise<void> {

@@ -1,7 +1,7 @@
-import type { Cache, ConsumedRecord, EventLog, LogRecord, Logger } from '@parley/common';
+import type { Cache, ConsumedRecord, EventLog, Logger } from '@parley/common';
 import client from 'prom-client';
 import { chatEvent, NEVER, parseCommand, type SendCommand } from './envelopes.ts';
-import { indexMessage } from './search.ts';
+import { searchTerms } from './search.ts';
 import { assignSequences } from './sequencing.ts';
 import { DuplicateKeyError } from '@parley/common';
 import type { Message, MessageStore } from './store.ts';
@@ -74,29 +74,27 @@ export class Persister {
       if (parsed.ok) commands.push({ record, command: parsed.command });
       else await this.deadLetter(record, 'poison', parsed.reason);
     }
-    const recipients = new Map<string, string[]>();
-    const events: LogRecord[] = [];
+    // Point reads by _id: FerretDB serves those from an index, while `$in` scans the collection.
+    const existing = new Map<string, Message>();
+    for (const id of new Set(commands.map((c) => c.command.id))) {
+      const m = await this.store.messages.findById(id);
+      if (m) existing.set(id, m);
+    }
+    for (const conv of new Set(commands.map((c) => c.command.conversationId))) {
+      if (this.lastSeqCache.has(conv)) continue;
+      const st = await this.store.states.findById(conv);
+      if (st) this.lastSeqCache.set(conv, st.lastSeq);
+    }
+
+    const stored: { message: Message; command: SendCommand }[] = [];
     // One failing command must not block its partition forever: after maxAttempts it goes to the DLQ.
     for (const c of commands) {
       const key = `${c.record.topic}/${c.record.partition}/${c.record.offset}`;
       try {
-        const message = await this.persist(c.command);
-        let to = recipients.get(message.conversationId);
-        if (!to)
-          recipients.set(
-            message.conversationId,
-            (to = (await this.store.membersOf(message.conversationId)).map((m) => m.userId)),
-          );
-        events.push({
-          key: message.conversationId,
-          value: JSON.stringify(
-            chatEvent('message.created', message.conversationId, to, messageView(message)),
-          ),
-          headers: {
-            'event-type': 'message.created',
-            ...(c.command.traceparent ? { traceparent: c.command.traceparent } : {}),
-          },
-        });
+        const message = existing.get(c.command.id) ?? (await this.persist(c.command));
+        if (existing.has(c.command.id)) this.metrics.duplicates.inc();
+        existing.set(message._id, message);
+        stored.push({ message, command: c.command });
         this.failures.delete(key);
       } catch (err) {
         const n = (this.failures.get(key) ?? 0) + 1;
@@ -106,14 +104,66 @@ export class Persister {
         await this.deadLetter(c.record, 'attempts', err instanceof Error ? err.message : String(err));
       }
     }
+
+    // Per conversation once per batch: the state document (single writer: this partition's
+    // worker), the recipients, the search terms.
+    const last = new Map<string, Message>();
+    for (const { message } of stored) {
+      const prev = last.get(message.conversationId);
+      if (!prev || message.seq > prev.seq) last.set(message.conversationId, message);
+    }
+    const recipients = new Map<string, string[]>();
+    for (const [conversationId, m] of last) {
+      await this.store.states.updateOne(
+        { _id: conversationId },
+        {
+          $set: {
+            lastSeq: Math.max(m.seq, this.lastSeqCache.get(conversationId) ?? 0),
+            lastMessageAt: m.createdAt,
+            preview: {
+              id: m._id,
+              seq: m.seq,
+              senderId: m.senderId,
+              ...(m.body !== undefined ? { body: m.body.slice(0, 140) } : {}),
+              encrypted: m.ciphertext !== undefined,
+              createdAt: m.createdAt,
+            },
+          },
+        },
+        { upsert: true },
+      );
+      recipients.set(
+        conversationId,
+        (await this.store.membersOf(conversationId)).map((x) => x.userId),
+      );
+    }
+    await this.store.terms.insertMany(stored.flatMap(({ message }) => searchTerms(message)));
+
     // Events go out once per batch, before the offsets are committed: a crash re-emits them
     // (at least once; clients de-duplicate by message id).
-    await this.log.produce(this.opts.topicEvents, events);
+    await this.log.produce(
+      this.opts.topicEvents,
+      stored.map(({ message, command }) => ({
+        key: message.conversationId,
+        value: JSON.stringify(
+          chatEvent(
+            'message.created',
+            message.conversationId,
+            recipients.get(message.conversationId) ?? [],
+            messageView(message),
+          ),
+        ),
+        headers: {
+          'event-type': 'message.created',
+          ...(command.traceparent ? { traceparent: command.traceparent } : {}),
+        },
+      })),
+    );
     // Wake API processes waiting on ?wait=persisted; best effort, they fall back to a timeout.
-    for (const c of commands)
-      if (c.command.notify)
+    for (const { command } of stored)
+      if (command.notify)
         await this.cache
-          .publish(c.command.notify, c.command.id)
+          .publish(command.notify, command.id)
           .catch((err: unknown) => this.logger.warn({ err }, 'notify failed'));
     this.metrics.storeSeconds.observe((performance.now() - started) / 1000);
   }
@@ -122,21 +172,13 @@ export class Persister {
     if (!fresh) {
       const cached = this.lastSeqCache.get(conversationId);
       if (cached !== undefined) return cached;
-      const state = await this.store.states.findById(conversationId);
-      if (state) return state.lastSeq;
     }
     return this.store.lastSeq(conversationId);
   }
 
+  /** Stores one new message with the next seq; the unique indexes catch a stale guess. */
   private async persist(cmd: SendCommand): Promise<Message> {
-    let existing = await this.store.messages.findById(cmd.id);
-    if (existing) {
-      this.metrics.duplicates.inc();
-      return existing;
-    }
-    for (let attempt = 0; attempt < 2 && !existing; attempt++) {
-      // First try the cheap guess (cache or the state document); if another writer or a crash
-      // left it behind, the unique (conversationId, seq) index refuses it and we read the truth.
+    for (let attempt = 0; attempt < 2; attempt++) {
       const last = await this.lastSeq(cmd.conversationId, attempt > 0);
       const [assigned] = assignSequences([cmd], new Map([[cmd.conversationId, last]]), new Set());
       const message: Message = {
@@ -155,44 +197,26 @@ export class Persister {
       };
       try {
         await this.store.messages.insertOne(message);
-        existing = message;
         this.metrics.stored.inc();
+        this.lastSeqCache.set(cmd.conversationId, message.seq);
+        this.logger.debug(
+          { conversationId: cmd.conversationId, messageId: cmd.id, seq: message.seq },
+          'message stored',
+        );
+        return message;
       } catch (err) {
         if (!(err instanceof DuplicateKeyError)) throw err;
+        // Either this id was stored meanwhile, or the seq guess was stale (a crash between the
+        // insert and the state update, or another worker during a rebalance): read the truth.
         this.lastSeqCache.delete(cmd.conversationId);
-        existing = await this.store.messages.findById(cmd.id);
-        if (existing) this.metrics.duplicates.inc();
+        const found = await this.store.messages.findById(cmd.id);
+        if (found) {
+          this.metrics.duplicates.inc();
+          return found;
+        }
       }
     }
-    if (!existing) throw new Error(`could not assign a seq in ${cmd.conversationId}; retrying the batch`);
-    this.lastSeqCache.set(
-      cmd.conversationId,
-      Math.max(existing.seq, this.lastSeqCache.get(cmd.conversationId) ?? 0),
-    );
-    await this.store.states.updateOne(
-      { _id: cmd.conversationId },
-      {
-        $set: {
-          lastSeq: this.lastSeqCache.get(cmd.conversationId)!,
-          lastMessageAt: existing.createdAt,
-          preview: {
-            id: existing._id,
-            seq: existing.seq,
-            senderId: existing.senderId,
-            ...(existing.body !== undefined ? { body: existing.body.slice(0, 140) } : {}),
-            encrypted: existing.ciphertext !== undefined,
-            createdAt: existing.createdAt,
-          },
-        },
-      },
-      { upsert: true },
-    );
-    await indexMessage(this.store, existing);
-    this.logger.debug(
-      { conversationId: cmd.conversationId, messageId: cmd.id, seq: existing.seq },
-      'message stored',
-    );
-    return existing;
+    throw new Error(`could not assign a seq in ${cmd.conversationId}; retrying the batch`);
   }
 
   private async deadLetter(

@@ -66,6 +66,19 @@ export function documentStoreContract(name: string, open: () => Promise<Document
       await expectReject(items.insertOne({ _id: 'a', owner: 'u2', n: 2 }), DuplicateKeyError);
     });
 
+    it('inserts many at once, counting the ones that collide instead of failing', async () => {
+      await items.insertOne({ _id: 'a', owner: 'u1', n: 1 });
+      const r = await items.insertMany([
+        { _id: 'b', owner: 'u1', n: 2 },
+        { _id: 'a', owner: 'u9', n: 9 },
+        { _id: 'c', owner: 'u1', n: 1 },
+        { _id: 'd', owner: 'u1', n: 4 },
+      ]);
+      expect(r).to.deep.equal({ inserted: 2, duplicates: 2 });
+      expect((await items.find({}, { sort: [['_id', 1]] })).map((d) => d._id)).to.deep.equal(['a', 'b', 'd']);
+      expect(await items.insertMany([])).to.deep.equal({ inserted: 0, duplicates: 0 });
+    });
+
     it('enforces a compound unique index', async () => {
       await items.insertOne({ _id: 'a', owner: 'u1', n: 1 });
       await items.insertOne({ _id: 'b', owner: 'u1', n: 2 });

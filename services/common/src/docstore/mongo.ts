@@ -95,6 +95,32 @@ class MongoDocCollection<T extends Doc> implements Collection<T> {
     }
   }
 
+  async insertMany(docs: readonly T[]): Promise<{ inserted: number; duplicates: number }> {
+    if (docs.length === 0) return { inserted: 0, duplicates: 0 };
+    for (const d of docs)
+      if (typeof d._id !== 'string' || d._id.length === 0)
+        throw new InvalidQueryError('_id must be a non-empty string');
+    try {
+      const r = await this.coll.insertMany(
+        docs.map((d) => ({ ...d }) as mongoose.mongo.Document),
+        { ordered: false },
+      );
+      return { inserted: r.insertedCount, duplicates: 0 };
+    } catch (err) {
+      // Unordered: every non-colliding document went in; only duplicate-key failures are expected.
+      const e = err as { insertedCount?: number; result?: { insertedCount?: number }; writeErrors?: unknown };
+      const writeErrors = (
+        Array.isArray(e.writeErrors) ? e.writeErrors : e.writeErrors ? [e.writeErrors] : []
+      ) as {
+        code?: number;
+        err?: { code?: number };
+      }[];
+      if (writeErrors.length === 0 || !writeErrors.every((w) => (w.code ?? w.err?.code) === 11000)) throw err;
+      const inserted = e.insertedCount ?? e.result?.insertedCount ?? docs.length - writeErrors.length;
+      return { inserted, duplicates: writeErrors.length };
+    }
+  }
+
   async findById(id: string): Promise<T | null> {
     return (await this.coll.findOne(toMongoFilter({ _id: id }))) as unknown as T | null;
   }

@@ -71,6 +71,11 @@ export interface Collection<T extends Doc> {
   readonly name: string;
   /** Throws DuplicateKeyError when a unique index (or the id) already holds the values. */
   insertOne(doc: T): Promise<void>;
+  /**
+   * Inserts every document that does not collide with a unique index, in one round trip where
+   * the backend allows; collisions are counted, not thrown.
+   */
+  insertMany(docs: readonly T[]): Promise<{ inserted: number; duplicates: number }>;
   findById(id: string): Promise<T | null>;
   findOne(filter: Filter, opts?: FindOptions): Promise<T | null>;
   find(filter: Filter, opts?: FindOptions): Promise<T[]>;

@@ -138,6 +138,27 @@ class SqliteCollection<T extends Doc> implements Collection<T> {
     }
   }
 
+  async insertMany(docs: readonly T[]): Promise<{ inserted: number; duplicates: number }> {
+    for (const d of docs)
+      if (typeof d._id !== 'string' || d._id.length === 0)
+        throw new InvalidQueryError('_id must be a non-empty string');
+    const stmt = this.db.prepare(`INSERT INTO ${this.table} (id, doc) VALUES (?, ?)`);
+    let inserted = 0;
+    let duplicates = 0;
+    this.db.transaction(() => {
+      for (const d of docs) {
+        try {
+          stmt.run(d._id, JSON.stringify(d));
+          inserted++;
+        } catch (err) {
+          if (!isUniqueViolation(err)) throw err;
+          duplicates++;
+        }
+      }
+    })();
+    return { inserted, duplicates };
+  }
+
   async findById(id: string): Promise<T | null> {
     const row = this.db.prepare(`SELECT doc FROM ${this.table} WHERE id = ?`).get(id) as
       { doc: string } | undefined;
