@@ -49,7 +49,7 @@ bash scripts/stack/up.sh
 eval "$(bash scripts/stack/env.sh)"
 
 step "contract and integration tests against the real stack"
-run_mocha integration 'services/*/src/**/*.int.test.ts'
+run_mocha integration 'services/*/src/**/*.int.test.ts' 'operators/src/**/*.int.test.ts'
 
 echo
 echo "test run took $(($(date +%s) - started)) s"

@@ -1,0 +1,144 @@
+import { ConfigResourceTypes, Kafka, logLevel, type Admin } from 'kafkajs';
+import type { ConfigSource, ObservedConfigEntry, ObservedTopic, TopicAction } from '../topic/plan.ts';
+
+// Kafka's DescribeConfigs configSource numbers (KIP-226).
+const SOURCES: Record<number, ConfigSource> = {
+  1: 'DYNAMIC_TOPIC_CONFIG',
+  2: 'DYNAMIC_BROKER_CONFIG',
+  3: 'DYNAMIC_DEFAULT_BROKER_CONFIG',
+  4: 'STATIC_BROKER_CONFIG',
+  5: 'DEFAULT_CONFIG',
+  6: 'DYNAMIC_BROKER_LOGGER_CONFIG',
+};
+
+export class KafkaActionError extends Error {
+  constructor(
+    readonly action: TopicAction['kind'],
+    readonly topicName: string,
+    cause: unknown,
+  ) {
+    super(`${action} on "${topicName}" failed: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = 'KafkaActionError';
+  }
+}
+
+/**
+ * The operator's Kafka side (kafkajs admin): observe a topic as the planner needs it, and run the
+ * planner's actions. Permissions needed: Describe, Create, Alter and AlterConfigs on the topics
+ * it manages, DescribeConfigs, and Delete only for deletionPolicy Delete.
+ */
+export class KafkaTopics {
+  private constructor(private readonly admin: Admin) {}
+
+  static async connect(brokers: readonly string[], clientId = 'parley-operator'): Promise<KafkaTopics> {
+    const admin = new Kafka({
+      clientId,
+      brokers: [...brokers],
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 3 },
+    }).admin();
+    await admin.connect();
+    return new KafkaTopics(admin);
+  }
+
+  /**
+   * The topic as Kafka reports it, or undefined when it does not exist. kafkajs speaks Metadata
+   * versions without topic ids, so the name stands in for the id: a topic deleted and re-created
+   * outside the operator between two reconciles looks like the same topic.
+   */
+  async observe(name: string): Promise<ObservedTopic | undefined> {
+    const names = await this.admin.listTopics();
+    if (!names.includes(name)) return undefined;
+    const meta = await this.admin.fetchTopicMetadata({ topics: [name] });
+    const t = meta.topics[0];
+    if (!t) return undefined;
+    const replicationFactor = Math.min(...t.partitions.map((p) => p.replicas.length));
+    const described = await this.admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: ConfigResourceTypes.TOPIC, name }],
+    });
+    const config: Record<string, ObservedConfigEntry> = {};
+    for (const e of described.resources[0]?.configEntries ?? []) {
+      const source = (e as { configSource?: number }).configSource;
+      config[e.configName] = {
+        value: e.configValue ?? null,
+        source:
+          source === undefined
+            ? e.isDefault
+              ? 'DEFAULT_CONFIG'
+              : 'UNKNOWN'
+            : (SOURCES[source] ?? 'UNKNOWN'),
+      };
+    }
+    return { name, topicId: name, partitions: t.partitions.length, replicationFactor, config };
+  }
+
+  /** Runs one planned action. "Already exists" counts as success. */
+  async apply(action: TopicAction, observed: ObservedTopic | undefined): Promise<void> {
+    try {
+      switch (action.kind) {
+        case 'create':
+          try {
+            await this.admin.createTopics({
+              waitForLeaders: true,
+              topics: [
+                {
+                  topic: action.topicName,
+                  numPartitions: action.partitions,
+                  replicationFactor: action.replicationFactor,
+                  configEntries: Object.entries(action.config).map(([name, value]) => ({ name, value })),
+                },
+              ],
+            });
+          } catch (err) {
+            if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
+          }
+          return;
+        case 'createPartitions':
+          await this.admin.createPartitions({
+            topicPartitions: [{ topic: action.topicName, count: action.to }],
+          });
+          return;
+        case 'alterConfigs': {
+          // AlterConfigs (what kafkajs speaks) replaces the topic's whole dynamic config set, so
+          // send every key that must stay, plus the changes, minus the removals.
+          const keep = Object.entries(observed?.config ?? {})
+            .filter(
+              ([k, e]) =>
+                e.source === 'DYNAMIC_TOPIC_CONFIG' && !action.delete.includes(k) && e.value !== null,
+            )
+            .map(([k, e]) => [k, e.value!] as const);
+          const entries = new Map<string, string>([...keep, ...Object.entries(action.set)]);
+          await this.admin.alterConfigs({
+            validateOnly: false,
+            resources: [
+              {
+                type: ConfigResourceTypes.TOPIC,
+                name: action.topicName,
+                configEntries: [...entries].map(([name, value]) => ({ name, value })),
+              },
+            ],
+          });
+          return;
+        }
+        case 'adopt':
+        case 'none':
+          return;
+      }
+    } catch (err) {
+      throw new KafkaActionError(action.kind, action.topicName, err);
+    }
+  }
+
+  async delete(name: string): Promise<void> {
+    try {
+      await this.admin.deleteTopics({ topics: [name] });
+    } catch (err) {
+      if ((err as { type?: string }).type !== 'UNKNOWN_TOPIC_OR_PARTITION') throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.admin.disconnect();
+  }
+}
