@@ -1,4 +1,5 @@
 import { ConfigResourceTypes, Kafka, logLevel, type Admin } from 'kafkajs';
+import type { OffsetSample, OffsetSnapshot } from '../autoscale/observe.ts';
 import type { ConfigSource, ObservedConfigEntry, ObservedTopic, TopicAction } from '../topic/plan.ts';
 
 // Kafka's DescribeConfigs configSource numbers (KIP-226).
@@ -128,6 +129,32 @@ export class KafkaTopics {
     } catch (err) {
       throw new KafkaActionError(action.kind, action.topicName, err);
     }
+  }
+
+  /**
+   * One offset snapshot of a consumer group over its topics, for the autoscaler's `observe`:
+   * committed offset (null where the group never committed), log start and end per partition.
+   */
+  async offsets(groupId: string, topics: readonly string[], now = Date.now()): Promise<OffsetSnapshot> {
+    const committed = await this.admin.fetchOffsets({ groupId, topics: [...topics] });
+    const byTp = new Map<string, number | null>();
+    for (const t of committed)
+      for (const p of t.partitions)
+        byTp.set(`${t.topic}/${p.partition}`, Number(p.offset) < 0 ? null : Number(p.offset));
+    const partitions: OffsetSample[] = [];
+    for (const topic of topics)
+      for (const p of await this.admin.fetchTopicOffsets(topic))
+        partitions.push({
+          topic,
+          partition: p.partition,
+          committedOffset: byTp.get(`${topic}/${p.partition}`) ?? null,
+          logStartOffset: Number(p.low),
+          logEndOffset: Number(p.high),
+        });
+    return {
+      at: now,
+      partitions: partitions.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition),
+    };
   }
 
   async delete(name: string): Promise<void> {
