@@ -280,6 +280,12 @@ export class Accounts {
     );
   }
 
+  /** Whether the session was revoked (or never existed), from the store. */
+  async sessionRevoked(sessionId: string): Promise<boolean> {
+    const s = await this.store.sessionById(sessionId);
+    return !s || s.revokedAt !== undefined;
+  }
+
   async logout(p: Principal): Promise<void> {
     const s = await this.store.sessionById(p.sessionId);
     if (s && !s.revokedAt) await this.revoke(s, 'logout');

@@ -358,6 +358,23 @@ export function authHttpSuite(name: string, stackEnv: () => Record<string, strin
         ).to.equal(401);
       });
 
+      it('keeps a revoked session revoked across a restart', async () => {
+        const r = await register();
+        expect((await call('POST', '/v1/auth/logout', { token: r.tokens.accessToken })).statusCode).to.equal(
+          204,
+        );
+        // A second process on the same store and keys stands in for a restart: it has not seen
+        // the revocation in its cache.
+        const restarted = await boot();
+        try {
+          const res = await call('GET', '/v1/users/me', { token: r.tokens.accessToken, on: restarted });
+          expect(res.statusCode).to.equal(401);
+          expect(res.json().detail).to.match(/revoked/);
+        } finally {
+          await restarted.stop('test');
+        }
+      });
+
       it('publishes the signing key in the JWKS without private parts', async () => {
         const jwks = (await call('GET', '/.well-known/jwks.json')).json<{ keys: Record<string, string>[] }>();
         expect(jwks.keys.map((k) => k.kid)).to.deep.equal(['key-a']);

@@ -46,7 +46,16 @@ export function authModule<C extends AuthConfig>(): ServiceModule<C> {
           keys: { jwks: () => ring().jwks },
           cache: ctx.deps().cache,
         });
-        return verifier.current.verify(bearerToken(req) ?? '');
+        const principal = await verifier.current.verify(bearerToken(req) ?? '');
+        // The in-process cache forgets revocations on restart; the session record does not.
+        // With Redis the marker outlives the token, so the extra read is only paid embedded.
+        if (
+          ctx.deps().cache.kind === 'memory' &&
+          accounts &&
+          (await accounts.sessionRevoked(principal.sessionId))
+        )
+          throw problems.UNAUTHENTICATED('session revoked; sign in again');
+        return principal;
       });
       ctx.api.addCatalogue(authErrors);
       authMetrics = new AuthMetrics(ctx.metrics.registry);
