@@ -10,17 +10,7 @@
 //   node scripts/stack/bench-ferretdb.mjs            (MONGO_URL, default mongodb://127.0.0.1:27017/parley)
 //   BENCH_DOCS=5000 BENCH_LOOKUPS=200 node scripts/stack/bench-ferretdb.mjs
 
-import { createRequire } from 'node:module';
-import path from 'node:path';
-
-async function load(name) {
-  try {
-    return await import(name);
-  } catch {
-    const req = createRequire(path.join(process.cwd(), 'noop.js'));
-    return await import(req.resolve(name));
-  }
-}
+import { load } from './resolve.mjs';
 
 const mongodb = await load('mongodb');
 const { MongoClient } = mongodb.default ?? mongodb;

@@ -11,17 +11,7 @@
 // working directory (e.g. a scratch dir with `npm i mongodb`).
 // Server from MONGO_URL (default mongodb://127.0.0.1:27017/parley).
 
-import { createRequire } from 'node:module';
-import path from 'node:path';
-
-async function load(name) {
-  try {
-    return await import(name);
-  } catch {
-    const req = createRequire(path.join(process.cwd(), 'noop.js'));
-    return await import(req.resolve(name));
-  }
-}
+import { load } from './resolve.mjs';
 
 const mongodb = await load('mongodb');
 const { MongoClient } = mongodb.default ?? mongodb;

@@ -13,19 +13,9 @@
 // Brokers come from KAFKA_BROKERS (default 127.0.0.1:9092).
 // Exit code 0 = all checks passed; 1 = at least one failed.
 
-import { createRequire } from 'node:module';
-import path from 'node:path';
+import { load } from './resolve.mjs';
 
-async function loadKafkajs() {
-  try {
-    return await import('kafkajs');
-  } catch {
-    const req = createRequire(path.join(process.cwd(), 'noop.js'));
-    return await import(req.resolve('kafkajs'));
-  }
-}
-
-const mod = await loadKafkajs();
+const mod = await load('kafkajs');
 const { Kafka, logLevel, Partitioners, ConfigResourceTypes } = mod.default ?? mod;
 
 const brokers = (process.env.KAFKA_BROKERS || '127.0.0.1:9092')

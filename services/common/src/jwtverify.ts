@@ -44,8 +44,13 @@ export class AccessTokenVerifier {
       });
     } else {
       const source = opts.keys.jwks;
-      // A local set is rebuilt on each call so key rotation in this process takes effect at once.
-      this.getKey = (header, token) => createLocalJWKSet(source())(header, token);
+      // Rebuilt only when the source hands out a different key set (rotation), not per request.
+      let built: { jwks: JSONWebKeySet; getKey: JWTVerifyGetKey } | undefined;
+      this.getKey = (header, token) => {
+        const jwks = source();
+        if (built?.jwks !== jwks) built = { jwks, getKey: createLocalJWKSet(jwks) };
+        return built.getKey(header, token);
+      };
     }
   }
 

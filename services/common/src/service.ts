@@ -111,6 +111,7 @@ export async function runService<S extends Spec & { [K in keyof CommonConfig]: u
     trustProxy: common.trustProxy,
   });
   let authenticator: ((req: FastifyRequest) => Promise<Principal>) | undefined;
+  let limiter: RateLimiter | undefined;
   const perMinute = { max: common.rateLimit.perMinute, windowMs: 60_000 };
   const api = new Api(app, {
     catalogue: {},
@@ -121,7 +122,7 @@ export async function runService<S extends Spec & { [K in keyof CommonConfig]: u
     },
     beforeHandler: async (req, principal) => {
       if (!connected) throw problems.UNAVAILABLE('dependencies are still connecting');
-      const limiter = new RateLimiter(connected.deps.cache);
+      limiter ??= new RateLimiter(connected.deps.cache);
       const key = principal ? `general:user:${principal.userId}` : `general:ip:${req.ip}`;
       const r = await limiter.hit(key, perMinute);
       if (!r.allowed) throw tooMany('request rate limit reached', r.retryAfterSec);

@@ -5,7 +5,7 @@ import { messageProblems as P } from './errors.ts';
 import { indexMessage, searchMessages, unindexMessage } from './search.ts';
 import { parseSeq } from './sequencing.ts';
 import type { Conversation, Member, Message, MessageStore, Role } from './store.ts';
-import { messageView } from './worker.ts';
+import { messageView } from './view.ts';
 
 export interface ChatOptions {
   topicMessages: string;

@@ -1,5 +1,4 @@
 import { DuplicateKeyError, q, type Collection, type Doc, type DocumentStore } from '@parley/common';
-import { NEVER } from './envelopes.ts';
 import type { SearchTerm } from './search.ts';
 
 export type Role = 'owner' | 'admin' | 'member';
@@ -210,5 +209,3 @@ export class MessageStore {
     return { expiresAt: q.gt(now) };
   }
 }
-
-export { NEVER };

@@ -2,6 +2,7 @@ import type { Cache, ConsumedRecord, EventLog, Logger } from '@parley/common';
 import client from 'prom-client';
 import { chatEvent, NEVER, parseCommand, type SendCommand } from './envelopes.ts';
 import { searchTerms } from './search.ts';
+import { messageView } from './view.ts';
 import { assignSequences } from './sequencing.ts';
 import { DuplicateKeyError } from '@parley/common';
 import type { Message, MessageStore } from './store.ts';
@@ -243,26 +244,4 @@ export class Persister {
       },
     ]);
   }
-}
-
-/** What clients see of a message (tombstones keep id and seq so clients can update). */
-export function messageView(m: Message) {
-  return {
-    id: m._id,
-    conversationId: m.conversationId,
-    seq: m.seq,
-    senderId: m.senderId,
-    clientMsgId: m.clientMsgId,
-    ...(m.deleted
-      ? { deleted: true as const, deletedAt: m.deletedAt }
-      : {
-          ...(m.body !== undefined ? { body: m.body } : {}),
-          ...(m.ciphertext !== undefined ? { ciphertext: m.ciphertext } : {}),
-        }),
-    ...(m.replyTo ? { replyTo: m.replyTo } : {}),
-    createdAt: m.createdAt,
-    ...(m.expiresAt < 8_640_000_000_000_000 ? { expiresAt: new Date(m.expiresAt).toISOString() } : {}),
-    editCount: m.editCount,
-    ...(m.editedAt ? { editedAt: m.editedAt } : {}),
-  };
 }
