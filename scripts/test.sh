@@ -22,6 +22,12 @@ npx tsc -p .
 npx eslint .
 npx prettier --check . >/dev/null || { npx prettier --check .; exit 1; }
 node --import tsx scripts/gen-config-docs.ts --check
+# Further checks (generated files current, chart lint/validation, …): one script each.
+for check in scripts/checks/*.sh; do
+  [[ -e $check ]] || continue
+  step "check: $check"
+  bash "$check"
+done
 
 passed=0
 failed=0
@@ -42,7 +48,7 @@ run_mocha() { # name, mocha args...
 }
 
 step "unit tests (no network)"
-run_mocha unit 'services/*/src/**/*.test.ts' 'operators/src/**/*.test.ts' --ignore '**/*.int.test.ts'
+run_mocha unit 'services/*/src/**/*.test.ts' 'operators/src/**/*.test.ts' 'cdk8s/src/**/*.test.ts' --ignore '**/*.int.test.ts'
 
 step "real local stack"
 bash scripts/stack/up.sh
