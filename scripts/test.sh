@@ -52,6 +52,13 @@ run_mocha unit 'services/*/src/**/*.test.ts' 'operators/src/**/*.test.ts' 'cdk8s
 
 step "real local stack"
 bash scripts/stack/up.sh
+# The web demo's end-to-end test drives Debian's Chromium (playwright-core cannot download a browser here).
+if [[ ! -x /usr/bin/chromium ]]; then
+  step "installing chromium (Debian) for the browser end-to-end test"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 ||
+    { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends chromium >/dev/null; }
+fi
 eval "$(bash scripts/stack/env.sh)"
 
 step "contract and integration tests against the real stack"
