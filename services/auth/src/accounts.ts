@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
 import {
   RateLimiter,
   revokedSessionKey,
+  REVOCATIONS_CHANNEL,
   SmsError,
   tooMany,
   type Cache,
@@ -275,6 +276,13 @@ export class Accounts {
     await this.cache.set(revokedSessionKey(session._id), reason, {
       ttlMs: (this.opts.accessTtlSec + 60) * 1000,
     });
+    // Best effort: open sockets also re-check at their next token refresh.
+    await this.cache
+      .publish(
+        REVOCATIONS_CHANNEL,
+        JSON.stringify({ sessionId: session._id, userId: session.userId, reason }),
+      )
+      .catch(() => undefined);
     await this.events.emit(
       userEvent('session.revoked', { userId: session.userId, sessionId: session._id, reason }),
     );

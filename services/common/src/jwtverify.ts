@@ -14,6 +14,12 @@ import { problems } from './errors.ts';
 export const ACCESS_TOKEN_ALG = 'EdDSA';
 
 /** Cache key marking a session revoked, so access tokens carrying its sid stop working at once. */
+/**
+ * Cache channel on which the auth service announces revocations (`{sessionId, userId, reason}`),
+ * so gateways close the session's open sockets at once instead of at token expiry.
+ */
+export const REVOCATIONS_CHANNEL = 'auth:revocations';
+
 export function revokedSessionKey(sessionId: string): string {
   return `auth:revoked-session:${sessionId}`;
 }

@@ -19,6 +19,8 @@ export interface ModuleContext<C> {
   /** Installs how bearer tokens are verified (the auth module locally, others via JWKS). */
   setAuthenticator(fn: (req: FastifyRequest) => Promise<Principal>): void;
   hasAuthenticator(): boolean;
+  /** Verifies a bearer token outside an HTTP request (the WebSocket gateway's auth frame). */
+  authenticateToken(token: string): Promise<Principal>;
   logger: Logger;
   metrics: Metrics;
   health: Health;
@@ -135,6 +137,11 @@ export async function runService<S extends Spec & { [K in keyof CommonConfig]: u
       authenticator = fn;
     },
     hasAuthenticator: () => authenticator !== undefined,
+    authenticateToken: async (token) => {
+      if (!authenticator) throw problems.UNAVAILABLE('token verification is not configured');
+      // Authenticators read only the Authorization header.
+      return authenticator({ headers: { authorization: `Bearer ${token}` } } as FastifyRequest);
+    },
     logger,
     metrics,
     health,

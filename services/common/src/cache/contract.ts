@@ -57,6 +57,28 @@ export function cacheContract(name: string, open: () => Promise<Cache>): void {
       expect(await cache.incr(k, 2, 200)).to.equal(2);
     });
 
+    it('keeps hash fields under one key, removes them, and expires the whole hash', async () => {
+      const k = key();
+      expect(await cache.hashGetAll(k)).to.deep.equal({});
+      await cache.hashSet(k, 'conn-1', 'online|1', 5000);
+      await cache.hashSet(k, 'conn-2', 'away|2', 5000);
+      await cache.hashSet(k, 'conn-1', 'away|3', 5000);
+      expect(await cache.hashGetAll(k)).to.deep.equal({ 'conn-1': 'away|3', 'conn-2': 'away|2' });
+      expect(await cache.hashDelete(k, 'conn-2', 'missing')).to.equal(1);
+      expect(await cache.hashGetAll(k)).to.deep.equal({ 'conn-1': 'away|3' });
+      expect(await cache.hashDelete(k)).to.equal(0);
+      // Each set renews the time to live of the whole hash.
+      await cache.hashSet(k, 'conn-3', 'online|4', 150);
+      expect(await cache.ttlMs(k))
+        .to.be.a('number')
+        .within(1, 150);
+      await waitFor(async () => Object.keys(await cache.hashGetAll(k)).length === 0, {
+        timeoutMs: 3000,
+        what: 'hash expiry',
+      });
+      expect(await cache.hashDelete(k, 'conn-1')).to.equal(0);
+    });
+
     it('publishes to subscribers of a channel on any shard, and stops after unsubscribe', async () => {
       const channels = Array.from({ length: 6 }, () => `ch:${randomUUID()}`);
       const got = new Map<string, string[]>();

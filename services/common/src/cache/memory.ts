@@ -4,6 +4,8 @@ import type { Cache } from './port.ts';
 interface Entry {
   value: string;
   expiresAt: number | null;
+  /** Present when the key holds a hash. */
+  fields?: Map<string, string>;
 }
 
 /** The embedded cache: one process, a Map with lazy expiry and a periodic sweep. */
@@ -74,6 +76,31 @@ export class MemoryCache implements Cache {
     if (this.live(key)?.value !== value) return false;
     this.entries.delete(key);
     return true;
+  }
+
+  private hash(key: string): Map<string, string> | undefined {
+    const e = this.live(key);
+    if (e && !e.fields) throw new Error(`value at ${key} is not a hash`);
+    return e?.fields;
+  }
+
+  async hashSet(key: string, field: string, value: string, ttlMs: number): Promise<void> {
+    const fields = this.hash(key) ?? new Map<string, string>();
+    fields.set(field, value);
+    this.entries.set(key, { value: '', fields, expiresAt: this.now() + ttlMs });
+  }
+
+  async hashGetAll(key: string): Promise<Record<string, string>> {
+    return Object.fromEntries(this.hash(key) ?? []);
+  }
+
+  async hashDelete(key: string, ...fields: string[]): Promise<number> {
+    const h = this.hash(key);
+    if (!h) return 0;
+    let n = 0;
+    for (const f of fields) if (h.delete(f)) n++;
+    if (h.size === 0) this.entries.delete(key);
+    return n;
   }
 
   async publish(channel: string, message: string): Promise<void> {

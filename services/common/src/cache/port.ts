@@ -19,6 +19,15 @@ export interface Cache {
   incr(key: string, by: number, ttlMs: number): Promise<number>;
   /** Deletes the key only if it still holds `value` (releasing a lock someone else may have taken over). */
   deleteIfEquals(key: string, value: string): Promise<boolean>;
+  /**
+   * Sets one field of a hash and (re)sets the whole hash's time to live: presence keeps one field
+   * per open socket under one key per user, so a crashed process's entries expire with the key.
+   */
+  hashSet(key: string, field: string, value: string, ttlMs: number): Promise<void>;
+  /** Every field of a hash ({} when the key is missing). */
+  hashGetAll(key: string): Promise<Record<string, string>>;
+  /** Removes fields; returns how many existed. */
+  hashDelete(key: string, ...fields: string[]): Promise<number>;
   /** Delivers to every subscriber of the channel in every process, at most once. */
   publish(channel: string, message: string): Promise<void>;
   /** Resolves once the subscription is active; the returned function unsubscribes. */

@@ -6,6 +6,11 @@ local v = redis.call('INCRBY', KEYS[1], ARGV[1])
 if v == tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return v`;
 
+const HSET_WITH_TTL = `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1`;
+
 const DELETE_IF_EQUALS = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
@@ -91,6 +96,18 @@ export class RedisCache implements Cache {
 
   async deleteIfEquals(key: string, value: string): Promise<boolean> {
     return Number(await this.cluster.eval(DELETE_IF_EQUALS, 1, this.k(key), value)) === 1;
+  }
+
+  async hashSet(key: string, field: string, value: string, ttlMs: number): Promise<void> {
+    await this.cluster.eval(HSET_WITH_TTL, 1, this.k(key), field, value, ttlMs);
+  }
+
+  async hashGetAll(key: string): Promise<Record<string, string>> {
+    return this.cluster.hgetall(this.k(key));
+  }
+
+  async hashDelete(key: string, ...fields: string[]): Promise<number> {
+    return fields.length ? this.cluster.hdel(this.k(key), ...fields) : 0;
   }
 
   async publish(channel: string, message: string): Promise<void> {
