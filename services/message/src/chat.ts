@@ -69,6 +69,11 @@ export class Chat {
     ]);
   }
 
+  /** Member user ids (the caller's membership is checked by the caller). */
+  async memberIds(conversationId: string): Promise<string[]> {
+    return (await this.store.membersOf(conversationId)).map((m) => m.userId);
+  }
+
   /** The caller's membership, or 404 whether the conversation is missing or foreign. */
   async member(p: Principal, conversationId: string): Promise<{ conv: Conversation; me: Member }> {
     const [conv, me] = await Promise.all([

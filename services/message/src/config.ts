@@ -81,4 +81,93 @@ export const messageSettings = {
       doc: 'How often expired (disappearing) messages are purged.',
     }),
   },
+  ws: {
+    maxFrameBytes: field(parse.int(1024, 16 * 1024 * 1024), {
+      env: 'WS_MAX_FRAME_BYTES',
+      default: '131072',
+      doc: 'Largest WebSocket frame a client may send; larger ones close the socket with 1009.',
+    }),
+    maxBufferedBytes: field(parse.int(16 * 1024, 256 * 1024 * 1024), {
+      env: 'WS_MAX_BUFFERED_BYTES',
+      default: '1048576',
+      doc: 'Send buffer a socket may hold before it is closed as a slow consumer (4010).',
+    }),
+    heartbeatMs: field(parse.int(1000, 300_000), {
+      env: 'WS_HEARTBEAT_MS',
+      default: '25000',
+      doc: 'Interval of WebSocket pings; a socket that misses one is closed.',
+    }),
+    authTimeoutMs: field(parse.int(100, 60_000), {
+      env: 'WS_AUTH_TIMEOUT_MS',
+      default: '5000',
+      doc: 'How long a socket may stay open without a valid `auth` frame (4001 after).',
+    }),
+    maxPendingAuth: field(parse.int(1, 1_000_000), {
+      env: 'WS_MAX_PENDING_AUTH',
+      default: '2000',
+      doc: 'Sockets allowed to wait for authentication at once per process; more are refused with 503.',
+    }),
+    framesPerSecond: field(parse.int(1, 10_000), {
+      env: 'WS_FRAMES_PER_SECOND',
+      default: '20',
+      doc: 'Sustained frames per second per connection (token bucket).',
+    }),
+    frameBurst: field(parse.int(1, 100_000), {
+      env: 'WS_FRAME_BURST',
+      default: '60',
+      doc: 'Burst of frames per connection above the sustained rate.',
+    }),
+    sendsPerMinute: field(parse.int(1, 1_000_000), {
+      env: 'WS_USER_SENDS_PER_MINUTE',
+      default: '600',
+      doc: 'Messages one user may send per minute over all their sockets, on every gateway.',
+    }),
+    maxConnectionsPerUser: field(parse.int(1, 10_000), {
+      env: 'WS_MAX_CONNECTIONS_PER_USER',
+      default: '20',
+      doc: 'Open sockets one user may hold across every gateway (4009 beyond).',
+    }),
+    resumeMaxMessages: field(parse.int(1, 1_000_000), {
+      env: 'WS_RESUME_MAX_MESSAGES',
+      default: '5000',
+      doc: 'Most messages one resume replays per conversation; beyond, `resumed.truncated` tells the client to page over REST.',
+    }),
+    resumeMaxConversations: field(parse.int(1, 100_000), {
+      env: 'WS_RESUME_MAX_CONVERSATIONS',
+      default: '1000',
+      doc: 'Most conversations one resume frame may name.',
+    }),
+    typingThrottleMs: field(parse.int(0, 60_000), {
+      env: 'WS_TYPING_THROTTLE_MS',
+      default: '2000',
+      doc: 'Least time between two relayed typing indicators of one user in one conversation.',
+    }),
+    presenceTtlMs: field(parse.int(5000, 3_600_000), {
+      env: 'PRESENCE_TTL_MS',
+      default: '90000',
+      doc: 'How long a socket counts as present without a refresh (refreshed every third of it).',
+    }),
+    presenceMaxMembers: field(parse.int(0, 100_000), {
+      env: 'PRESENCE_MAX_MEMBERS',
+      default: '100',
+      doc: 'Presence changes are pushed to direct chats and to groups up to this size; larger groups ask over REST.',
+    }),
+    drainMs: field(parse.int(0, 600_000), {
+      env: 'WS_DRAIN_MS',
+      default: '5000',
+      doc: 'On shutdown, the window over which clients are told to reconnect (jittered).',
+    }),
+    fanoutGroup: field(parse.string(), {
+      env: 'FANOUT_GROUP_ID',
+      default: 'message-fanout',
+      doc: 'Kafka consumer group of the fan-out relay (chat.events → Redis), shared by api pods.',
+    }),
+  },
+  web: {
+    demo: field(parse.bool(), {
+      env: 'WEB_DEMO_ENABLED',
+      default: 'true',
+      doc: 'Serve the demo web client at `/`.',
+    }),
+  },
 };

@@ -51,6 +51,8 @@ export interface ChatEvent<D = Record<string, unknown>> {
   occurredAt: string;
   /** Every member at the time of the event, so fan-out needs no lookup. */
   recipients: string[];
+  /** message.created: when the API accepted the send (epoch ms), for end-to-end latency. */
+  acceptedAt?: number;
   data: D;
 }
 
@@ -59,6 +61,7 @@ export function chatEvent<D>(
   conversationId: string,
   recipients: string[],
   data: D,
+  acceptedAt?: number,
 ): ChatEvent<D> {
   return {
     type,
@@ -67,6 +70,7 @@ export function chatEvent<D>(
     conversationId,
     occurredAt: new Date().toISOString(),
     recipients,
+    ...(acceptedAt !== undefined ? { acceptedAt } : {}),
     data,
   };
 }

@@ -7,6 +7,11 @@ import {
   type ServiceModule,
 } from '@parley/common';
 import { Chat } from './chat.ts';
+import { RelayMetrics, startRelay } from './fanout/relay.ts';
+import { Gateway, refuse, WS_PATH } from './gateway/gateway.ts';
+import { GatewayMetrics } from './gateway/metrics.ts';
+import { presenceRoutes } from './presence.routes.ts';
+import { registerWebDemo } from './webdemo.ts';
 import type { messageSettings } from './config.ts';
 import { messageErrors } from './errors.ts';
 import { messageRoutes } from './routes.ts';
@@ -26,12 +31,18 @@ async function ensureTopics(ctx: { cfg: MessageConfig; deps: () => Dependencies 
   ]);
 }
 
-/** The api role: REST for conversations and messages (the WebSocket gateway joins in #5). */
+/**
+ * The api role: REST for conversations and messages, the WebSocket gateway at /v1/ws, and the
+ * fan-out relay (chat.events → pub/sub) shared by every api pod through one consumer group.
+ */
 export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
   let chat: Chat | undefined;
+  let gateway: Gateway | undefined;
+  let gatewayMetrics: GatewayMetrics;
+  let relayMetrics: RelayMetrics;
   return {
     name: 'message-api',
-    routes(_app, ctx) {
+    routes(app, ctx) {
       const { cfg } = ctx;
       ctx.api.addCatalogue(messageErrors);
       // In embedded mode the auth module already verifies locally; alone, verify through the JWKS.
@@ -49,10 +60,22 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
           return verifier.verify(bearerToken(req) ?? '');
         });
       }
-      messageRoutes(ctx.api, () => {
-        if (!chat) throw problems.UNAVAILABLE('message service is starting');
-        return chat;
+      const started = () => {
+        if (!chat || !gateway) throw problems.UNAVAILABLE('message service is starting');
+        return { chat, gateway };
+      };
+      messageRoutes(ctx.api, () => started().chat);
+      presenceRoutes(ctx.api, started);
+      gatewayMetrics = new GatewayMetrics(ctx.metrics.registry);
+      relayMetrics = new RelayMetrics(ctx.metrics.registry);
+      app.server.on('upgrade', (req, socket, head) => {
+        if ((req.url ?? '').split('?')[0] !== WS_PATH) return refuse(socket, 404, 'Not Found');
+        if (!gateway) return refuse(socket, 503, 'Service Unavailable', 'starting');
+        gateway.handleUpgrade(req, socket, head);
       });
+      // Fastify runs preClose before closing the server: sockets are drained first.
+      app.addHook('preClose', async () => gateway?.drain());
+      registerWebDemo(app, { enabled: cfg.web.demo });
     },
     async start(ctx) {
       await ensureTopics(ctx);
@@ -73,12 +96,32 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
       const unsubscribe = await ctx
         .deps()
         .cache.subscribe(chat.persistedChannel, (id) => chat!.notifyPersisted(id));
+      const gw = new Gateway({
+        opts: ctx.cfg.ws,
+        cache: ctx.deps().cache,
+        store,
+        chat,
+        authenticate: (token) => ctx.authenticateToken(token),
+        logger: ctx.logger.child({ component: 'gateway' }),
+        metrics: gatewayMetrics,
+      });
+      await gw.start();
+      gateway = gw;
+      const relay = await startRelay({
+        log: ctx.deps().log,
+        cache: ctx.deps().cache,
+        topic: c.topicEvents,
+        groupId: ctx.cfg.ws.fanoutGroup,
+        logger: ctx.logger.child({ component: 'relay' }),
+        metrics: relayMetrics,
+      });
       const sweeper = setInterval(() => {
         chat!.sweepExpired().catch((err: unknown) => ctx.logger.error({ err }, 'expiry sweep failed'));
       }, c.sweepIntervalSec * 1000);
       sweeper.unref();
       return async () => {
         clearInterval(sweeper);
+        await relay.stop();
         await unsubscribe();
       };
     },

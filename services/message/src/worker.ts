@@ -152,6 +152,7 @@ export class Persister {
             message.conversationId,
             recipients.get(message.conversationId) ?? [],
             messageView(message),
+            command.acceptedAt,
           ),
         ),
         headers: {

@@ -72,6 +72,20 @@ export function eventLogContract(
       expect(total).to.equal(30n);
     });
 
+    it('a new group starting at the end skips older records and loses none produced after subscribe', async () => {
+      const topic = `t.${uid()}`;
+      await log.ensureTopics([{ name: topic, partitions: 4, replicationFactor: 1 }]);
+      await log.produce(topic, [{ key: 'k0', value: 'before' }]);
+      const got: ConsumedRecord[] = [];
+      await collect(`g.${uid()}`, topic, false, got);
+      // Produced at once, before the consumer has been assigned anything.
+      for (let i = 0; i < 8; i++) await log.produce(topic, [{ key: `k${i}`, value: `after-${i}` }]);
+      await waitFor(() => got.length >= 8, { timeoutMs, what: '8 records' });
+      expect(got.map((r) => r.value.toString()).sort()).to.deep.equal(
+        Array.from({ length: 8 }, (_, i) => `after-${i}`),
+      );
+    });
+
     it('commits offsets so a restarted group resumes after what it processed', async () => {
       const topic = `t.${uid()}`;
       const group = `g.${uid()}`;

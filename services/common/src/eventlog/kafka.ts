@@ -156,6 +156,7 @@ export class KafkaEventLog implements EventLog {
       rebalanceTimeout: 2 * (this.opts.sessionTimeoutMs ?? 10_000),
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 5000 },
     });
+    if (!opts.fromBeginning) await this.startAtEnd(opts.groupId, opts.topics);
     this.consumers.add(consumer);
     await consumer.connect();
     await consumer.subscribe({ topics: [...opts.topics], fromBeginning: opts.fromBeginning ?? false });
@@ -219,6 +220,30 @@ export class KafkaEventLog implements EventLog {
         this.consumers.delete(consumer);
       },
     };
+  }
+
+  /**
+   * A group without committed offsets would start at whatever the end is when it is first assigned
+   * a partition, which can be after records produced since subscribe() returned (or during a
+   * rebalance). Committing today's end offsets first makes "latest" mean "from now". Fails quietly
+   * when the group already has members: they did it.
+   */
+  private async startAtEnd(groupId: string, topics: readonly string[]): Promise<void> {
+    for (const topic of topics) {
+      const [committed, ends] = await Promise.all([
+        this.committedOffsets(groupId, topic),
+        this.admin.fetchTopicOffsets(topic),
+      ]);
+      const missing = ends.filter((p) => (committed.get(p.partition) ?? -1n) < 0n);
+      if (missing.length === 0) continue;
+      await this.admin
+        .setOffsets({
+          groupId,
+          topic,
+          partitions: missing.map((p) => ({ partition: p.partition, offset: p.high })),
+        })
+        .catch(() => undefined);
+    }
   }
 
   async committedOffsets(groupId: string, topic: string): Promise<Map<number, bigint>> {

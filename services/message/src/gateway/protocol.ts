@@ -69,7 +69,10 @@ export const CloseCodes = {
     reconnect: 'yes',
     doc: 'The socket did not read fast enough: its send buffer passed `WS_MAX_BUFFERED_BYTES`. Reconnect and resume; nothing is lost.',
   },
-} as const satisfies Record<string, { code: number; reconnect: 'no' | 'yes' | 'refresh' | 'backoff'; doc: string }>;
+} as const satisfies Record<
+  string,
+  { code: number; reconnect: 'no' | 'yes' | 'refresh' | 'backoff'; doc: string }
+>;
 export type CloseName = keyof typeof CloseCodes;
 
 /** Codes of `error` frames: the REST catalogue's where the meaning is the same, plus these. */
@@ -185,7 +188,12 @@ export function parseClientFrame(text: string): ParsedFrame {
   const obj = json as Record<string, unknown>;
   const id = FrameId.safeParse(obj.id).success ? (obj.id as string) : undefined;
   if (typeof obj.type !== 'string')
-    return { ok: false, ...(id ? { id } : {}), code: 'MALFORMED_FRAME', message: 'frame has no string `type`' };
+    return {
+      ok: false,
+      ...(id ? { id } : {}),
+      code: 'MALFORMED_FRAME',
+      message: 'frame has no string `type`',
+    };
   if (!(clientFrameTypes as string[]).includes(obj.type))
     return {
       ok: false,

@@ -1,0 +1,71 @@
+import type { Cache, EventLog, Logger, Subscription } from '@parley/common';
+import client from 'prom-client';
+import { eventFrameTypes } from '../gateway/protocol.ts';
+import { parseChatEvent, route } from './routing.ts';
+
+export class RelayMetrics {
+  readonly events: client.Counter<'type'>;
+  readonly publishes: client.Counter;
+  readonly skipped: client.Counter;
+
+  constructor(registry: client.Registry) {
+    const registers = [registry];
+    this.events = new client.Counter({
+      name: 'parley_fanout_events_total',
+      help: 'chat.events records relayed to gateways, by event type.',
+      labelNames: ['type'],
+      registers,
+    });
+    this.publishes = new client.Counter({
+      name: 'parley_fanout_publishes_total',
+      help: 'Pub/sub publishes made by the relay (one per event, more for membership changes).',
+      registers,
+    });
+    this.skipped = new client.Counter({
+      name: 'parley_fanout_skipped_total',
+      help: 'chat.events records that were not valid envelopes, skipped.',
+      registers,
+    });
+    for (const t of eventFrameTypes) this.events.labels(t).inc(0);
+  }
+}
+
+/**
+ * The relay: a consumer group over `chat.events` (shared by the api pods) that publishes each event
+ * to pub/sub (Redis sharded pub/sub in production). At least once: a failed publish fails the batch,
+ * which Kafka redelivers; clients de-duplicate by id, and resume closes any gap.
+ */
+export async function startRelay(opts: {
+  log: EventLog;
+  cache: Cache;
+  topic: string;
+  groupId: string;
+  logger: Logger;
+  metrics: RelayMetrics;
+}): Promise<Subscription> {
+  return opts.log.subscribe({
+    groupId: opts.groupId,
+    topics: [opts.topic],
+    // Live delivery only: what happened before this group existed is served by resume.
+    fromBeginning: false,
+    handler: async (batch) => {
+      const pubs = [];
+      for (const record of batch) {
+        const ev = parseChatEvent(record.value);
+        if (!ev) {
+          opts.metrics.skipped.inc();
+          opts.logger.warn(
+            { partition: record.partition, offset: record.offset },
+            'skipped a malformed chat event',
+          );
+          continue;
+        }
+        opts.metrics.events.labels(ev.type).inc();
+        pubs.push(...route(ev));
+      }
+      // One connection per shard keeps each channel's publishes in order.
+      await Promise.all(pubs.map((p) => opts.cache.publish(p.channel, p.message)));
+      opts.metrics.publishes.inc(pubs.length);
+    },
+  });
+}

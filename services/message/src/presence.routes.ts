@@ -1,0 +1,40 @@
+import { problems, type Api, type Principal } from '@parley/common';
+import { z } from 'zod';
+import type { Chat } from './chat.ts';
+import type { Gateway } from './gateway/gateway.ts';
+import { ConversationParams } from './schemas.ts';
+
+const PresenceList = z.object({
+  members: z.array(
+    z.object({
+      userId: z.string(),
+      status: z.enum(['online', 'away', 'offline']),
+      lastSeen: z.string().optional(),
+    }),
+  ),
+});
+
+/** Presence over REST, for large groups (no pushed presence) and for a client's first paint. */
+export function presenceRoutes(api: Api, started: () => { chat: Chat; gateway: Gateway }): void {
+  api.route({
+    method: 'GET',
+    url: '/v1/conversations/:id/presence',
+    operationId: 'getConversationPresence',
+    summary: 'Presence (online, away, offline with last-seen) of a conversation’s members',
+    description:
+      'Visible only to members. Changes are pushed over the WebSocket for direct chats and groups up to `PRESENCE_MAX_MEMBERS`; larger groups poll this.',
+    tags: ['presence'],
+    access: 'user',
+    params: ConversationParams,
+    responses: { 200: { description: 'Each member’s presence', schema: PresenceList } },
+    errors: ['CONVERSATION_NOT_FOUND', 'RATE_LIMITED'],
+    handler: async (req) => {
+      const p: Principal | undefined = req.principal;
+      if (!p) throw problems.UNAUTHENTICATED();
+      const { chat, gateway } = started();
+      await chat.member(p, req.params.id);
+      const members = await chat.memberIds(req.params.id);
+      return { members: await Promise.all(members.map((u) => gateway.presence.view(u))) };
+    },
+  });
+}
