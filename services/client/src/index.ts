@@ -1,1 +1,36 @@
-export { ParleyClient, ParleyApiError, type ParleyClientOptions, type Readiness } from './client.ts';
+export {
+  ParleyClient,
+  ParleyApiError,
+  type ParleyClientOptions,
+  type Readiness,
+  type RequestOptions,
+} from './client.ts';
+export {
+  ParleySocket,
+  newClientMsgId,
+  type ParleySocketOptions,
+  type SendInput as SocketSendInput,
+  type SocketEvents,
+  type SocketState,
+  type StateDetail,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from './socket.ts';
+export { CursorTracker } from './cursors.ts';
+export { RecentIds } from './dedup.ts';
+export { Emitter } from './emitter.ts';
+export { Outbox } from './outbox.ts';
+export {
+  backoffDelay,
+  closeAction,
+  closeActions,
+  defaultBackoff,
+  planReconnect,
+  type BackoffPolicy,
+  type CloseAction,
+  type ReconnectPlan,
+} from './reconnect.ts';
+export type * from './frames.ts';
+export { PROTOCOL, BEARER_PROTOCOL_PREFIX, eventTypes } from './frames.ts';
+export type * from './types.ts';
+export type { paths, components, operations } from './openapi.ts';

@@ -1,0 +1,125 @@
+import type { Message } from './types.ts';
+
+/**
+ * The frames of Parley's WebSocket protocol (`GET /v1/ws`, subprotocol `parley.v1`) as the client
+ * sees them. services/message/asyncapi.yaml is the full description; a test keeps the close codes
+ * here in step with the server's.
+ */
+export const PROTOCOL = 'parley.v1';
+export const BEARER_PROTOCOL_PREFIX = 'parley.bearer.';
+
+export type SendFields = {
+  clientMsgId: string;
+  replyTo?: string;
+  ttlSeconds?: number;
+  traceparent?: string;
+} & ({ body: string; ciphertext?: never } | { ciphertext: string; body?: never });
+
+export type ClientFrame = { id?: string } & (
+  | { type: 'auth'; token: string }
+  | ({ type: 'send'; conversationId: string } & SendFields)
+  | { type: 'typing'; conversationId: string; state: 'started' | 'stopped' }
+  | { type: 'read' | 'delivered'; conversationId: string; seq: number }
+  | { type: 'resume'; cursors: Record<string, number> }
+  | { type: 'presence'; status: 'online' | 'away' }
+  | { type: 'ping' }
+);
+
+export interface ReadyFrame {
+  type: 'ready';
+  connectionId: string;
+  userId: string;
+  sessionId: string;
+  heartbeatMs: number;
+  /** Epoch ms. */
+  tokenExpiresAt: number;
+  limits: { maxFrameBytes: number; maxBufferedBytes: number; framesPerSecond: number };
+}
+export interface SendAck {
+  type: 'ack';
+  for: 'send';
+  id?: string;
+  messageId: string;
+  conversationId: string;
+  clientMsgId: string;
+}
+export interface ReceiptAck {
+  type: 'ack';
+  for: 'read' | 'delivered';
+  id?: string;
+  conversationId: string;
+  readSeq: number;
+  deliveredSeq: number;
+}
+export interface AuthAck {
+  type: 'ack';
+  for: 'auth';
+  id?: string;
+  tokenExpiresAt: number;
+}
+export type AckFrame = SendAck | ReceiptAck | AuthAck;
+export interface ErrorFrame {
+  type: 'error';
+  id?: string;
+  code: string;
+  message: string;
+  errors?: { path: string; message: string }[];
+  retryAfterMs?: number;
+}
+export interface TypingFrame {
+  type: 'typing';
+  conversationId: string;
+  userId: string;
+  state: 'started' | 'stopped';
+}
+export interface PresenceFrame {
+  type: 'presence';
+  userId: string;
+  status: 'online' | 'away' | 'offline';
+  lastSeen?: string;
+}
+
+/** The `data` of each chat event type. */
+export interface EventData {
+  'message.created': Message;
+  'message.edited': { message: Message };
+  'message.deleted': { id: string; seq: number; by: string };
+  'reaction.changed': { messageId: string; emoji: string; userId: string; on: boolean };
+  'receipt.updated': { userId: string; readSeq: number; deliveredSeq: number };
+  'conversation.updated': { change: 'created' | 'updated' | 'role' } & Record<string, unknown>;
+  'member.added': { userId: string; by: string };
+  'member.removed': { userId: string; by: string };
+}
+export type EventType = keyof EventData;
+export type ChatEventFrame = {
+  [T in EventType]: {
+    type: T;
+    eventId: string;
+    conversationId: string;
+    occurredAt: string;
+    data: EventData[T];
+    replay?: boolean;
+  };
+}[EventType];
+export const eventTypes: readonly EventType[] = [
+  'message.created',
+  'message.edited',
+  'message.deleted',
+  'reaction.changed',
+  'receipt.updated',
+  'conversation.updated',
+  'member.added',
+  'member.removed',
+];
+
+export type ServerFrame =
+  | ReadyFrame
+  | AckFrame
+  | ErrorFrame
+  | TypingFrame
+  | PresenceFrame
+  | ChatEventFrame
+  | { type: 'pong'; id?: string; ts: number }
+  | { type: 'resumed'; id?: string; conversations: Record<string, number> }
+  | { type: 'token.expiring'; expiresAt: number }
+  | { type: 'reconnect'; afterMs: number; reason?: string };

@@ -1,0 +1,224 @@
+import { expect } from 'chai';
+import { ParleyClient } from './client.ts';
+import type { ClientFrame, ServerFrame } from './frames.ts';
+import { ParleySocket, type WebSocketLike } from './socket.ts';
+import type { Message } from './types.ts';
+
+const C = 'c0000000-0000-4000-8000-000000000001';
+
+/** An in-memory WebSocket: the test plays the server. */
+class FakeWS implements WebSocketLike {
+  static all: FakeWS[] = [];
+  readyState = 0;
+  sent: ClientFrame[] = [];
+  onopen: ((ev: never) => void) | null = null;
+  onmessage: ((ev: never) => void) | null = null;
+  onclose: ((ev: never) => void) | null = null;
+  onerror: ((ev: never) => void) | null = null;
+  constructor(
+    readonly url: string,
+    readonly protocols?: string | string[],
+  ) {
+    FakeWS.all.push(this);
+    queueMicrotask(() => {
+      this.readyState = 1;
+      (this.onopen as ((ev: unknown) => void) | null)?.({});
+    });
+  }
+  send(data: string): void {
+    this.sent.push(JSON.parse(data) as ClientFrame);
+  }
+  close(): void {
+    this.readyState = 3;
+  }
+  deliver(frame: ServerFrame | Record<string, unknown>): void {
+    (this.onmessage as ((ev: { data: string }) => void) | null)?.({ data: JSON.stringify(frame) });
+  }
+  serverClose(code: number, reason = ''): void {
+    this.readyState = 3;
+    (this.onclose as ((ev: { code: number; reason: string }) => void) | null)?.({ code, reason });
+  }
+  ready(): void {
+    this.deliver({
+      type: 'ready',
+      connectionId: `conn${FakeWS.all.indexOf(this)}`,
+      userId: 'u1',
+      sessionId: 's1',
+      heartbeatMs: 60_000,
+      tokenExpiresAt: Date.now() + 900_000,
+      limits: { maxFrameBytes: 65_536, maxBufferedBytes: 1_048_576, framesPerSecond: 50 },
+    });
+  }
+}
+
+async function until<T>(fn: () => T | undefined | false, what: string, ms = 2_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+const msg = (seq: number, id = `m${seq}`): Message => ({
+  id,
+  conversationId: C,
+  seq,
+  senderId: 'u2',
+  clientMsgId: `k${seq}`,
+  body: `hello ${seq}`,
+  createdAt: new Date().toISOString(),
+  editCount: 0,
+});
+const created = (m: Message, replay = false) => ({
+  type: 'message.created',
+  eventId: `e-${m.id}`,
+  conversationId: C,
+  occurredAt: m.createdAt,
+  data: m,
+  ...(replay ? { replay } : {}),
+});
+
+function session() {
+  FakeWS.all = [];
+  const client = new ParleyClient({
+    baseUrl: 'https://chat.example',
+    fetch: (() => Promise.reject(new Error('no REST in this test'))) as unknown as typeof fetch,
+    tokens: {
+      tokenType: 'Bearer',
+      accessToken: 'at1',
+      accessTokenExpiresAt: new Date(Date.now() + 900_000).toISOString(),
+      refreshToken: 'rt1',
+      refreshTokenExpiresAt: new Date(Date.now() + 86_400_000).toISOString(),
+      sessionId: 's1',
+    },
+  });
+  const socket = new ParleySocket({ client, WebSocket: FakeWS, backoff: { baseMs: 1, maxMs: 5 } });
+  const messages: string[] = [];
+  socket.on('message', (m, meta) => messages.push(`${m.id}${meta.replay ? ' (replay)' : ''}`));
+  return { socket, messages, ws: (i: number) => until(() => FakeWS.all[i], `socket ${i}`) };
+}
+
+describe('ParleySocket (in-memory WebSocket)', () => {
+  it('authenticates with the bearer subprotocol on the ws: URL', async () => {
+    const { socket, ws } = session();
+    const ready = socket.connect();
+    const w = await ws(0);
+    expect(w.url).to.equal('wss://chat.example/v1/ws');
+    expect(w.protocols).to.deep.equal(['parley.v1', 'parley.bearer.at1']);
+    w.ready();
+    expect((await ready).userId).to.equal('u1');
+    expect(socket.state).to.equal('open');
+    socket.close();
+  });
+
+  it('re-sends an unacked message with the same clientMsgId after reconnect, then resolves it', async () => {
+    const { socket, ws } = session();
+    void socket.connect();
+    const w0 = await ws(0);
+    w0.ready();
+    const sent = socket.send(C, { body: 'hi', clientMsgId: 'k-1' });
+    expect(w0.sent.map((f) => f.type)).to.deep.equal(['send']);
+    w0.serverClose(1006);
+    const w1 = await ws(1);
+    w1.ready();
+    const resend = await until(() => w1.sent.find((f) => f.type === 'send'), 're-send');
+    expect(resend).to.include({ conversationId: C, clientMsgId: 'k-1', body: 'hi' });
+    w1.deliver({ type: 'ack', for: 'send', messageId: 'mid', conversationId: C, clientMsgId: 'k-1' });
+    expect((await sent).messageId).to.equal('mid');
+    expect(socket.outboxSize).to.equal(0);
+    socket.close();
+  });
+
+  it('resumes from the highest contiguous seq and drops duplicates across the boundary', async () => {
+    const { socket, messages, ws } = session();
+    void socket.connect();
+    const w0 = await ws(0);
+    w0.ready();
+    w0.deliver(created(msg(1)));
+    w0.deliver(created(msg(2)));
+    w0.serverClose(4010, 'slow consumer');
+    const w1 = await ws(1);
+    w1.ready();
+    const resume = await until(() => w1.sent.find((f) => f.type === 'resume'), 'resume');
+    expect(resume).to.deep.include({ cursors: { [C]: 2 } });
+    w1.deliver(created(msg(2), true)); // a duplicate the SDK must drop
+    w1.deliver(created(msg(3), true));
+    w1.deliver({ type: 'resumed', conversations: { [C]: 3 } });
+    w1.deliver(created(msg(4)));
+    expect(messages).to.deep.equal(['m1', 'm2', 'm3 (replay)', 'm4']);
+    expect(socket.cursor(C)).to.equal(4);
+    socket.close();
+  });
+
+  it('asks for the missing messages when a seq jumps ahead', async () => {
+    const { socket, ws } = session();
+    socket.setCursor(C, 5);
+    void socket.connect();
+    const w0 = await ws(0);
+    w0.ready();
+    w0.deliver({ type: 'resumed', conversations: { [C]: 5 } });
+    w0.deliver(created(msg(8)));
+    w0.deliver(created(msg(9)));
+    const resumes = w0.sent.filter((f) => f.type === 'resume');
+    expect(resumes).to.have.length(2); // the one at connect, then one for the gap (not one per message)
+    expect(resumes[1]).to.deep.include({ cursors: { [C]: 5 } });
+    w0.deliver(created(msg(6), true));
+    w0.deliver(created(msg(7), true));
+    w0.deliver({ type: 'resumed', conversations: { [C]: 9 } });
+    expect(socket.cursor(C)).to.equal(9);
+    socket.close();
+  });
+
+  it('waits the afterMs of a reconnect frame before coming back (1012)', async () => {
+    const { socket, ws } = session();
+    const states: string[] = [];
+    socket.on('state', (s, d) => states.push(d.delayMs === undefined ? s : `${s} ${d.delayMs}`));
+    void socket.connect();
+    const w0 = await ws(0);
+    w0.ready();
+    w0.deliver({ type: 'reconnect', afterMs: 7, reason: 'draining' });
+    w0.serverClose(1012);
+    await ws(1);
+    expect(states).to.deep.equal(['connecting', 'open', 'waiting 7', 'connecting']);
+    socket.close();
+  });
+
+  it('stops for good on 4003 (revoked) and rejects pending sends', async () => {
+    const { socket, ws } = session();
+    const connected = socket.connect();
+    const w0 = await ws(0);
+    w0.ready();
+    await connected;
+    const sent = socket.send(C, { body: 'x' });
+    w0.serverClose(4003, 'revoked');
+    expect(await sent.catch((e: Error) => e.message)).to.match(/4003 revoked/);
+    expect(socket.state).to.equal('closed');
+    expect(FakeWS.all).to.have.length(1);
+  });
+
+  it('rejects a send the server refuses, and retries one Kafka did not acknowledge', async () => {
+    const { socket, ws } = session();
+    void socket.connect();
+    const w0 = await ws(0);
+    w0.ready();
+    const refused = socket.send(C, { body: 'x', clientMsgId: 'bad' });
+    const retried = socket.send(C, { body: 'y', clientMsgId: 'later' });
+    const [f1, f2] = w0.sent;
+    w0.deliver({
+      type: 'error',
+      id: f1!.id,
+      code: 'CONVERSATION_NOT_FOUND',
+      message: 'no such conversation',
+    });
+    w0.deliver({ type: 'error', id: f2!.id, code: 'SEND_FAILED', message: 'timeout', retryAfterMs: 1 });
+    expect(await refused.catch((e: Error) => e.message)).to.equal(
+      'CONVERSATION_NOT_FOUND: no such conversation',
+    );
+    await until(() => w0.sent.filter((f) => f.type === 'send').length === 3, 'the retry');
+    w0.deliver({ type: 'ack', for: 'send', messageId: 'ok', conversationId: C, clientMsgId: 'later' });
+    expect((await retried).messageId).to.equal('ok');
+    socket.close();
+  });
+});
