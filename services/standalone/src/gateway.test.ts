@@ -7,7 +7,7 @@ import { generateSigningJwk } from '@parley/auth';
 import { waitFor, type Running } from '@parley/common';
 import { importJWK, SignJWT, type JWK } from 'jose';
 import { runStandalone } from './app.ts';
-import { TestSocket, wsUrl } from './wsclient.ts';
+import { TestSocket, wsUrl } from '@parley/common/testing';
 
 // Test-side view of JSON answers: loose on purpose, each assertion names the fields it needs.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -4,3 +4,4 @@ export { requireEnv } from '../testenv.ts';
 export { SqliteDocumentStore } from '../docstore/sqlite.ts';
 export { MongoDocumentStore } from '../docstore/mongo.ts';
 export { MemoryCache } from '../cache/memory.ts';
+export { TestSocket, wsUrl, type Frame } from './wsclient.ts';

@@ -1,4 +1,4 @@
-import { waitFor } from '@parley/common';
+import { waitFor } from '../retry.ts';
 import WebSocket from 'ws';
 
 export type Frame = Record<string, unknown> & { type: string };
