@@ -48,30 +48,48 @@ export class KafkaTopics {
    * outside the operator between two reconciles looks like the same topic.
    */
   async observe(name: string): Promise<ObservedTopic | undefined> {
-    const names = await this.admin.listTopics();
-    if (!names.includes(name)) return undefined;
-    const meta = await this.admin.fetchTopicMetadata({ topics: [name] });
-    const t = meta.topics[0];
-    if (!t) return undefined;
-    const replicationFactor = Math.min(...t.partitions.map((p) => p.replicas.length));
+    return (await this.observeMany([name])).get(name);
+  }
+
+  /**
+   * A batch of topics in three requests (Metadata, Metadata, DescribeConfigs) whatever their
+   * number: the Topic controller observes every topic of a reconcile batch at once.
+   */
+  async observeMany(names: readonly string[]): Promise<Map<string, ObservedTopic>> {
+    const existing = new Set(await this.admin.listTopics());
+    const wanted = [...new Set(names)].filter((n) => existing.has(n));
+    const out = new Map<string, ObservedTopic>();
+    if (wanted.length === 0) return out;
+    const meta = await this.admin.fetchTopicMetadata({ topics: wanted });
     const described = await this.admin.describeConfigs({
       includeSynonyms: false,
-      resources: [{ type: ConfigResourceTypes.TOPIC, name }],
+      resources: wanted.map((name) => ({ type: ConfigResourceTypes.TOPIC, name })),
     });
-    const config: Record<string, ObservedConfigEntry> = {};
-    for (const e of described.resources[0]?.configEntries ?? []) {
-      const source = (e as { configSource?: number }).configSource;
-      config[e.configName] = {
-        value: e.configValue ?? null,
-        source:
-          source === undefined
-            ? e.isDefault
-              ? 'DEFAULT_CONFIG'
-              : 'UNKNOWN'
-            : (SOURCES[source] ?? 'UNKNOWN'),
-      };
+    for (const t of meta.topics) {
+      const replicationFactor = Math.min(...t.partitions.map((p) => p.replicas.length));
+      const config: Record<string, ObservedConfigEntry> = {};
+      const entries = described.resources.find((r) => r.resourceName === t.name)?.configEntries ?? [];
+      for (const e of entries) {
+        const source = (e as { configSource?: number }).configSource;
+        config[e.configName] = {
+          value: e.configValue ?? null,
+          source:
+            source === undefined
+              ? e.isDefault
+                ? 'DEFAULT_CONFIG'
+                : 'UNKNOWN'
+              : (SOURCES[source] ?? 'UNKNOWN'),
+        };
+      }
+      out.set(t.name, {
+        name: t.name,
+        topicId: t.name,
+        partitions: t.partitions.length,
+        replicationFactor,
+        config,
+      });
     }
-    return { name, topicId: name, partitions: t.partitions.length, replicationFactor, config };
+    return out;
   }
 
   /** Runs one planned action. "Already exists" counts as success. */
