@@ -3,6 +3,7 @@ import type {
   AuthResult,
   Conversation,
   ConversationPage,
+  ConversationPresence,
   ConversationUpdate,
   CreateConversationInput,
   EditInput,
@@ -299,6 +300,11 @@ export class ParleyClient {
     role: MemberRole,
   ): Promise<ResponseBody<'/v1/conversations/{id}/members/{userId}/role', 'put'>> {
     return this.call('PUT', `/v1/conversations/${enc(id)}/members/${enc(userId)}/role`, { role });
+  }
+
+  /** Presence (online, away, offline with last-seen) of a conversation's members. */
+  presence(conversationId: string): Promise<ConversationPresence> {
+    return this.call('GET', `/v1/conversations/${enc(conversationId)}/presence`);
   }
 
   // --- messages -----------------------------------------------------------------------------

@@ -74,6 +74,9 @@ export interface TypingFrame {
 }
 export interface PresenceFrame {
   type: 'presence';
+  /** The same change arrives once per conversation you share with the user. */
+  eventId?: string;
+  conversationId?: string;
   userId: string;
   status: 'online' | 'away' | 'offline';
   lastSeen?: string;
@@ -115,11 +118,18 @@ export const eventTypes: readonly EventType[] = [
 export type ServerFrame =
   | ReadyFrame
   | AckFrame
+  | { type: 'ack'; for: 'presence'; id?: string; status: 'online' | 'away' }
   | ErrorFrame
   | TypingFrame
   | PresenceFrame
   | ChatEventFrame
   | { type: 'pong'; id?: string; ts: number }
-  | { type: 'resumed'; id?: string; conversations: Record<string, number> }
+  | {
+      type: 'resumed';
+      id?: string;
+      conversations: Record<string, number>;
+      /** Replays cut at the server's per-resume limit: resume again from the last seq replayed. */
+      truncated?: Record<string, number>;
+    }
   | { type: 'token.expiring'; expiresAt: number }
   | { type: 'reconnect'; afterMs: number; reason?: string };

@@ -171,6 +171,25 @@ describe('ParleySocket (in-memory WebSocket)', () => {
     socket.close();
   });
 
+  it('continues a resume the server cut at its limit, and drops repeated presence changes', async () => {
+    const { socket, ws } = session();
+    const presence: string[] = [];
+    socket.on('presence', (p) => presence.push(`${p.userId} ${p.status}`));
+    socket.setCursor(C, 0);
+    void socket.connect();
+    const w0 = await ws(0);
+    w0.ready();
+    w0.deliver(created(msg(1), true));
+    w0.deliver(created(msg(2), true));
+    w0.deliver({ type: 'resumed', conversations: { [C]: 2 }, truncated: { [C]: 3 } });
+    const resumes = w0.sent.filter((f) => f.type === 'resume');
+    expect(resumes.map((f) => f.type === 'resume' && f.cursors)).to.deep.equal([{ [C]: 0 }, { [C]: 2 }]);
+    for (const conversationId of ['c1', 'c2'])
+      w0.deliver({ type: 'presence', eventId: 'p1', conversationId, userId: 'u2', status: 'online' });
+    expect(presence).to.deep.equal(['u2 online']);
+    socket.close();
+  });
+
   it('waits the afterMs of a reconnect frame before coming back (1012)', async () => {
     const { socket, ws } = session();
     const states: string[] = [];

@@ -386,6 +386,11 @@ export class ParleySocket extends Emitter<SocketEvents> {
           this.resuming.delete(conv);
         }
         this.emit('resumed', f.conversations);
+        if (f.truncated && this.stateNow === 'open') {
+          const more = Object.fromEntries(Object.keys(f.truncated).map((c) => [c, this.cursors.get(c)!]));
+          for (const conv of Object.keys(more)) this.resuming.add(conv);
+          this.write({ type: 'resume', cursors: more });
+        }
         return;
       case 'token.expiring':
         return void this.reauth(f.expiresAt);
@@ -395,6 +400,7 @@ export class ParleySocket extends Emitter<SocketEvents> {
       case 'typing':
         return this.emit('typing', f);
       case 'presence':
+        if (f.eventId && !this.seen.add(`p:${f.eventId}`)) return;
         return this.emit('presence', f);
       default:
         if ((eventTypes as string[]).includes(f.type)) this.onEvent(f);

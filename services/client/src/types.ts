@@ -23,6 +23,7 @@ export type ConversationSummary = ConversationPage['conversations'][number];
 export type CreateConversationInput = RequestBody<'/v1/conversations', 'post'>;
 export type Conversation = ResponseBody<'/v1/conversations/{id}', 'get'>;
 export type ConversationUpdate = RequestBody<'/v1/conversations/{id}', 'patch'>;
+export type ConversationPresence = ResponseBody<'/v1/conversations/{id}/presence', 'get'>;
 export type AddMembersInput = RequestBody<'/v1/conversations/{id}/members', 'post'>;
 export type MemberRole = RequestBody<'/v1/conversations/{id}/members/{userId}/role', 'put'>['role'];
 

@@ -1,0 +1,194 @@
+import { expect } from 'chai';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Running } from '@parley/common';
+import { runStandalone } from './app.ts';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const PASSWORD = 'violet kettle 42 harbour';
+
+/**
+ * Waits until a JavaScript expression holds in the page (the browser polls it every 50 ms) and
+ * names the condition on timeout. Expressions are strings: this file has no DOM types.
+ */
+async function until(page: Page, what: string, expression: string, ms = 20_000): Promise<void> {
+  try {
+    // A function (compiled here, sent over CDP) rather than a string, which the page's CSP forbids to eval.
+    await page.waitForFunction(inPage(expression), undefined, { timeout: ms, polling: 50 });
+  } catch (err) {
+    const status = await page.locator('#status').textContent();
+    throw new Error(`${what}: not within ${ms} ms (page status: ${status})\n${(err as Error).message}`);
+  }
+}
+
+const inPage = (expression: string) => new Function(`return (${expression});`) as () => unknown;
+const q = JSON.stringify;
+/** Expression: some element matching `selector` contains `text`. */
+const shows = (selector: string, text: string) =>
+  `[...document.querySelectorAll(${q(selector)})].some((e) => e.textContent.includes(${q(text)}))`;
+/** Expression: the receipt mark of my message `body`. */
+const receipt = (body: string) =>
+  `[...document.querySelectorAll('#messages li.mine')].find((li) => li.textContent.includes(${q(body)}))?.querySelector('.receipt')?.dataset.receipt`;
+/** Expression: the conversation list entry titled `title`. */
+const entry = (title: string) =>
+  `[...document.querySelectorAll('#conversations li')].find((li) => li.querySelector('.name')?.textContent === ${q(title)})`;
+
+describe('web demo: two users chat in real time in Chromium (embedded mode)', function () {
+  this.timeout(180_000);
+  let running: Running;
+  let dir: string;
+  let browser: Browser;
+  const problems: string[] = [];
+  const id = randomBytes(3).toString('hex');
+  const alice = `alice_${id}`;
+  const bob = `bob_${id}`;
+  let a: Page;
+  let b: Page;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'parley-web-'));
+    running = await runStandalone({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dir, LOG_LEVEL: 'silent' });
+    await running.ready;
+    // launch() gives the browser a fresh temporary profile, removed on close.
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    const open = async (who: string) => {
+      const page = await (await browser.newContext()).newPage();
+      page.on('pageerror', (err) => problems.push(`${who} page error: ${err.message}`));
+      page.on('console', (m) => {
+        // A CSP violation or a failed script shows up as a console error.
+        if (m.type() === 'error') problems.push(`${who} console: ${m.text()}`);
+      });
+      await page.goto(running.url + '/');
+      return page;
+    };
+    [a, b] = await Promise.all([open('alice'), open('bob')]);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await running?.stop('test');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function register(page: Page, username: string): Promise<void> {
+    await page.locator('#username').fill(username);
+    await page.locator('#password').fill(PASSWORD);
+    await page.locator('#register').click();
+    await until(
+      page,
+      `${username} signed in`,
+      `document.getElementById('me').textContent === ${q(username)}`,
+    );
+    await until(
+      page,
+      `${username} connected`,
+      `document.getElementById('status').textContent === 'connected'`,
+    );
+  }
+
+  it('serves the page with a strict Content-Security-Policy and no inline script', async () => {
+    const res = await fetch(running.url + '/');
+    const csp = res.headers.get('content-security-policy') ?? '';
+    expect(csp).to.include("script-src 'self'");
+    expect(csp).to.match(/connect-src 'self' ws:\/\/127\.0\.0\.1:\d+ wss:\/\/127\.0\.0\.1:\d+/);
+    expect(csp).to.not.include('unsafe-inline');
+    const html = await res.text();
+    expect(html).to.not.match(/<script(?![^>]*\bsrc=)[^>]*>/);
+    const js = await fetch(running.url + '/demo/app.js');
+    expect(js.status).to.equal(200);
+    expect(js.headers.get('content-type')).to.match(/javascript/);
+  });
+
+  it('registers two users', async () => {
+    await Promise.all([register(a, alice), register(b, bob)]);
+  });
+
+  it('starts a direct chat: the other side sees it appear with an unread count, marked delivered', async () => {
+    await a.locator('#direct-username').fill(bob);
+    await a.locator('#new-direct button').click();
+    await until(
+      a,
+      'alice sees the chat with bob open',
+      `document.getElementById('conv-title').textContent === ${q(bob)}`,
+    );
+    await a.locator('#message-input').fill('hello bob');
+    await a.locator('#message-input').press('Enter');
+    await until(
+      b,
+      "the chat appears in bob's list with 1 unread",
+      `${entry(alice)}?.querySelector('.unread')?.textContent === '1'`,
+    );
+    await until(a, 'alice sees ✓✓ delivered', `${receipt('hello bob')} === 'delivered'`);
+  });
+
+  it('shows presence: each sees the other online', async () => {
+    await until(
+      a,
+      'bob online for alice',
+      `${entry(bob)}?.querySelector('.dot')?.dataset.status === 'online'`,
+    );
+    await until(
+      b,
+      'alice online for bob',
+      `${entry(alice)}?.querySelector('.dot')?.dataset.status === 'online'`,
+    );
+  });
+
+  it('marks read when the recipient opens the chat, and the sender sees it', async () => {
+    await b.evaluate(inPage(`${entry(alice)}.click()`));
+    await until(b, 'bob sees the history', shows('#messages li', 'hello bob'));
+    await until(b, 'the unread count is gone', `!${entry(alice)}?.querySelector('.unread')`);
+    await until(a, 'alice sees read', `${receipt('hello bob')} === 'read'`);
+  });
+
+  it('shows typing, then delivers messages both ways in real time', async () => {
+    await b.locator('#message-input').pressSequentially('hi ali', { delay: 20 });
+    await until(
+      a,
+      'alice sees bob typing',
+      `document.getElementById('typing').textContent.includes(${q(bob)})`,
+    );
+    await b.locator('#message-input').pressSequentially('ce', { delay: 20 });
+    await b.locator('#message-input').press('Enter');
+    await until(a, 'alice receives hi alice', shows('#messages li:not(.mine)', 'hi alice'));
+    await until(a, 'the typing indicator clears', `document.getElementById('typing').textContent === ''`);
+    await until(
+      b,
+      'bob sees his message read (alice has the chat open)',
+      `${receipt('hi alice')} === 'read'`,
+    );
+    for (let i = 1; i <= 3; i++) {
+      await a.locator('#message-input').fill(`ping ${i}`);
+      await a.locator('#message-input').press('Enter');
+    }
+    await until(
+      b,
+      'bob receives the three in order',
+      `[...document.querySelectorAll('#messages li:not(.mine) .body')].map((e) => e.textContent).slice(-3).join() === 'ping 1,ping 2,ping 3'`,
+    );
+    await until(
+      a,
+      'no message left pending',
+      `document.querySelectorAll('#messages li.pending').length === 0`,
+    );
+  });
+
+  it('ran without page errors or CSP violations', () => {
+    expect(problems).to.deep.equal([]);
+  });
+});
