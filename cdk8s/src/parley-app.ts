@@ -1,0 +1,127 @@
+import { Construct } from 'constructs';
+import type { Knobs } from './knobs.ts';
+import {
+  checksumOf,
+  containerSecurity,
+  fieldEnv,
+  httpProbe,
+  imageOf,
+  secretEnv,
+  tmpMount,
+  tmpVolume,
+  type Json,
+} from './pod.ts';
+import { NODE_UID } from './secrets.ts';
+import { Workload } from './workload.ts';
+
+export const HTTP_PORT = 8080;
+/** SHUTDOWN_TIMEOUT_MS of the services, plus the preStop pause, plus a margin. */
+const SHUTDOWN_SECONDS = 20;
+const PRESTOP_SECONDS = 5;
+
+export interface ParleyAppProps {
+  /** Component name, e.g. `auth`, `message-api`. */
+  readonly component: string;
+  /** Values path of the image group. */
+  readonly imagePath: string;
+  /** Values path of the component (replicaCount, resources, config, nodeSelector, tolerations). */
+  readonly valuesPath: string;
+  /** Replicas (a knob or expression). @default the value at `<valuesPath>.replicaCount` */
+  readonly replicas?: number;
+  /** Environment besides the shared ones. @default [] */
+  readonly env?: readonly Json[];
+  /** Connection settings every Parley process gets. */
+  readonly backends: Backends;
+  /** Needs the Kubernetes API (the operator). @default false */
+  readonly apiAccess?: boolean;
+  /** Gets the Redis and MongoDB settings and credentials (not the operator). @default true */
+  readonly stores?: boolean;
+  /** PDB maxUnavailable (0 = none). @default 1 */
+  readonly maxUnavailable?: number;
+}
+
+/** Where the stateful backends are, and the Secrets holding their credentials. */
+export interface Backends {
+  readonly kafka: string;
+  readonly redisSeeds: string;
+  readonly redisSecret: string;
+  readonly mongoHosts: string;
+  readonly mongoSecret: string;
+}
+
+/**
+ * One Parley process (auth, message api or worker, operator) as a Deployment: probes on /healthz
+ * and /readyz, a ConfigMap of its settings (pods roll when it changes), credentials from Secrets,
+ * and a termination grace period that covers the service's drain.
+ */
+export class ParleyApp extends Construct {
+  readonly workload: Workload;
+
+  constructor(scope: Construct, id: string, k: Knobs, props: ParleyAppProps) {
+    super(scope, id);
+    const { component, valuesPath, backends: b } = props;
+    const configName = k.name(`${component}-config`);
+    k.emit(this, 'config', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: k.meta(configName, component),
+      data: k.block(`${valuesPath}.config`),
+    });
+    const database = k.v<string>('mongodb.database');
+    const env: Json[] = [
+      { name: 'HOST', value: '0.0.0.0' },
+      { name: 'PORT', value: String(HTTP_PORT) },
+      { name: 'TRUST_PROXY', value: 'true' },
+      { name: 'SHUTDOWN_TIMEOUT_MS', value: String(SHUTDOWN_SECONDS * 1000) },
+      fieldEnv('POD_NAME', 'metadata.name'),
+      fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
+      { name: 'KAFKA_BROKERS', value: b.kafka },
+      ...(props.stores === false
+        ? []
+        : [
+            { name: 'REDIS_NODES', value: b.redisSeeds },
+            secretEnv('REDIS_PASSWORD', b.redisSecret, 'redis-password'),
+            secretEnv('MONGO_PASSWORD', b.mongoSecret, 'parley-password'),
+            {
+              name: 'MONGO_URL',
+              value: `mongodb://parley:$(MONGO_PASSWORD)@${b.mongoHosts}/${database}?replicaSet=${k.v<string>('mongodb.replicaSetName')}&authSource=${database}`,
+            },
+          ]),
+      ...(props.env ?? []),
+    ];
+    this.workload = new Workload(this, 'app', k, {
+      component,
+      replicas: props.replicas ?? k.v(`${valuesPath}.replicaCount`),
+      uid: NODE_UID,
+      apiAccess: props.apiAccess ?? false,
+      maxUnavailable: props.maxUnavailable ?? 1,
+      podAnnotations: { 'checksum/config': checksumOf(k, `${valuesPath}.config`) },
+      placementPath: hasPlacement(k, valuesPath) ? valuesPath : undefined,
+      terminationGracePeriodSeconds: SHUTDOWN_SECONDS + PRESTOP_SECONDS + 5,
+      containers: [
+        {
+          name: component,
+          ...imageOf(k, props.imagePath),
+          env,
+          envFrom: [{ configMapRef: { name: configName } }],
+          ports: [{ name: 'http', containerPort: HTTP_PORT }],
+          resources: k.block(`${valuesPath}.resources`),
+          securityContext: containerSecurity(true),
+          startupProbe: httpProbe('/healthz', 'http', { periodSeconds: 2, failureThreshold: 60 }),
+          livenessProbe: httpProbe('/healthz', 'http'),
+          readinessProbe: httpProbe('/readyz', 'http', { periodSeconds: 5 }),
+          // Endpoints are removed asynchronously: keep serving a moment before SIGTERM.
+          lifecycle: { preStop: { exec: { command: ['sleep', String(PRESTOP_SECONDS)] } } },
+          volumeMounts: [tmpMount()],
+        },
+      ],
+      volumes: [tmpVolume()],
+      ports: [{ name: 'http', port: HTTP_PORT }],
+    });
+  }
+}
+
+function hasPlacement(k: Knobs, path: string): boolean {
+  const node = path.split('.').reduce<unknown>((v, p) => (v as Json)[p], k.values) as Json;
+  return 'nodeSelector' in node;
+}

@@ -1,0 +1,258 @@
+/**
+ * Every value a user of the chart may change, with its default and documentation. The cdk8s app
+ * synthesizes with these defaults (or a values file merged over them); the chart generator turns
+ * each leaf into a Helm expression, a `## @param` line in values.yaml and a values.schema.json rule.
+ */
+import { block, bool, defaultsOf, group, int, str, type Infer } from './spec.ts';
+
+/** The chart's version and the Parley release its images are built from. */
+export const CHART_VERSION = '0.1.0';
+export const APP_VERSION = '0.1.0';
+
+const stringMap = { type: 'object', additionalProperties: { type: 'string' } };
+const anyObject = { type: 'object' };
+const anyList = { type: 'array' };
+const resourcesSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    requests: { type: 'object', additionalProperties: { type: ['string', 'number'] } },
+    limits: { type: 'object', additionalProperties: { type: ['string', 'number'] } },
+  },
+};
+
+const image = (repository: string, tag: string, what: string) =>
+  group(`${what} image`, {
+    repository: str(repository, `${what} image repository`),
+    tag: str(tag, `${what} image tag (pinned; never "latest")`, {
+      pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$',
+      forbid: ['latest'],
+    }),
+    pullPolicy: str('IfNotPresent', `${what} image pull policy`, {
+      enum: ['Always', 'IfNotPresent', 'Never'],
+    }),
+  });
+
+const resources = (what: string, cpu: string, memory: string, memoryLimit: string) =>
+  block(
+    { requests: { cpu, memory }, limits: { memory: memoryLimit } },
+    `${what} container resources`,
+    resourcesSchema,
+  );
+
+const placement = (what: string) => ({
+  nodeSelector: block({}, `Node labels for ${what} pod assignment`, stringMap),
+  tolerations: block([], `Tolerations for ${what} pods`, anyList),
+});
+
+const persistence = (what: string, size: string) =>
+  group(`${what} persistence`, {
+    size: str(size, `Size of each ${what} PersistentVolumeClaim`, {
+      pattern: '^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti)?$',
+    }),
+    storageClass: str('', `StorageClass of the ${what} PVCs ("" = the cluster default)`),
+  });
+
+const appConfig = (what: string, defaults: Record<string, string>) =>
+  block(
+    defaults,
+    `Extra environment of the ${what} (see the README's Configuration reference); string values`,
+    stringMap,
+  );
+
+const existingSecret = (what: string, keys: string) =>
+  str('', `Name of an existing Secret with ${what} (keys: ${keys}); empty = the chart's`);
+
+export const parleyValuesSpec = group('', {
+  fullnameOverride: str('', 'Overrides the base name of every object (default: the release name)'),
+  imagePullSecrets: block([], 'Image pull secrets for every pod ([{name: …}])', anyList),
+  auth: group('Auth service', {
+    replicaCount: int(2, 'Auth service replicas', { min: 1 }),
+    image: image('parley/auth', APP_VERSION, 'Auth service'),
+    resources: resources('Auth service', '100m', '192Mi', '512Mi'),
+    ...placement('auth'),
+    config: appConfig('auth service', { LOG_LEVEL: 'info', ACCESS_TOKEN_TTL_SECONDS: '900' }),
+    jwt: group('JWT signing keys', {
+      existingSecret: existingSecret('the JWT signing keys', 'signing-keys: a JSON array of Ed25519 JWKs'),
+    }),
+    twilio: group('Twilio SMS (off when the Secret is absent)', {
+      existingSecret: existingSecret('Twilio credentials', 'account-sid, auth-token, from'),
+    }),
+    github: group('GitHub OAuth (off when the Secret is absent)', {
+      existingSecret: existingSecret('GitHub OAuth settings', 'client-id, client-secret, redirect-url'),
+    }),
+  }),
+  message: group('Message service', {
+    image: image('parley/message', APP_VERSION, 'Message service'),
+    api: group('Message api (REST + WebSocket)', {
+      replicaCount: int(2, 'Message api replicas (when autoscaling is off)', { min: 1 }),
+      resources: resources('Message api', '200m', '256Mi', '1Gi'),
+      ...placement('message api'),
+      config: appConfig('message api', { LOG_LEVEL: 'info' }),
+      autoscaling: group('HorizontalPodAutoscaler of the message api', {
+        enabled: bool(true, 'Scale the message api with an HPA'),
+        minReplicas: int(2, 'HPA minimum replicas', { min: 1 }),
+        maxReplicas: int(10, 'HPA maximum replicas', { min: 1 }),
+        targetCPUUtilization: int(70, 'Target average CPU utilization (%)', { min: 1, max: 100 }),
+        targetConnectionsPerPod: int(
+          0,
+          'Target open WebSocket connections per pod (parley_ws_connections through a metrics adapter); 0 = CPU only',
+          { min: 0 },
+        ),
+      }),
+    }),
+    worker: group('Message worker (Kafka persister)', {
+      replicaCount: int(1, 'Initial worker replicas (the operator scales them when autoscaler.enabled)', {
+        min: 0,
+      }),
+      groupId: str('message-worker', 'Kafka consumer group of the workers (WORKER_GROUP_ID)'),
+      resources: resources('Message worker', '200m', '256Mi', '768Mi'),
+      ...placement('message worker'),
+      config: appConfig('message worker', { LOG_LEVEL: 'info' }),
+      autoscaler: group('ConsumerAutoscaler of the workers (reconciled by the operator)', {
+        enabled: bool(true, 'Create a ConsumerAutoscaler for the worker Deployment'),
+        minReplicas: int(1, 'Fewest workers', { min: 0 }),
+        maxReplicas: int(12, 'Most workers (more than the chat.messages partitions sit idle)', { min: 1 }),
+        lagThreshold: int(1000, 'Lag per replica (Lag policy) and the scale-from-zero trigger', { min: 1 }),
+        policy: str('DrainTime', 'Scaling policy', { enum: ['DrainTime', 'Lag'] }),
+        targetDrainSeconds: int(60, 'DrainTime policy: drain the backlog within this many seconds', {
+          min: 1,
+        }),
+      }),
+    }),
+  }),
+  operator: group('Parley operator (Topic and ConsumerAutoscaler resources)', {
+    replicaCount: int(1, 'Operator replicas (one leads through a Lease)', { min: 1 }),
+    image: image('parley/operator', APP_VERSION, 'Operator'),
+    resources: resources('Operator', '50m', '128Mi', '256Mi'),
+    config: appConfig('operator', { LOG_LEVEL: 'info' }),
+  }),
+  topics: group('Kafka topics, as Topic resources the operator reconciles', {
+    chatPartitions: int(128, 'Partitions of chat.messages and chat.events', { min: 1 }),
+    dlqPartitions: int(3, 'Partitions of chat.messages.dlq', { min: 1 }),
+    userEventsPartitions: int(3, 'Partitions of user.events', { min: 1 }),
+    retentionMs: int(604800000, 'retention.ms of the chat and user topics', { min: -1 }),
+  }),
+  ingress: group('Ingress (ingress-nginx) for REST and /v1/ws', {
+    enabled: bool(true, 'Create the Ingress'),
+    className: str('nginx', 'IngressClass name'),
+    host: str('parley.local', 'Host name clients use'),
+    tls: group('TLS', {
+      enabled: bool(false, 'Serve TLS with the Secret below (e.g. from cert-manager)'),
+      secretName: str('parley-tls', 'TLS Secret name'),
+    }),
+    annotations: block(
+      {
+        'nginx.ingress.kubernetes.io/proxy-read-timeout': '3600',
+        'nginx.ingress.kubernetes.io/proxy-send-timeout': '3600',
+        'nginx.ingress.kubernetes.io/proxy-body-size': '1m',
+        'nginx.ingress.kubernetes.io/proxy-http-version': '1.1',
+      },
+      'Ingress annotations (socket timeouts long enough for WebSockets, body size)',
+      stringMap,
+    ),
+  }),
+  kafka: group('Kafka', {
+    mode: str(
+      'kraft',
+      'kraft (Kafka 4) or zookeeper (a 3-node ensemble; Kafka 3.9.x, the last line with ZooKeeper)',
+      {
+        enum: ['kraft', 'zookeeper'],
+      },
+    ),
+    image: image('apache/kafka', '4.4.0', 'Kafka (KRaft mode)'),
+    zookeeperModeImageTag: str(
+      '3.9.2',
+      'apache/kafka tag in zookeeper mode (Kafka 4 removed ZooKeeper support)',
+    ),
+    replicaCount: int(3, 'Brokers (in KRaft combined mode each is also a controller)', { min: 1 }),
+    controllerReplicaCount: int(0, 'KRaft: dedicated controllers (0 = brokers are also controllers)', {
+      min: 0,
+    }),
+    clusterId: str('cGFybGV5LWthZmthLTAx', 'KRaft cluster id (base64, 22 chars of a UUID)', {
+      pattern: '^[A-Za-z0-9_-]{20,24}$',
+    }),
+    replicationFactor: int(3, 'default.replication.factor and the Topic resources replication factor', {
+      min: 1,
+    }),
+    minInsyncReplicas: int(2, 'min.insync.replicas', { min: 1 }),
+    heapOpts: str('-Xms512m -Xmx512m', 'KAFKA_HEAP_OPTS'),
+    resources: resources('Kafka', '250m', '1Gi', '2Gi'),
+    ...placement('Kafka'),
+    topologyKey: str(
+      'kubernetes.io/hostname',
+      'Spread brokers across this node label (e.g. topology.kubernetes.io/zone)',
+    ),
+    persistence: persistence('Kafka', '20Gi'),
+    zookeeper: group('ZooKeeper ensemble (kafka.mode=zookeeper)', {
+      image: image('zookeeper', '3.8.4', 'ZooKeeper'),
+      resources: resources('ZooKeeper', '100m', '256Mi', '512Mi'),
+      persistence: persistence('ZooKeeper', '5Gi'),
+    }),
+  }),
+  redis: group('Redis Cluster', {
+    image: image('redis', '7.2.5', 'Redis'),
+    nodes: int(6, 'Redis Cluster nodes (masters x (1 + replicasPerMaster))', { min: 3 }),
+    replicasPerMaster: int(1, 'Replicas of each master', { min: 0 }),
+    maxmemory: str('256mb', 'maxmemory of each node'),
+    maxmemoryPolicy: str('noeviction', 'maxmemory-policy (revocation markers must not be evicted)'),
+    resources: resources('Redis', '100m', '128Mi', '512Mi'),
+    ...placement('Redis'),
+    persistence: persistence('Redis', '4Gi'),
+    auth: group('Redis password', {
+      existingSecret: existingSecret('the Redis password', 'redis-password'),
+    }),
+  }),
+  mongodb: group('MongoDB replica set', {
+    image: image('mongo', '7.0.14', 'MongoDB'),
+    replicaCount: int(3, 'Replica set members', { min: 1 }),
+    replicaSetName: str('rs0', 'Replica set name'),
+    database: str('parley', 'Application database'),
+    resources: resources('MongoDB', '250m', '512Mi', '1Gi'),
+    ...placement('MongoDB'),
+    persistence: persistence('MongoDB', '20Gi'),
+    auth: group('MongoDB credentials (generated in the cluster when no Secret is given)', {
+      existingSecret: existingSecret(
+        'MongoDB credentials (URL-safe passwords)',
+        'root-password, parley-password, metrics-password, keyfile',
+      ),
+    }),
+  }),
+  networkPolicy: group('NetworkPolicies: default deny plus the exact allows', {
+    enabled: bool(true, 'Create the NetworkPolicies'),
+    ingressNamespaceSelector: block(
+      { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } },
+      'Namespaces whose pods (the ingress controller) may reach the auth service and message api',
+      anyObject,
+    ),
+    monitoringNamespaceSelector: block(
+      { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
+      'Namespaces whose pods (Prometheus) may scrape metrics, when metrics.enabled',
+      anyObject,
+    ),
+  }),
+  metrics: group('Monitoring', {
+    enabled: bool(false, 'Run the Kafka, Redis and MongoDB exporters and allow scraping'),
+    serviceMonitor: bool(false, 'Create ServiceMonitors (needs the Prometheus Operator CRDs)'),
+    prometheusRule: bool(
+      false,
+      'Create a PrometheusRule with the alerts (needs the Prometheus Operator CRDs)',
+    ),
+    dashboards: bool(false, 'Create Grafana dashboard ConfigMaps (label grafana_dashboard=1)'),
+    prometheusConfig: bool(
+      false,
+      'Create a ConfigMap with a plain prometheus.yml for clusters without the operator',
+    ),
+    kafkaExporterImage: image('danielqsj/kafka-exporter', 'v1.8.0', 'Kafka exporter'),
+    redisExporterImage: image('oliver006/redis_exporter', 'v1.62.0', 'Redis exporter'),
+    mongodbExporterImage: image('percona/mongodb_exporter', '0.40.0', 'MongoDB exporter'),
+  }),
+  kafkaUi: group('Kafka UI (kafka-ui on 8080; reach it with kubectl port-forward)', {
+    enabled: bool(false, 'Run Kafka UI'),
+    image: image('provectuslabs/kafka-ui', 'v0.7.2', 'Kafka UI'),
+  }),
+});
+
+export type ParleyValues = Infer<typeof parleyValuesSpec>;
+
+export const defaultValues = (): ParleyValues => defaultsOf(parleyValuesSpec);

@@ -1,0 +1,226 @@
+/** The chart's hand-written parts: profiles, CI values, NOTES.txt, values validation, Argo CD. */
+
+const small = (cpu: string, memory: string, limit: string) => ({
+  requests: { cpu, memory },
+  limits: { memory: limit },
+});
+
+/** A laptop: one broker, one MongoDB member, three Redis masters, small requests. */
+const laptop = (host: string) => ({
+  auth: { replicaCount: 1, resources: small('50m', '128Mi', '512Mi') },
+  message: {
+    api: { replicaCount: 1, resources: small('50m', '128Mi', '512Mi'), autoscaling: { enabled: false } },
+    worker: { resources: small('50m', '128Mi', '512Mi'), autoscaler: { maxReplicas: 4 } },
+  },
+  operator: { resources: small('20m', '96Mi', '256Mi') },
+  topics: { chatPartitions: 8, dlqPartitions: 1, userEventsPartitions: 1 },
+  ingress: { host },
+  kafka: {
+    replicaCount: 1,
+    replicationFactor: 1,
+    minInsyncReplicas: 1,
+    heapOpts: '-Xms256m -Xmx256m',
+    resources: small('100m', '512Mi', '1Gi'),
+    persistence: { size: '2Gi' },
+    zookeeper: { resources: small('50m', '128Mi', '256Mi'), persistence: { size: '1Gi' } },
+  },
+  redis: {
+    nodes: 3,
+    replicasPerMaster: 0,
+    resources: small('25m', '32Mi', '128Mi'),
+    persistence: { size: '512Mi' },
+    maxmemory: '64mb',
+  },
+  mongodb: { replicaCount: 1, resources: small('100m', '256Mi', '512Mi'), persistence: { size: '2Gi' } },
+});
+
+export const PROFILES: Record<string, unknown> = {
+  'values-kind.yaml': laptop('parley.localhost'),
+  'values-minikube.yaml': laptop('parley.local'),
+  'values-production.yaml': {
+    auth: { replicaCount: 3, resources: small('250m', '256Mi', '1Gi') },
+    message: {
+      api: {
+        resources: small('500m', '512Mi', '2Gi'),
+        autoscaling: { minReplicas: 3, maxReplicas: 20, targetConnectionsPerPod: 20000 },
+      },
+      worker: {
+        replicaCount: 3,
+        resources: small('500m', '512Mi', '1Gi'),
+        autoscaler: { minReplicas: 3, maxReplicas: 64 },
+      },
+    },
+    operator: { replicaCount: 2 },
+    ingress: { tls: { enabled: true } },
+    kafka: {
+      replicaCount: 3,
+      controllerReplicaCount: 3,
+      heapOpts: '-Xms2g -Xmx2g',
+      resources: small('1', '4Gi', '6Gi'),
+      topologyKey: 'topology.kubernetes.io/zone',
+      persistence: { size: '200Gi' },
+    },
+    redis: { maxmemory: '1gb', resources: small('250m', '1Gi', '1536Mi'), persistence: { size: '10Gi' } },
+    mongodb: { resources: small('1', '4Gi', '8Gi'), persistence: { size: '200Gi' } },
+    metrics: { enabled: true, serviceMonitor: true, prometheusRule: true, dashboards: true },
+  },
+};
+
+/** Values the chart check renders besides the profiles (chart-testing's ci/ convention). */
+export const CI_VALUES: Record<string, unknown> = {
+  'ci/zookeeper-values.yaml': { kafka: { mode: 'zookeeper' } },
+  'ci/existing-secrets-values.yaml': {
+    auth: {
+      jwt: { existingSecret: 'my-jwt' },
+      twilio: { existingSecret: 'my-twilio' },
+      github: { existingSecret: 'my-github' },
+    },
+    redis: { auth: { existingSecret: 'my-redis' } },
+    mongodb: { auth: { existingSecret: 'my-mongodb' } },
+  },
+  'ci/all-features-values.yaml': {
+    fullnameOverride: 'chat',
+    imagePullSecrets: [{ name: 'registry' }],
+    message: {
+      api: { autoscaling: { targetConnectionsPerPod: 5000 } },
+      worker: { autoscaler: { enabled: false } },
+    },
+    ingress: { tls: { enabled: true, secretName: 'chat-tls' } },
+    kafka: {
+      controllerReplicaCount: 3,
+      persistence: { storageClass: 'fast' },
+      nodeSelector: { disk: 'ssd' },
+    },
+    metrics: {
+      enabled: true,
+      serviceMonitor: true,
+      prometheusRule: true,
+      dashboards: true,
+      prometheusConfig: true,
+    },
+    kafkaUi: { enabled: true },
+    networkPolicy: { enabled: true },
+  },
+};
+
+export const VALIDATION = `
+{{/* Cross-field rules the schema cannot express; each failure names the keys to set. */}}
+{{- define "parley.validateValues" -}}
+{{- $errors := list -}}
+{{- $k := .Values.kafka -}}
+{{- if gt (int $k.minInsyncReplicas) (int $k.replicationFactor) -}}
+{{- $errors = append $errors (printf "kafka.minInsyncReplicas (%d) exceeds kafka.replicationFactor (%d): set kafka.minInsyncReplicas and kafka.replicationFactor" (int $k.minInsyncReplicas) (int $k.replicationFactor)) -}}
+{{- end -}}
+{{- if gt (int $k.replicationFactor) (int $k.replicaCount) -}}
+{{- $errors = append $errors (printf "kafka.replicationFactor (%d) exceeds kafka.replicaCount (%d): set kafka.replicationFactor and kafka.replicaCount" (int $k.replicationFactor) (int $k.replicaCount)) -}}
+{{- end -}}
+{{- $r := .Values.redis -}}
+{{- if ne 0 (mod (int $r.nodes) (add 1 (int $r.replicasPerMaster))) -}}
+{{- $errors = append $errors (printf "redis.nodes (%d) is not a multiple of 1 + redis.replicasPerMaster (%d): set redis.nodes and redis.replicasPerMaster" (int $r.nodes) (int $r.replicasPerMaster)) -}}
+{{- else if lt (div (int $r.nodes) (add 1 (int $r.replicasPerMaster))) 3 -}}
+{{- $errors = append $errors (printf "redis.nodes (%d) gives fewer than 3 masters: set redis.nodes and redis.replicasPerMaster" (int $r.nodes)) -}}
+{{- end -}}
+{{- if eq 0 (mod (int .Values.mongodb.replicaCount) 2) -}}
+{{- $errors = append $errors (printf "mongodb.replicaCount (%d) must be odd: set mongodb.replicaCount" (int .Values.mongodb.replicaCount)) -}}
+{{- end -}}
+{{- $a := .Values.message.api.autoscaling -}}
+{{- if gt (int $a.minReplicas) (int $a.maxReplicas) -}}
+{{- $errors = append $errors "message.api.autoscaling.minReplicas exceeds maxReplicas: set message.api.autoscaling.minReplicas and message.api.autoscaling.maxReplicas" -}}
+{{- end -}}
+{{- $w := .Values.message.worker.autoscaler -}}
+{{- if gt (int $w.minReplicas) (int $w.maxReplicas) -}}
+{{- $errors = append $errors "message.worker.autoscaler.minReplicas exceeds maxReplicas: set message.worker.autoscaler.minReplicas and message.worker.autoscaler.maxReplicas" -}}
+{{- end -}}
+{{- if and .Values.ingress.tls.enabled (not .Values.ingress.tls.secretName) -}}
+{{- $errors = append $errors "ingress.tls.enabled needs a Secret: set ingress.tls.secretName" -}}
+{{- end -}}
+{{- if $errors -}}
+{{- fail (printf "\\nVALUES VALIDATION:\\n%s" (join "\\n" $errors)) -}}
+{{- end -}}
+{{- end -}}
+`;
+
+export const NOTES = `Parley {{ .Chart.AppVersion }} is installing as release {{ .Release.Name }} in namespace {{ .Release.Namespace }}.
+
+1. Wait for the backends and services (the first start formats Kafka, forms the Redis Cluster
+   and initiates the MongoDB replica set; a few minutes on a laptop):
+
+     kubectl -n {{ .Release.Namespace }} get pods -w
+     kubectl -n {{ .Release.Namespace }} wait --for=condition=complete job -l app.kubernetes.io/instance={{ .Release.Name }} --timeout=10m
+
+2. Check it end to end (two users exchange a message through the Services):
+
+     helm test {{ .Release.Name }} -n {{ .Release.Namespace }}
+{{- if .Values.ingress.enabled }}
+
+3. Reach the API through the ingress:
+
+     curl -s {{ if .Values.ingress.tls.enabled }}https{{ else }}http{{ end }}://{{ .Values.ingress.host }}/v1/openapi.json | head -c 200
+     WebSocket: {{ if .Values.ingress.tls.enabled }}wss{{ else }}ws{{ end }}://{{ .Values.ingress.host }}/v1/ws
+{{- else }}
+
+3. Reach the API with a port-forward:
+
+     kubectl -n {{ .Release.Namespace }} port-forward svc/{{ include "parley.fullname" . }}-message-api 8080:8080
+{{- end }}
+
+Credentials were generated in the cluster unless you named existing Secrets; they are kept on
+uninstall, with the data volumes. Twilio SMS and GitHub sign-in stay off until the Secrets
+{{ .Values.auth.twilio.existingSecret | default (printf "%s-twilio" (include "parley.fullname" .)) }} and {{ .Values.auth.github.existingSecret | default (printf "%s-github" (include "parley.fullname" .)) }} exist.
+{{- if .Values.kafkaUi.enabled }}
+
+Kafka UI: kubectl -n {{ .Release.Namespace }} port-forward svc/{{ include "parley.fullname" . }}-kafka-ui 8081:8080
+{{- end }}
+`;
+
+export const HELMIGNORE = `.DS_Store
+.git/
+*.swp
+*.tmp
+ci/
+`;
+
+export const ARGOCD_HELM = `# Argo CD Application installing the chart from this repository (edit repoURL and the profile).
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: parley
+  namespace: argocd
+spec:
+  project: default
+  source:
+    repoURL: https://github.com/example/parley.git
+    targetRevision: main
+    path: charts/parley
+    helm:
+      releaseName: parley
+      valueFiles: [values-production.yaml]
+  destination:
+    server: https://kubernetes.default.svc
+    namespace: parley
+  syncPolicy:
+    automated: { prune: true, selfHeal: true }
+    syncOptions: [CreateNamespace=true, ServerSideApply=true]
+`;
+
+export const ARGOCD_MANIFESTS = `# Argo CD Application syncing the plain manifests (\`npm run synth\`, committed in charts/manifests).
+# Jobs carry the revision in their name (…-r1); Replace lets a changed Job be recreated.
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: parley-manifests
+  namespace: argocd
+spec:
+  project: default
+  source:
+    repoURL: https://github.com/example/parley.git
+    targetRevision: main
+    path: charts/manifests
+    directory: { include: parley.yaml }
+  destination:
+    server: https://kubernetes.default.svc
+    namespace: parley
+  syncPolicy:
+    automated: { prune: true, selfHeal: true }
+    syncOptions: [CreateNamespace=true, Replace=true]
+`;
