@@ -346,6 +346,42 @@ describe('WebSocket gateway (embedded)', function () {
       expect(resumed.conversations).to.have.property(group).that.is.within(6, 9);
     });
 
+    it('follows conversations created or joined while connected, and stops at removal', async () => {
+      const u = await register(`join_${randomUUID().replace(/-/g, '').slice(0, 8)}`);
+      const s = await connect(u);
+      const a = await connect(alice);
+      // A new direct chat reaches the socket through the user's own channel.
+      const dm = (
+        await call('POST', '/v1/conversations', alice.token, { type: 'direct', members: [u.username] })
+      ).body.id as string;
+      await s.next('conversation.updated', { conversationId: dm });
+      a.send({ type: 'send', id: 'd1', conversationId: dm, clientMsgId: 'dm-1', body: 'welcome' });
+      expect((await s.next('message.created', { conversationId: dm })).data).to.include({ body: 'welcome' });
+      // Added to an existing group: member.added, then its messages.
+      const group = (
+        await call('POST', '/v1/conversations', alice.token, {
+          type: 'group',
+          title: 'later',
+          members: ['bob'],
+        })
+      ).body.id as string;
+      await call('POST', `/v1/conversations/${group}/members`, alice.token, { members: [u.username] });
+      await s.next('member.added', { conversationId: group });
+      a.send({ type: 'send', id: 'g1', conversationId: group, clientMsgId: 'g-1', body: 'hi all' });
+      await s.next('message.created', { conversationId: group });
+      // Removed: told so, and nothing after.
+      await call('DELETE', `/v1/conversations/${group}/members/${u.id}`, alice.token);
+      await s.next('member.removed', { conversationId: group });
+      a.send({ type: 'send', id: 'g2', conversationId: group, clientMsgId: 'g-2', body: 'secret' });
+      await waitFor(() => a.of('message.created').filter((f) => f.conversationId === group).length >= 2, {
+        timeoutMs: 5000,
+        what: 'second group message on the sender',
+      });
+      expect(s.of('message.created').filter((f) => f.conversationId === group)).to.have.length(1);
+      s.send({ type: 'typing', id: 'tg', conversationId: group });
+      expect(await s.next('error', { id: 'tg' })).to.include({ code: 'CONVERSATION_NOT_FOUND' });
+    });
+
     it('relays typing to the other member once per throttle window, and never stores it', async () => {
       const a = await connect(alice);
       const b = await connect(bob);
