@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import type { Running } from '@parley/common';
+import { WebSocket } from 'ws';
+import { ParleyClient, ParleySocket, type ParleySocketOptions } from '@parley/client';
+import { waitFor, type Running } from '@parley/common';
 import { runStandalone } from './app.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -190,5 +192,117 @@ describe('web demo: two users chat in real time in Chromium (embedded mode)', fu
 
   it('ran without page errors or CSP violations', () => {
     expect(problems).to.deep.equal([]);
+  });
+});
+
+describe('SDK in Node (ws) against the embedded gateway', function () {
+  this.timeout(60_000);
+  const servers: { running: Running; dir: string }[] = [];
+  const boot = async (env: Record<string, string> = {}) => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-sdk-'));
+    const running = await runStandalone({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: dir,
+      LOG_LEVEL: 'silent',
+      ...env,
+    });
+    servers.push({ running, dir });
+    await running.ready;
+    return running;
+  };
+  const sockets: ParleySocket[] = [];
+  /** A session whose current `ws` socket a test can cut, as a network failure would. */
+  const session = (client: ParleyClient, opts: Partial<ParleySocketOptions> = {}) => {
+    const opened: WebSocket[] = [];
+    class TrackedWebSocket extends WebSocket {
+      constructor(url: string, protocols?: string | string[]) {
+        super(url, protocols);
+        opened.push(this);
+      }
+    }
+    const s = new ParleySocket({ client, WebSocket: TrackedWebSocket, ...opts });
+    sockets.push(s);
+    return Object.assign(s, { cut: () => opened.at(-1)!.terminate() });
+  };
+  const user = async (url: string, name: string) => {
+    const client = new ParleyClient({ baseUrl: url });
+    const r = await client.register({
+      username: `${name}_${randomBytes(3).toString('hex')}`,
+      password: PASSWORD,
+    });
+    return { client, user: r.user };
+  };
+
+  after(async () => {
+    for (const s of sockets) s.close();
+    for (const { running, dir } of servers) {
+      await running.stop('test');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('resumes after a dropped connection with no loss or duplicate, and re-sends from the outbox', async () => {
+    const url = (await boot()).url;
+    const alice = await user(url, 'alice');
+    const bob = await user(url, 'bob');
+    const conv = await alice.client.createConversation({ type: 'direct', members: [bob.user.username] });
+    const sa = session(alice.client);
+    // Bob authenticates with a first frame, and comes back late after a drop (about 2 s).
+    const sb = session(bob.client, { auth: 'frame', backoff: { baseMs: 2_000 }, random: () => 0.99 });
+    const got: string[] = [];
+    let replayed = 0;
+    sb.on('message', (m, meta) => {
+      got.push(m.body ?? '');
+      if (meta.replay) replayed++;
+    });
+    await Promise.all([sa.connect(), sb.connect()]);
+
+    expect((await sa.send(conv.id, { body: 'one' })).conversationId).to.equal(conv.id);
+    await waitFor(() => got.length === 1 || null);
+    expect(sb.cursor(conv.id)).to.equal(1);
+
+    sb.cut();
+    await waitFor(() => sb.state === 'waiting' || null);
+    for (const body of ['two', 'three', 'four']) await sa.send(conv.id, { body });
+    await waitFor(() => (sb.cursor(conv.id) === 4 ? true : null));
+    expect(got).to.deep.equal(['one', 'two', 'three', 'four']);
+    expect(replayed, 'messages that came by resume').to.be.greaterThan(0);
+
+    // Alice's connection drops just before she sends: the send waits in the outbox.
+    sa.cut();
+    await waitFor(() => sa.state === 'waiting' || null);
+    const ack = await sa.send(conv.id, { body: 'five', clientMsgId: 'five-1' });
+    expect(ack.clientMsgId).to.equal('five-1');
+    await waitFor(() => (sb.cursor(conv.id) === 5 ? true : null));
+    expect(got).to.deep.equal(['one', 'two', 'three', 'four', 'five']);
+    const stored = await bob.client.listMessages(conv.id, { after: 0 });
+    expect(stored.messages.map((m) => m.body)).to.deep.equal(['one', 'two', 'three', 'four', 'five']);
+  });
+
+  it('refreshes the token on token.expiring and keeps the socket open', async () => {
+    const url = (await boot({ ACCESS_TOKEN_TTL_SECONDS: '30' })).url;
+    const carol = await user(url, 'carol');
+    const s = session(carol.client);
+    const states: string[] = [];
+    s.on('state', (st) => states.push(st));
+    const first = (await s.connect()).tokenExpiresAt;
+    const token = carol.client.tokens!.accessToken;
+    // 30 s tokens are "expiring" at once (the server warns 60 s ahead).
+    await waitFor(() => (s.ready && s.ready.tokenExpiresAt > first ? true : null));
+    expect(carol.client.tokens!.accessToken).to.not.equal(token);
+    expect(states).to.deep.equal(['connecting', 'open']);
+  });
+
+  it('stops for good when the session is revoked (4003)', async () => {
+    const url = servers[0]!.running.url;
+    const dave = await user(url, 'dave');
+    const s = session(dave.client);
+    const closes: (number | undefined)[] = [];
+    s.on('state', (st, d) => st === 'closed' && closes.push(d.code));
+    await s.connect();
+    await dave.client.logout();
+    await waitFor(() => (closes.length ? true : null));
+    expect(closes).to.deep.equal([4003]);
   });
 });
