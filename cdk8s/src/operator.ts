@@ -39,7 +39,6 @@ export class Operator extends Construct {
       backends: props.backends,
       apiAccess: true,
       stores: false,
-      maxUnavailable: 0,
       env: [{ name: 'WATCH_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } }],
     });
     const name = app.workload.name;

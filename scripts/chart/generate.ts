@@ -20,15 +20,8 @@ import {
   parleyValuesSpec,
 } from '../../cdk8s/src/values/parley.ts';
 import { jsonSchemaOf, leaves, type Param } from '../../cdk8s/src/values/spec.ts';
-import {
-  PROFILES,
-  CI_VALUES,
-  NOTES,
-  VALIDATION,
-  ARGOCD_HELM,
-  ARGOCD_MANIFESTS,
-  HELMIGNORE,
-} from './files.ts';
+import { CI_VALUES, PROFILES } from '../../cdk8s/src/values/profiles.ts';
+import { NOTES, VALIDATION, ARGOCD_HELM, ARGOCD_MANIFESTS, HELMIGNORE } from './files.ts';
 import { TemplateWriter } from './templates.ts';
 
 type Json = Record<string, unknown>;

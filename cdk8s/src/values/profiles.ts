@@ -1,0 +1,104 @@
+/** Values profiles shipped with the chart, and the extra value sets the checks render. */
+
+const small = (cpu: string, memory: string, limit: string) => ({
+  requests: { cpu, memory },
+  limits: { memory: limit },
+});
+
+/** A laptop: one broker, one MongoDB member, three Redis masters, small requests. */
+const laptop = (host: string) => ({
+  auth: { replicaCount: 1, resources: small('50m', '128Mi', '512Mi') },
+  message: {
+    api: { replicaCount: 1, resources: small('50m', '128Mi', '512Mi'), autoscaling: { enabled: false } },
+    worker: { resources: small('50m', '128Mi', '512Mi'), autoscaler: { maxReplicas: 4 } },
+  },
+  operator: { resources: small('20m', '96Mi', '256Mi') },
+  topics: { chatPartitions: 8, dlqPartitions: 1, userEventsPartitions: 1 },
+  ingress: { host },
+  kafka: {
+    replicaCount: 1,
+    replicationFactor: 1,
+    minInsyncReplicas: 1,
+    heapOpts: '-Xms256m -Xmx256m',
+    resources: small('100m', '512Mi', '1Gi'),
+    persistence: { size: '2Gi' },
+    zookeeper: { resources: small('50m', '128Mi', '256Mi'), persistence: { size: '1Gi' } },
+  },
+  redis: {
+    nodes: 3,
+    replicasPerMaster: 0,
+    resources: small('25m', '32Mi', '128Mi'),
+    persistence: { size: '512Mi' },
+    maxmemory: '64mb',
+  },
+  mongodb: { replicaCount: 1, resources: small('100m', '256Mi', '512Mi'), persistence: { size: '2Gi' } },
+});
+
+export const PROFILES: Record<string, unknown> = {
+  'values-kind.yaml': laptop('parley.localhost'),
+  'values-minikube.yaml': laptop('parley.local'),
+  'values-production.yaml': {
+    auth: { replicaCount: 3, resources: small('250m', '256Mi', '1Gi') },
+    message: {
+      api: {
+        resources: small('500m', '512Mi', '2Gi'),
+        autoscaling: { minReplicas: 3, maxReplicas: 20, targetConnectionsPerPod: 20000 },
+      },
+      worker: {
+        replicaCount: 3,
+        resources: small('500m', '512Mi', '1Gi'),
+        autoscaler: { minReplicas: 3, maxReplicas: 64 },
+      },
+    },
+    operator: { replicaCount: 2 },
+    ingress: { tls: { enabled: true } },
+    kafka: {
+      replicaCount: 3,
+      controllerReplicaCount: 3,
+      heapOpts: '-Xms2g -Xmx2g',
+      resources: small('1', '4Gi', '6Gi'),
+      topologyKey: 'topology.kubernetes.io/zone',
+      persistence: { size: '200Gi' },
+    },
+    redis: { maxmemory: '1gb', resources: small('250m', '1Gi', '1536Mi'), persistence: { size: '10Gi' } },
+    mongodb: { resources: small('1', '4Gi', '8Gi'), persistence: { size: '200Gi' } },
+    metrics: { enabled: true, serviceMonitor: true, prometheusRule: true, dashboards: true },
+  },
+};
+
+/** Values the chart check renders besides the profiles (chart-testing's ci/ convention). */
+export const CI_VALUES: Record<string, unknown> = {
+  'ci/zookeeper-values.yaml': { kafka: { mode: 'zookeeper' } },
+  'ci/existing-secrets-values.yaml': {
+    auth: {
+      jwt: { existingSecret: 'my-jwt' },
+      twilio: { existingSecret: 'my-twilio' },
+      github: { existingSecret: 'my-github' },
+    },
+    redis: { auth: { existingSecret: 'my-redis' } },
+    mongodb: { auth: { existingSecret: 'my-mongodb' } },
+  },
+  'ci/all-features-values.yaml': {
+    fullnameOverride: 'chat',
+    imagePullSecrets: [{ name: 'registry' }],
+    message: {
+      api: { autoscaling: { targetConnectionsPerPod: 5000 } },
+      worker: { autoscaler: { enabled: false } },
+    },
+    ingress: { tls: { enabled: true, secretName: 'chat-tls' } },
+    kafka: {
+      controllerReplicaCount: 3,
+      persistence: { storageClass: 'fast' },
+      nodeSelector: { disk: 'ssd' },
+    },
+    metrics: {
+      enabled: true,
+      serviceMonitor: true,
+      prometheusRule: true,
+      dashboards: true,
+      prometheusConfig: true,
+    },
+    kafkaUi: { enabled: true },
+    networkPolicy: { enabled: true },
+  },
+};

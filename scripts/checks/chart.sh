@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The Helm chart (#6): charts/ is what `npm run chart` generates from cdk8s/ (not stale); helm
+# lint and helm template pass for every profile plus ZooKeeper mode, existing Secrets and every
+# optional feature; each rendering equals the cdk8s app's manifests for the same values; every
+# rendered document passes `kubeconform -strict` against offline schemas (Kubernetes 1.27 and
+# the CRDs). helm and kubeconform come from scripts/stack/tools.sh (go install, cached).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+started=$(date +%s)
+fail() {
+  echo "chart check FAILED: $*" >&2
+  exit 1
+}
+eval "$(bash scripts/stack/tools.sh --env)" || fail "could not install helm and kubeconform (scripts/stack/tools.sh)"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+kube_version=1.27.0
+
+# 1. Not stale: regenerate into a temp dir and compare with what is committed.
+node --import tsx scripts/chart/generate.ts --out "$work/gen" >/dev/null
+if ! { diff -r "$work/gen/parley" charts/parley && diff -r "$work/gen/manifests" charts/manifests; } >"$work/stale.txt" 2>&1; then
+  cat "$work/stale.txt" >&2
+  fail "charts/ is stale: run 'npm run chart' (node --import tsx scripts/chart/generate.ts) and commit the result"
+fi
+
+# 2. lint + template per values set, each compared with the cdk8s app.
+chart=charts/parley
+value_sets=(values.yaml values-kind.yaml values-minikube.yaml values-production.yaml
+  ci/zookeeper-values.yaml ci/existing-secrets-values.yaml ci/all-features-values.yaml)
+for values in "${value_sets[@]}"; do
+  out="$work/rendered-${values//\//-}"
+  helm lint "$chart" --strict --kube-version "$kube_version" -f "$chart/$values" >"$work/lint.txt" 2>&1 ||
+    { cat "$work/lint.txt" >&2; fail "helm lint with $values"; }
+  helm template parley "$chart" --namespace parley --kube-version "$kube_version" -f "$chart/$values" >"$out" 2>"$work/err.txt" ||
+    { cat "$work/err.txt" >&2; fail "helm template with $values"; }
+  node --import tsx scripts/chart/compare.ts "$out" "$chart/$values" || fail "the chart and the cdk8s app differ for $values"
+done
+
+# 3. A bad value fails with a message naming the key.
+if helm template parley "$chart" --kube-version "$kube_version" --set kafka.minInsyncReplicas=5 >/dev/null 2>"$work/err.txt" ||
+  ! grep -q 'set kafka.minInsyncReplicas and kafka.replicationFactor' "$work/err.txt"; then
+  cat "$work/err.txt" >&2
+  fail "values validation did not reject kafka.minInsyncReplicas > kafka.replicationFactor"
+fi
+if helm template parley "$chart" --kube-version "$kube_version" --set kafka.mode=zk >/dev/null 2>"$work/err.txt" ||
+  ! grep -q "/kafka/mode" "$work/err.txt"; then
+  cat "$work/err.txt" >&2
+  fail "values.schema.json did not reject kafka.mode=zk"
+fi
+
+# 4. kubeconform -strict, offline, on every rendering and the plain manifests.
+schemas=$(node --import tsx scripts/chart/schemas.ts) || fail "could not build the offline JSON schemas"
+location="{{.ResourceKind}}-{{.Group}}-{{.ResourceAPIVersion}}.json"
+kubeconform -strict -summary -schema-location "$schemas/$location" -schema-location "$schemas/parley/$location" \
+  "$work"/rendered-* charts/manifests/parley.yaml || fail "kubeconform -strict found invalid documents"
+
+echo "chart check passed in $(($(date +%s) - started)) s (${#value_sets[@]} value sets)"
