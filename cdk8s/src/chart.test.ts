@@ -57,7 +57,7 @@ for (const [name, values] of Object.entries(valueSets)) {
     const workloads = pods(docs);
 
     it('runs every pod under Pod Security "restricted"', () => {
-      expect(workloads).to.not.be.empty;
+      expect(workloads).to.have.length.above(0);
       for (const { id, spec } of workloads) {
         const pod = spec.securityContext ?? {};
         expect(pod.runAsNonRoot, `${id} runAsNonRoot`).to.equal(true);
@@ -117,7 +117,7 @@ for (const [name, values] of Object.entries(valueSets)) {
     it('has every Service select pods, on ports the pods expose', () => {
       for (const svc of docs.filter((d) => d.kind === 'Service')) {
         const matching = workloads.filter((p) => selects(svc.spec.selector, p.labels));
-        expect(matching, `Service ${svc.metadata.name} selects no pods`).to.not.be.empty;
+        expect(matching, `Service ${svc.metadata.name} selects no pods`).to.have.length.above(0);
         const exposed = matching.flatMap((p) =>
           p.spec.containers.flatMap((c: Json) => (c.ports ?? []).map((x: Json) => x.containerPort)),
         );
@@ -142,7 +142,7 @@ for (const [name, values] of Object.entries(valueSets)) {
         const id = `NetworkPolicy ${np.metadata.name}`;
         for (const rule of np.spec.ingress ?? []) {
           const listening = portsOf(np.spec.podSelector.matchLabels);
-          expect(listening, `${id} selects no pods with ports`).to.not.be.empty;
+          expect(listening, `${id} selects no pods with ports`).to.have.length.above(0);
           for (const p of rule.ports)
             expect(covered(listening, p), `${id} ingress port ${p.port}`).to.equal(true);
         }
@@ -150,7 +150,7 @@ for (const [name, values] of Object.entries(valueSets)) {
           for (const peer of rule.to) {
             if (!peer.podSelector || peer.namespaceSelector) continue; // DNS, API server, other namespaces
             const listening = portsOf(peer.podSelector.matchLabels);
-            expect(listening, `${id} egress peer selects no pods`).to.not.be.empty;
+            expect(listening, `${id} egress peer selects no pods`).to.have.length.above(0);
             for (const p of rule.ports)
               expect(covered(listening, p), `${id} egress port ${p.port}`).to.equal(true);
           }
