@@ -210,9 +210,9 @@ async function open(id: string): Promise<void> {
   pending = [];
   typingUsers.clear();
   await loadDetail(id);
-  const page = await client.listMessages(id, { limit: PAGE });
+  const page = await client.latestMessages(id, PAGE);
   for (const m of page.messages) shown.set(m.seq, m);
-  $('load-older').hidden = page.messages.length < PAGE || (page.messages[0]?.seq ?? 1) <= 1;
+  $('load-older').hidden = !page.prevCursor;
   $('composer').hidden = false;
   renderConversations();
   renderMessages(true);
@@ -227,7 +227,7 @@ $('load-older').addEventListener('click', () => {
   void client.listMessages(id, { before: oldest, limit: PAGE }).then((page) => {
     if (active !== id) return;
     for (const m of page.messages) shown.set(m.seq, m);
-    $('load-older').hidden = page.messages.length < PAGE || (page.messages[0]?.seq ?? 1) <= 1;
+    $('load-older').hidden = !page.prevCursor;
     renderMessages(false);
   });
 });

@@ -65,6 +65,8 @@ export interface RequestOptions {
 }
 
 const enc = encodeURIComponent;
+/** The largest seq a cursor parameter accepts (15 digits): `before` it means "the latest". */
+const MAX_SEQ = 999_999_999_999_999;
 
 /**
  * The TypeScript client for Parley's REST API: accounts, conversations, messages, receipts and
@@ -309,12 +311,20 @@ export class ParleyClient {
 
   // --- messages -----------------------------------------------------------------------------
 
-  /** A page of messages in seq order: after a seq (newer) or before one (older; default: latest). */
+  /**
+   * A page of messages in seq order: `after` a seq pages forward (default: from the first),
+   * `before` a seq pages backward. `prevCursor` is set when older messages exist.
+   */
   listMessages(
     conversationId: string,
     page: { after?: number; before?: number; limit?: number } = {},
   ): Promise<MessagePage> {
     return this.call('GET', `/v1/conversations/${enc(conversationId)}/messages`, undefined, { query: page });
+  }
+
+  /** The newest page of a conversation (in seq order), to open it at the bottom. */
+  latestMessages(conversationId: string, limit?: number): Promise<MessagePage> {
+    return this.listMessages(conversationId, { before: MAX_SEQ, limit });
   }
 
   /** Sends over REST: 202 `{id}` once Kafka acknowledged, or the stored message with `wait`. */

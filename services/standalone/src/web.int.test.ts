@@ -190,6 +190,28 @@ describe('web demo: two users chat in real time in Chromium (embedded mode)', fu
     );
   });
 
+  it('pages history: the latest 30 first, older ones on demand (after a reload that keeps the session)', async () => {
+    const api = new ParleyClient({ baseUrl: running.url });
+    await api.login({ login: alice, password: PASSWORD });
+    const conv = (await api.listConversations()).conversations[0]!;
+    for (let i = 1; i <= 30; i++)
+      await api.sendMessage(conv.id, { clientMsgId: `seed-${i}`, body: `seed ${i}` });
+    await until(b, 'the live messages arrive', shows('#messages li', 'seed 30'));
+    await b.reload();
+    await until(b, 'bob is still signed in', `document.getElementById('status').textContent === 'connected'`);
+    await b.evaluate(inPage(`${entry(alice)}.click()`));
+    await until(b, 'the latest page', `document.querySelectorAll('#messages li').length === 30`);
+    await until(b, 'a load-older button', `!document.getElementById('load-older').hidden`);
+    await b.locator('#load-older').click();
+    await until(b, 'the older page', `document.querySelectorAll('#messages li').length === 35`);
+    await until(
+      b,
+      'in seq order',
+      `document.querySelector('#messages li .body').textContent === 'hello bob'`,
+    );
+    await until(b, 'no more to load', `document.getElementById('load-older').hidden`);
+  });
+
   it('ran without page errors or CSP violations', () => {
     expect(problems).to.deep.equal([]);
   });
