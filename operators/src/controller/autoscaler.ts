@@ -28,6 +28,7 @@ import type { KubePort } from '../kube/port.ts';
 import type { OperatorMetrics } from '../metrics.ts';
 import type { Informer } from './informer.ts';
 import type { Outcome } from './queue.ts';
+import { Reporter } from './report.ts';
 import { messageOf, replacing } from './topic.ts';
 
 /** What the autoscaler needs from Kafka (KafkaTopics implements it). */
@@ -42,6 +43,7 @@ interface Memory {
 
 export class AutoscalerReconciler {
   private readonly memory = new Map<string, Memory>();
+  private readonly reporter: Reporter<ConsumerAutoscaler>;
 
   constructor(
     private readonly kube: KubePort,
@@ -49,8 +51,17 @@ export class AutoscalerReconciler {
     private readonly informer: Informer<ConsumerAutoscaler>,
     private readonly metrics: OperatorMetrics,
     private readonly log: Logger,
-    private readonly component: string,
-  ) {}
+    component: string,
+  ) {
+    this.reporter = new Reporter(
+      kube,
+      CONSUMER_AUTOSCALERS,
+      CONSUMER_AUTOSCALER_KIND,
+      informer,
+      component,
+      log,
+    );
+  }
 
   async reconcileBatch(keys: string[]): Promise<Map<string, Outcome>> {
     const outcomes = new Map<string, Outcome>();
@@ -162,31 +173,15 @@ export class AutoscalerReconciler {
     return decision.reason === 'InvalidSpec' ? { kind: 'terminal' } : { kind: 'ok', requeueAfterMs: pollMs };
   }
 
-  private async writeStatus(resource: ConsumerAutoscaler, status: ConsumerAutoscalerStatus): Promise<void> {
-    const updated = await this.kube.patchStatus<ConsumerAutoscaler>(
-      CONSUMER_AUTOSCALERS,
-      resource.metadata.namespace ?? '',
-      resource.metadata.name,
-      status,
-    );
-    this.informer.remember(updated);
+  private writeStatus(resource: ConsumerAutoscaler, status: ConsumerAutoscalerStatus): Promise<void> {
+    return this.reporter.status(resource, status);
   }
 
-  private async event(resource: ConsumerAutoscaler, decision: Decision, from: number): Promise<void> {
-    await this.kube
-      .createEvent({
-        involved: {
-          kind: CONSUMER_AUTOSCALER_KIND,
-          apiVersion: resource.apiVersion,
-          namespace: resource.metadata.namespace ?? '',
-          name: resource.metadata.name,
-          uid: resource.metadata.uid,
-        },
-        type: 'Normal',
-        reason: decision.desiredReplicas > from ? 'ScaledUp' : 'ScaledDown',
-        message: `Scaled ${resource.spec.scaleTargetRef.name} from ${from} to ${decision.desiredReplicas}: ${decision.message}`,
-        source: this.component,
-      })
-      .catch((err: unknown) => this.log.warn({ err }, 'could not record an Event'));
+  private event(resource: ConsumerAutoscaler, decision: Decision, from: number): Promise<void> {
+    return this.reporter.event(resource, {
+      type: 'Normal',
+      reason: decision.desiredReplicas > from ? 'ScaledUp' : 'ScaledDown',
+      message: `Scaled ${resource.spec.scaleTargetRef.name} from ${from} to ${decision.desiredReplicas}: ${decision.message}`,
+    });
   }
 }

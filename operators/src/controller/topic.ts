@@ -21,6 +21,7 @@ import { TOPICS } from '../kube/kinds.ts';
 import type { KubePort } from '../kube/port.ts';
 import type { Informer } from './informer.ts';
 import type { Outcome } from './queue.ts';
+import { Reporter } from './report.ts';
 
 /** What the Topic controller needs from Kafka (KafkaTopics implements it). */
 export interface TopicStore {
@@ -37,13 +38,17 @@ export interface TopicControllerOptions {
 }
 
 export class TopicReconciler {
+  private readonly reporter: Reporter<Topic>;
+
   constructor(
     private readonly kube: KubePort,
     private readonly kafka: TopicStore,
     private readonly informer: Informer<Topic>,
     private readonly log: Logger,
     private readonly opts: TopicControllerOptions,
-  ) {}
+  ) {
+    this.reporter = new Reporter(kube, TOPICS, TOPIC_KIND, informer, opts.component, log);
+  }
 
   /** One batch: one Kafka observation round for every key, then each key on its own. */
   async reconcileBatch(keys: string[]): Promise<Map<string, Outcome>> {
@@ -162,31 +167,11 @@ export class TopicReconciler {
       conditions,
       observedGeneration: resource.metadata.generation,
     };
-    const updated = await this.kube.patchStatus<Topic>(
-      TOPICS,
-      resource.metadata.namespace ?? '',
-      resource.metadata.name,
-      status,
-    );
-    this.informer.remember(updated);
+    await this.reporter.status(resource, status);
     // A refusal is reported once per change, not on every resync or restart.
     const events =
       outcome.kind === 'refused' && sameReady(previous, conditions) ? [] : plannedEvents(outcome);
-    for (const e of events) {
-      await this.kube
-        .createEvent({
-          involved: {
-            kind: TOPIC_KIND,
-            apiVersion: resource.apiVersion,
-            namespace: resource.metadata.namespace ?? '',
-            name: resource.metadata.name,
-            uid: resource.metadata.uid,
-          },
-          ...e,
-          source: this.opts.component,
-        })
-        .catch((err: unknown) => this.log.warn({ err }, 'could not record an Event'));
-    }
+    for (const e of events) await this.reporter.event(resource, e);
   }
 }
 

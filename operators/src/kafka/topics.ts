@@ -1,6 +1,9 @@
-import { ConfigResourceTypes, Kafka, logLevel, type Admin } from 'kafkajs';
+import kafkajs, { Kafka, logLevel, type Admin } from 'kafkajs';
 import type { OffsetSample, OffsetSnapshot } from '../autoscale/observe.ts';
 import type { ConfigSource, ObservedConfigEntry, ObservedTopic, TopicAction } from '../topic/plan.ts';
+
+// Node's ESM loader cannot see this CommonJS export by name (only under mocha's loader it worked).
+const { ConfigResourceTypes } = kafkajs;
 
 // Kafka's DescribeConfigs configSource numbers (KIP-226).
 const SOURCES: Record<number, ConfigSource> = {
