@@ -204,6 +204,45 @@ describe('ParleySocket (in-memory WebSocket)', () => {
     socket.close();
   });
 
+  it('backs off (does not give up) when the token refresh before connecting fails on the network', async () => {
+    FakeWS.all = [];
+    let calls = 0;
+    const client = new ParleyClient({
+      baseUrl: 'http://chat.example',
+      fetch: (async () => {
+        if (++calls === 1) throw new TypeError('fetch failed');
+        return new Response(
+          JSON.stringify({
+            tokenType: 'Bearer',
+            accessToken: 'at2',
+            accessTokenExpiresAt: new Date(Date.now() + 900_000).toISOString(),
+            refreshToken: 'rt2',
+            refreshTokenExpiresAt: new Date(Date.now() + 86_400_000).toISOString(),
+            sessionId: 's1',
+          }),
+          { status: 200, headers: { 'content-type': 'application/json' } },
+        );
+      }) as unknown as typeof fetch,
+      tokens: {
+        tokenType: 'Bearer',
+        accessToken: 'at1',
+        accessTokenExpiresAt: new Date(Date.now() + 1_000).toISOString(), // about to expire
+        refreshToken: 'rt1',
+        refreshTokenExpiresAt: new Date(Date.now() + 86_400_000).toISOString(),
+        sessionId: 's1',
+      },
+    });
+    const socket = new ParleySocket({ client, WebSocket: FakeWS, backoff: { baseMs: 1, maxMs: 5 } });
+    const states: string[] = [];
+    socket.on('state', (s) => states.push(s));
+    socket.on('error', () => {});
+    void socket.connect();
+    const w = await until(() => FakeWS.all[0], 'a socket after the retry');
+    expect(w.protocols).to.deep.equal(['parley.v1', 'parley.bearer.at2']);
+    expect(states.slice(0, 3)).to.deep.equal(['connecting', 'waiting', 'connecting']);
+    socket.close();
+  });
+
   it('stops for good on 4003 (revoked) and rejects pending sends', async () => {
     const { socket, ws } = session();
     const connected = socket.connect();

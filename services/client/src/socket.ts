@@ -239,8 +239,11 @@ export class ParleySocket extends Emitter<SocketEvents> {
       token = await this.opts.client.accessToken();
     } catch (err) {
       if (this.stopped) return;
-      if (!(err instanceof ParleyApiError) || err.status === 401 || err.status === 403)
+      // Signed out (or the refresh was refused): stop. The auth service unreachable: back off.
+      const refused = err instanceof ParleyApiError && (err.status === 401 || err.status === 403);
+      if (refused || !this.opts.client.tokens)
         return this.finish('closed', { code: 4001, reason: 'not signed in' }, err as Error);
+      this.emit('error', err as Error);
       return this.onClose(null, 1013, 'token refresh failed');
     }
     if (this.stopped) return;
