@@ -1,11 +1,12 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { Parser, DiagnosticSeverity } from '@asyncapi/parser';
-import { CloseCodes, clientFrameTypes, serverFrameTypes } from './gateway/protocol.ts';
+import { CloseCodes, clientFrameTypes, frameErrors, serverFrameTypes } from './gateway/protocol.ts';
 
 const source = readFileSync(new URL('../asyncapi.yaml', import.meta.url), 'utf8');
 
 interface Doc {
+  components: { messages: { error: { payload: { properties: { code: { enum: string[] } } } } } };
   operations: Record<string, { messages: { payload: Schema }[] }>;
   channels: { gateway: { 'x-close-codes': { code: number; name: string; reconnect: string }[] } };
 }
@@ -50,6 +51,11 @@ describe('AsyncAPI document (services/message/asyncapi.yaml)', function () {
   it('lists exactly the server frame types of protocol.ts', () => {
     const types = doc.operations.sendServerFrames!.messages.map((m) => frameType(m.payload));
     expect(types).to.deep.equal([...serverFrameTypes]);
+  });
+
+  it('documents every error frame code of protocol.ts', () => {
+    const documented = doc.components.messages.error.payload.properties.code.enum;
+    expect(documented).to.include.members(Object.keys(frameErrors));
   });
 
   it('documents exactly the close codes of protocol.ts, with the same reconnect rule', () => {
