@@ -4,7 +4,7 @@
  * object becomes a template with the matching Helm expressions. values.yaml, values.schema.json
  * and the values reference come from the same parameter tree the app reads.
  *
- *   node --import tsx scripts/chart/generate.ts [--out charts]
+ *   node --import tsx scripts/chart/generate.ts [--out charts] [--dashboards monitoring/dashboards]
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -23,6 +23,7 @@ import { jsonSchemaOf, leaves, type Param } from '../../cdk8s/src/values/spec.ts
 import { CI_VALUES, PROFILES } from '../../cdk8s/src/values/profiles.ts';
 import { NOTES, VALIDATION, ARGOCD_HELM, ARGOCD_MANIFESTS, HELMIGNORE } from './files.ts';
 import { TemplateWriter } from './templates.ts';
+import { writeDashboards } from './dashboards.ts';
 
 type Json = Record<string, unknown>;
 
@@ -150,7 +151,14 @@ ${rows.join('\n')}
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values: args } = parseArgs({ options: { out: { type: 'string', default: 'charts' } } });
+  const { values: args } = parseArgs({
+    options: {
+      out: { type: 'string', default: 'charts' },
+      dashboards: { type: 'string', default: 'monitoring/dashboards' },
+    },
+  });
+  // The chart embeds the dashboards, so they are written first.
+  await writeDashboards(new URL(`file://${resolve(args.dashboards)}/`));
   const out = resolve(args.out);
   const chartDir = join(out, 'parley');
   rmSync(chartDir, { recursive: true, force: true });

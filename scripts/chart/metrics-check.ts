@@ -1,0 +1,107 @@
+/**
+ * Every metric an alert or dashboard queries must exist: Parley's own metrics are looked up in
+ * the code that registers them (services/*\/src, operators/src), exporters' in
+ * monitoring/exporter-metrics.yaml. Also: each dashboard is valid JSON with queries, and each alert
+ * has severity, summary, description, runbook_url, a `for:` and two promtool cases.
+ *
+ *   node --import tsx scripts/chart/metrics-check.ts
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+
+const root = new URL('../../', import.meta.url).pathname;
+
+interface Rule {
+  alert: string;
+  expr: string;
+  for?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+const METRIC = /\b(?:parley|kafka|redis|mongodb|node)_[A-Za-z0-9_]+\b|\bup\b/g;
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile() && e.name.endsWith('.ts') && !e.name.endsWith('.test.ts'))
+    .map((e) => join(e.parentPath, e.name));
+}
+
+/** Metric names registered in the Parley code (`name: 'parley_…'`). */
+export function registeredMetrics(): Set<string> {
+  const dirs = [
+    ...readdirSync(join(root, 'services')).map((s) => join(root, 'services', s, 'src')),
+    join(root, 'operators', 'src'),
+  ];
+  const names = new Set<string>();
+  for (const file of dirs.flatMap((d) => {
+    try {
+      return sourceFiles(d);
+    } catch {
+      return [];
+    }
+  })) {
+    for (const m of readFileSync(file, 'utf8').matchAll(/name:\s*'(parley_[a-z0-9_]+)'/g)) names.add(m[1]!);
+  }
+  return names;
+}
+
+export function checkMetrics(): string[] {
+  const known = new Set(
+    Object.values(
+      parse(readFileSync(join(root, 'monitoring/exporter-metrics.yaml'), 'utf8')) as string[][],
+    ).flat(),
+  );
+  const registered = registeredMetrics();
+  const problems: string[] = [];
+  const check = (where: string, expr: string) => {
+    for (const [name] of expr.matchAll(METRIC)) {
+      const base = name.replace(/_(bucket|sum|count)$/, '');
+      const ok = name.startsWith('parley_') ? registered.has(base) || registered.has(name) : known.has(name);
+      if (!ok)
+        problems.push(
+          `${where}: ${name} is not ${name.startsWith('parley_') ? 'registered in the Parley code' : 'in monitoring/exporter-metrics.yaml'}`,
+        );
+    }
+  };
+  const rules = parse(readFileSync(join(root, 'monitoring/prometheus/rules.yaml'), 'utf8')) as {
+    groups: { rules: Rule[] }[];
+  };
+  const tests = readFileSync(join(root, 'monitoring/prometheus/rules.test.yaml'), 'utf8');
+  for (const r of rules.groups.flatMap((g) => g.rules)) {
+    check(`alert ${r.alert}`, r.expr);
+    if (!['critical', 'warning', 'info'].includes(r.labels?.severity ?? ''))
+      problems.push(`alert ${r.alert}: no severity`);
+    for (const a of ['summary', 'description', 'runbook_url'])
+      if (!r.annotations?.[a]) problems.push(`alert ${r.alert}: no ${a}`);
+    if (!r.for) problems.push(`alert ${r.alert}: no for: threshold`);
+    const cases = tests.match(new RegExp(`alertname: ${r.alert}$`, 'gm'))?.length ?? 0;
+    if (cases < 2)
+      problems.push(`alert ${r.alert}: ${cases} promtool case(s), want one on each side of its for:`);
+  }
+  const dir = join(root, 'monitoring/dashboards');
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
+    let dashboard: { panels: { title: string; targets: { expr: string }[] }[] };
+    try {
+      dashboard = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+    } catch (e) {
+      problems.push(`${file}: not valid JSON (${(e as Error).message})`);
+      continue;
+    }
+    if (!dashboard.panels?.length) problems.push(`${file}: no panels`);
+    for (const p of dashboard.panels ?? []) {
+      if (!p.targets?.length) problems.push(`${file} panel "${p.title}": no queries`);
+      for (const t of p.targets ?? []) check(`${file} panel "${p.title}"`, t.expr);
+    }
+  }
+  return problems;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const problems = checkMetrics();
+  if (problems.length > 0) {
+    console.error(`monitoring problems:\n  ${problems.join('\n  ')}`);
+    process.exit(1);
+  }
+  console.log('alerts complete and tested; every metric in the alerts and dashboards exists');
+}
