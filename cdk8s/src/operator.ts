@@ -39,7 +39,12 @@ export class Operator extends Construct {
       backends: props.backends,
       apiAccess: true,
       stores: false,
-      env: [{ name: 'WATCH_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } }],
+      env: [
+        { name: 'WATCH_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+        { name: 'LEASE_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+        { name: 'LEASE_NAME', value: k.name('operator') },
+        { name: 'KAFKA_CLIENT_ID', value: 'parley-operator' },
+      ],
     });
     const name = app.workload.name;
     k.emit(this, 'role', {
