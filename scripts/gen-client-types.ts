@@ -29,25 +29,18 @@ async function fetchDocument(): Promise<Record<string, unknown>> {
   }
 }
 
-/**
- * openapi-typescript refuses a document with a repeated operationId; the SDK types requests by path,
- * so a repeat is renamed (and reported) rather than failing generation.
- */
+/** operationIds are the SDK's and the docs' names for routes: a repeat is an API bug, so it fails. */
 function uniqueOperationIds(doc: Record<string, unknown>): void {
-  const seen = new Set<string>();
+  const seen = new Map<string, string>();
   for (const [path, item] of Object.entries(
     doc.paths as Record<string, Record<string, { operationId?: string }>>,
   ))
     for (const [method, op] of Object.entries(item)) {
       if (!op.operationId) continue;
-      if (seen.has(op.operationId)) {
-        const renamed = `${op.operationId}_${method}${path.replace(/[^A-Za-z0-9]+/g, '_').replace(/_+$/, '')}`;
-        console.warn(
-          `operationId ${op.operationId} repeats at ${method.toUpperCase()} ${path}: using ${renamed}`,
-        );
-        op.operationId = renamed;
-      }
-      seen.add(op.operationId);
+      const where = `${method.toUpperCase()} ${path}`;
+      const first = seen.get(op.operationId);
+      if (first) throw new Error(`operationId ${op.operationId} is used by ${first} and ${where}`);
+      seen.set(op.operationId, where);
     }
 }
 

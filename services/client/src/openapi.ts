@@ -523,10 +523,10 @@ export interface paths {
     };
     get?: never;
     /** Block a user: no new direct messages from them */
-    put: operations['blockUser_put_v1_users_me_blocks_username'];
+    put: operations['blockContact'];
     post?: never;
     /** Unblock a user */
-    delete: operations['unblockUser_delete_v1_users_me_blocks_username'];
+    delete: operations['unblockContact'];
     options?: never;
     head?: never;
     patch?: never;
@@ -4497,7 +4497,7 @@ export interface operations {
       };
     };
   };
-  blockUser_put_v1_users_me_blocks_username: {
+  blockContact: {
     parameters: {
       query?: never;
       header?: never;
@@ -4571,7 +4571,7 @@ export interface operations {
       };
     };
   };
-  unblockUser_delete_v1_users_me_blocks_username: {
+  unblockContact: {
     parameters: {
       query?: never;
       header?: never;

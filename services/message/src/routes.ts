@@ -281,7 +281,7 @@ export function messageRoutes(api: Api, chat: () => Chat): void {
     api.route({
       method: on ? 'PUT' : 'DELETE',
       url: '/v1/users/me/blocks/:username',
-      operationId: on ? 'blockUser' : 'unblockUser',
+      operationId: on ? 'blockContact' : 'unblockContact',
       summary: on ? 'Block a user: no new direct messages from them' : 'Unblock a user',
       tags: ['users'],
       access: 'user',

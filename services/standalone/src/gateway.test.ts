@@ -22,7 +22,7 @@ interface User {
 
 /** The WebSocket gateway in embedded mode: protocol, limits, bad frames, resume, drain. */
 describe('WebSocket gateway (embedded)', function () {
-  this.timeout(30_000);
+  this.timeout(45_000);
   let running: Running;
   let dir: string;
   let base: string;
@@ -164,13 +164,15 @@ describe('WebSocket gateway (embedded)', function () {
     it('warns before the token expires and takes a refreshed token on the open socket', async () => {
       const u = await register(`refresh_${randomUUID().replace(/-/g, '').slice(0, 8)}`);
       const s = await connect(u);
-      // 30 s tokens are inside the 60 s warning window at once.
-      const warn = await s.next('token.expiring');
+      // A 30 s token is warned about halfway (tokens living over two minutes: a minute ahead).
+      const warn = await s.next('token.expiring', {}, 25_000);
       expect(warn.expiresAt).to.equal(s.of('ready')[0]!.tokenExpiresAt);
       const fresh = await call('POST', '/v1/auth/refresh', undefined, { refreshToken: u.refresh });
       s.send({ type: 'auth', id: 'r', token: fresh.body.accessToken });
       const ack = await s.next('ack', { id: 'r' });
       expect(ack).to.include({ for: 'auth' });
+      // Refreshed tokens are not warned about again at once (no refresh loop).
+      expect(s.of('token.expiring')).to.have.length(1);
       // Another user's token is not a refresh of this session.
       s.send({ type: 'auth', id: 'm', token: bob.token });
       expect(await s.next('error', { id: 'm' })).to.include({ code: 'TOKEN_MISMATCH' });

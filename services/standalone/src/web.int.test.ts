@@ -310,8 +310,11 @@ describe('SDK in Node (ws) against the embedded gateway', function () {
     s.on('state', (st) => states.push(st));
     const first = (await s.connect()).tokenExpiresAt;
     const token = carol.client.tokens!.accessToken;
-    // 30 s tokens are "expiring" at once (the server warns 60 s ahead).
-    await waitFor(() => (s.ready && s.ready.tokenExpiresAt > first ? true : null));
+    // A 30 s token is warned about halfway through its life (longer ones a minute ahead).
+    await waitFor(() => (s.ready && s.ready.tokenExpiresAt > first ? true : null), {
+      timeoutMs: 25_000,
+      what: 'a refreshed token',
+    });
     expect(carol.client.tokens!.accessToken).to.not.equal(token);
     expect(states).to.deep.equal(['connecting', 'open']);
   });

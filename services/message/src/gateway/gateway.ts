@@ -75,6 +75,8 @@ class Connection implements HubSocket {
   readonly conversations = new Set<string>();
   readonly openedAt = Date.now();
   tokenExp = 0;
+  /** When to send token.expiring: a minute ahead, or halfway for tokens that live less than two. */
+  expiringAt = 0;
   expiringSent = false;
   alive = true;
   corked = false;
@@ -385,8 +387,7 @@ export class Gateway {
       if (p.userId !== conn.userId || p.sessionId !== conn.principal!.sessionId)
         return this.sendError(conn, id, 'TOKEN_MISMATCH', 'the token belongs to another user or session');
       conn.principal = p;
-      conn.tokenExp = p.expiresAt;
-      conn.expiringSent = false;
+      this.setExpiry(conn, p.expiresAt);
       return this.send(conn, {
         type: 'ack',
         ...(id ? { id } : {}),
@@ -412,7 +413,7 @@ export class Gateway {
     const memberships = await this.d.store.members.find({ userId: p.userId }, { limit: 10_000 });
     conn.principal = p;
     conn.userId = p.userId;
-    conn.tokenExp = p.expiresAt;
+    this.setExpiry(conn, p.expiresAt);
     this.pendingAuth--;
     for (const m of memberships) conn.conversations.add(m.conversationId);
     await this.hub.add(conn);
@@ -434,6 +435,12 @@ export class Gateway {
       },
     });
     await this.announce(p.userId, live);
+  }
+
+  private setExpiry(conn: Connection, expiresAt: number): void {
+    conn.tokenExp = expiresAt;
+    conn.expiringAt = expiresAt - Math.min(60_000, Math.max(0, expiresAt - Date.now()) / 2);
+    conn.expiringSent = false;
   }
 
   private async onSend(conn: Connection, f: Extract<ClientFrame, { type: 'send' }>): Promise<void> {
@@ -646,7 +653,7 @@ export class Gateway {
       }
       if (now >= conn.tokenExp) {
         this.close(conn, 'TOKEN_EXPIRED', 'access token expired; refresh and reconnect');
-      } else if (!conn.expiringSent && now >= conn.tokenExp - 60_000) {
+      } else if (!conn.expiringSent && now >= conn.expiringAt) {
         conn.expiringSent = true;
         this.send(conn, { type: 'token.expiring', expiresAt: conn.tokenExp });
       }

@@ -81,6 +81,9 @@ export const frameErrors = {
   UNKNOWN_TYPE: { doc: 'The `type` is not a client frame type of this protocol version.' },
   VALIDATION_FAILED: { doc: 'A field has the wrong type, format or is unknown; `errors` lists each.' },
   NOT_AUTHENTICATED: { doc: 'Only `auth` and `ping` are accepted before authentication.' },
+  UNAUTHENTICATED: {
+    doc: 'A refresh `auth` frame carried an invalid or expired token; the socket stays on its current token.',
+  },
   RATE_LIMITED: { doc: 'Too many frames; `retryAfterMs` says when to try again. Persisting closes 4008.' },
   CONVERSATION_NOT_FOUND: { doc: 'No such conversation, or you are not a member.' },
   MESSAGE_NOT_FOUND: { doc: 'replyTo is not a message of this conversation.' },
