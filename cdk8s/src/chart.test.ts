@@ -108,7 +108,9 @@ for (const [name, values] of Object.entries(valueSets)) {
     it('pins every image to a tag other than latest', () => {
       for (const { id, spec } of workloads) {
         for (const c of containersOf(spec)) {
-          expect(c.image, `${id} ${c.name}`).to.match(/^[^:]+:[A-Za-z0-9_][A-Za-z0-9_.-]*$/);
+          expect(c.image, `${id} ${c.name}`).to.match(
+            /^[^:@]+:[A-Za-z0-9_][A-Za-z0-9_.-]*(@sha256:[a-f0-9]{64})?$/,
+          );
           expect(c.image, `${id} ${c.name}`).to.not.match(/:latest$/);
         }
       }

@@ -34,6 +34,11 @@ export interface ParleyAppProps {
   readonly backends: Backends;
   /** Needs the Kubernetes API (the operator). @default false */
   readonly apiAccess?: boolean;
+  /** Secret keys mounted as read-only files: volume name → Secret, key and mount directory. @default {} */
+  readonly secretFiles?: Record<
+    string,
+    { readonly secret: string; readonly key: string; readonly dir: string }
+  >;
   /** Gets the Redis and MongoDB settings and credentials (not the operator). @default true */
   readonly stores?: boolean;
   /** PDB maxUnavailable (0 = none). @default 1 */
@@ -61,6 +66,7 @@ export class ParleyApp extends Construct {
     super(scope, id);
     const { component, valuesPath, backends: b } = props;
     const configName = k.name(`${component}-config`);
+    const files = props.secretFiles ?? {};
     k.emit(this, 'config', {
       apiVersion: 'v1',
       kind: 'ConfigMap',
@@ -112,10 +118,19 @@ export class ParleyApp extends Construct {
           readinessProbe: httpProbe('/readyz', 'http', { periodSeconds: 5 }),
           // Endpoints are removed asynchronously: keep serving a moment before SIGTERM.
           lifecycle: { preStop: { exec: { command: ['sleep', String(PRESTOP_SECONDS)] } } },
-          volumeMounts: [tmpMount()],
+          volumeMounts: [
+            tmpMount(),
+            ...Object.entries(files).map(([name, f]) => ({ name, mountPath: f.dir, readOnly: true })),
+          ],
         },
       ],
-      volumes: [tmpVolume()],
+      volumes: [
+        tmpVolume(),
+        ...Object.entries(files).map(([name, f]) => ({
+          name,
+          secret: { secretName: f.secret, items: [{ key: f.key, path: f.key }], defaultMode: 0o440 },
+        })),
+      ],
       ports: [{ name: 'http', port: HTTP_PORT }],
     });
   }

@@ -40,8 +40,10 @@ export class ParleyChart extends Chart {
       imagePath: 'auth.image',
       valuesPath: 'auth',
       backends,
+      // A file rather than an environment variable: not visible in /proc/<pid>/environ.
+      secretFiles: { jwt: { secret: secrets.jwt, key: 'signing-keys', dir: '/etc/parley/jwt' } },
       env: [
-        { name: 'JWT_SIGNING_KEYS', valueFrom: { secretKeyRef: { name: secrets.jwt, key: 'signing-keys' } } },
+        { name: 'JWT_SIGNING_KEYS_FILE', value: '/etc/parley/jwt/signing-keys' },
         ...optionalSecretEnv(secrets.twilio, {
           TWILIO_ACCOUNT_SID: 'account-sid',
           TWILIO_AUTH_TOKEN: 'auth-token',

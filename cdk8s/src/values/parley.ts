@@ -24,8 +24,8 @@ const resourcesSchema = {
 const image = (repository: string, tag: string, what: string) =>
   group(`${what} image`, {
     repository: str(repository, `${what} image repository`),
-    tag: str(tag, `${what} image tag (pinned; never "latest")`, {
-      pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$',
+    tag: str(tag, `${what} image tag, optionally with @sha256:<digest> (pinned; never "latest")`, {
+      pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(@sha256:[a-f0-9]{64})?$',
       forbid: ['latest'],
     }),
     pullPolicy: str('IfNotPresent', `${what} image pull policy`, {
