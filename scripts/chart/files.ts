@@ -1,4 +1,5 @@
 /** The chart's hand-written parts: NOTES.txt, values validation, .helmignore, Argo CD examples. */
+import { stringify } from 'yaml';
 
 export const VALIDATION = `
 {{/* Cross-field rules the schema cannot express; each failure names the keys to set. */}}
@@ -77,47 +78,41 @@ export const HELMIGNORE = `.DS_Store
 ci/
 `;
 
-export const ARGOCD_HELM = `# Argo CD Application installing the chart from this repository (edit repoURL and the profile).
-apiVersion: argoproj.io/v1alpha1
-kind: Application
-metadata:
-  name: parley
-  namespace: argocd
-spec:
-  project: default
-  source:
-    repoURL: https://github.com/example/parley.git
-    targetRevision: main
-    path: charts/parley
-    helm:
-      releaseName: parley
-      valueFiles: [values-production.yaml]
-  destination:
-    server: https://kubernetes.default.svc
-    namespace: parley
-  syncPolicy:
-    automated: { prune: true, selfHeal: true }
-    syncOptions: [CreateNamespace=true, ServerSideApply=true]
-`;
+/** An Argo CD Application deploying Parley from this repository (edit repoURL). */
+function argoApplication(
+  comment: string,
+  name: string,
+  source: Record<string, unknown>,
+  syncOptions: string[],
+): string {
+  const app = {
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'Application',
+    metadata: { name, namespace: 'argocd' },
+    spec: {
+      project: 'default',
+      source: { repoURL: 'https://github.com/example/parley.git', targetRevision: 'main', ...source },
+      destination: { server: 'https://kubernetes.default.svc', namespace: 'parley' },
+      syncPolicy: {
+        automated: { prune: true, selfHeal: true },
+        syncOptions: ['CreateNamespace=true', ...syncOptions],
+      },
+    },
+  };
+  return `${comment}\n${stringify(app)}`;
+}
 
-export const ARGOCD_MANIFESTS = `# Argo CD Application syncing the plain manifests (\`npm run synth\`, committed in charts/manifests).
-# Jobs carry the revision in their name (…-r1); Replace lets a changed Job be recreated.
-apiVersion: argoproj.io/v1alpha1
-kind: Application
-metadata:
-  name: parley-manifests
-  namespace: argocd
-spec:
-  project: default
-  source:
-    repoURL: https://github.com/example/parley.git
-    targetRevision: main
-    path: charts/manifests
-    directory: { include: parley.yaml }
-  destination:
-    server: https://kubernetes.default.svc
-    namespace: parley
-  syncPolicy:
-    automated: { prune: true, selfHeal: true }
-    syncOptions: [CreateNamespace=true, Replace=true]
-`;
+export const ARGOCD_HELM = argoApplication(
+  '# Argo CD Application installing the chart from this repository (edit repoURL and the profile).',
+  'parley',
+  { path: 'charts/parley', helm: { releaseName: 'parley', valueFiles: ['values-production.yaml'] } },
+  ['ServerSideApply=true'],
+);
+
+export const ARGOCD_MANIFESTS = argoApplication(
+  '# Argo CD Application syncing the plain manifests (`npm run synth`, committed in charts/manifests).\n' +
+    '# Jobs carry the revision in their name (…-r1); Replace lets a changed Job be recreated.',
+  'parley-manifests',
+  { path: 'charts/manifests', directory: { include: 'parley.yaml' } },
+  ['Replace=true'],
+);

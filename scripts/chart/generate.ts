@@ -150,6 +150,16 @@ ${rows.join('\n')}
 `;
 }
 
+/** Everything generated under charts/: `parley/…` (the chart) and `manifests/…` (plain YAML, Argo CD). */
+export function generatedFiles(): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const [file, text] of chartFiles()) files.set(`parley/${file}`, text);
+  files.set('manifests/parley.yaml', HEADER + synthPlain(loadValues([])));
+  files.set('manifests/argocd-application-helm.yaml', ARGOCD_HELM);
+  files.set('manifests/argocd-application-manifests.yaml', ARGOCD_MANIFESTS);
+  return files;
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { values: args } = parseArgs({
     options: {
@@ -160,17 +170,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   // The chart embeds the dashboards, so they are written first.
   await writeDashboards(new URL(`file://${resolve(args.dashboards)}/`));
   const out = resolve(args.out);
-  const chartDir = join(out, 'parley');
-  rmSync(chartDir, { recursive: true, force: true });
-  for (const [file, text] of chartFiles()) {
-    const path = join(chartDir, file);
+  rmSync(join(out, 'parley'), { recursive: true, force: true });
+  for (const [file, text] of generatedFiles()) {
+    const path = join(out, file);
     mkdirSync(resolve(path, '..'), { recursive: true });
     writeFileSync(path, text);
   }
-  const manifests = join(out, 'manifests');
-  mkdirSync(manifests, { recursive: true });
-  writeFileSync(join(manifests, 'parley.yaml'), HEADER + synthPlain(loadValues([])));
-  writeFileSync(join(manifests, 'argocd-application-helm.yaml'), ARGOCD_HELM);
-  writeFileSync(join(manifests, 'argocd-application-manifests.yaml'), ARGOCD_MANIFESTS);
-  console.log(`wrote ${chartDir} and ${manifests}`);
+  console.log(`wrote ${join(out, 'parley')} and ${join(out, 'manifests')}`);
 }
