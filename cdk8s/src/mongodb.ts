@@ -74,7 +74,11 @@ export class MongoDb extends Construct {
           // mongod refuses a keyfile readable by others; a Secret volume with fsGroup is 0440.
           name: 'keyfile',
           ...imageOf(k, 'mongodb.image'),
-          command: ['/bin/sh', '-c', 'cp /secret/keyfile /keyfile/keyfile && chmod 0400 /keyfile/keyfile'],
+          command: [
+            '/bin/sh',
+            '-c',
+            'rm -f /keyfile/keyfile && cp /secret/keyfile /keyfile/keyfile && chmod 0400 /keyfile/keyfile',
+          ],
           resources: smallResources(),
           securityContext: containerSecurity(true),
           volumeMounts: [

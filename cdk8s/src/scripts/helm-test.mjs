@@ -53,7 +53,7 @@ for (let attempt = 0; attempt < 30; attempt++) {
     undefined,
     bob.token,
   );
-  const items = page.items ?? page.messages ?? page;
+  const items = page.messages;
   if (Array.isArray(items) && items.some((m) => m.body === body)) {
     console.log('bob received the message: ok');
     process.exit(0);

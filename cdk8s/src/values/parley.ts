@@ -169,9 +169,13 @@ export const parleyValuesSpec = group('', {
     controllerReplicaCount: int(0, 'KRaft: dedicated controllers (0 = brokers are also controllers)', {
       min: 0,
     }),
-    clusterId: str('cGFybGV5LWthZmthLTAx', 'KRaft cluster id (base64, 22 chars of a UUID)', {
-      pattern: '^[A-Za-z0-9_-]{20,24}$',
-    }),
+    clusterId: str(
+      'cGFybGV5LWthZmthLTAwMQ',
+      'KRaft cluster id: 16 bytes in base64url, 22 characters (kafka-storage.sh random-uuid)',
+      {
+        pattern: '^[A-Za-z0-9_-]{22}$',
+      },
+    ),
     replicationFactor: int(3, 'default.replication.factor and the Topic resources replication factor', {
       min: 1,
     }),
