@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** Percentile of sorted samples (nearest rank). */
@@ -106,4 +107,129 @@ export function table(rows: Record<string, string | number>[]): string {
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map((r) => line(cols.map((c) => fmt(r[c]!)))),
   ].join('\n');
+}
+
+/** `uptime`'s load averages and the core count, to print next to every figure. */
+export function loadNote(): string {
+  const [a, b, c] = loadavg();
+  return `load ${a!.toFixed(2)} ${b!.toFixed(2)} ${c!.toFixed(2)} on ${cpus().length} cores`;
+}
+
+/** A process's resident set in KB (VmRSS of /proc/<pid>/status), or NaN once it is gone. */
+export function rssKb(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
+}
+
+/** Prometheus text exposition → series (name plus labels, as written) → value. */
+export async function scrape(url: string): Promise<Map<string, number>> {
+  const text = await (await fetch(url)).text();
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const i = line.lastIndexOf(' ');
+    out.set(line.slice(0, i), Number(line.slice(i + 1)));
+  }
+  return out;
+}
+
+/** Sum of every series of metric `name`, whatever its labels. */
+export function metric(series: Map<string, number>, name: string): number {
+  let sum = 0;
+  let found = false;
+  for (const [k, v] of series)
+    if (k === name || k.startsWith(`${name}{`)) {
+      sum += v;
+      found = true;
+    }
+  return found ? sum : NaN;
+}
+
+export interface HistogramDelta {
+  count: number;
+  meanMs: number;
+  /** Upper bounds of the buckets holding the median and the 99th percentile (ms; Infinity: above the last bucket). */
+  p50LeMs: number;
+  p99LeMs: number;
+}
+
+/** What a histogram recorded between two scrapes, with percentiles as bucket upper bounds. */
+export function histogramDelta(
+  before: Map<string, number>,
+  after: Map<string, number>,
+  name: string,
+): HistogramDelta {
+  const d = (k: string) => (metric(after, k) || 0) - (metric(before, k) || 0);
+  const count = d(`${name}_count`);
+  const les = new Map<number, number>(); // le → cumulative count delta, summed over other labels
+  for (const [k, v] of after) {
+    const le = k.startsWith(`${name}_bucket{`) ? /le="([^"]+)"/.exec(k) : null;
+    const bound = le ? (le[1] === '+Inf' ? Infinity : Number(le[1])) : NaN;
+    if (le) les.set(bound, (les.get(bound) ?? 0) + v - (before.get(k) ?? 0));
+  }
+  const buckets = [...les].map(([le, n]) => ({ le, n })).sort((x, y) => x.le - y.le);
+  const q = (p: number) => (buckets.find((b) => b.n >= p * count)?.le ?? NaN) * 1000;
+  return {
+    count,
+    meanMs: count ? (d(`${name}_sum`) / count) * 1000 : NaN,
+    p50LeMs: q(0.5),
+    p99LeMs: q(0.99),
+  };
+}
+
+/** A free TCP port on 127.0.0.1 (closed again before use; fine for spawning servers). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls `url` until it answers 200 (or the process exits, or 60 s pass). */
+export async function waitReady(url: string, proc?: ChildProcess, what = url): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      if ((await fetch(url)).status === 200) return;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline || (proc && proc.exitCode !== null))
+      throw new Error(`${what} did not become ready`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Least-squares line through (x, y): slope and intercept. */
+export function linearFit(xs: number[], ys: number[]): { slope: number; intercept: number } {
+  const n = xs.length;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (xs[i]! - mx) * (ys[i]! - my);
+    sxx += (xs[i]! - mx) ** 2;
+  }
+  const slope = sxx ? sxy / sxx : NaN;
+  return { slope, intercept: my - slope * mx };
 }
