@@ -31,6 +31,12 @@ export interface MongoDbProps {
 export class MongoDb extends Construct {
   /** host:port of every member, comma-separated (a connection string's host list). */
   readonly hosts: string;
+  /**
+   * One seed host:port for clients: the headless Service, whose DNS name resolves to every
+   * member; the driver then discovers the set. (The services parse MONGO_URL with the WHATWG URL
+   * parser, which refuses a comma-separated host list.)
+   */
+  readonly seed: string;
 
   constructor(scope: Construct, id: string, k: Knobs, props: MongoDbProps) {
     super(scope, id);
@@ -42,6 +48,7 @@ export class MongoDb extends Construct {
     }
     const sts = k.name('mongodb');
     const headless = k.name('mongodb-headless');
+    this.seed = `${headless}:${MONGODB_PORT}`;
     k.define(
       'parley.mongodb.hosts',
       `

@@ -50,7 +50,8 @@ export interface Backends {
   readonly kafka: string;
   readonly redisSeeds: string;
   readonly redisSecret: string;
-  readonly mongoHosts: string;
+  /** host:port clients start from (the driver discovers the replica set). */
+  readonly mongoSeed: string;
   readonly mongoSecret: string;
 }
 
@@ -90,7 +91,7 @@ export class ParleyApp extends Construct {
             secretEnv('MONGO_PASSWORD', b.mongoSecret, 'parley-password'),
             {
               name: 'MONGO_URL',
-              value: `mongodb://parley:$(MONGO_PASSWORD)@${b.mongoHosts}/${database}?replicaSet=${k.v<string>('mongodb.replicaSetName')}&authSource=${database}`,
+              value: `mongodb://parley:$(MONGO_PASSWORD)@${b.mongoSeed}/${database}?replicaSet=${k.v<string>('mongodb.replicaSetName')}&authSource=${database}`,
             },
           ]),
       ...(props.env ?? []),

@@ -31,7 +31,7 @@ export class ParleyChart extends Chart {
       kafka: kafka.bootstrap,
       redisSeeds: redis.seeds,
       redisSecret: secrets.redis,
-      mongoHosts: mongodb.hosts,
+      mongoSeed: mongodb.seed,
       mongoSecret: secrets.mongodb,
     };
 

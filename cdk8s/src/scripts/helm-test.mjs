@@ -1,6 +1,10 @@
-// `helm test`: registers two users through the auth Service, and exchanges a message through
-// the message api Service (send, wait until persisted, read back as the recipient).
-const { AUTH_URL, API_URL } = process.env;
+// `helm test`: two users register through the auth Service; bob opens a WebSocket to the message
+// api Service (/v1/ws); alice sends him a message over REST; bob must receive it on the socket
+// (message.created) and read it back over REST. Runs in the message image, which has `ws`.
+import { createRequire } from 'node:module';
+
+const { AUTH_URL, API_URL, WS_FROM = '/app/services/message/package.json' } = process.env;
+const WebSocket = createRequire(WS_FROM)('ws');
 const run = Date.now().toString(36);
 
 async function call(base, method, path, body, token) {
@@ -27,6 +31,34 @@ async function register(name) {
   return { username, token: tokens.accessToken };
 }
 
+/** Opens bob's socket and resolves once the gateway says `ready`; `frames` collects the rest. */
+function connect(token, frames) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${API_URL.replace(/^http/, 'ws')}/v1/ws`, [
+      'parley.v1',
+      `parley.bearer.${token}`,
+    ]);
+    const timer = setTimeout(() => reject(new Error('no ready frame within 15 s')), 15_000);
+    ws.on('message', (data) => {
+      const frame = JSON.parse(String(data));
+      if (frame.type === 'ready') {
+        clearTimeout(timer);
+        resolve(ws);
+      } else frames.push(frame);
+    });
+    ws.on('close', (code) => reject(new Error(`socket closed with ${code}`)));
+    ws.on('error', reject);
+  });
+}
+
+async function until(what, test, seconds = 30) {
+  for (let i = 0; i < seconds * 2; i++) {
+    if (await test()) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`${what} within ${seconds} s`);
+}
+
 const alice = await register('alice');
 const bob = await register('bob');
 const conversation = await call(
@@ -36,6 +68,10 @@ const conversation = await call(
   { type: 'direct', members: [bob.username] },
   alice.token,
 );
+const frames = [];
+const socket = await connect(bob.token, frames);
+console.log('bob is connected to /v1/ws');
+
 const body = `hello from helm test ${run}`;
 const sent = await call(
   API_URL,
@@ -44,8 +80,13 @@ const sent = await call(
   { clientMsgId: `helm-${run}`, body },
   alice.token,
 );
-console.log(`sent message seq ${sent.seq ?? '(accepted)'}`);
-for (let attempt = 0; attempt < 30; attempt++) {
+console.log(`alice sent a message (seq ${sent.seq ?? 'pending'})`);
+
+await until('bob did not receive message.created on his socket', () =>
+  frames.some((f) => f.type === 'message.created' && JSON.stringify(f).includes(body)),
+);
+console.log('bob received it on the WebSocket');
+await until('bob could not read the message over REST', async () => {
   const page = await call(
     API_URL,
     'GET',
@@ -53,12 +94,8 @@ for (let attempt = 0; attempt < 30; attempt++) {
     undefined,
     bob.token,
   );
-  const items = page.messages;
-  if (Array.isArray(items) && items.some((m) => m.body === body)) {
-    console.log('bob received the message: ok');
-    process.exit(0);
-  }
-  await new Promise((r) => setTimeout(r, 1000));
-}
-console.error('bob did not receive the message within 30 s');
-process.exit(1);
+  return page.messages.some((m) => m.body === body);
+});
+console.log('bob read it over REST: ok');
+socket.close(1000);
+process.exit(0);
