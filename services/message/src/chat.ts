@@ -336,21 +336,29 @@ export class Chat {
     },
     waitPersisted: boolean,
     traceparent?: string,
+    /** Skip the read that answers a re-send from the store (the socket path: the id is the same). */
+    skipStoredCheck = false,
   ): Promise<
     { status: 'accepted'; id: string } | { status: 'persisted'; message: ReturnType<typeof messageView> }
   > {
-    const { conv } = await this.member(p, conversationId);
-    if (conv.type === 'direct') {
-      const other = conv.directKey!.split(':').find((u) => u !== p.userId);
-      if (other && (await this.store.isBlocked(other, p.userId))) throw P.BLOCKED();
-    }
-    if (input.replyTo) {
-      const parent = await this.store.messages.findById(input.replyTo);
-      if (!parent || parent.conversationId !== conversationId || parent.expiresAt <= Date.now())
-        throw P.MESSAGE_NOT_FOUND('replyTo is not a message of this conversation');
-    }
     const id = messageIdFor(conversationId, p.userId, input.clientMsgId);
-    const stored = await this.store.messages.findById(id);
+    // Two rounds of independent reads instead of four in a row; nothing is used before the
+    // membership check passes, so a non-member learns nothing.
+    const [{ conv }, stored] = await Promise.all([
+      this.member(p, conversationId),
+      skipStoredCheck ? null : this.store.messages.findById(id),
+    ]);
+    const other = conv.type === 'direct' ? conv.directKey!.split(':').find((u) => u !== p.userId) : undefined;
+    const [blocked, parent] = await Promise.all([
+      other ? this.store.isBlocked(other, p.userId) : false,
+      input.replyTo ? this.store.messages.findById(input.replyTo) : undefined,
+    ]);
+    if (blocked) throw P.BLOCKED();
+    if (
+      parent !== undefined &&
+      (!parent || parent.conversationId !== conversationId || parent.expiresAt <= Date.now())
+    )
+      throw P.MESSAGE_NOT_FOUND('replyTo is not a message of this conversation');
     if (stored)
       return waitPersisted
         ? { status: 'persisted', message: messageView(stored) }

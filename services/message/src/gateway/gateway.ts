@@ -471,6 +471,7 @@ export class Gateway {
       },
       false,
       f.traceparent,
+      true,
     );
     this.send(conn, {
       type: 'ack',
