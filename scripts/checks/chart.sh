@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Helm chart (#6): charts/ is what `npm run chart` generates from cdk8s/ (not stale); helm
-# lint and helm template pass for every profile plus ZooKeeper mode, existing Secrets and every
+# lint, helm template and NOTES.txt pass for every profile plus ZooKeeper mode, existing Secrets and every
 # optional feature; each rendering equals the cdk8s app's manifests for the same values; every
 # rendered document passes `kubeconform -strict` against offline schemas (Kubernetes 1.27 and
 # the CRDs). helm and kubeconform come from scripts/stack/tools.sh (go install, cached).
@@ -20,6 +20,11 @@ kube_version=1.27.0
 chart=charts/parley
 value_sets=(values.yaml values-kind.yaml values-minikube.yaml values-production.yaml
   ci/zookeeper-values.yaml ci/existing-secrets-values.yaml ci/all-features-values.yaml)
+# NOTES.txt is only rendered by `helm install`; a copy of the chart renders it as a template too.
+cp -r "$chart" "$work/notes-chart"
+cp "$chart/templates/NOTES.txt" "$work/notes-chart/notes.txt"
+# shellcheck disable=SC2016 # a Helm template, not shell
+printf '%s\n' '{{- tpl (.Files.Get "notes.txt") . | replace "\n" "\n# " | printf "# %s" }}' >"$work/notes-chart/templates/zz-notes.yaml"
 pairs=()
 for values in "${value_sets[@]}"; do
   out="$work/rendered-${values//\//-}"
@@ -27,6 +32,8 @@ for values in "${value_sets[@]}"; do
     { cat "$work/lint.txt" >&2; fail "helm lint with $values"; }
   helm template parley "$chart" --namespace parley --kube-version "$kube_version" -f "$chart/$values" >"$out" 2>"$work/err.txt" ||
     { cat "$work/err.txt" >&2; fail "helm template with $values"; }
+  helm template parley "$work/notes-chart" --kube-version "$kube_version" -f "$chart/$values" \
+    --show-only templates/zz-notes.yaml >/dev/null 2>"$work/err.txt" || { cat "$work/err.txt" >&2; fail "NOTES.txt with $values"; }
   pairs+=("$out=$chart/$values")
 done
 
