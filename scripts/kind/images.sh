@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Parley images (docker/Dockerfile, one target per service) and loads them into a kind
-# cluster. Needs Docker and kind; not run in CI (there is no Docker engine there).
+# cluster. Needs Docker (and kind, unless --no-load: e.g. after `eval $(minikube docker-env)`).
+# Not run in CI: there is no Docker engine there.
 #
 #   scripts/kind/images.sh [--cluster parley] [--tag 0.1.0] [--no-load]
 set -euo pipefail
@@ -19,7 +20,9 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-for tool in docker kind; do
+tools=(docker)
+((load)) && tools+=(kind)
+for tool in "${tools[@]}"; do
   if ! command -v "$tool" >/dev/null; then
     echo "missing: $tool (https://docs.docker.com/get-docker/, https://kind.sigs.k8s.io/)" >&2
     exit 1
