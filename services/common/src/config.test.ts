@@ -110,3 +110,21 @@ describe('config', () => {
     expect(cfg.dataDir).to.equal('./data');
   });
 });
+
+describe('MongoDB connection strings', () => {
+  const table: [string, boolean][] = [
+    ['mongodb://127.0.0.1:27017/parley', true],
+    ['mongodb://u:p%40ss@mongo-0.mongo:27017,mongo-1.mongo:27017,mongo-2.mongo/parley?replicaSet=rs0', true],
+    ['mongodb://[::1]:27017/db', true],
+    ['mongodb+srv://user:pw@cluster.example.com/db?retryWrites=true', true],
+    ['mongodb+srv://a.example.com,b.example.com/db', false],
+    ['mongodb://a:27017,,b/db', false],
+    ['mongodb://a:port/db', false],
+    ['postgres://u:pw@h/db', false],
+    ['mongodb://', false],
+  ];
+  for (const [value, ok] of table)
+    it(`${ok ? 'accepts' : 'refuses'} ${value}`, () => {
+      expect(parse.mongoUrl().safeParse(value).success).to.equal(ok);
+    });
+});

@@ -124,6 +124,18 @@ export const parse = {
       },
       `must be a URL with scheme ${protocols.join(' or ')}`,
     ),
+  /**
+   * A MongoDB connection string: like a URL, but a replica set lists several hosts
+   * (`mongodb://user:pw@a:27017,b:27017/db?replicaSet=rs0`), which WHATWG URL parsing refuses.
+   */
+  mongoUrl: () =>
+    z.string().refine((v) => {
+      const m = /^mongodb(\+srv)?:\/\/(?:[^@/?#]+@)?([^/?#@]+)(?:\/[^?#]*)?(?:\?[^#]*)?$/.exec(v);
+      if (!m) return false;
+      const hosts = m[2]!.split(',');
+      if (m[1] && hosts.length !== 1) return false;
+      return hosts.every((h) => /^(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/.test(h));
+    }, 'must be a MongoDB connection string (mongodb://host[:port][,host…]/db or mongodb+srv://host/db)'),
 };
 
 export class ConfigError extends Error {

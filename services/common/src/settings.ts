@@ -57,7 +57,7 @@ export const commonSettings = {
     doc: 'Where embedded adapters keep their SQLite file (used only when MONGO_URL or KAFKA_BROKERS is absent).',
   }),
   mongo: {
-    url: optionalField(parse.url(['mongodb', 'mongodb+srv']), {
+    url: optionalField(parse.mongoUrl(), {
       env: 'MONGO_URL',
       secret: true,
       doc: 'MongoDB connection string (MongoDB or FerretDB). Absent: embedded SQLite document store.',
