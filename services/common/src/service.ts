@@ -199,7 +199,13 @@ export async function main<S extends Spec & { [K in keyof CommonConfig]: unknown
   opts: RunOptions<S>,
 ): Promise<void> {
   try {
-    await runService({ ...opts, handleSignals: true });
+    const running = await runService({ ...opts, handleSignals: true });
+    // A module that cannot start leaves the process unready for good: exit, so the orchestrator
+    // restarts it (dependencies that are merely down are retried inside runService instead).
+    running.ready.catch(async () => {
+      await running.stop('start-up failed').catch(() => false);
+      process.exit(1);
+    });
   } catch (err) {
     if (err instanceof ConfigError)
       process.stderr.write(`${opts.name}: invalid configuration: ${err.message}\n`);

@@ -106,7 +106,6 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
         metrics: gatewayMetrics,
       });
       await gw.start();
-      gateway = gw;
       const relay = await startRelay({
         log: ctx.deps().log,
         cache: ctx.deps().cache,
@@ -115,6 +114,8 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
         logger: ctx.logger.child({ component: 'relay' }),
         metrics: relayMetrics,
       });
+      // Sockets are accepted only once deliveries can reach them.
+      gateway = gw;
       const sweeper = setInterval(() => {
         chat!.sweepExpired().catch((err: unknown) => ctx.logger.error({ err }, 'expiry sweep failed'));
       }, c.sweepIntervalSec * 1000);

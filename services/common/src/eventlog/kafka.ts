@@ -103,6 +103,10 @@ export class KafkaEventLog implements EventLog {
   }
 
   async ensureTopics(specs: readonly TopicSpec[]): Promise<void> {
+    await whileRetriable(() => this.createMissing(specs));
+  }
+
+  private async createMissing(specs: readonly TopicSpec[]): Promise<void> {
     const existing = new Set(await this.admin.listTopics());
     const missing = specs.filter((s) => !existing.has(checkTopic(s.name)));
     if (missing.length === 0) return;
@@ -230,10 +234,10 @@ export class KafkaEventLog implements EventLog {
    */
   private async startAtEnd(groupId: string, topics: readonly string[]): Promise<void> {
     for (const topic of topics) {
-      const [committed, ends] = await Promise.all([
-        this.committedOffsets(groupId, topic),
-        this.admin.fetchTopicOffsets(topic),
-      ]);
+      // Right after a topic is created (or a broker restarted) its leaders may not be known yet.
+      const [committed, ends] = await whileRetriable(() =>
+        Promise.all([this.committedOffsets(groupId, topic), this.admin.fetchTopicOffsets(topic)]),
+      );
       const missing = ends.filter((p) => (committed.get(p.partition) ?? -1n) < 0n);
       if (missing.length === 0) continue;
       await this.admin
@@ -266,5 +270,20 @@ export class KafkaEventLog implements EventLog {
     await Promise.allSettled([...this.consumers].map((c) => c.disconnect()));
     this.consumers.clear();
     await Promise.allSettled([this.producer.disconnect(), this.admin.disconnect()]);
+  }
+}
+
+/**
+ * Retries kafkajs errors marked retriable (leaders moving right after a topic is created or a
+ * broker restarted) for about 15 s; anything else, or a longer outage, is thrown.
+ */
+async function whileRetriable<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= 20 || !(err as { retriable?: boolean }).retriable) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(100 * attempt, 1000)));
+    }
   }
 }
