@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { WebSocket } from 'ws';
-import { ParleyClient, ParleySocket, type WebSocketConstructor } from '@parley/client';
+import { ParleyApiError, ParleyClient, ParleySocket, type WebSocketConstructor } from '@parley/client';
 import { httpOk } from './fleet.ts';
 
 /**
@@ -98,6 +98,22 @@ export interface TrafficOptions {
   rate: number;
 }
 
+/**
+ * Retries a REST call answered 503 for up to 30 s: a just-started api can report ready on /readyz
+ * while its routes still answer "message service is starting".
+ */
+async function retryUnavailable<T>(call: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!(err instanceof ParleyApiError && err.status === 503) || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
 /** A seeded PRNG (mulberry32), so a run's shape can be repeated. */
 export function prng(seed: number): () => number {
   let a = seed >>> 0;
@@ -158,11 +174,13 @@ export class Traffic {
       const idx = Array.from({ length: membersPerConversation }, (_, k) => (c * 3 + k) % users);
       const unique = [...new Set(idx)];
       const owner = this.users[unique[0]!]!;
-      const conv = await owner.client.createConversation({
-        type: 'group',
-        title: `chaos ${c}`,
-        members: unique.slice(1).map((u) => this.users[u]!.username),
-      });
+      const conv = await retryUnavailable(() =>
+        owner.client.createConversation({
+          type: 'group',
+          title: `chaos ${c}`,
+          members: unique.slice(1).map((u) => this.users[u]!.username),
+        }),
+      );
       this.members.set(conv.id, unique);
       for (const u of unique) this.users[u]!.convs.push(conv.id);
     }
