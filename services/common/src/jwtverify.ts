@@ -73,14 +73,23 @@ export class AccessTokenVerifier {
     } catch (err) {
       if (err instanceof joseErrors.JWTExpired)
         throw problems.UNAUTHENTICATED('access token expired; refresh it');
+      // Only a verdict on the token is UNAUTHENTICATED; a key set that cannot be fetched is our
+      // outage, and clients must retry rather than sign in again.
+      if (err instanceof joseErrors.JWKSTimeout || !(err instanceof joseErrors.JOSEError))
+        throw problems.UNAVAILABLE('token keys are unavailable; retry');
       throw problems.UNAUTHENTICATED('invalid access token');
     }
     const sid = payload.sid;
     const roles = payload.roles;
     if (typeof payload.sub !== 'string' || typeof sid !== 'string' || !Array.isArray(roles))
       throw problems.UNAUTHENTICATED('invalid access token');
-    if ((await this.opts.cache.get(revokedSessionKey(sid))) !== null)
-      throw problems.UNAUTHENTICATED('session revoked; sign in again');
+    let revoked: string | null;
+    try {
+      revoked = await this.opts.cache.get(revokedSessionKey(sid));
+    } catch {
+      throw problems.UNAVAILABLE('revocation check unavailable; retry');
+    }
+    if (revoked !== null) throw problems.UNAUTHENTICATED('session revoked; sign in again');
     return {
       userId: payload.sub,
       sessionId: sid,

@@ -164,6 +164,8 @@ export async function runService<S extends Spec & { [K in keyof CommonConfig]: u
 
   if (opts.handleSignals) shutdown.installSignalHandlers();
   const stoppers: (() => Promise<void>)[] = [];
+  // Readiness also waits for every module to start (consumers joined, gateway accepting).
+  health.register('modules');
   const ready = (async () => {
     connected = await connectDependencies({
       cfg: common,
@@ -174,10 +176,13 @@ export async function runService<S extends Spec & { [K in keyof CommonConfig]: u
     });
     for (const m of modules)
       if (m.start) stoppers.push(await m.start({ ...ctx, logger: logger.child({ module: m.name }) }));
+    health.up('modules');
     logger.info('ready');
   })();
   ready.catch((err: unknown) => {
-    if (!abort.signal.aborted) logger.error({ err }, 'start-up failed');
+    if (abort.signal.aborted) return;
+    health.down('modules', err);
+    logger.error({ err }, 'start-up failed');
   });
 
   shutdown.add('stop accepting', async () => {

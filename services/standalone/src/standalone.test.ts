@@ -24,7 +24,7 @@ describe('embedded mode (one process, embedded adapters)', function () {
       const ready = await fetch(`${running.url}/readyz`);
       expect(ready.status).to.equal(200);
       const body = (await ready.json()) as { dependencies: Record<string, { state: string }> };
-      expect(Object.keys(body.dependencies).sort()).to.deep.equal(['cache', 'eventlog', 'store']);
+      expect(Object.keys(body.dependencies).sort()).to.deep.equal(['cache', 'eventlog', 'modules', 'store']);
       expect(await (await fetch(`${running.url}/metrics`)).text()).to.include('parley_http_requests_total');
       expect(
         ((await (await fetch(`${running.url}/version`)).json()) as { service: string }).service,

@@ -259,13 +259,18 @@ export class Gateway {
   }
 
   /** Frames of one socket are handled in order (a client's messages keep their order). */
-  private enqueue(conn: Connection, task: () => Promise<void>): void {
+  private enqueue(conn: Connection, task: () => Promise<void>, id?: string): void {
     conn.queued++;
     conn.chain = conn.chain
       .then(task)
       .catch((err: unknown) => {
         this.d.logger.error({ err, connectionId: conn.id }, 'frame handler failed');
-        this.sendError(conn, undefined, 'INTERNAL', `unexpected failure (connection ${conn.id})`);
+        // Not authenticated yet and a dependency failed: tell the client to come back, not to sign in.
+        if (!conn.principal) return this.close(conn, 'TRY_AGAIN_LATER', 'authentication unavailable');
+        // With the frame's id, so the client's outbox re-sends it (same clientMsgId: stored once).
+        this.sendError(conn, id, 'INTERNAL', `unexpected failure (connection ${conn.id})`, {
+          retryAfterMs: 1000,
+        });
       })
       .finally(() => {
         conn.queued--;
@@ -303,7 +308,7 @@ export class Gateway {
     if (frame.type === 'ping') return this.send(conn, { type: 'pong', ...idOf(frame), ts: now });
     if (frame.type !== 'auth' && (!conn.principal || conn.authenticating))
       return this.sendError(conn, frame.id, 'NOT_AUTHENTICATED', 'send an auth frame first');
-    this.enqueue(conn, () => this.handle(conn, frame));
+    this.enqueue(conn, () => this.handle(conn, frame), frame.id);
   }
 
   private invalidFrame(
