@@ -261,7 +261,8 @@ async function runSocketIo(members: number, messages: number, rate: number): Pro
     );
   } finally {
     server.kill('SIGKILL');
-    emitter.close();
+    // Not attached to an HTTP server, so there is no engine to close: drop the adapter's clients.
+    emitter.removeAllListeners();
     pub.disconnect();
     sub.disconnect();
   }
