@@ -17,6 +17,7 @@
 # "Reliability → Hostile input" for why none is excluded.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+ROOT=$PWD
 
 LONG=0
 [[ "${1:-}" == --long ]] && LONG=1
@@ -63,7 +64,7 @@ token=$(curl -sf -XPOST "$BASE/v1/auth/register" -H 'content-type: application/j
   "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["tokens"]["accessToken"])')
 
 common=(
-  "$BASE/v1/openapi.json" --baseline scripts/hostile/schemathesis-baseline.json --checks all --max-examples "$MAX_EXAMPLES" --phases "$PHASES"
+  "$BASE/v1/openapi.json" --baseline "$ROOT/scripts/hostile/schemathesis-baseline.json" --checks all --max-examples "$MAX_EXAMPLES" --phases "$PHASES"
   --seed "$SEED" --workers 2 --request-timeout 10 --no-color --suppress-health-check all
   --report junit,ndjson,har
 )
@@ -76,7 +77,9 @@ run() { # name, extra args...
   local name=$1
   shift
   local started=$SECONDS rc=0
-  "$VENV/bin/schemathesis" --config-file scripts/hostile/schemathesis.toml run "${common[@]}" --report-dir "$OUT/$name" "$@" >"$OUT/$name.txt" 2>&1 || rc=$?
+  # Run from the report dir: hypothesis and schemathesis keep their caches in the working directory.
+  (cd "$OUT" && "$VENV/bin/schemathesis" --config-file "$ROOT/scripts/hostile/schemathesis.toml" run \
+    "${common[@]}" --report-dir "$OUT/$name" "$@") >"$OUT/$name.txt" 2>&1 || rc=$?
   echo "$name $rc $((SECONDS - started))" >>"$OUT/runs"
 }
 # Logging out or revoking its own device (which the stateful phase finds through GET devices)
