@@ -36,6 +36,7 @@ describe('production adapters selected by configuration alone (real local stack)
         store: 'up',
         eventlog: 'up',
         cache: 'up',
+        modules: 'up',
       });
     } finally {
       expect(await running.stop('test')).to.equal(true);
