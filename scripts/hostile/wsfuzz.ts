@@ -564,6 +564,15 @@ async function main(): Promise<void> {
   const stage = async (name: string, secs: number, attacks?: string) => {
     let child: ChildProcess | undefined;
     let results: Promise<Tally[]> | undefined;
+    const only = args.only?.split(',');
+    attacks =
+      attacks && only
+        ? attacks
+            .split(',')
+            .filter((a) => only.includes(a))
+            .join(',')
+        : attacks;
+    if (attacks === '') return;
     if (attacks) {
       child = fork(
         SELF,
