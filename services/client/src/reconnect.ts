@@ -4,6 +4,8 @@ export type CloseAction = 'no' | 'yes' | 'refresh' | 'backoff';
 /** The server's close codes (services/message/src/gateway/protocol.ts) and the client's answer. */
 export const closeActions: Readonly<Record<number, CloseAction>> = {
   1000: 'no',
+  1002: 'backoff',
+  1007: 'backoff',
   1009: 'yes',
   1011: 'backoff',
   1012: 'yes',

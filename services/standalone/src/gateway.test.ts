@@ -419,6 +419,44 @@ describe('WebSocket gateway (embedded)', function () {
     });
   });
 
+  it('refuses anonymous sockets beyond the pending-auth pool, but never a socket that shows a token', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'parley-gw-pool-'));
+    const r = await runStandalone({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: d,
+      LOG_LEVEL: 'silent',
+      WS_MAX_PENDING_AUTH: '2',
+    });
+    const opened: TestSocket[] = [];
+    try {
+      await r.ready;
+      const reg = await fetch(`${r.url}/v1/auth/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'pooled', password: 'correct horse battery' }),
+      });
+      const token = ((await reg.json()) as { tokens: { accessToken: string } }).tokens.accessToken;
+      for (let i = 0; i < 2; i++) {
+        const s = new TestSocket(wsUrl(r.url));
+        opened.push(s);
+        await s.open();
+      }
+      const third = new TestSocket(wsUrl(r.url));
+      opened.push(third);
+      let refused = '';
+      await third.open().catch((err: Error) => (refused = err.message));
+      expect(refused).to.equal('HTTP 503');
+      const withToken = await TestSocket.bearer(r.url, token);
+      opened.push(withToken);
+      expect(withToken.of('ready')).to.have.length(1);
+    } finally {
+      for (const s of opened) s.ws.terminate();
+      await r.stop('test');
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
   it('drains on shutdown: a reconnect frame with a jittered delay, then 1012', async () => {
     const d = mkdtempSync(join(tmpdir(), 'parley-gw-drain-'));
     const r = await runStandalone({

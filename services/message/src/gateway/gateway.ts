@@ -177,9 +177,11 @@ export class Gateway {
   /** Handles an HTTP upgrade to `/v1/ws` (the caller routes by path). */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.draining) return refuse(socket, 503, 'Service Unavailable', 'draining');
-    if (this.pendingAuth >= this.d.opts.maxPendingAuth)
-      return refuse(socket, 503, 'Service Unavailable', 'too many unauthenticated sockets');
     const token = bearerFromProtocols(req.headers['sec-websocket-protocol']);
+    // The pool bounds sockets that have not shown a token yet: a client presenting one in the
+    // subprotocol is verified at once, so anonymous floods cannot lock it out.
+    if (!token && this.pendingAuth >= this.d.opts.maxPendingAuth)
+      return refuse(socket, 503, 'Service Unavailable', 'too many unauthenticated sockets');
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, token));
   }
 

@@ -18,6 +18,16 @@ export const BEARER_PROTOCOL_PREFIX = 'parley.bearer.';
  */
 export const CloseCodes = {
   NORMAL: { code: 1000, reconnect: 'no', doc: 'Normal closure (the client closed, or logged out).' },
+  PROTOCOL_VIOLATION: {
+    code: 1002,
+    reconnect: 'backoff',
+    doc: 'The frame broke RFC 6455 (reserved bits or opcodes, an unmasked client frame); sent by the `ws` library.',
+  },
+  INVALID_PAYLOAD: {
+    code: 1007,
+    reconnect: 'backoff',
+    doc: 'A text frame was not valid UTF-8; sent by the `ws` library.',
+  },
   MESSAGE_TOO_BIG: {
     code: 1009,
     reconnect: 'yes',
@@ -37,7 +47,7 @@ export const CloseCodes = {
   PROTOCOL_ERROR: {
     code: 4000,
     reconnect: 'backoff',
-    doc: 'Too many invalid frames, or a binary frame. Fix the client.',
+    doc: 'Twenty invalid frames in a row (not JSON, unknown type, bad fields, binary). Fix the client.',
   },
   UNAUTHENTICATED: {
     code: 4001,
