@@ -94,6 +94,11 @@ class Connection implements HubSocket {
   floor: Map<string, number> | undefined;
   typingAt: Map<string, number> | undefined;
   recentPresence: string[] | undefined;
+  /**
+   * Seqs delivered live in the socket's first minute, before it resumed that conversation: a
+   * client resumes right after connecting, and those must not come again in its replay.
+   */
+  liveBeforeResume: Map<string, Set<number>> | undefined;
 
   constructor(
     readonly ws: WebSocket,
@@ -115,7 +120,13 @@ class Connection implements HubSocket {
       seen.push(meta.eventId);
       if (seen.length > 16) seen.shift();
     }
-    return this.gw.write(this, out);
+    if (!this.gw.write(this, out)) return false;
+    if (conv && meta.seq !== undefined && !this.floor?.has(conv) && Date.now() - this.openedAt < 60_000) {
+      const seen = (this.liveBeforeResume ??= new Map()).get(conv) ?? new Set<number>();
+      if (seen.size < 1000) seen.add(meta.seq);
+      this.liveBeforeResume.set(conv, seen);
+    }
+    return true;
   }
 }
 
@@ -535,7 +546,12 @@ export class Gateway {
             { conversationId: conv, seq: q.gt(last), ...store.visible() },
             { sort: [['seq', 1]], limit: Math.min(REPLAY_PAGE, opts.resumeMaxMessages - sent) },
           );
+          const alreadyLive = conn.liveBeforeResume?.get(conv);
           for (const m of page) {
+            if (alreadyLive?.has(m.seq)) {
+              last = m.seq;
+              continue;
+            }
             const out = new Outbound(
               encodeFrame({
                 type: 'message.created',
@@ -560,6 +576,7 @@ export class Gateway {
         metrics.resumedMessages.inc(sent);
         metrics.sent.labels('message.created').inc(sent);
         conn.resuming.delete(conv);
+        conn.liveBeforeResume?.delete(conv);
         if (!conn.closing) {
           (conn.floor ??= new Map()).set(conv, last);
           for (const h of held) conn.deliver(h.out, h.meta);
