@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { AccessTokenVerifier, bearerToken, problems, type Infer, type ServiceModule } from '@parley/common';
+import { AccessTokenVerifier, problems, type Infer, type ServiceModule } from '@parley/common';
 import { Accounts } from './accounts.ts';
 import type { authSettings } from './config.ts';
 import { authErrors } from './errors.ts';
@@ -39,14 +39,14 @@ export function authModule<C extends AuthConfig>(): ServiceModule<C> {
           ),
       });
       const verifier = { current: undefined as AccessTokenVerifier | undefined };
-      ctx.setAuthenticator(async (req) => {
+      ctx.setAuthenticator(async (token) => {
         verifier.current ??= new AccessTokenVerifier({
           issuer: cfg.auth.issuer,
           audience: cfg.auth.audience,
           keys: { jwks: () => ring().jwks },
           cache: ctx.deps().cache,
         });
-        const principal = await verifier.current.verify(bearerToken(req) ?? '');
+        const principal = await verifier.current.verify(token);
         // The in-process cache forgets revocations on restart; the session record does not.
         // With Redis the marker outlives the token, so the extra read is only paid embedded.
         if (

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { Api, bearerToken, type Principal } from './api.ts';
 import { RateLimiter, tooMany } from './ratelimit.ts';
 import { ConfigError, loadConfig, redactConfig, type Infer, type Spec } from './config.ts';
@@ -17,9 +17,9 @@ export interface ModuleContext<C> {
   /** Routes defined here are validated with zod and listed in /v1/openapi.json. */
   api: Api;
   /** Installs how bearer tokens are verified (the auth module locally, others via JWKS). */
-  setAuthenticator(fn: (req: FastifyRequest) => Promise<Principal>): void;
+  setAuthenticator(fn: (token: string) => Promise<Principal>): void;
   hasAuthenticator(): boolean;
-  /** Verifies a bearer token outside an HTTP request (the WebSocket gateway's auth frame). */
+  /** Verifies a bearer token with the installed authenticator (HTTP requests and WebSocket auth). */
   authenticateToken(token: string): Promise<Principal>;
   logger: Logger;
   metrics: Metrics;
@@ -112,15 +112,16 @@ export async function runService<S extends Spec & { [K in keyof CommonConfig]: u
     corsOrigins: common.cors.origins,
     trustProxy: common.trustProxy,
   });
-  let authenticator: ((req: FastifyRequest) => Promise<Principal>) | undefined;
+  let authenticator: ((token: string) => Promise<Principal>) | undefined;
   let limiter: RateLimiter | undefined;
   const perMinute = { max: common.rateLimit.perMinute, windowMs: 60_000 };
   const api = new Api(app, {
     catalogue: {},
     authenticate: async (req) => {
-      if (!bearerToken(req)) throw problems.UNAUTHENTICATED('send Authorization: Bearer <access token>');
+      const token = bearerToken(req);
+      if (!token) throw problems.UNAUTHENTICATED('send Authorization: Bearer <access token>');
       if (!authenticator) throw problems.UNAVAILABLE('token verification is not configured');
-      return authenticator(req);
+      return authenticator(token);
     },
     beforeHandler: async (req, principal) => {
       if (!connected) throw problems.UNAVAILABLE('dependencies are still connecting');
@@ -139,8 +140,7 @@ export async function runService<S extends Spec & { [K in keyof CommonConfig]: u
     hasAuthenticator: () => authenticator !== undefined,
     authenticateToken: async (token) => {
       if (!authenticator) throw problems.UNAVAILABLE('token verification is not configured');
-      // Authenticators read only the Authorization header.
-      return authenticator({ headers: { authorization: `Bearer ${token}` } } as FastifyRequest);
+      return authenticator(token);
     },
     logger,
     metrics,

@@ -1,6 +1,5 @@
 import {
   AccessTokenVerifier,
-  bearerToken,
   problems,
   type Dependencies,
   type Infer,
@@ -50,14 +49,14 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
         if (!cfg.jwt.jwksUrl)
           throw new Error('in jwt.jwksUrl (AUTH_JWKS_URL): is required when the auth service runs elsewhere');
         let verifier: AccessTokenVerifier | undefined;
-        ctx.setAuthenticator(async (req) => {
+        ctx.setAuthenticator(async (token) => {
           verifier ??= new AccessTokenVerifier({
             issuer: cfg.jwt.issuer,
             audience: cfg.jwt.audience,
             keys: { jwksUrl: cfg.jwt.jwksUrl! },
             cache: ctx.deps().cache,
           });
-          return verifier.verify(bearerToken(req) ?? '');
+          return verifier.verify(token);
         });
       }
       const started = () => {

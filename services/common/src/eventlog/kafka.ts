@@ -17,6 +17,7 @@ import {
   type Subscription,
   type TopicSpec,
 } from './port.ts';
+import { backoffDelay, type BackoffPolicy } from '../retry.ts';
 
 export interface KafkaEventLogOptions {
   brokers: readonly string[];
@@ -277,13 +278,15 @@ export class KafkaEventLog implements EventLog {
  * Retries kafkajs errors marked retriable (leaders moving right after a topic is created or a
  * broker restarted) for about 15 s; anything else, or a longer outage, is thrown.
  */
+const LEADER_BACKOFF: BackoffPolicy = { initialMs: 100, maxMs: 1000, factor: 1.5, jitter: 0.2 };
+
 async function whileRetriable<T>(fn: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
     } catch (err) {
       if (attempt >= 20 || !(err as { retriable?: boolean }).retriable) throw err;
-      await new Promise((r) => setTimeout(r, Math.min(100 * attempt, 1000)));
+      await new Promise((r) => setTimeout(r, backoffDelay(attempt - 1, LEADER_BACKOFF)));
     }
   }
 }

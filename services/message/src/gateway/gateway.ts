@@ -222,7 +222,7 @@ export class Gateway {
       return false;
     }
     // Identical bytes for every socket: framed once, no per-socket serialization or framing.
-    const raw = (ws as unknown as { _socket?: Duplex })._socket;
+    const raw = rawSocket(ws);
     if (!raw || !raw.writable) {
       ws.send(out.text);
       return true;
@@ -243,7 +243,7 @@ export class Gateway {
   private readonly uncorkAll = () => {
     for (const conn of this.corked.splice(0)) {
       conn.corked = false;
-      (conn.ws as unknown as { _socket?: Duplex })._socket?.uncork();
+      rawSocket(conn.ws)?.uncork();
     }
   };
 
@@ -751,6 +751,11 @@ function bearerFromProtocols(header: string | string[] | undefined): string | un
   for (const p of header.split(','))
     if (p.trim().startsWith(BEARER_PROTOCOL_PREFIX)) return p.trim().slice(BEARER_PROTOCOL_PREFIX.length);
   return undefined;
+}
+
+/** The socket under a `ws` connection (not public API: the fan-out writes pre-framed bytes to it). */
+function rawSocket(ws: WebSocket): Duplex | undefined {
+  return (ws as unknown as { _socket?: Duplex })._socket;
 }
 
 function rawText(data: RawData): string {
