@@ -10,6 +10,7 @@ import type { DocumentStore } from './docstore/port.ts';
 import { SqliteDocumentStore } from './docstore/sqlite.ts';
 import type { EventLog } from './eventlog/port.ts';
 import { EmbeddedEventLog } from './eventlog/embedded.ts';
+import type { EventLogMetrics } from './eventlog/metrics.ts';
 import type { Health } from './health.ts';
 import type { Logger } from './logger.ts';
 import { retryForever } from './retry.ts';
@@ -45,6 +46,8 @@ export interface ConnectOptions {
   signal?: AbortSignal;
   /** How often a connected dependency is pinged for /readyz. */
   pingIntervalMs?: number;
+  /** The event log adapter's series (parley_eventlog_*). */
+  eventLogMetrics?: EventLogMetrics;
 }
 
 export interface Connected {
@@ -84,13 +87,16 @@ export async function connectDependencies(opts: ConnectOptions): Promise<Connect
     connect<EventLog>('eventlog', async () => {
       const onHandlerError = (err: unknown, tp: { topic: string; partition: number }, groupId: string) =>
         logger.warn({ err, ...tp, groupId }, 'consumer handler failed; batch will be redelivered');
-      if (!cfg.kafka.brokers) return new EmbeddedEventLog({ db: embeddedDb().handle, onHandlerError });
+      const metrics = opts.eventLogMetrics ? { metrics: opts.eventLogMetrics } : {};
+      if (!cfg.kafka.brokers)
+        return new EmbeddedEventLog({ db: embeddedDb().handle, onHandlerError, ...metrics });
       const kafkaLogger = logger.child({ dependency: 'kafka' });
       return KafkaEventLog.connect({
         brokers: cfg.kafka.brokers,
         clientId: `${cfg.kafka.clientId}-${opts.component}`,
         sessionTimeoutMs: cfg.kafka.sessionTimeoutMs,
         onHandlerError,
+        ...metrics,
         log: (level, message, extra) => kafkaLogger[level](extra, message),
       });
     }),

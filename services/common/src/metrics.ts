@@ -1,4 +1,7 @@
 import client from 'prom-client';
+import { EventLogMetrics } from './eventlog/metrics.ts';
+
+export { EventLogMetrics, consumerLag } from './eventlog/metrics.ts';
 
 export type { Registry } from 'prom-client';
 
@@ -11,9 +14,11 @@ export interface HttpMetrics {
 export interface Metrics {
   registry: client.Registry;
   http: HttpMetrics;
+  /** Produce/consume series of whichever event log adapter the process connects (if any). */
+  eventlog: EventLogMetrics;
 }
 
-/** A fresh registry with process/runtime metrics and the HTTP RED series. */
+/** A fresh registry with process/runtime metrics, the HTTP RED series and the event log's. */
 export function createMetrics(defaultLabels: Record<string, string> = {}): Metrics {
   const registry = new client.Registry();
   registry.setDefaultLabels(defaultLabels);
@@ -38,7 +43,7 @@ export function createMetrics(defaultLabels: Record<string, string> = {}): Metri
       registers: [registry],
     }),
   };
-  return { registry, http };
+  return { registry, http, eventlog: new EventLogMetrics(registry) };
 }
 
 /** Registers every (method, route) at zero so dashboards show no gaps before traffic. */

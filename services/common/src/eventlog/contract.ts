@@ -1,23 +1,30 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
+import { Registry } from 'prom-client';
 import { waitFor } from '../retry.ts';
+import { EventLogMetrics } from './metrics.ts';
 import type { ConsumedRecord, EventLog, Subscription } from './port.ts';
 
-/** The cases every EventLog adapter must pass, run against each implementation. */
+/**
+ * The cases every EventLog adapter must pass, run against each implementation. `open` must hand
+ * `metrics` to the adapter: both record the same parley_eventlog_* series.
+ */
 export function eventLogContract(
   name: string,
-  open: () => Promise<EventLog>,
+  open: (metrics: EventLogMetrics) => Promise<EventLog>,
   opts: { timeoutMs?: number } = {},
 ): void {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   describe(`EventLog contract: ${name}`, function () {
     this.timeout(timeoutMs * 4);
     let log: EventLog;
+    const registry = new Registry();
+    const metrics = new EventLogMetrics(registry);
     const subs: Subscription[] = [];
     const uid = () => randomUUID().slice(0, 8);
 
     before(async () => {
-      log = await open();
+      log = await open(metrics);
     });
     afterEach(async () => {
       await Promise.all(subs.splice(0).map((s) => s.stop()));
@@ -176,6 +183,49 @@ export function eventLogContract(
       expect(b.length).to.be.greaterThan(0);
       const pa = new Set(a.map((r) => r.partition));
       expect(b.some((r) => pa.has(r.partition))).to.equal(false);
+    });
+
+    it('counts produced, consumed and failed records per topic; lag per partition falls to zero', async () => {
+      const topic = `t.${uid()}`;
+      const group = `g.${uid()}`;
+      const value = async (name: string, labels: Record<string, string>) =>
+        (await registry.getSingleMetric(name)!.get()).values.find((v) =>
+          Object.entries(labels).every(([k, l]) => v.labels[k] === l),
+        )?.value;
+      await log.ensureTopics([{ name: topic, partitions: 2, replicationFactor: 1 }]);
+      expect(await value('parley_eventlog_records_produced_total', { topic })).to.equal(0);
+      await log.produce(
+        topic,
+        Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: String(i) })),
+      );
+      expect(await value('parley_eventlog_records_produced_total', { topic })).to.equal(10);
+      let failed = false;
+      const got: ConsumedRecord[] = [];
+      subs.push(
+        await log.subscribe({
+          groupId: group,
+          topics: [topic],
+          fromBeginning: true,
+          handler: async (batch) => {
+            if (!failed) {
+              failed = true;
+              throw new Error('transient failure');
+            }
+            got.push(...batch);
+          },
+        }),
+      );
+      await waitFor(() => got.length >= 10, { timeoutMs, what: '10 records' });
+      await waitFor(
+        async () => (await value('parley_eventlog_records_consumed_total', { topic, group })) === 10,
+        {
+          timeoutMs,
+          what: 'consumed count',
+        },
+      );
+      expect(await value('parley_eventlog_handler_errors_total', { topic, group })).to.equal(1);
+      for (const partition of ['0', '1'])
+        expect(await value('parley_eventlog_consumer_lag', { topic, group, partition })).to.equal(0);
     });
 
     it('answers ping', async () => {

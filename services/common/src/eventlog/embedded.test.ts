@@ -9,7 +9,7 @@ import { assignPartitions, partitionFor } from './port.ts';
 
 eventLogContract(
   'embedded (SQLite-backed, in-process)',
-  async () => new EmbeddedEventLog({ db: ':memory:' }),
+  async (metrics) => new EmbeddedEventLog({ db: ':memory:', metrics }),
 );
 
 describe('EmbeddedEventLog durability', () => {

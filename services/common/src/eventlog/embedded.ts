@@ -12,6 +12,7 @@ import {
   type Subscription,
   type TopicSpec,
 } from './port.ts';
+import type { EventLogMetrics } from './metrics.ts';
 
 interface TP {
   topic: string;
@@ -26,6 +27,10 @@ interface Member {
   loop?: Promise<void>;
 }
 
+/** The next offset of a partition (Kafka's high watermark). */
+const END_OFFSET =
+  'SELECT coalesce(max(offset) + 1, 0) AS n FROM ev_records WHERE topic = ? AND partition = ?';
+
 const key = (g: string, tp: TP) => `${g}\u0000${tp.topic}\u0000${tp.partition}`;
 
 export interface EmbeddedEventLogOptions {
@@ -33,6 +38,8 @@ export interface EmbeddedEventLogOptions {
   db: Database.Database | string;
   /** Called when a handler throws (the batch is retried). */
   onHandlerError?: (err: unknown, tp: TP, groupId: string) => void;
+  /** The same parley_eventlog_* series as the Kafka adapter. */
+  metrics?: EventLogMetrics;
 }
 
 /**
@@ -82,6 +89,7 @@ export class EmbeddedEventLog implements EventLog {
         throw new Error(`topic ${s.name}: partitions must be >= 1`);
       insert.run(s.name, s.partitions, JSON.stringify(s.config ?? {}));
       if (!this.topics.has(s.name)) this.topics.set(s.name, s.partitions);
+      this.opts.metrics?.primeTopic(s.name);
     }
     this.rebalanceAll();
   }
@@ -93,11 +101,15 @@ export class EmbeddedEventLog implements EventLog {
   }
 
   async produce(topic: string, records: readonly LogRecord[]): Promise<void> {
+    const { metrics } = this.opts;
+    if (metrics) return metrics.timeProduce(topic, records.length, async () => this.append(topic, records));
+    this.append(topic, records);
+  }
+
+  private append(topic: string, records: readonly LogRecord[]): void {
     if (this.closed) throw new Error('event log is closed');
     const partitions = this.partitionsOf(topic);
-    const next = this.db.prepare(
-      'SELECT coalesce(max(offset) + 1, 0) AS n FROM ev_records WHERE topic = ? AND partition = ?',
-    );
+    const next = this.db.prepare(END_OFFSET);
     const insert = this.db.prepare(
       'INSERT INTO ev_records (topic, partition, offset, key, value, headers, ts) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
@@ -120,6 +132,7 @@ export class EmbeddedEventLog implements EventLog {
     let group = this.groups.get(opts.groupId);
     if (!group) this.groups.set(opts.groupId, (group = new Map()));
     group.set(member.id, member);
+    this.opts.metrics?.primeGroup(opts.groupId, opts.topics);
     this.initOffsets(opts);
     this.rebalance(opts.groupId);
     member.loop = this.run(member);
@@ -130,6 +143,7 @@ export class EmbeddedEventLog implements EventLog {
         await member.loop;
         this.groups.get(opts.groupId)?.delete(member.id);
         this.rebalance(opts.groupId);
+        if (!this.groups.get(opts.groupId)?.size) this.opts.metrics?.unassignGroup(opts.groupId);
       },
     };
   }
@@ -139,9 +153,7 @@ export class EmbeddedEventLog implements EventLog {
     const ins = this.db.prepare(
       'INSERT OR IGNORE INTO ev_offsets (group_id, topic, partition, offset) VALUES (?, ?, ?, ?)',
     );
-    const end = this.db.prepare(
-      'SELECT coalesce(max(offset) + 1, 0) AS n FROM ev_records WHERE topic = ? AND partition = ?',
-    );
+    const end = this.db.prepare(END_OFFSET);
     this.db.transaction(() => {
       for (const topic of opts.topics)
         for (let p = 0; p < this.partitionsOf(topic); p++)
@@ -164,6 +176,13 @@ export class EmbeddedEventLog implements EventLog {
     );
     for (const m of group.values())
       m.assignment = (plan.get(m.id) ?? []).filter((tp) => m.opts.topics.includes(tp.topic));
+    // One process holds every member, so the lag series cover every partition of the group.
+    for (const topic of topics)
+      this.opts.metrics?.assign(
+        groupId,
+        topic,
+        Array.from({ length: this.partitionsOf(topic) }, (_, p) => p),
+      );
     this.wake();
   }
 
@@ -190,6 +209,7 @@ export class EmbeddedEventLog implements EventLog {
     const committed = this.db.prepare(
       'SELECT offset FROM ev_offsets WHERE group_id = ? AND topic = ? AND partition = ?',
     );
+    const end = this.db.prepare(END_OFFSET);
     const commit = this.db.prepare(
       'INSERT INTO ev_offsets (group_id, topic, partition, offset) VALUES (?, ?, ?, ?) ' +
         'ON CONFLICT (group_id, topic, partition) DO UPDATE SET offset = excluded.offset',
@@ -230,7 +250,12 @@ export class EmbeddedEventLog implements EventLog {
         this.busy.add(k);
         try {
           await m.opts.handler(batch);
-          if (!this.closed) commit.run(groupId, tp.topic, tp.partition, rows[rows.length - 1]!.offset + 1);
+          if (!this.closed) {
+            const last = rows[rows.length - 1]!.offset;
+            commit.run(groupId, tp.topic, tp.partition, last + 1);
+            const { n } = end.get(tp.topic, tp.partition) as { n: number };
+            this.opts.metrics?.handled(groupId, tp.topic, tp.partition, rows.length, String(last), String(n));
+          }
           this.retryAt.delete(k);
         } catch (err) {
           const attempt = (retry?.attempt ?? -1) + 1;
@@ -238,6 +263,7 @@ export class EmbeddedEventLog implements EventLog {
             at: Date.now() + backoffDelay(attempt, { ...defaultBackoff, initialMs: 50 }),
             attempt,
           });
+          this.opts.metrics?.handlerFailed(groupId, tp.topic);
           this.opts.onHandlerError?.(err, tp, groupId);
         } finally {
           this.busy.delete(k);
@@ -261,9 +287,7 @@ export class EmbeddedEventLog implements EventLog {
 
   async endOffsets(topic: string): Promise<Map<number, bigint>> {
     const out = new Map<number, bigint>();
-    const stmt = this.db.prepare(
-      'SELECT coalesce(max(offset) + 1, 0) AS n FROM ev_records WHERE topic = ? AND partition = ?',
-    );
+    const stmt = this.db.prepare(END_OFFSET);
     for (let p = 0; p < this.partitionsOf(topic); p++)
       out.set(p, BigInt((stmt.get(topic, p) as { n: number }).n));
     return out;

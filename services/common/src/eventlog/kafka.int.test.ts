@@ -4,7 +4,11 @@ import { requireEnv } from '../testenv.ts';
 
 eventLogContract(
   'Kafka (kafkajs)',
-  async () =>
-    KafkaEventLog.connect({ brokers: requireEnv('KAFKA_BROKERS').split(','), clientId: 'parley-contract' }),
+  async (metrics) =>
+    KafkaEventLog.connect({
+      brokers: requireEnv('KAFKA_BROKERS').split(','),
+      clientId: 'parley-contract',
+      metrics,
+    }),
   { timeoutMs: 30_000 },
 );

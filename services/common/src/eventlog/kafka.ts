@@ -18,6 +18,7 @@ import {
   type TopicSpec,
 } from './port.ts';
 import { backoffDelay, type BackoffPolicy } from '../retry.ts';
+import type { EventLogMetrics } from './metrics.ts';
 
 export interface KafkaEventLogOptions {
   brokers: readonly string[];
@@ -31,6 +32,8 @@ export interface KafkaEventLogOptions {
   sessionTimeoutMs?: number;
   /** kafkajs log lines, mapped by the caller onto its logger. */
   log?: (level: 'error' | 'warn' | 'info' | 'debug', message: string, extra: Record<string, unknown>) => void;
+  /** Produce/consume counts, errors and per-partition lag (parley_eventlog_*). */
+  metrics?: EventLogMetrics;
 }
 
 export class ProduceTimeoutError extends Error {
@@ -105,6 +108,7 @@ export class KafkaEventLog implements EventLog {
 
   async ensureTopics(specs: readonly TopicSpec[]): Promise<void> {
     await whileRetriable(() => this.createMissing(specs));
+    for (const s of specs) this.opts.metrics?.primeTopic(s.name);
   }
 
   private async createMissing(specs: readonly TopicSpec[]): Promise<void> {
@@ -129,6 +133,12 @@ export class KafkaEventLog implements EventLog {
 
   async produce(topic: string, records: readonly LogRecord[]): Promise<void> {
     if (records.length === 0) return;
+    const { metrics } = this.opts;
+    if (metrics) return metrics.timeProduce(topic, records.length, () => this.send(topic, records));
+    return this.send(topic, records);
+  }
+
+  private async send(topic: string, records: readonly LogRecord[]): Promise<void> {
     const send = this.producer.send({
       topic,
       acks: -1,
@@ -163,6 +173,12 @@ export class KafkaEventLog implements EventLog {
     });
     if (!opts.fromBeginning) await this.startAtEnd(opts.groupId, opts.topics);
     this.consumers.add(consumer);
+    const { metrics } = this.opts;
+    metrics?.primeGroup(opts.groupId, opts.topics);
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      for (const topic of opts.topics)
+        metrics?.assign(opts.groupId, topic, payload.memberAssignment[topic] ?? []);
+    });
     await consumer.connect();
     await consumer.subscribe({ topics: [...opts.topics], fromBeginning: opts.fromBeginning ?? false });
     const maxBatch = opts.maxBatch ?? 500;
@@ -197,11 +213,21 @@ export class KafkaEventLog implements EventLog {
           try {
             await opts.handler(records);
           } catch (err) {
+            metrics?.handlerFailed(opts.groupId, batch.topic);
             this.opts.onHandlerError?.(err, { topic: batch.topic, partition: batch.partition }, opts.groupId);
             // kafkajs retries the batch from the last resolved offset after a backoff.
             throw err;
           }
-          resolveOffset(slice[slice.length - 1]!.offset);
+          const last = slice[slice.length - 1]!.offset;
+          metrics?.handled(
+            opts.groupId,
+            batch.topic,
+            batch.partition,
+            slice.length,
+            last,
+            batch.highWatermark,
+          );
+          resolveOffset(last);
           await commitOffsetsIfNecessary({
             topics: [
               {
@@ -209,7 +235,7 @@ export class KafkaEventLog implements EventLog {
                 partitions: [
                   {
                     partition: batch.partition,
-                    offset: (BigInt(slice[slice.length - 1]!.offset) + 1n).toString(),
+                    offset: (BigInt(last) + 1n).toString(),
                   },
                 ],
               },
@@ -223,6 +249,7 @@ export class KafkaEventLog implements EventLog {
       stop: async () => {
         await consumer.disconnect();
         this.consumers.delete(consumer);
+        metrics?.unassignGroup(opts.groupId);
       },
     };
   }

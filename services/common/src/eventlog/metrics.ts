@@ -1,0 +1,138 @@
+import client from 'prom-client';
+
+/**
+ * The event log's series, the same for the Kafka and the embedded adapter: what this process
+ * produced and consumed per topic, what failed, and each assigned partition's lag as the consumer
+ * sees it. Labels are topics, consumer groups and partition numbers: bounded by configuration.
+ */
+export class EventLogMetrics {
+  readonly produced: client.Counter<'topic'>;
+  readonly produceErrors: client.Counter<'topic'>;
+  readonly produceSeconds: client.Histogram<'topic'>;
+  readonly consumed: client.Counter<'topic' | 'group'>;
+  readonly handlerErrors: client.Counter<'topic' | 'group'>;
+  readonly lag: client.Gauge<'topic' | 'partition' | 'group'>;
+  private readonly assigned = new Map<string, Set<number>>();
+
+  constructor(registry: client.Registry) {
+    const registers = [registry];
+    this.produced = new client.Counter({
+      name: 'parley_eventlog_records_produced_total',
+      help: 'Records the event log acknowledged to this process (acks=all on Kafka), by topic.',
+      labelNames: ['topic'],
+      registers,
+    });
+    this.produceErrors = new client.Counter({
+      name: 'parley_eventlog_produce_errors_total',
+      help: 'Produce calls that failed or timed out, by topic (their records may still land; callers retry with the same ids).',
+      labelNames: ['topic'],
+      registers,
+    });
+    this.produceSeconds = new client.Histogram({
+      name: 'parley_eventlog_produce_duration_seconds',
+      help: 'Time from a produce call to its acknowledgement (or failure), by topic.',
+      labelNames: ['topic'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers,
+    });
+    this.consumed = new client.Counter({
+      name: 'parley_eventlog_records_consumed_total',
+      help: 'Records whose handler finished in this process, by topic and consumer group.',
+      labelNames: ['topic', 'group'],
+      registers,
+    });
+    this.handlerErrors = new client.Counter({
+      name: 'parley_eventlog_handler_errors_total',
+      help: 'Batches whose handler threw (they are redelivered after a backoff), by topic and consumer group.',
+      labelNames: ['topic', 'group'],
+      registers,
+    });
+    this.lag = new client.Gauge({
+      name: 'parley_eventlog_consumer_lag',
+      help: 'Records after the last one this process handled, per assigned partition, as of its last fetch (the high watermark then); only partitions assigned to this process.',
+      labelNames: ['topic', 'partition', 'group'],
+      registers,
+    });
+  }
+
+  /** Registers a topic's producer series at zero (called when topics are ensured). */
+  primeTopic(topic: string): void {
+    this.produced.labels(topic).inc(0);
+    this.produceErrors.labels(topic).inc(0);
+    this.produceSeconds.labels(topic);
+  }
+
+  /** Registers a subscription's consumer series at zero. */
+  primeGroup(group: string, topics: readonly string[]): void {
+    for (const topic of topics) {
+      this.consumed.labels(topic, group).inc(0);
+      this.handlerErrors.labels(topic, group).inc(0);
+    }
+  }
+
+  /** Times one produce call and counts its records or its failure. */
+  async timeProduce(topic: string, records: number, send: () => Promise<void>): Promise<void> {
+    const end = this.produceSeconds.startTimer({ topic });
+    try {
+      await send();
+      this.produced.labels(topic).inc(records);
+    } catch (err) {
+      this.produceErrors.labels(topic).inc();
+      throw err;
+    } finally {
+      end();
+    }
+  }
+
+  /**
+   * After a rebalance: the lag series of partitions this process now holds start at zero, those it
+   * lost are removed (another member reports them now), so sums over pods do not double count.
+   */
+  assign(group: string, topic: string, partitions: readonly number[]): void {
+    const k = `${group}\u0000${topic}`;
+    const now = new Set(partitions);
+    for (const p of this.assigned.get(k) ?? [])
+      if (!now.has(p)) this.lag.remove({ topic, partition: String(p), group });
+    for (const p of now)
+      if (!this.assigned.get(k)?.has(p)) this.lag.labels({ topic, partition: String(p), group }).set(0);
+    this.assigned.set(k, now);
+  }
+
+  /** A batch was handled: count it and update the partition's lag. */
+  handled(
+    group: string,
+    topic: string,
+    partition: number,
+    records: number,
+    lastOffset: string,
+    highWatermark: string,
+  ): void {
+    this.consumed.labels(topic, group).inc(records);
+    this.lag
+      .labels({ topic, partition: String(partition), group })
+      .set(consumerLag(highWatermark, lastOffset));
+  }
+
+  handlerFailed(group: string, topic: string): void {
+    this.handlerErrors.labels(topic, group).inc();
+  }
+
+  /** Forgets a group's lag series (the subscription stopped). */
+  unassignGroup(group: string): void {
+    for (const k of [...this.assigned.keys()]) {
+      const [g, topic] = k.split('\u0000') as [string, string];
+      if (g !== group) continue;
+      this.assign(group, topic, []);
+      this.assigned.delete(k);
+    }
+  }
+}
+
+/**
+ * Records between the last handled offset and the high watermark (the next offset to be written),
+ * never negative. Offsets are decimal strings, as Kafka's may pass 2^53.
+ */
+export function consumerLag(highWatermark: string, lastHandledOffset: string): number {
+  const lag = BigInt(highWatermark) - BigInt(lastHandledOffset) - 1n;
+  return lag > 0n ? Number(lag) : 0;
+}
