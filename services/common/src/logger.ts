@@ -1,3 +1,4 @@
+import { trace } from '@opentelemetry/api';
 import { pino, type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger } from 'pino';
@@ -31,6 +32,18 @@ export function createLogger(cfg: LoggerConfig, destination?: pino.DestinationSt
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
+    mixin: traceFields,
   };
   return destination ? pino(opts, destination) : pino(opts);
+}
+
+/**
+ * The active span's ids on every line logged inside a traced operation (OpenTelemetry's log field
+ * names), so a log line leads to its trace. With tracing off there is never an active span.
+ */
+export function traceFields(): Record<string, string> {
+  const span = trace.getActiveSpan();
+  if (!span) return {};
+  const { traceId, spanId, traceFlags } = span.spanContext();
+  return { trace_id: traceId, span_id: spanId, trace_flags: `0${traceFlags.toString(16)}`.slice(-2) };
 }

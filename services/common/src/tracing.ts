@@ -1,11 +1,36 @@
+import { createRequire } from 'node:module';
+import {
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+} from '@opentelemetry/api';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Logger } from './logger.ts';
 
+export {
+  SpanKind,
+  SpanStatusCode,
+  ROOT_CONTEXT,
+  context,
+  trace,
+  type Context,
+  type Span,
+} from '@opentelemetry/api';
+
 export interface TracingConfig {
-  /** OTLP/HTTP traces endpoint; tracing is off when absent. */
+  /** OTLP/HTTP traces endpoint; tracing is off when absent (and no exporter is given). */
   endpoint?: string | undefined;
   serviceName: string;
   serviceVersion: string;
   sampleRatio: number;
+  /** Export here instead of OTLP (tests: the SDK's InMemorySpanExporter). */
+  exporter?: SpanExporter;
 }
 
 export interface Tracing {
@@ -13,32 +38,172 @@ export interface Tracing {
   shutdown(): Promise<void>;
 }
 
+/** Tracer names, one per layer, so a collector can tell the spans apart. */
+export const TRACER = 'parley';
+
+/** The process-wide SDK: one per process, shared by every service started in it (standalone, tests). */
+let installed: { users: number; shutdown: () => Promise<void> } | undefined;
+
+/** Whether an SDK is installed in this process (spans are recorded and context propagates). */
+export function tracingEnabled(): boolean {
+  return installed !== undefined;
+}
+
 /**
- * Starts the OpenTelemetry SDK only when an endpoint is configured; otherwise nothing is loaded,
- * so tracing costs nothing when off. Call before the instrumented modules are used.
+ * Starts the OpenTelemetry SDK only when an endpoint (or an exporter) is configured; otherwise
+ * nothing is loaded and the API stays the no-op it is by default, so tracing costs nothing when
+ * off. The SDK is process-wide: a second service in the same process shares the first one's.
+ *
+ * Instrumented: HTTP server and client, the MongoDB driver (under mongoose) and ioredis, each only
+ * inside a traced operation (no orphan spans for background polling); Kafka and the WebSocket
+ * gateway are traced by Parley's own spans (eventlog/traced.ts, the gateway), because a batch
+ * consumer must continue each record's own trace, which kafkajs's instrumentation only links.
  */
 export async function startTracing(cfg: TracingConfig, logger: Logger): Promise<Tracing> {
-  if (!cfg.endpoint) return { enabled: false, shutdown: async () => {} };
-  const [{ NodeSDK }, { OTLPTraceExporter }, { HttpInstrumentation }, resources, sdkTrace] =
-    await Promise.all([
-      import('@opentelemetry/sdk-node'),
-      import('@opentelemetry/exporter-trace-otlp-http'),
-      import('@opentelemetry/instrumentation-http'),
-      import('@opentelemetry/resources'),
-      import('@opentelemetry/sdk-trace-base'),
-    ]);
+  if (!cfg.endpoint && !cfg.exporter) return { enabled: false, shutdown: async () => {} };
+  if (installed) {
+    installed.users++;
+    return { enabled: true, shutdown: release };
+  }
+  const [
+    { NodeSDK },
+    { OTLPTraceExporter },
+    { HttpInstrumentation },
+    { IORedisInstrumentation },
+    { MongoDBInstrumentation },
+    resources,
+    sdkTrace,
+  ] = await Promise.all([
+    import('@opentelemetry/sdk-node'),
+    import('@opentelemetry/exporter-trace-otlp-http'),
+    import('@opentelemetry/instrumentation-http'),
+    import('@opentelemetry/instrumentation-ioredis'),
+    import('@opentelemetry/instrumentation-mongodb'),
+    import('@opentelemetry/resources'),
+    import('@opentelemetry/sdk-trace-base'),
+  ]);
+  const exporter = cfg.exporter ?? new OTLPTraceExporter({ url: cfg.endpoint });
   const sdk = new NodeSDK({
     resource: resources.resourceFromAttributes({
       'service.name': cfg.serviceName,
       'service.version': cfg.serviceVersion,
     }),
-    traceExporter: new OTLPTraceExporter({ url: cfg.endpoint }),
+    // Tests read spans as soon as they end; production batches them off the hot path.
+    spanProcessors: [
+      cfg.exporter ? new sdkTrace.SimpleSpanProcessor(exporter) : new sdkTrace.BatchSpanProcessor(exporter),
+    ],
     sampler: new sdkTrace.ParentBasedSampler({
       root: new sdkTrace.TraceIdRatioBasedSampler(cfg.sampleRatio),
     }),
-    instrumentations: [new HttpInstrumentation()],
+    instrumentations: [
+      new HttpInstrumentation({
+        // Probes and scrapes are not the story of a message.
+        ignoreIncomingRequestHook: (req) => /^\/(livez|readyz|healthz|metrics)\b/.test(req.url ?? ''),
+        requireParentforOutgoingSpans: true,
+      }),
+      new IORedisInstrumentation({ requireParentSpan: true }),
+      new MongoDBInstrumentation({ requireParentSpan: true, enhancedDatabaseReporting: false }),
+    ],
+    // Traces only: metrics are Prometheus (prom-client), logs are pino on stdout.
+    metricReaders: [],
+    logRecordProcessors: [],
   });
   sdk.start();
-  logger.info({ endpoint: cfg.endpoint, sampleRatio: cfg.sampleRatio }, 'tracing enabled');
-  return { enabled: true, shutdown: () => sdk.shutdown() };
+  patchLoadedModules();
+  installed = { users: 1, shutdown: () => sdk.shutdown() };
+  logger.info(
+    { endpoint: cfg.endpoint ?? 'in-process exporter', sampleRatio: cfg.sampleRatio },
+    'tracing enabled',
+  );
+  return { enabled: true, shutdown: release };
+}
+
+async function release(): Promise<void> {
+  if (!installed || --installed.users > 0) return;
+  const { shutdown } = installed;
+  installed = undefined;
+  await shutdown();
+  trace.disable();
+  context.disable();
+  propagation.disable();
+}
+
+/**
+ * Parley is ESM, so its own `import`s of these CommonJS packages happened before the SDK hooked
+ * `require`. The instrumentations patch prototypes, which the already-loaded modules share: one
+ * `require` of each through the hook applies the patches to them too.
+ */
+function patchLoadedModules(): void {
+  const require = createRequire(import.meta.url);
+  for (const id of [
+    'node:http',
+    'node:https',
+    'ioredis',
+    'mongodb',
+    'mongodb/lib/cmap/connection.js',
+    'mongodb/lib/cmap/connect.js',
+    'mongodb/lib/sessions.js',
+  ])
+    require(id);
+}
+
+/** The tracer for Parley's own spans. */
+export function tracer() {
+  return trace.getTracer(TRACER);
+}
+
+/** The W3C `traceparent` of a context ('' when it holds no valid span context). */
+export function traceparentOf(ctx: Context): string {
+  const carrier: Record<string, string> = {};
+  propagation.inject(ctx, carrier);
+  return carrier.traceparent ?? '';
+}
+
+/** The context a W3C `traceparent` (and `tracestate`) describes, on top of `base`. */
+export function contextFrom(
+  carrier: Readonly<Record<string, string | undefined>>,
+  base: Context = ROOT_CONTEXT,
+): Context {
+  if (!tracingEnabled() || !carrier.traceparent) return base;
+  return propagation.extract(base, carrier);
+}
+
+/** The trace id of a context's span, when that span is sampled or remote-valid; else undefined. */
+export function traceIdOf(ctx: Context): string | undefined {
+  const sc = trace.getSpanContext(ctx);
+  return sc && trace.isSpanContextValid(sc) ? sc.traceId : undefined;
+}
+
+/**
+ * Runs `fn` in a child span of `parent` (default: the active context), ending it when `fn`
+ * settles; a throw marks the span as an error and is rethrown. With tracing off the span is the
+ * API's no-op and this is one extra closure call.
+ */
+export async function inSpan<T>(
+  name: string,
+  opts: { kind?: SpanKind; attributes?: Attributes; parent?: Context },
+  fn: (span: Span, ctx: Context) => Promise<T>,
+): Promise<T> {
+  const parent = opts.parent ?? context.active();
+  const span = tracer().startSpan(
+    name,
+    { kind: opts.kind ?? SpanKind.INTERNAL, ...(opts.attributes ? { attributes: opts.attributes } : {}) },
+    parent,
+  );
+  const ctx = trace.setSpan(parent, span);
+  try {
+    return await context.with(ctx, () => fn(span, ctx));
+  } catch (err) {
+    failSpan(span, err);
+    throw err;
+  } finally {
+    span.end();
+  }
+}
+
+/** Marks a span failed with the error. */
+export function failSpan(span: Span, err: unknown): void {
+  if (!span.isRecording()) return;
+  span.recordException(err instanceof Error ? err : String(err));
+  span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
 }
