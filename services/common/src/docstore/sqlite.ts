@@ -112,14 +112,28 @@ function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT_') ?? false;
 }
 
+/** Prepared statements kept per collection; SQL with inlined limits varies, so the cache is bounded. */
+const MAX_STATEMENTS = 128;
+
 class SqliteCollection<T extends Doc> implements Collection<T> {
   private readonly table: string;
+  private readonly statements = new Map<string, Database.Statement>();
 
   constructor(
     private readonly db: Database.Database,
     readonly name: string,
   ) {
     this.table = `"c_${name}"`;
+  }
+
+  /** Compiling SQL costs more than running a point query: each distinct statement is prepared once. */
+  private prepare(sql: string): Database.Statement {
+    let stmt = this.statements.get(sql);
+    if (stmt) return stmt;
+    stmt = this.db.prepare(sql);
+    if (this.statements.size >= MAX_STATEMENTS) this.statements.delete(this.statements.keys().next().value!);
+    this.statements.set(sql, stmt);
+    return stmt;
   }
 
   private indexName(err: unknown): string {
@@ -131,7 +145,7 @@ class SqliteCollection<T extends Doc> implements Collection<T> {
     if (typeof doc._id !== 'string' || doc._id.length === 0)
       throw new InvalidQueryError('_id must be a non-empty string');
     try {
-      this.db.prepare(`INSERT INTO ${this.table} (id, doc) VALUES (?, ?)`).run(doc._id, JSON.stringify(doc));
+      this.prepare(`INSERT INTO ${this.table} (id, doc) VALUES (?, ?)`).run(doc._id, JSON.stringify(doc));
     } catch (err) {
       if (isUniqueViolation(err)) throw new DuplicateKeyError(this.name, this.indexName(err));
       throw err;
@@ -142,7 +156,7 @@ class SqliteCollection<T extends Doc> implements Collection<T> {
     for (const d of docs)
       if (typeof d._id !== 'string' || d._id.length === 0)
         throw new InvalidQueryError('_id must be a non-empty string');
-    const stmt = this.db.prepare(`INSERT INTO ${this.table} (id, doc) VALUES (?, ?)`);
+    const stmt = this.prepare(`INSERT INTO ${this.table} (id, doc) VALUES (?, ?)`);
     let inserted = 0;
     let duplicates = 0;
     this.db.transaction(() => {
@@ -160,7 +174,7 @@ class SqliteCollection<T extends Doc> implements Collection<T> {
   }
 
   async findById(id: string): Promise<T | null> {
-    const row = this.db.prepare(`SELECT doc FROM ${this.table} WHERE id = ?`).get(id) as
+    const row = this.prepare(`SELECT doc FROM ${this.table} WHERE id = ?`).get(id) as
       { doc: string } | undefined;
     return row ? (JSON.parse(row.doc) as T) : null;
   }
@@ -172,9 +186,9 @@ class SqliteCollection<T extends Doc> implements Collection<T> {
 
   async find(filter: Filter, opts?: FindOptions): Promise<T[]> {
     const w = toWhere(filter);
-    const rows = this.db
-      .prepare(`SELECT doc FROM ${this.table} WHERE ${w.sql}${orderBy(opts)}`)
-      .all(...w.params) as {
+    const rows = this.prepare(`SELECT doc FROM ${this.table} WHERE ${w.sql}${orderBy(opts)}`).all(
+      ...w.params,
+    ) as {
       doc: string;
     }[];
     return rows.map((r) => JSON.parse(r.doc) as T);
@@ -182,9 +196,9 @@ class SqliteCollection<T extends Doc> implements Collection<T> {
 
   async count(filter: Filter): Promise<number> {
     const w = toWhere(filter);
-    const row = this.db
-      .prepare(`SELECT count(*) AS n FROM ${this.table} WHERE ${w.sql}`)
-      .get(...w.params) as { n: number };
+    const row = this.prepare(`SELECT count(*) AS n FROM ${this.table} WHERE ${w.sql}`).get(...w.params) as {
+      n: number;
+    };
     return row.n;
   }
 
@@ -192,21 +206,22 @@ class SqliteCollection<T extends Doc> implements Collection<T> {
     checkUpdate(update);
     const w = toWhere(filter);
     const tx = this.db.transaction((): T | null => {
-      const row = this.db
-        .prepare(`SELECT id, doc FROM ${this.table} WHERE ${w.sql} ORDER BY id LIMIT 1`)
-        .get(...w.params) as { id: string; doc: string } | undefined;
+      const row = this.prepare(`SELECT id, doc FROM ${this.table} WHERE ${w.sql} ORDER BY id LIMIT 1`).get(
+        ...w.params,
+      ) as { id: string; doc: string } | undefined;
       if (!row) {
         if (!opts?.upsert) return null;
         const doc = upsertSeed(filter);
         applyUpdate(doc, update, true);
-        this.db
-          .prepare(`INSERT INTO ${this.table} (id, doc) VALUES (?, ?)`)
-          .run(doc._id as string, JSON.stringify(doc));
+        this.prepare(`INSERT INTO ${this.table} (id, doc) VALUES (?, ?)`).run(
+          doc._id as string,
+          JSON.stringify(doc),
+        );
         return doc as T;
       }
       const doc = JSON.parse(row.doc) as Record<string, unknown>;
       applyUpdate(doc, update, false);
-      this.db.prepare(`UPDATE ${this.table} SET doc = ? WHERE id = ?`).run(JSON.stringify(doc), row.id);
+      this.prepare(`UPDATE ${this.table} SET doc = ? WHERE id = ?`).run(JSON.stringify(doc), row.id);
       return doc as T;
     });
     try {
@@ -221,11 +236,11 @@ class SqliteCollection<T extends Doc> implements Collection<T> {
     checkUpdate(update);
     const w = toWhere(filter);
     const tx = this.db.transaction((): number => {
-      const rows = this.db.prepare(`SELECT id, doc FROM ${this.table} WHERE ${w.sql}`).all(...w.params) as {
+      const rows = this.prepare(`SELECT id, doc FROM ${this.table} WHERE ${w.sql}`).all(...w.params) as {
         id: string;
         doc: string;
       }[];
-      const stmt = this.db.prepare(`UPDATE ${this.table} SET doc = ? WHERE id = ?`);
+      const stmt = this.prepare(`UPDATE ${this.table} SET doc = ? WHERE id = ?`);
       for (const row of rows) {
         const doc = JSON.parse(row.doc) as Record<string, unknown>;
         applyUpdate(doc, update, false);
@@ -243,7 +258,7 @@ class SqliteCollection<T extends Doc> implements Collection<T> {
 
   async deleteMany(filter: Filter): Promise<number> {
     const w = toWhere(filter);
-    return this.db.prepare(`DELETE FROM ${this.table} WHERE ${w.sql}`).run(...w.params).changes;
+    return this.prepare(`DELETE FROM ${this.table} WHERE ${w.sql}`).run(...w.params).changes;
   }
 }
 
