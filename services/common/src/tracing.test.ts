@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { EmbeddedEventLog } from './eventlog/embedded.ts';
@@ -74,6 +76,24 @@ describe('tracing on (in-memory exporter)', () => {
       expect(traceparentOf(ctx)).to.match(/^00-0af7651916cd43dd8448eb211c80319c-[0-9a-f]{16}-01$/);
     });
     expect((await finished(1))[0]!.parentSpanContext?.spanId).to.equal('b7ad6b7169203331');
+  });
+
+  it('traces fetch() and the HTTP server it calls as one trace (traceparent on the wire)', async () => {
+    const server = createServer((_req, res) => res.end('ok'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/x`;
+      await inSpan('caller', {}, async () => void (await (await fetch(url)).text()));
+      const spans = await finished(3);
+      const caller = spans.find((s) => s.name === 'caller')!;
+      const client = spans.find((s) => s.kind === SpanKind.CLIENT)!;
+      const served = spans.find((s) => s.kind === SpanKind.SERVER)!;
+      expect(client.parentSpanContext?.spanId).to.equal(caller.spanContext().spanId);
+      expect(served.parentSpanContext?.spanId).to.equal(client.spanContext().spanId);
+      expect(served.spanContext().traceId).to.equal(caller.spanContext().traceId);
+    } finally {
+      server.close();
+    }
   });
 
   it('puts the active trace and span ids on every log line', async () => {

@@ -54,7 +54,7 @@ export function tracingEnabled(): boolean {
  * nothing is loaded and the API stays the no-op it is by default, so tracing costs nothing when
  * off. The SDK is process-wide: a second service in the same process shares the first one's.
  *
- * Instrumented: HTTP server and client, the MongoDB driver (under mongoose) and ioredis, each only
+ * Instrumented: HTTP server and client (node:http and fetch), the MongoDB driver (under mongoose) and ioredis, each only
  * inside a traced operation (no orphan spans for background polling); Kafka and the WebSocket
  * gateway are traced by Parley's own spans (eventlog/traced.ts, the gateway), because a batch
  * consumer must continue each record's own trace, which kafkajs's instrumentation only links.
@@ -71,6 +71,7 @@ export async function startTracing(cfg: TracingConfig, logger: Logger): Promise<
     { HttpInstrumentation },
     { IORedisInstrumentation },
     { MongoDBInstrumentation },
+    { UndiciInstrumentation },
     resources,
     sdkTrace,
   ] = await Promise.all([
@@ -79,6 +80,7 @@ export async function startTracing(cfg: TracingConfig, logger: Logger): Promise<
     import('@opentelemetry/instrumentation-http'),
     import('@opentelemetry/instrumentation-ioredis'),
     import('@opentelemetry/instrumentation-mongodb'),
+    import('@opentelemetry/instrumentation-undici'),
     import('@opentelemetry/resources'),
     import('@opentelemetry/sdk-trace-base'),
   ]);
@@ -101,6 +103,8 @@ export async function startTracing(cfg: TracingConfig, logger: Logger): Promise<
         ignoreIncomingRequestHook: (req) => /^\/(livez|readyz|healthz|metrics)\b/.test(req.url ?? ''),
         requireParentforOutgoingSpans: true,
       }),
+      // fetch(): the JWKS download of token verification, GitHub OAuth.
+      new UndiciInstrumentation({ requireParentforSpans: true }),
       new IORedisInstrumentation({ requireParentSpan: true }),
       new MongoDBInstrumentation({ requireParentSpan: true, enhancedDatabaseReporting: false }),
     ],
