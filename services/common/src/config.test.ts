@@ -109,6 +109,21 @@ describe('config', () => {
     expect(cfg.http.port).to.equal(8080);
     expect(cfg.dataDir).to.equal('./data');
   });
+
+  it('bounds how long a client may take to send headers (10 s) and a whole request (30 s)', () => {
+    const cfg = loadConfig(commonSettings, {});
+    expect(cfg.http.headersTimeoutMs).to.equal(10_000);
+    expect(cfg.http.requestTimeoutMs).to.equal(30_000);
+    expect(loadConfig(commonSettings, { HTTP_HEADERS_TIMEOUT_MS: '5000' }).http.headersTimeoutMs).to.equal(
+      5000,
+    );
+    expect(() => loadConfig(commonSettings, { HTTP_HEADERS_TIMEOUT_MS: '0' })).to.throw(
+      'in http.headersTimeoutMs (HTTP_HEADERS_TIMEOUT_MS): must be between 1000 and 120000 (got "0")',
+    );
+    expect(() => loadConfig(commonSettings, { HTTP_REQUEST_TIMEOUT_MS: 'soon' })).to.throw(
+      'in http.requestTimeoutMs (HTTP_REQUEST_TIMEOUT_MS): must be an integer (got "soon")',
+    );
+  });
 });
 
 describe('MongoDB connection strings', () => {

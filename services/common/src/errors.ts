@@ -74,6 +74,11 @@ export function problemsOf<C extends Catalogue>(catalogue: C): Problems<C> {
 /** Errors every Parley HTTP service can answer with. Services extend this catalogue. */
 export const commonErrors = {
   MALFORMED_JSON: { status: 400, title: 'Malformed JSON body', doc: 'The body is not valid JSON.' },
+  MALFORMED_REQUEST: {
+    status: 400,
+    title: 'Malformed HTTP request',
+    doc: 'The request line, a header or the framing is not valid HTTP/1.1; the connection is closed.',
+  },
   VALIDATION_FAILED: {
     status: 400,
     title: 'Request validation failed',
@@ -93,13 +98,23 @@ export const commonErrors = {
   METHOD_NOT_ALLOWED: {
     status: 405,
     title: 'Method not allowed',
-    doc: 'The route exists for other methods.',
+    doc: 'The path exists for other methods, which the `Allow` header lists.',
+  },
+  REQUEST_TIMEOUT: {
+    status: 408,
+    title: 'Request timeout',
+    doc: 'The headers (HTTP_HEADERS_TIMEOUT_MS) or the whole request (HTTP_REQUEST_TIMEOUT_MS) arrived too slowly; the connection is closed.',
   },
   CONFLICT: { status: 409, title: 'Conflict', doc: 'The request conflicts with the current state.' },
   PAYLOAD_TOO_LARGE: {
     status: 413,
     title: 'Payload too large',
     doc: 'The body exceeds the configured size limit.',
+  },
+  URI_TOO_LONG: {
+    status: 414,
+    title: 'URI too long',
+    doc: 'A path segment is longer than 1,024 characters (percent-encoded).',
   },
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
@@ -110,6 +125,11 @@ export const commonErrors = {
     status: 429,
     title: 'Too many requests',
     doc: 'A rate limit was hit; retry after the `Retry-After` header (seconds).',
+  },
+  HEADERS_TOO_LARGE: {
+    status: 431,
+    title: 'Request header fields too large',
+    doc: 'The request line and headers together exceed 16 KiB; the connection is closed.',
   },
   INTERNAL: {
     status: 500,

@@ -1,14 +1,16 @@
 import { expect } from 'chai';
+import { connect, type Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import { ConfigError } from './config.ts';
 import { commonErrors, PROBLEM_BASE, problems } from './errors.ts';
 import { Health } from './health.ts';
-import { createHttpApp } from './http.ts';
+import { createHttpApp, MAX_PARAM_LENGTH, type HttpAppOptions } from './http.ts';
 import { createLogger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 
 const logger = createLogger({ level: 'silent', name: 'test' });
 
-function build(): { app: FastifyInstance; health: Health } {
+function build(extra: Partial<HttpAppOptions> = {}): { app: FastifyInstance; health: Health } {
   const health = new Health(logger);
   const app = createHttpApp({
     logger,
@@ -16,8 +18,12 @@ function build(): { app: FastifyInstance; health: Health } {
     health,
     bodyLimit: 1024,
     version: { service: 'test', version: '1.2.3' },
+    ...extra,
   });
   app.post('/echo', async (req) => req.body);
+  app.get('/things/:id', async (req) => req.params);
+  app.delete('/things/:id', async () => ({}));
+  app.put('/things/mine', async () => ({}));
   app.get('/boom', async () => {
     throw new Error('secret internals');
   });
@@ -169,6 +175,135 @@ describe('HTTP conventions', () => {
       service: 'test',
       version: '1.2.3',
     });
+  });
+});
+
+describe('HTTP methods and oversize requests', () => {
+  it('answers an undeclared method on a known path with 405 and Allow, before auth or body parsing', async () => {
+    const { app } = build();
+    for (const method of ['PATCH', 'PUT', 'QUERY'] as const) {
+      const res = await app.inject({ method, url: '/things/42?x=1' });
+      expect(res.statusCode, method).to.equal(405);
+      expect(res.headers['content-type']).to.match(/^application\/problem\+json/);
+      expect(res.headers.allow).to.equal('DELETE, GET, HEAD, OPTIONS');
+      expect(res.json()).to.include({ code: 'METHOD_NOT_ALLOWED', instance: '/things/42' });
+    }
+    const post = await app.inject({ method: 'GET', url: '/echo' });
+    expect([post.statusCode, post.headers.allow]).to.deep.equal([405, 'OPTIONS, POST']);
+    // A concrete path is not the template's parameter (as in OpenAPI): GET /things/mine is 405.
+    const mine = await app.inject({ method: 'GET', url: '/things/mine' });
+    expect([mine.statusCode, mine.headers.allow]).to.deep.equal([405, 'OPTIONS, PUT']);
+  });
+
+  it('keeps 404 for unknown paths and serves HEAD and CORS preflight as before', async () => {
+    const { app } = build({ corsOrigins: ['https://app.example'] });
+    const unknown = await app.inject({ method: 'PUT', url: '/things/42/more' });
+    expect([unknown.statusCode, unknown.json().code]).to.deep.equal([404, 'NOT_FOUND']);
+    expect((await app.inject({ method: 'HEAD', url: '/things/42' })).statusCode).to.equal(200);
+    const preflight = await app.inject({
+      method: 'OPTIONS',
+      url: '/things/42',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'DELETE' },
+    });
+    expect(preflight.statusCode).to.equal(204);
+    expect(preflight.headers['access-control-allow-origin']).to.equal('https://app.example');
+  });
+
+  it('answers an over-long path segment with 414 URI_TOO_LONG', async () => {
+    const { app } = build();
+    const ok = await app.inject({ method: 'GET', url: '/things/' + '%F0%9F%91%8D'.repeat(64) });
+    expect(ok.statusCode).to.equal(200);
+    const res = await app.inject({ method: 'GET', url: '/things/' + 'x'.repeat(MAX_PARAM_LENGTH + 1) });
+    expect(res.statusCode).to.equal(414);
+    expect(res.headers['content-type']).to.match(/^application\/problem\+json/);
+    expect(res.json().code).to.equal('URI_TOO_LONG');
+  });
+});
+
+/** Sends raw bytes to a listening app and collects what comes back until the server closes. */
+async function raw(url: string, data: string, opts: { keepOpenMs?: number } = {}) {
+  const { port } = new URL(url);
+  const socket: Socket = connect(Number(port), '127.0.0.1');
+  let received = '';
+  socket.on('data', (d) => (received += d.toString()));
+  const closed = new Promise<number>((resolve) => {
+    const started = Date.now();
+    socket.on('close', () => resolve(Date.now() - started));
+  });
+  socket.write(data);
+  if (opts.keepOpenMs === undefined) return { closedAfterMs: await closed, received: () => received };
+  const outcome = await Promise.race([
+    closed,
+    new Promise<'open'>((r) => setTimeout(() => r('open'), opts.keepOpenMs)),
+  ]);
+  socket.destroy();
+  return { closedAfterMs: outcome, received: () => received };
+}
+
+function problemOf(response: string): { status: number; type: string; body: Record<string, unknown> } {
+  const [head, body] = response.split('\r\n\r\n');
+  return {
+    status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head!)?.[1]),
+    type: /content-type: ([^\r]+)/i.exec(head!)?.[1] ?? '',
+    body: JSON.parse(body!) as Record<string, unknown>,
+  };
+}
+
+describe('HTTP server limits (real sockets)', () => {
+  let app: FastifyInstance;
+  let url: string;
+  beforeEach(async () => {
+    app = build({ headersTimeoutMs: 300, requestTimeoutMs: 600 }).app;
+    url = await app.listen({ host: '127.0.0.1', port: 0 });
+  });
+  afterEach(() => app.close());
+
+  it('disconnects a client that sends headers too slowly with 408 REQUEST_TIMEOUT', async () => {
+    const r = await raw(url, 'GET /healthz HTTP/1.1\r\nHost: x\r\n');
+    // headersTimeout (300 ms) plus at most one check interval (300 ms), with slack for a busy box.
+    expect(r.closedAfterMs).to.be.within(250, 2000);
+    const p = problemOf(r.received());
+    expect([p.status, p.type, p.body.code]).to.deep.equal([
+      408,
+      'application/problem+json',
+      'REQUEST_TIMEOUT',
+    ]);
+  });
+
+  it('answers oversized headers with 431 HEADERS_TOO_LARGE and malformed HTTP with 400 MALFORMED_REQUEST', async () => {
+    const big = await raw(url, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    const p = problemOf(big.received());
+    expect([p.status, p.type, p.body.code]).to.deep.equal([
+      431,
+      'application/problem+json',
+      'HEADERS_TOO_LARGE',
+    ]);
+    const bad = problemOf((await raw(url, 'GET /healthz HTTP/9\r\n\r\n')).received());
+    expect([bad.status, bad.body.code]).to.deep.equal([400, 'MALFORMED_REQUEST']);
+  });
+
+  it('leaves an upgraded connection (WebSocket) open past the request timeout', async () => {
+    const upgraded: Socket[] = [];
+    app.server.on('upgrade', (_req, socket: Socket) => {
+      upgraded.push(socket);
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n');
+    });
+    // Longer than requestTimeout (600 ms) plus a check interval (300 ms): waiting for nothing to happen.
+    const r = await raw(url, 'GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n', {
+      keepOpenMs: 1500,
+    });
+    for (const s of upgraded) s.destroy();
+    expect(r.closedAfterMs).to.equal('open');
+    expect(r.received()).to.match(/^HTTP\/1\.1 101/);
+  });
+
+  it('refuses a headers timeout above the request timeout, naming the setting', () => {
+    expect(() => build({ headersTimeoutMs: 20_000, requestTimeoutMs: 10_000 }))
+      .to.throw(ConfigError)
+      .with.property(
+        'message',
+        'in http.headersTimeoutMs (HTTP_HEADERS_TIMEOUT_MS): must not exceed HTTP_REQUEST_TIMEOUT_MS (20000 > 10000)',
+      );
   });
 });
 

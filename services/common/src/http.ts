@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -10,10 +12,12 @@ import Fastify, {
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import { ZodError } from 'zod';
+import { ConfigError } from './config.ts';
 import { PROBLEM_CONTENT_TYPE, ProblemError, problems } from './errors.ts';
 import type { Health } from './health.ts';
 import type { Logger } from './logger.ts';
 import { primeHttpRoute, statusClass, type Metrics } from './metrics.ts';
+import { RouteTable } from './routetable.ts';
 
 export interface HttpAppOptions {
   logger: Logger;
@@ -25,7 +29,17 @@ export interface HttpAppOptions {
   /** Browser origins allowed by CORS; none when absent. */
   corsOrigins?: readonly string[] | undefined;
   trustProxy?: boolean;
+  /** How long a client may take to send the request headers (upgrades included); 408 after. */
+  headersTimeoutMs?: number;
+  /** How long a client may take to send the whole request; 408 after. At least headersTimeoutMs. */
+  requestTimeoutMs?: number;
 }
+
+/**
+ * Longest path segment routed, percent-encoded: a 64-character parameter (the longest any route
+ * accepts) encodes to at most 768. Longer ones get 414 URI_TOO_LONG.
+ */
+export const MAX_PARAM_LENGTH = 1024;
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -34,7 +48,33 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * RED metrics per route template, /healthz, /readyz, /metrics and /version. Does no I/O.
  */
 export function createHttpApp(opts: HttpAppOptions): FastifyInstance {
+  const headersTimeout = opts.headersTimeoutMs ?? 10_000;
+  const requestTimeout = opts.requestTimeoutMs ?? 30_000;
+  // Node refuses a headers timeout above the request timeout; say which settings to change.
+  if (headersTimeout > requestTimeout)
+    throw new ConfigError(
+      'http.headersTimeoutMs',
+      'HTTP_HEADERS_TIMEOUT_MS',
+      `must not exceed HTTP_REQUEST_TIMEOUT_MS (${headersTimeout} > ${requestTimeout})`,
+    );
   const app = Fastify({
+    // Node checks these timeouts every connectionsCheckingInterval (30 s by default), which would
+    // let a slow client hold its socket far beyond them.
+    http: { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.min(1000, headersTimeout) },
+    requestTimeout,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Errors Node's HTTP parser and Fastify's router answer before any route: problem+json too.
+    clientErrorHandler: (err, socket) => writeClientError(err, socket),
+    frameworkErrors: (err, req, reply) =>
+      sendProblem(
+        req,
+        reply,
+        err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? problems.URI_TOO_LONG(err.message)
+          : err.code === 'FST_ERR_BAD_URL'
+            ? problems.VALIDATION_FAILED(err.message)
+            : toProblemError(err, req),
+      ),
     loggerInstance: opts.logger as FastifyBaseLogger,
     bodyLimit: opts.bodyLimit,
     // Our onResponse hook logs one line per request with the route template instead.
@@ -86,6 +126,21 @@ export function createHttpApp(opts: HttpAppOptions): FastifyInstance {
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const m of methods) if (m !== 'HEAD') primeHttpRoute(opts.metrics.http, m, route.url);
+  });
+
+  // An undeclared method on a known path is 405 with Allow, decided before auth and body parsing.
+  const routeTable = new RouteTable();
+  app.addHook('onRoute', (route) => {
+    for (const m of Array.isArray(route.method) ? route.method : [route.method]) routeTable.add(m, route.url);
+  });
+  app.addHook('onRequest', async (req) => {
+    // Only a 404, or a request the router gave to a templated route, can lack its method.
+    if (!req.is404 && !req.routeOptions.url?.includes(':')) return;
+    const path = routeTable.resolve(req.url.split('?')[0]!);
+    if (!path || (!req.is404 && path.url === req.routeOptions.url)) return;
+    throw problems.METHOD_NOT_ALLOWED(`${req.method} is not served here; use ${path.allow.join(', ')}`, {
+      headers: { allow: path.allow.join(', ') },
+    });
   });
 
   app.setErrorHandler((err: FastifyError | Error, req, reply) =>
@@ -150,6 +205,25 @@ export function toProblemError(err: FastifyError | Error, req: FastifyRequest): 
   }
   req.log.error({ err, reqId: req.id }, 'unhandled error');
   return problems.INTERNAL('see logs for request id ' + req.id);
+}
+
+/** Answers what Node's HTTP parser refused (no request exists yet), then closes the connection. */
+function writeClientError(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const p =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? problems.HEADERS_TOO_LARGE()
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? problems.REQUEST_TIMEOUT()
+        : problems.MALFORMED_REQUEST(err.code);
+  const requestId = randomUUID();
+  const body = JSON.stringify(p.toProblem(undefined, requestId));
+  if (socket.writable)
+    socket.write(
+      `HTTP/1.1 ${p.status} ${STATUS_CODES[p.status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  socket.destroy();
 }
 
 function sendProblem(req: FastifyRequest, reply: FastifyReply, p: ProblemError): FastifyReply {

@@ -25,6 +25,16 @@ export const commonSettings = {
       default: '65536',
       doc: 'Largest accepted request body; larger ones get 413 PAYLOAD_TOO_LARGE.',
     }),
+    headersTimeoutMs: field(parse.int(1000, 120_000), {
+      env: 'HTTP_HEADERS_TIMEOUT_MS',
+      default: '10000',
+      doc: 'How long a client may take to send its request headers, WebSocket upgrades included; slower ones get 408 REQUEST_TIMEOUT and are disconnected. At most HTTP_REQUEST_TIMEOUT_MS.',
+    }),
+    requestTimeoutMs: field(parse.int(1000, 600_000), {
+      env: 'HTTP_REQUEST_TIMEOUT_MS',
+      default: '30000',
+      doc: 'How long a client may take to send a whole request (headers and body); slower ones get 408 REQUEST_TIMEOUT. Open WebSockets are not affected.',
+    }),
   },
   cors: {
     origins: optionalField(parse.list(), {
