@@ -167,15 +167,25 @@ export function authHttpSuite(name: string, stackEnv: () => Record<string, strin
         expect(res.json().code).to.equal('EMAIL_TAKEN');
       });
 
+      it('refuses a password under 10 characters as the document says (minLength), with VALIDATION_FAILED', async () => {
+        const res = await call('POST', '/v1/auth/register', {
+          body: { username: uname(), password: 'short' },
+        });
+        expect(res.statusCode).to.equal(400);
+        expect(res.json().errors).to.deep.equal([
+          { path: 'body.password', message: 'must be at least 10 characters' },
+        ]);
+      });
+
+      // Well-formed by the document, refused by the policy it states in prose: 422, not 400.
       const weak: [string, string][] = [
-        ['short', 'password must be at least 10 characters'],
         ['password123', 'password is too common'],
         ['aaaaaaaaaaaa', 'password needs more variety of characters'],
       ];
       for (const [password, detail] of weak)
-        it(`refuses the weak password "${password}"`, async () => {
+        it(`refuses the weak password "${password}" with 422 WEAK_PASSWORD`, async () => {
           const res = await call('POST', '/v1/auth/register', { body: { username: uname(), password } });
-          expect(res.statusCode).to.equal(400);
+          expect(res.statusCode).to.equal(422);
           expect(res.json()).to.include({ code: 'WEAK_PASSWORD', detail });
         });
 
@@ -636,6 +646,24 @@ export function authHttpSuite(name: string, stackEnv: () => Record<string, strin
         expect((await call('PATCH', '/v1/users/me', { token: t, body: {} })).json().code).to.equal(
           'VALIDATION_FAILED',
         );
+        // Each is refused by the document too (minProperties, pattern \S, email limits of RFC 5321).
+        for (const body of [
+          { displayName: '   ' },
+          { email: `${'a'.repeat(65)}@example.com` },
+          { email: `a@${'b'.repeat(64)}.com` },
+        ])
+          expect(
+            (await call('PATCH', '/v1/users/me', { token: t, body })).json().code,
+            JSON.stringify(body),
+          ).to.equal('VALIDATION_FAILED');
+        expect(
+          (
+            await call('PATCH', '/v1/users/me', {
+              token: t,
+              body: { email: `${'a'.repeat(64)}@example.com` },
+            })
+          ).statusCode,
+        ).to.equal(200);
         expect(
           (await call('PATCH', '/v1/users/me', { token: t, body: { roles: ['admin'] } })).json().code,
         ).to.equal('VALIDATION_FAILED');
@@ -889,6 +917,23 @@ export function authHttpSuite(name: string, stackEnv: () => Record<string, strin
         '/.well-known/jwks.json',
         '/v1/users/me/devices/{id}',
       ]);
+    });
+
+    it('states in the document the bounds the validators enforce', async () => {
+      const doc = (await running.app.inject({ method: 'GET', url: '/v1/openapi.json' })).json();
+      const body = (path: string, method: string) =>
+        doc.paths[path][method].requestBody.content['application/json'].schema;
+      expect(body('/v1/auth/register', 'post').properties.password).to.include({
+        minLength: 10,
+        maxLength: 256,
+      });
+      expect(body('/v1/users/me', 'patch')).to.include({ minProperties: 1 });
+      expect(body('/v1/users/me', 'patch').properties.displayName).to.include({
+        maxLength: 64,
+        pattern: '\\S',
+      });
+      expect(doc.paths['/v1/auth/register'].post.responses['422'].description).to.equal('`WEAK_PASSWORD`');
+      expect(doc.paths['/v1/users/me'].get.responses).to.have.property('431');
     });
   });
 }

@@ -10,7 +10,7 @@ export const authErrors = {
   EMAIL_TAKEN: { status: 409, title: 'Email taken', doc: 'Another account uses this email address.' },
   PHONE_TAKEN: { status: 409, title: 'Phone taken', doc: 'Another account uses this phone number.' },
   WEAK_PASSWORD: {
-    status: 400,
+    status: 422,
     title: 'Password too weak',
     doc: 'At least 10 characters, not the username, not a common password.',
   },

@@ -1,3 +1,4 @@
+import { atLeastOneField, nonBlank } from '@parley/common';
 import { z } from 'zod';
 
 export { z };
@@ -8,19 +9,26 @@ export const Username = z
   .max(32)
   .regex(/^[A-Za-z0-9_.]+$/, 'only letters, digits, _ and .')
   .transform((s) => s.toLowerCase());
+/** Any password an account may have, for signing in. */
 export const Password = z.string().min(1).max(256);
-export const Email = z.email().max(254);
+/** A new password: the length rule is in the document; the rest of the policy is WEAK_PASSWORD (422). */
+export const NewPassword = z.string().min(10, 'must be at least 10 characters').max(256);
+// RFC 5321 limits the local part to 64 octets and a domain label to 63; zod's pattern does not.
+export const Email = z
+  .email()
+  .max(254)
+  .refine((e) => {
+    const [local, domain] = [e.slice(0, e.lastIndexOf('@')), e.slice(e.lastIndexOf('@') + 1)];
+    return local.length <= 64 && domain.split('.').every((label) => label.length <= 63);
+  }, 'local part at most 64 and domain labels at most 63 characters');
 export const Phone = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number such as +4712345678');
-export const DisplayName = z.string().trim().min(1).max(64);
-export const Device = z.strictObject({
-  name: z.string().trim().min(1).max(64),
-  platform: z.string().trim().min(1).max(32),
-});
+export const DisplayName = nonBlank(64);
+export const Device = z.strictObject({ name: nonBlank(64), platform: nonBlank(32) });
 export const Uuid = z.uuid();
 
 export const RegisterBody = z.strictObject({
   username: Username,
-  password: Password,
+  password: NewPassword,
   email: Email.optional(),
   phone: Phone.optional(),
   displayName: DisplayName.optional(),
@@ -40,13 +48,13 @@ export const OtpVerifyBody = z.strictObject({
   code: z.string().regex(/^\d{6}$/, 'must be 6 digits'),
   device: Device.optional(),
 });
-export const PatchMeBody = z
-  .strictObject({
+export const PatchMeBody = atLeastOneField(
+  z.strictObject({
     displayName: DisplayName.optional(),
     email: Email.nullable().optional(),
     phone: Phone.nullable().optional(),
-  })
-  .refine((b) => Object.keys(b).length > 0, 'send at least one field');
+  }),
+);
 export const PublicKeyBody = z.strictObject({
   algorithm: z
     .string()
@@ -55,7 +63,7 @@ export const PublicKeyBody = z.strictObject({
     .regex(/^[A-Za-z0-9_.+-]+$/),
   key: z.string().min(16).max(8192),
 });
-export const BlockBody = z.strictObject({ reason: z.string().trim().min(1).max(256).optional() }).optional();
+export const BlockBody = z.strictObject({ reason: nonBlank(256).optional() }).optional();
 
 export const UsernameParams = z.strictObject({ username: Username });
 export const IdParams = z.strictObject({ id: Uuid });

@@ -609,15 +609,19 @@ export interface components {
       /** @enum {string} */
       code:
         | 'MALFORMED_JSON'
+        | 'MALFORMED_REQUEST'
         | 'VALIDATION_FAILED'
         | 'UNAUTHENTICATED'
         | 'FORBIDDEN'
         | 'NOT_FOUND'
         | 'METHOD_NOT_ALLOWED'
+        | 'REQUEST_TIMEOUT'
         | 'CONFLICT'
         | 'PAYLOAD_TOO_LARGE'
+        | 'URI_TOO_LONG'
         | 'UNSUPPORTED_MEDIA_TYPE'
         | 'RATE_LIMITED'
+        | 'HEADERS_TOO_LARGE'
         | 'INTERNAL'
         | 'UNAVAILABLE'
         | 'USERNAME_TAKEN'
@@ -695,6 +699,15 @@ export interface operations {
       };
       /** @description `VALIDATION_FAILED`, `MALFORMED_JSON` */
       400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };
@@ -807,6 +820,15 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `URI_TOO_LONG` */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `UNSUPPORTED_MEDIA_TYPE` */
       415: {
         headers: {
@@ -818,6 +840,15 @@ export interface operations {
       };
       /** @description `RATE_LIMITED` */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };
@@ -930,6 +961,15 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `URI_TOO_LONG` */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `UNSUPPORTED_MEDIA_TYPE` */
       415: {
         headers: {
@@ -941,6 +981,15 @@ export interface operations {
       };
       /** @description `RATE_LIMITED` */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };
@@ -1056,6 +1105,15 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `INTERNAL` */
       500: {
         headers: {
@@ -1114,6 +1172,15 @@ export interface operations {
       };
       /** @description `RATE_LIMITED` */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };
@@ -1252,6 +1319,15 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `INTERNAL` */
       500: {
         headers: {
@@ -1308,6 +1384,15 @@ export interface operations {
       };
       /** @description `RATE_LIMITED` */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };
@@ -1375,6 +1460,15 @@ export interface operations {
       };
       /** @description `RATE_LIMITED` */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };
@@ -1458,6 +1552,15 @@ export interface operations {
       };
       /** @description `OTP_COOLDOWN`, `RATE_LIMITED` */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };
@@ -1606,6 +1709,15 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `INTERNAL` */
       500: {
         headers: {
@@ -1715,6 +1827,15 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `INTERNAL` */
       500: {
         headers: {
@@ -1796,7 +1917,7 @@ export interface operations {
           };
         };
       };
-      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON`, `WEAK_PASSWORD` */
+      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON` */
       400: {
         headers: {
           [name: string]: unknown;
@@ -1832,8 +1953,26 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `WEAK_PASSWORD` */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `RATE_LIMITED` */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };
@@ -1865,7 +2004,7 @@ export interface operations {
     parameters: {
       query?: {
         cursor?: string;
-        limit?: string;
+        limit?: number;
       };
       header?: never;
       path?: never;
@@ -1915,7 +2054,7 @@ export interface operations {
           };
         };
       };
-      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON`, `INVALID_CURSOR` */
+      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON` */
       400: {
         headers: {
           [name: string]: unknown;
@@ -1933,8 +2072,26 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `INVALID_CURSOR` */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `RATE_LIMITED` */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };
@@ -2131,6 +2288,15 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `INTERNAL` */
       500: {
         headers: {
@@ -2228,8 +2394,26 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `URI_TOO_LONG` */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `RATE_LIMITED` */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };
@@ -2359,6 +2543,15 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `URI_TOO_LONG` */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `UNSUPPORTED_MEDIA_TYPE` */
       415: {
         headers: {
@@ -2370,6 +2563,15 @@ export interface operations {
       };
       /** @description `RATE_LIMITED` */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };
@@ -2462,6 +2664,15 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `URI_TOO_LONG` */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `UNSUPPORTED_MEDIA_TYPE` */
       415: {
         headers: {
@@ -2473,6 +2684,15 @@ export interface operations {
       };
       /** @description `RATE_LIMITED` */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };
@@ -2610,6 +2830,15 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `URI_TOO_LONG` */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `UNSUPPORTED_MEDIA_TYPE` */
       415: {
         headers: {
@@ -2621,6 +2850,15 @@ export interface operations {
       };
       /** @description `RATE_LIMITED` */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };
@@ -2703,8 +2941,26 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `URI_TOO_LONG` */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `RATE_LIMITED` */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };
@@ -2835,6 +3091,15 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `URI_TOO_LONG` */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `UNSUPPORTED_MEDIA_TYPE` */
       415: {
         headers: {
@@ -2846,6 +3111,15 @@ export interface operations {
       };
       /** @description `RATE_LIMITED` */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };
@@ -2878,7 +3152,7 @@ export interface operations {
       query?: {
         after?: string;
         before?: string;
-        limit?: string;
+        limit?: number;
       };
       header?: never;
       path: {
@@ -2925,7 +3199,7 @@ export interface operations {
           };
         };
       };
-      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON`, `INVALID_CURSOR` */
+      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON` */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2952,8 +3226,35 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `URI_TOO_LONG` */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `INVALID_CURSOR` */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `RATE_LIMITED` */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };
@@ -3001,7 +3302,7 @@ export interface operations {
           /** Format: uuid */
           replyTo?: string;
           ttlSeconds?: number;
-        };
+        } & (unknown | unknown);
       };
     };
     responses: {
@@ -3096,6 +3397,15 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `URI_TOO_LONG` */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `UNSUPPORTED_MEDIA_TYPE` */
       415: {
         headers: {
@@ -3107,6 +3417,15 @@ export interface operations {
       };
       /** @description `RATE_LIMITED` */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };
@@ -3188,8 +3507,26 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `URI_TOO_LONG` */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `RATE_LIMITED` */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };
@@ -3282,6 +3619,15 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `URI_TOO_LONG` */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `UNSUPPORTED_MEDIA_TYPE` */
       415: {
         headers: {
@@ -3293,6 +3639,15 @@ export interface operations {
       };
       /** @description `RATE_LIMITED` */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };
@@ -3374,8 +3729,26 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `URI_TOO_LONG` */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `RATE_LIMITED` */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };
@@ -3507,6 +3880,15 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `URI_TOO_LONG` */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `UNSUPPORTED_MEDIA_TYPE` */
       415: {
         headers: {
@@ -3518,6 +3900,15 @@ export interface operations {
       };
       /** @description `RATE_LIMITED` */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };
@@ -3590,7 +3981,7 @@ export interface operations {
           };
         };
       };
-      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON`, `INVALID_EMOJI` */
+      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON` */
       400: {
         headers: {
           [name: string]: unknown;
@@ -3626,8 +4017,35 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `URI_TOO_LONG` */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `INVALID_EMOJI` */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `RATE_LIMITED` */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };
@@ -3700,7 +4118,7 @@ export interface operations {
           };
         };
       };
-      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON`, `INVALID_EMOJI` */
+      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON` */
       400: {
         headers: {
           [name: string]: unknown;
@@ -3736,8 +4154,35 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `URI_TOO_LONG` */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `INVALID_EMOJI` */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `RATE_LIMITED` */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };
@@ -3838,8 +4283,26 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `URI_TOO_LONG` */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `RATE_LIMITED` */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };
@@ -3912,8 +4375,26 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `URI_TOO_LONG` */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `RATE_LIMITED` */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };
@@ -3986,8 +4467,26 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `URI_TOO_LONG` */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `RATE_LIMITED` */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };
@@ -4020,7 +4519,7 @@ export interface operations {
       query: {
         conversationId?: string;
         cursor?: string;
-        limit?: string;
+        limit?: number;
         q: string;
       };
       header?: never;
@@ -4065,7 +4564,7 @@ export interface operations {
           };
         };
       };
-      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON`, `INVALID_CURSOR` */
+      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON` */
       400: {
         headers: {
           [name: string]: unknown;
@@ -4092,8 +4591,26 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `INVALID_CURSOR` */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `RATE_LIMITED` */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };
@@ -4175,8 +4692,26 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `URI_TOO_LONG` */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `RATE_LIMITED` */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };
@@ -4257,8 +4792,26 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `URI_TOO_LONG` */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `RATE_LIMITED` */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };
@@ -4347,6 +4900,15 @@ export interface operations {
       };
       /** @description `RATE_LIMITED` */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };
@@ -4477,6 +5039,15 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `INTERNAL` */
       500: {
         headers: {
@@ -4542,8 +5113,26 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `URI_TOO_LONG` */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `RATE_LIMITED` */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };
@@ -4616,8 +5205,26 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `URI_TOO_LONG` */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `RATE_LIMITED` */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };
@@ -4704,6 +5311,15 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `INTERNAL` */
       500: {
         headers: {
@@ -4769,8 +5385,26 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `URI_TOO_LONG` */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `RATE_LIMITED` */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };
@@ -4883,6 +5517,15 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `INTERNAL` */
       500: {
         headers: {
@@ -4967,6 +5610,15 @@ export interface operations {
       };
       /** @description `RATE_LIMITED` */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
         headers: {
           [name: string]: unknown;
         };

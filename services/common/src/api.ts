@@ -198,13 +198,16 @@ export class Api {
             : {}),
         };
       }
+      // HEADERS_TOO_LARGE and URI_TOO_LONG come from the HTTP parser and router, before the route.
       const codes = new Set<string>([
         'VALIDATION_FAILED',
         'MALFORMED_JSON',
+        'HEADERS_TOO_LARGE',
         'INTERNAL',
         'UNAVAILABLE',
         ...(def.errors ?? []),
       ]);
+      if (def.params) codes.add('URI_TOO_LONG');
       if (def.access !== 'public') codes.add('UNAUTHENTICATED');
       if (def.access === 'admin') codes.add('FORBIDDEN');
       if (def.body) ['PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'].forEach((c) => codes.add(c));
@@ -279,6 +282,21 @@ export class Api {
   get definitions(): readonly RouteDef<z.ZodType, z.ZodType, z.ZodType>[] {
     return this.routes.map((r) => r.def);
   }
+}
+
+/**
+ * Free text that must not be blank: the length limit applies to what was sent, then it is trimmed.
+ * The document carries both (maxLength, pattern `\\S`), so it is exactly as strict as the check.
+ */
+export function nonBlank(max: number) {
+  return z.string().max(max).regex(/\S/, 'must not be blank').trim();
+}
+
+/** A PATCH body that must name at least one field; the document says so with minProperties. */
+export function atLeastOneField<T extends z.ZodObject>(schema: T) {
+  return schema
+    .refine((b) => Object.keys(b).length > 0, 'send at least one field')
+    .meta({ minProperties: 1 });
 }
 
 /** Reads the bearer token from the Authorization header. */

@@ -35,12 +35,12 @@ export const messageErrors = {
     doc: 'A deleted message cannot be edited or reacted to.',
   },
   INVALID_CURSOR: {
-    status: 400,
+    status: 422,
     title: 'Invalid cursor',
     doc: 'The cursor is malformed or from another query.',
   },
   INVALID_EMOJI: {
-    status: 400,
+    status: 422,
     title: 'Invalid emoji',
     doc: 'Reactions take a single emoji (up to 8 code points).',
   },

@@ -349,7 +349,14 @@ export function messageHttpSuite(name: string, stackEnv: () => Record<string, st
         ).json();
         expect(back.messages.map((m: Json) => m.seq)).to.deep.equal([6, 7, 8, 9, 10]);
         expect(back.prevCursor).to.equal('6');
-        for (const q of ['after=-1', 'before=x', 'after=1&before=5', 'limit=0', 'limit=1000'])
+        // Shapes the document refuses are 400; both cursors at once is a prose rule (INVALID_CURSOR, 422).
+        for (const [q, status] of [
+          ['after=-1', 400],
+          ['before=x', 400],
+          ['limit=0', 400],
+          ['limit=1000', 400],
+          ['after=1&before=5', 422],
+        ] as const)
           expect(
             (
               await call('GET', '/v1/conversations/:id/messages', {
@@ -359,7 +366,7 @@ export function messageHttpSuite(name: string, stackEnv: () => Record<string, st
               })
             ).statusCode,
             q,
-          ).to.equal(400);
+          ).to.equal(status);
       });
 
       const bad: [string, unknown][] = [
@@ -514,14 +521,11 @@ export function messageHttpSuite(name: string, stackEnv: () => Record<string, st
           })
         ).json();
         expect(after.reactions).to.deep.equal([{ emoji: '👍', count: 1, me: false }]);
-        expect(
-          (
-            await call('PUT', '/v1/messages/:id/reactions/:emoji', {
-              token: a.token,
-              params: { id: m.id, emoji: 'lol' },
-            })
-          ).json().code,
-        ).to.equal('INVALID_EMOJI');
+        const lol = await call('PUT', '/v1/messages/:id/reactions/:emoji', {
+          token: a.token,
+          params: { id: m.id, emoji: 'lol' },
+        });
+        expect([lol.statusCode, lol.json().code]).to.deep.equal([422, 'INVALID_EMOJI']);
       });
 
       it('moves read cursors forward only, updates unread counts and direct-chat status', async () => {
@@ -752,6 +756,65 @@ export function messageHttpSuite(name: string, stackEnv: () => Record<string, st
         '/v1/conversations/{id}/messages',
         '/v1/messages/{id}/reactions/{emoji}',
       ]);
+    });
+
+    it('states in the document every bound the validators enforce', async () => {
+      const doc = (await running.app.inject({ method: 'GET', url: '/v1/openapi.json' })).json();
+      const op = (path: string, method: string) => doc.paths[path][method];
+      const param = (path: string, method: string, name: string) =>
+        op(path, method).parameters.find((p: Json) => p.name === name).schema;
+      const body = (path: string, method: string) =>
+        op(path, method).requestBody.content['application/json'].schema;
+      expect(param('/v1/conversations', 'get', 'limit')).to.deep.equal({
+        type: 'integer',
+        minimum: 1,
+        maximum: 200,
+      });
+      expect(param('/v1/search/messages', 'get', 'limit')).to.include({ minimum: 1, maximum: 100 });
+      expect(param('/v1/conversations/{id}/messages', 'get', 'after')).to.include({ pattern: '^\\d{1,15}$' });
+      expect(param('/v1/search/messages', 'get', 'q')).to.include({ maxLength: 200, pattern: '\\S' });
+      expect(body('/v1/conversations/{id}', 'patch')).to.include({ minProperties: 1 });
+      expect(body('/v1/conversations/{id}', 'patch').properties.title).to.include({ pattern: '\\S' });
+      expect(body('/v1/conversations/{id}/messages', 'post').oneOf).to.deep.equal([
+        { required: ['body'] },
+        { required: ['ciphertext'] },
+      ]);
+      expect(param('/v1/messages/{id}/reactions/{emoji}', 'put', 'emoji').description).to.match(
+        /1 to 8 code points/,
+      );
+      expect(op('/v1/messages/{id}/reactions/{emoji}', 'put').responses).to.have.keys(
+        '200',
+        '400',
+        '401',
+        '404',
+        '409',
+        '414',
+        '422',
+        '429',
+        '431',
+        '500',
+        '503',
+      );
+    });
+
+    it('refuses blank titles and queries, and a limit of 0 or in hex', async () => {
+      const a = await user();
+      const cases: [string, string, { body?: unknown; query?: string }][] = [
+        [
+          'POST',
+          '/v1/conversations',
+          { body: { type: 'group', members: [(await user()).username], title: '  ' } },
+        ],
+        ['GET', '/v1/conversations', { query: 'limit=0' }],
+        ['GET', '/v1/conversations', { query: 'limit=0x10' }],
+        ['GET', '/v1/search/messages', { query: 'q=%20%20' }],
+      ];
+      for (const [method, route, opts] of cases) {
+        const res = await call(method, route, { token: a.token, ...opts });
+        expect([res.statusCode, res.json().code], `${method} ${route} ${JSON.stringify(opts)}`).to.deep.equal(
+          [400, 'VALIDATION_FAILED'],
+        );
+      }
     });
   });
 }

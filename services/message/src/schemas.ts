@@ -1,3 +1,4 @@
+import { atLeastOneField, nonBlank } from '@parley/common';
 import { z } from 'zod';
 
 export { z };
@@ -8,15 +9,20 @@ const Username = z
   .max(32)
   .regex(/^[A-Za-z0-9_.]+$/)
   .transform((s) => s.toLowerCase());
-/** A `limit` query parameter: digits only, 1..max. */
+/**
+ * A `limit` query parameter, documented as an integer in 1..max. Only plain digits are read as a
+ * number (so `0x10`, `1e2` or ` 5` are refused, not coerced).
+ */
 const pageLimit = (max: number) =>
   z
-    .string()
-    .regex(/^\d{1,3}$/)
-    .transform(Number)
-    .pipe(z.number().int().min(1).max(max))
+    .preprocess(
+      (v) => (typeof v === 'string' && /^\d{1,6}$/.test(v) ? Number(v) : v),
+      z.number().int().min(1).max(max),
+    )
     .optional();
-const Title = z.string().trim().min(1).max(128);
+/** A per-conversation sequence number in a query (`after`, `before`). */
+const SeqParam = z.string().regex(/^\d{1,15}$/, 'must be a seq number');
+const Title = nonBlank(128);
 const Ttl = z
   .number()
   .int()
@@ -29,15 +35,22 @@ export const CreateConversationBody = z.strictObject({
   title: Title.optional(),
   defaultTtlSeconds: Ttl.optional(),
 });
-export const PatchConversationBody = z
-  .strictObject({ title: Title.optional(), defaultTtlSeconds: Ttl.nullable().optional() })
-  .refine((b) => Object.keys(b).length > 0, 'send at least one field');
+export const PatchConversationBody = atLeastOneField(
+  z.strictObject({ title: Title.optional(), defaultTtlSeconds: Ttl.nullable().optional() }),
+);
 export const AddMembersBody = z.strictObject({ members: z.array(Username).min(1).max(1000) });
 export const RoleBody = z.strictObject({ role: z.enum(['admin', 'member']) });
 export const ConversationParams = z.strictObject({ id: z.uuid() });
 export const MemberParams = z.strictObject({ id: z.uuid(), userId: z.uuid() });
 export const MessageParams = z.strictObject({ id: z.uuid() });
-export const ReactionParams = z.strictObject({ id: z.uuid(), emoji: z.string().min(1).max(64) });
+export const ReactionParams = z.strictObject({
+  id: z.uuid(),
+  // JSON Schema patterns cannot name Unicode's emoji properties portably, so the rule is prose.
+  emoji: z.string().min(1).max(64).meta({
+    description:
+      'One emoji: 1 to 8 code points, each Extended_Pictographic or Emoji_Component, ZWJ (U+200D) or VS16 (U+FE0F), percent-encoded. Anything else is refused with 422 INVALID_EMOJI.',
+  }),
+});
 export const UsernameParams = z.strictObject({ username: Username });
 
 export const ListQuery = z.strictObject({
@@ -45,8 +58,8 @@ export const ListQuery = z.strictObject({
   limit: pageLimit(200),
 });
 export const MessagesQuery = z.strictObject({
-  after: z.string().max(20).optional(),
-  before: z.string().max(20).optional(),
+  after: SeqParam.optional(),
+  before: SeqParam.optional(),
   limit: pageLimit(200),
 });
 export const SendQuery = z.strictObject({ wait: z.enum(['persisted']).optional() });
@@ -65,11 +78,12 @@ export const SendBody = z
   .refine(
     (b) => (b.body === undefined) !== (b.ciphertext === undefined),
     'send exactly one of body or ciphertext',
-  );
+  )
+  .meta({ oneOf: [{ required: ['body'] }, { required: ['ciphertext'] }] });
 export const EditBody = z.strictObject({ body: z.string().min(1).max(4000) });
 export const ReadBody = z.strictObject({ seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) });
 export const SearchQuery = z.strictObject({
-  q: z.string().trim().min(1).max(200),
+  q: nonBlank(200),
   conversationId: z.uuid().optional(),
   cursor: z.string().max(200).optional(),
   limit: pageLimit(100),
