@@ -10,7 +10,8 @@ import { createHttpApp } from './http.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { Shutdown } from './shutdown.ts';
-import { startTracing } from './tracing.ts';
+import { tracedEventLog } from './eventlog/traced.ts';
+import { startTracing, trace, traceparentOf, tracingEnabled, context } from './tracing.ts';
 
 export interface ModuleContext<C> {
   cfg: C;
@@ -108,10 +109,13 @@ export async function runService<S extends Spec & { [K in keyof CommonConfig]: u
     metrics,
     health,
     bodyLimit: common.http.bodyLimitBytes,
+    headersTimeoutMs: common.http.headersTimeoutMs,
+    requestTimeoutMs: common.http.requestTimeoutMs,
     version,
     corsOrigins: common.cors.origins,
     trustProxy: common.trustProxy,
   });
+  if (tracingEnabled()) traceRoutes(app);
   let authenticator: ((token: string) => Promise<Principal>) | undefined;
   let limiter: RateLimiter | undefined;
   const perMinute = { max: common.rateLimit.perMinute, windowMs: 60_000 };
@@ -173,7 +177,11 @@ export async function runService<S extends Spec & { [K in keyof CommonConfig]: u
       logger,
       health,
       signal: abort.signal,
+      eventLogMetrics: metrics.eventlog,
     });
+    // Trace context rides in record headers, so the worker and the fan-out join the sender's trace.
+    if (tracingEnabled())
+      connected = { ...connected, deps: { ...connected.deps, log: tracedEventLog(connected.deps.log) } };
     for (const m of modules)
       if (m.start) stoppers.push(await m.start({ ...ctx, logger: logger.child({ module: m.name }) }));
     health.up('modules');
@@ -197,6 +205,24 @@ export async function runService<S extends Spec & { [K in keyof CommonConfig]: u
   shutdown.add('flush traces', () => tracing.shutdown());
 
   return { app, url, ready, deps: ctx.deps, stop: (reason = 'stop') => shutdown.run(reason) };
+}
+
+/**
+ * Names each HTTP server span after its route template (the HTTP instrumentation only sees the
+ * path) and answers with a W3C `traceresponse` header, so a client can quote its trace id.
+ */
+function traceRoutes(app: FastifyInstance): void {
+  app.addHook('onRequest', async (req, reply) => {
+    const span = trace.getActiveSpan();
+    if (!span?.isRecording()) return;
+    const route = req.routeOptions.url;
+    if (route) {
+      span.updateName(`${req.method} ${route}`);
+      span.setAttribute('http.route', route);
+    }
+    const traceparent = traceparentOf(context.active());
+    if (traceparent) reply.header('traceresponse', traceparent);
+  });
 }
 
 /** For main.ts: run, wire signals, and exit non-zero on a start-up crash. */
