@@ -62,7 +62,7 @@ export class OperatorMetrics {
     for (const controller of CONTROLLERS) {
       for (const result of RESULTS) this.reconciles.labels(controller, result).inc(0);
       this.reconcileErrors.labels(controller).inc(0);
-      this.reconcileDuration.labels(controller);
+      this.reconcileDuration.zero({ controller });
     }
     this.leader.set(0);
   }

@@ -50,7 +50,7 @@ export function createMetrics(defaultLabels: Record<string, string> = {}): Metri
 export function primeHttpRoute(http: HttpMetrics, method: string, route: string): void {
   for (const status_class of ['2xx', '3xx', '4xx', '5xx'])
     http.requests.labels(method, route, status_class).inc(0);
-  http.duration.labels(method, route);
+  http.duration.zero({ method, route });
 }
 
 export function statusClass(status: number): string {

@@ -44,6 +44,8 @@ export class Presence {
     private readonly cache: Cache,
     private readonly ttlMs: number,
     private readonly now: () => number = Date.now,
+    /** Called with the new aggregate status whenever a user's changes (for metrics). */
+    private readonly onChange: (status: PresenceStatus) => void = () => {},
   ) {}
 
   async entries(userId: string): Promise<Record<string, string>> {
@@ -62,6 +64,7 @@ export class Presence {
     const value = encodeEntry(status, now + this.ttlMs);
     await this.cache.hashSet(presenceKey(userId), connectionId, value, this.ttlMs);
     const after = aggregatePresence({ ...entries, [connectionId]: value }, now);
+    if (after.status !== before) this.onChange(after.status);
     return { before, after: after.status, live: after.live };
   }
 
@@ -86,6 +89,7 @@ export class Presence {
     await this.cache.hashDelete(presenceKey(userId), ...connectionIds);
     for (const id of connectionIds) delete entries[id];
     const after = aggregatePresence(entries, now).status;
+    if (after !== before) this.onChange(after);
     if (after !== 'offline') return { before, after };
     const lastSeen = new Date(now).toISOString();
     await this.cache.set(lastSeenKey(userId), lastSeen, { ttlMs: LAST_SEEN_TTL_MS });

@@ -13,6 +13,7 @@ export class EventLogMetrics {
   readonly handlerErrors: client.Counter<'topic' | 'group'>;
   readonly lag: client.Gauge<'topic' | 'partition' | 'group'>;
   private readonly assigned = new Map<string, Set<number>>();
+  private readonly primedTopics = new Set<string>();
 
   constructor(registry: client.Registry) {
     const registers = [registry];
@@ -59,7 +60,9 @@ export class EventLogMetrics {
   primeTopic(topic: string): void {
     this.produced.labels(topic).inc(0);
     this.produceErrors.labels(topic).inc(0);
-    this.produceSeconds.labels(topic);
+    // zero() would reset a histogram that already has observations (another module ensured it).
+    if (!this.primedTopics.has(topic)) this.produceSeconds.zero({ topic });
+    this.primedTopics.add(topic);
   }
 
   /** Registers a subscription's consumer series at zero. */

@@ -1,5 +1,9 @@
 import client from 'prom-client';
+import { deliveryLatency } from '../latency.ts';
 import { clientFrameTypes, CloseCodes, serverFrameTypes } from './protocol.ts';
+
+/** How a handled frame failed: answered with an error frame, or an unexpected failure. */
+export type FrameFailure = 'rejected' | 'internal';
 
 /** The gateway's series, registered at zero so dashboards have no gaps. No user or conversation labels. */
 export class GatewayMetrics {
@@ -10,8 +14,12 @@ export class GatewayMetrics {
   readonly sent: client.Counter<'type'>;
   readonly bufferDrops: client.Counter;
   readonly authFailures: client.Counter<'reason'>;
-  readonly deliveryLatency: client.Histogram;
+  readonly deliveryLatency: client.Histogram<'stage'>;
   readonly resumedMessages: client.Counter;
+  readonly frameSeconds: client.Histogram<'type'>;
+  readonly frameErrors: client.Counter<'type' | 'kind'>;
+  readonly typing: client.Counter<'state' | 'outcome'>;
+  readonly presenceChanges: client.Counter<'status'>;
 
   constructor(registry: client.Registry) {
     const registers = [registry];
@@ -54,22 +62,65 @@ export class GatewayMetrics {
       labelNames: ['reason'],
       registers,
     });
-    this.deliveryLatency = new client.Histogram({
-      name: 'parley_delivery_latency_seconds',
-      help: 'From the API accepting a message to its frame being written to the recipients’ sockets on this gateway.',
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-      registers,
-    });
+    this.deliveryLatency = deliveryLatency(registry, 'delivered');
     this.resumedMessages = new client.Counter({
       name: 'parley_ws_resumed_messages_total',
       help: 'Messages replayed to sockets by resume.',
       registers,
     });
+    this.frameSeconds = new client.Histogram({
+      name: 'parley_ws_frame_duration_seconds',
+      help: 'Time to handle a client frame after its turn in the socket’s queue came, by type (auth, send, typing, …).',
+      labelNames: ['type'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    this.frameErrors = new client.Counter({
+      name: 'parley_ws_frame_errors_total',
+      help: 'Client frames that failed, by type and kind: `rejected` (answered with an error frame: not a member, invalid cursor, …) or `internal` (unexpected failure).',
+      labelNames: ['type', 'kind'],
+      registers,
+    });
+    this.typing = new client.Counter({
+      name: 'parley_ws_typing_events_total',
+      help: 'Typing notices from sockets, by state and outcome (`published` to the conversation, or `throttled`).',
+      labelNames: ['state', 'outcome'],
+      registers,
+    });
+    this.presenceChanges = new client.Counter({
+      name: 'parley_presence_changes_total',
+      help: 'Users whose aggregate presence changed through this gateway, by the new status.',
+      labelNames: ['status'],
+      registers,
+    });
+    for (const t of handledFrameTypes) {
+      this.frameSeconds.zero({ type: t });
+      for (const k of ['rejected', 'internal'] as const) this.frameErrors.labels(t, k).inc(0);
+    }
+    for (const state of ['started', 'stopped'])
+      for (const outcome of ['published', 'throttled']) this.typing.labels(state, outcome).inc(0);
+    for (const s of ['online', 'away', 'offline']) this.presenceChanges.labels(s).inc(0);
     for (const c of Object.values(CloseCodes)) this.closed.labels(String(c.code)).inc(0);
     this.closed.labels('1006').inc(0);
     for (const t of [...clientFrameTypes, 'invalid']) this.received.labels(t).inc(0);
     for (const t of serverFrameTypes) this.sent.labels(t).inc(0);
-    for (const r of ['invalid', 'expired', 'revoked', 'timeout', 'too_many'])
+    for (const r of ['invalid', 'expired', 'revoked', 'unavailable', 'timeout', 'too_many'])
       this.authFailures.labels(r).inc(0);
   }
+
+  /** Times one frame's handler; an exception counts as an `internal` failure and is rethrown. */
+  async timeFrame(type: string, handle: () => Promise<void>): Promise<void> {
+    const end = this.frameSeconds.startTimer({ type });
+    try {
+      await handle();
+    } catch (err) {
+      this.frameErrors.labels(type, 'internal').inc();
+      throw err;
+    } finally {
+      end();
+    }
+  }
 }
+
+/** Frames that go through a handler (ping is answered inline). */
+const handledFrameTypes = clientFrameTypes.filter((t) => t !== 'ping');
