@@ -42,8 +42,11 @@ const BASELINE_S = Number(args.baseline ?? (short ? 8 : 15));
 const ATTACK_S = Number(args.attack ?? (short ? 15 : 30));
 const MAX_PENDING = Number(args['max-pending'] ?? (short ? 300 : 1000));
 const PENDING = Number(args.pending ?? Math.round(MAX_PENDING * 1.5));
+/** Slow request headers are cut after this (short, so the run sees it happen). */
+const HEADERS_TIMEOUT_MS = 3000;
 /** Server settings under attack: short timeouts so stalled sockets are cut within the run. */
 const SERVER_ENV = {
+  HTTP_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS),
   WS_MAX_PENDING_AUTH: String(MAX_PENDING),
   WS_AUTH_TIMEOUT_MS: '2000',
   WS_HEARTBEAT_MS: '3000',
@@ -281,7 +284,8 @@ async function attacker(url: string, tokens: string[]): Promise<Tally[]> {
     ),
     slowHttp: tally(
       'slowloris: upgrade request headers 1 line / 2 s',
-      'cut by the HTTP server (headersTimeout)',
+      `cut by the HTTP server after HTTP_HEADERS_TIMEOUT_MS (${HEADERS_TIMEOUT_MS} ms)`,
+      // "still open" only for attempts younger than the timeout (plus its 1 s check) when the run ends.
       ['TCP closed before upgrade', 'HTTP 408', 'HTTP 400', 'still open'],
     ),
     pending: tally(
@@ -374,7 +378,12 @@ async function attacker(url: string, tokens: string[]): Promise<Tally[]> {
             let lines = 0;
             const started = Date.now();
             const iv = setInterval(() => {
-              if (stop) return end('still open');
+              if (stop)
+                return end(
+                  Date.now() - started > HEADERS_TIMEOUT_MS + 2000
+                    ? 'still open past the headers timeout'
+                    : 'still open',
+                );
               s.write(`X-Slow-${lines++}: ${'a'.repeat(10)}\r\n`);
             }, 2000);
             let ended = false;
