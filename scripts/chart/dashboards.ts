@@ -47,15 +47,89 @@ export const DASHBOARDS: Record<string, { title: string; panels: Panel[] }> = {
         unit: 'ops',
       },
       {
-        title: 'End-to-end delivery latency (accepted → socket write)',
+        title: 'End-to-end latency from acceptance: persisted (worker), delivered (socket write)',
         queries: [
           [
-            `histogram_quantile(0.5, sum by (le) (rate(parley_delivery_latency_seconds_bucket{${ns}}[5m])))`,
-            'p50',
+            `histogram_quantile(0.5, sum by (stage, le) (rate(parley_delivery_latency_seconds_bucket{${ns}}[5m])))`,
+            'p50 {{stage}}',
           ],
           [
-            `histogram_quantile(0.99, sum by (le) (rate(parley_delivery_latency_seconds_bucket{${ns}}[5m])))`,
-            'p99',
+            `histogram_quantile(0.99, sum by (stage, le) (rate(parley_delivery_latency_seconds_bucket{${ns}}[5m])))`,
+            'p99 {{stage}}',
+          ],
+        ],
+        unit: 's',
+      },
+      {
+        title: 'Frame errors per second (gateway)',
+        queries: [
+          [`sum by (type, kind) (rate(parley_ws_frame_errors_total{${ns}}[5m]))`, '{{type}} {{kind}}'],
+        ],
+        unit: 'ops',
+      },
+      {
+        title: 'Frame handling p99 (gateway)',
+        queries: [
+          [
+            `histogram_quantile(0.99, sum by (type, le) (rate(parley_ws_frame_duration_seconds_bucket{${ns}}[5m])))`,
+            '{{type}}',
+          ],
+        ],
+        unit: 's',
+      },
+      {
+        title: 'Typing notices and presence changes per second',
+        queries: [
+          [
+            `sum by (state, outcome) (rate(parley_ws_typing_events_total{${ns}}[5m]))`,
+            'typing {{state}} {{outcome}}',
+          ],
+          [`sum by (status) (rate(parley_presence_changes_total{${ns}}[5m]))`, 'presence → {{status}}'],
+        ],
+        unit: 'ops',
+      },
+      {
+        title: 'Event log records per second (as the services see it)',
+        queries: [
+          [`sum by (topic) (rate(parley_eventlog_records_produced_total{${ns}}[5m]))`, 'produced {{topic}}'],
+          [
+            `sum by (group, topic) (rate(parley_eventlog_records_consumed_total{${ns}}[5m]))`,
+            'consumed {{group}} {{topic}}',
+          ],
+        ],
+        unit: 'ops',
+      },
+      {
+        title: 'Event log errors per second',
+        queries: [
+          [`sum by (topic) (rate(parley_eventlog_produce_errors_total{${ns}}[5m]))`, 'produce {{topic}}'],
+          [
+            `sum by (group, topic) (rate(parley_eventlog_handler_errors_total{${ns}}[5m]))`,
+            'handler {{group}} {{topic}}',
+          ],
+        ],
+        unit: 'ops',
+      },
+      {
+        title: 'Consumer lag as the consumers see it (total and worst partition)',
+        queries: [
+          [`sum by (group, topic) (parley_eventlog_consumer_lag{${ns}})`, 'total {{group}} {{topic}}'],
+          [
+            `max by (group, topic) (parley_eventlog_consumer_lag{${ns}})`,
+            'worst partition {{group}} {{topic}}',
+          ],
+        ],
+      },
+      {
+        title: 'Produce (acks=all) and worker store p99',
+        queries: [
+          [
+            `histogram_quantile(0.99, sum by (topic, le) (rate(parley_eventlog_produce_duration_seconds_bucket{${ns}}[5m])))`,
+            'produce {{topic}}',
+          ],
+          [
+            `histogram_quantile(0.99, sum by (le) (rate(parley_worker_store_duration_seconds_bucket{${ns}}[5m])))`,
+            'worker store (per batch)',
           ],
         ],
         unit: 's',

@@ -1,6 +1,6 @@
 /**
  * Every metric an alert or dashboard queries must exist: Parley's own metrics are looked up in
- * the code that registers them (services/*\/src, operators/src), exporters' in
+ * the registries the processes build (scripts/metrics-catalogue.ts), exporters' in
  * monitoring/exporter-metrics.yaml. Also: each dashboard is valid JSON with queries, and each alert
  * has severity, summary, description, runbook_url, a `for:` and two promtool cases.
  *
@@ -9,6 +9,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { metricCatalogue, seriesNames } from '../metrics-catalogue.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 
@@ -21,43 +22,22 @@ interface Rule {
 }
 const METRIC = /\b(?:parley|kafka|redis|mongodb|node)_[A-Za-z0-9_]+\b|\bup\b/g;
 
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true, recursive: true })
-    .filter((e) => e.isFile() && e.name.endsWith('.ts') && !e.name.endsWith('.test.ts'))
-    .map((e) => join(e.parentPath, e.name));
+/** Series names of the Parley metrics, from the registries the processes build. */
+export async function registeredMetrics(): Promise<Set<string>> {
+  return new Set((await metricCatalogue()).flatMap(seriesNames));
 }
 
-/** Metric names registered in the Parley code (`name: 'parley_…'`). */
-export function registeredMetrics(): Set<string> {
-  const dirs = [
-    ...readdirSync(join(root, 'services')).map((s) => join(root, 'services', s, 'src')),
-    join(root, 'operators', 'src'),
-  ];
-  const names = new Set<string>();
-  for (const file of dirs.flatMap((d) => {
-    try {
-      return sourceFiles(d);
-    } catch {
-      return [];
-    }
-  })) {
-    for (const m of readFileSync(file, 'utf8').matchAll(/name:\s*'(parley_[a-z0-9_]+)'/g)) names.add(m[1]!);
-  }
-  return names;
-}
-
-export function checkMetrics(): string[] {
+export async function checkMetrics(): Promise<string[]> {
   const known = new Set(
     Object.values(
       parse(readFileSync(join(root, 'monitoring/exporter-metrics.yaml'), 'utf8')) as string[][],
     ).flat(),
   );
-  const registered = registeredMetrics();
+  const registered = await registeredMetrics();
   const problems: string[] = [];
   const check = (where: string, expr: string) => {
     for (const [name] of expr.matchAll(METRIC)) {
-      const base = name.replace(/_(bucket|sum|count)$/, '');
-      const ok = name.startsWith('parley_') ? registered.has(base) || registered.has(name) : known.has(name);
+      const ok = name.startsWith('parley_') ? registered.has(name) : known.has(name);
       if (!ok)
         problems.push(
           `${where}: ${name} is not ${name.startsWith('parley_') ? 'registered in the Parley code' : 'in monitoring/exporter-metrics.yaml'}`,
@@ -98,7 +78,7 @@ export function checkMetrics(): string[] {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const problems = checkMetrics();
+  const problems = await checkMetrics();
   if (problems.length > 0) {
     console.error(`monitoring problems:\n  ${problems.join('\n  ')}`);
     process.exit(1);
