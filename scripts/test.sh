@@ -22,6 +22,7 @@ npx tsc -p .
 npx eslint .
 npx prettier --check . >/dev/null || { npx prettier --check .; exit 1; }
 node --import tsx scripts/gen-config-docs.ts --check
+node --import tsx scripts/gen-metrics-docs.ts --check
 # Further checks (generated files current, chart lint/validation, …): one script each.
 for check in scripts/checks/*.sh; do
   [[ -e $check ]] || continue
@@ -52,13 +53,17 @@ run_mocha unit 'services/*/src/**/*.test.ts' 'operators/src/**/*.test.ts' 'cdk8s
 
 step "real local stack"
 bash scripts/stack/up.sh
-# The web demo's end-to-end test drives Debian's Chromium (playwright-core cannot download a browser here).
-if [[ ! -x /usr/bin/chromium ]]; then
-  step "installing chromium (Debian) for the browser end-to-end test"
+# Debian packages that integration tests drive, installed when missing.
+need_deb() { # binary, package, what for
+  [[ -x $1 ]] && return 0
+  step "installing $2 (Debian) for $3"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 ||
-    { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends chromium >/dev/null; }
-fi
+  apt-get install -y -q --no-install-recommends "$2" >/dev/null 2>&1 ||
+    { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "$2" >/dev/null; }
+}
+# playwright-core cannot download a browser here.
+need_deb /usr/bin/chromium chromium "the web demo's browser end-to-end test"
+need_deb /usr/bin/prometheus prometheus "the live monitoring test (services/standalone/src/monitoring/prometheus.int.test.ts)"
 eval "$(bash scripts/stack/env.sh)"
 
 step "contract and integration tests against the real stack"
