@@ -13,7 +13,13 @@ export interface PolicyPort {
 /** Who may talk to whom: a component of this release, or peers outside it. */
 export type Peer =
   | { readonly component: string }
-  | { readonly namespaces: string; readonly label: string }
+  | {
+      /** Values path of a namespaceSelector. */
+      readonly namespaces: string;
+      /** Values path of a podSelector in those namespaces. @default every pod */
+      readonly pods?: string;
+      readonly label: string;
+    }
   | { readonly dns: true }
   | { readonly apiServer: true };
 
@@ -54,7 +60,11 @@ export class NetworkPolicies extends Construct {
       }));
     const peer = (p: Peer): Json => {
       if ('component' in p) return { podSelector: { matchLabels: k.selector(p.component) } };
-      if ('namespaces' in p) return { namespaceSelector: k.block(p.namespaces) };
+      if ('namespaces' in p)
+        return {
+          namespaceSelector: k.block(p.namespaces),
+          ...(p.pods ? { podSelector: k.block(p.pods) } : {}),
+        };
       if ('dns' in p)
         return { namespaceSelector: {}, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } };
       return { ipBlock: { cidr: '0.0.0.0/0' } };

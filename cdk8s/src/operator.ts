@@ -39,6 +39,8 @@ export class Operator extends Construct {
       backends: props.backends,
       apiAccess: true,
       stores: false,
+      // Its settings have no OTEL_* fields: it does not trace.
+      traced: false,
       env: [
         { name: 'WATCH_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
         { name: 'LEASE_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },

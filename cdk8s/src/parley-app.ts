@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import type { Knobs } from './knobs.ts';
 import {
-  checksumOf,
+  checksumOfValue,
   containerSecurity,
   fieldEnv,
   httpProbe,
@@ -12,6 +12,7 @@ import {
   type Json,
 } from './pod.ts';
 import { NODE_UID } from './secrets.ts';
+import { valueAt } from './values/spec.ts';
 import { Workload } from './workload.ts';
 
 export const HTTP_PORT = 8080;
@@ -43,6 +44,8 @@ export interface ParleyAppProps {
   readonly stores?: boolean;
   /** PDB maxUnavailable (0 = none). @default 1 */
   readonly maxUnavailable?: number;
+  /** Reads the OTEL_* settings, so gets them from `tracing.*` (not the operator). @default true */
+  readonly traced?: boolean;
 }
 
 /** Where the stateful backends are, and the Secrets holding their credentials. */
@@ -68,11 +71,12 @@ export class ParleyApp extends Construct {
     const { component, valuesPath, backends: b } = props;
     const configName = k.name(`${component}-config`);
     const files = props.secretFiles ?? {};
+    const config = settingsOf(k, valuesPath, props.traced ?? true);
     k.emit(this, 'config', {
       apiVersion: 'v1',
       kind: 'ConfigMap',
       metadata: k.meta(configName, component),
-      data: k.block(`${valuesPath}.config`),
+      data: k.expr(config.plain, config.helm, 'block'),
     });
     const database = k.v<string>('mongodb.database');
     const env: Json[] = [
@@ -102,7 +106,7 @@ export class ParleyApp extends Construct {
       uid: NODE_UID,
       apiAccess: props.apiAccess ?? false,
       maxUnavailable: props.maxUnavailable ?? 1,
-      podAnnotations: { 'checksum/config': checksumOf(k, `${valuesPath}.config`) },
+      podAnnotations: { 'checksum/config': checksumOfValue(k, config.plain, config.helm) },
       placementPath: hasPlacement(k, valuesPath) ? valuesPath : undefined,
       terminationGracePeriodSeconds: SHUTDOWN_SECONDS + PRESTOP_SECONDS + 5,
       containers: [
@@ -135,6 +139,42 @@ export class ParleyApp extends Construct {
       ports: [{ name: 'http', port: HTTP_PORT }],
     });
   }
+}
+
+const TRACED_CONFIG = 'parley.tracedConfig';
+
+/**
+ * The ConfigMap data of a process: for a traced one, OTEL_* from `tracing.*` when an endpoint is
+ * set, with `<valuesPath>.config` over them, so a component's own entry wins (an empty
+ * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT turns tracing off for it alone). The ConfigMap is read with
+ * envFrom, so the container's explicit env (HOST, PORT, KAFKA_BROKERS…) still wins over both.
+ */
+function settingsOf(k: Knobs, valuesPath: string, traced: boolean): { plain: Json; helm: string } {
+  const config = valueAt(k.values, `${valuesPath}.config`) as Record<string, string>;
+  if (!traced) return { plain: config, helm: `$.Values.${valuesPath}.config` };
+  // Built key by key: sprig's merge would let a tracing value replace an empty config entry.
+  k.define(
+    TRACED_CONFIG,
+    `
+{{- $root := index . 0 -}}
+{{- $data := dict -}}
+{{- with $root.Values.tracing.endpoint -}}
+{{- $_ := set $data "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" . -}}
+{{- $_ := set $data "OTEL_TRACES_SAMPLER_ARG" (toString $root.Values.tracing.sampleRatio) -}}
+{{- end -}}
+{{- range $key, $value := index . 1 -}}
+{{- $_ := set $data $key $value -}}
+{{- end -}}
+{{- toYaml $data -}}`,
+  );
+  const { endpoint, sampleRatio } = k.values.tracing;
+  const tracing = endpoint
+    ? { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: endpoint, OTEL_TRACES_SAMPLER_ARG: String(sampleRatio) }
+    : {};
+  return {
+    plain: { ...tracing, ...config },
+    helm: `(include "${TRACED_CONFIG}" (list $ $.Values.${valuesPath}.config) | fromYaml)`,
+  };
 }
 
 function hasPlacement(k: Knobs, path: string): boolean {

@@ -166,6 +166,12 @@ function allows(k: Knobs): Allow[] {
     label: 'ingress-controller',
   };
   const prometheus = { namespaces: 'networkPolicy.monitoringNamespaceSelector', label: 'prometheus' };
+  const collector = {
+    namespaces: 'tracing.collector.namespaceSelector',
+    pods: 'tracing.collector.podSelector',
+    label: 'otel-collector',
+  };
+  const whenTracing = { helm: '$.Values.tracing.endpoint', holds: k.values.tracing.endpoint !== '' };
   const apps = ['auth', 'message-api', 'message-worker'];
   const zkPorts: PolicyPort[] = [{ port: ZOOKEEPER_CLIENT_PORTS[0], endPort: ZOOKEEPER_CLIENT_PORTS[2] }];
   return [
@@ -198,6 +204,13 @@ function allows(k: Knobs): Allow[] {
     { from: c('mongodb-exporter'), to: c('mongodb'), ports: tcp(MONGODB_PORT), when: whenMetrics },
     { from: c('kafka-ui'), to: c('kafka'), ports: tcp(KAFKA_PORT), when: whenUi },
     ...[...apps, 'operator'].map((app) => ({ from: prometheus, to: c(app), ports: http, when: whenMetrics })),
+    // The traced processes (the operator does not trace) export spans to the collector.
+    ...apps.map((app) => ({
+      from: c(app),
+      to: collector,
+      ports: tcp(k.v('tracing.collector.port')),
+      when: whenTracing,
+    })),
     ...Object.entries(EXPORTER_PORTS).map(([exporter, port]) => ({
       from: prometheus,
       to: c(exporter),

@@ -147,6 +147,11 @@ export function goJson(v: unknown): string {
 /** `checksum/<name>` of a values subtree, so pods roll when it changes. */
 export function checksumOf(k: Knobs, path: string): string {
   const value = path.split('.').reduce<unknown>((v, p) => (v as Json)[p], k.values);
-  const plain = createHash('sha256').update(goJson(value)).digest('hex');
-  return k.expr(plain, `$.Values.${path} | toJson | sha256sum`, 'str');
+  return checksumOfValue(k, value, `$.Values.${path}`);
+}
+
+/** `checksum/<name>` of a value computed from the values: `helm` is the same value as a Helm pipeline. */
+export function checksumOfValue(k: Knobs, plain: unknown, helm: string): string {
+  const sum = createHash('sha256').update(goJson(plain)).digest('hex');
+  return k.expr(sum, `${helm} | toJson | sha256sum`, 'str');
 }

@@ -2,41 +2,15 @@ import { authSettings } from '@parley/auth';
 import { loadConfig } from '@parley/common';
 import { messageSettings } from '@parley/message';
 import { expect } from 'chai';
-import { parseAllDocuments } from 'yaml';
 import { checkOperatorConfig, operatorSettings } from '../../operators/src/config.ts';
-import { synthPlain } from './main.ts';
+import { environment, synthDocs } from './testkit.ts';
 import { defaultValues } from './values/parley.ts';
 import { CI_VALUES, PROFILES } from './values/profiles.ts';
 import { mergeValues } from './values/spec.ts';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-/** The environment a container would see: values, Secret/field placeholders, $(VAR) expanded, envFrom ConfigMaps. */
-function environment(docs: Json[], deployment: string): Record<string, string> {
-  const d = docs.find((x) => x.kind === 'Deployment' && x.metadata.name === deployment)!;
-  const c = d.spec.template.spec.containers[0];
-  const env: Record<string, string> = {};
-  for (const from of c.envFrom ?? []) {
-    Object.assign(
-      env,
-      docs.find((x) => x.kind === 'ConfigMap' && x.metadata.name === from.configMapRef.name)!.data,
-    );
-  }
-  for (const e of c.env) {
-    if (e.valueFrom?.secretKeyRef?.optional) continue; // absent Secret: the feature stays off
-    const raw =
-      e.value ??
-      (e.valueFrom?.secretKeyRef ? `secret${e.valueFrom.secretKeyRef.key.replace(/-/g, '')}` : 'pod-0');
-    env[e.name] = raw.replace(/\$\(([A-Z_]+)\)/g, (_: string, name: string) => env[name] ?? '');
-  }
-  return env;
-}
-
 for (const [name, overlay] of Object.entries({ defaults: {}, ...PROFILES, ...CI_VALUES })) {
   describe(`service configuration from the chart (${name})`, () => {
-    const docs = parseAllDocuments(synthPlain(mergeValues(defaultValues(), overlay)))
-      .map((d) => d.toJS() as Json)
-      .filter(Boolean);
+    const docs = synthDocs(mergeValues(defaultValues(), overlay));
     const fullname = docs
       .find((d) => d.kind === 'Deployment' && d.metadata.name.endsWith('-auth'))!
       .metadata.name.replace(/-auth$/, '');

@@ -19,7 +19,7 @@ kube_version=1.27.0
 # 1. lint + template per values set.
 chart=charts/parley
 value_sets=(values.yaml values-kind.yaml values-minikube.yaml values-production.yaml
-  ci/zookeeper-values.yaml ci/existing-secrets-values.yaml ci/all-features-values.yaml)
+  ci/zookeeper-values.yaml ci/existing-secrets-values.yaml ci/all-features-values.yaml ci/tracing-values.yaml)
 # NOTES.txt is only rendered by `helm install`; a copy of the chart renders it as a template too.
 cp -r "$chart" "$work/notes-chart"
 cp "$chart/templates/NOTES.txt" "$work/notes-chart/notes.txt"
@@ -47,6 +47,11 @@ if helm template parley "$chart" --kube-version "$kube_version" --set kafka.mode
   ! grep -q "/kafka/mode" "$work/err.txt"; then
   cat "$work/err.txt" >&2
   fail "values.schema.json did not reject kafka.mode=zk"
+fi
+if helm template parley "$chart" --kube-version "$kube_version" --set tracing.endpoint=otel-collector:4318 >/dev/null 2>"$work/err.txt" ||
+  ! grep -q "/tracing/endpoint" "$work/err.txt"; then
+  cat "$work/err.txt" >&2
+  fail "values.schema.json did not reject tracing.endpoint=otel-collector:4318 (no http(s) scheme)"
 fi
 
 # 3. Not stale, each rendering = the cdk8s app's manifests for the same values, schemas built.

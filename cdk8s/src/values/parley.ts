@@ -21,6 +21,18 @@ const resourcesSchema = {
   },
 };
 
+/**
+ * A ratio as the services parse it (a decimal in 0..1). `--set` passes 0.5 as a string, a values
+ * file as a number; Helm prints numbers below 0.0001 in exponent form (1e-05), which they refuse.
+ */
+const sampleRatioSchema = {
+  type: ['number', 'string'],
+  minimum: 0,
+  maximum: 1,
+  pattern: '^(0(\\.[0-9]+)?|1(\\.0+)?)$',
+  not: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 0.0001 },
+};
+
 const image = (repository: string, tag: string, what: string) =>
   group(`${what} image`, {
     repository: str(repository, `${what} image repository`),
@@ -250,6 +262,34 @@ export const parleyValuesSpec = group('', {
     kafkaExporterImage: image('danielqsj/kafka-exporter', 'v1.8.0', 'Kafka exporter'),
     redisExporterImage: image('oliver006/redis_exporter', 'v1.62.0', 'Redis exporter'),
     mongodbExporterImage: image('percona/mongodb_exporter', '0.40.0', 'MongoDB exporter'),
+  }),
+  tracing: group('OpenTelemetry tracing of the auth service and the message api and worker', {
+    endpoint: str(
+      '',
+      'OTLP/HTTP traces URL (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), e.g. http://otel-collector.observability:4318/v1/traces; "" = tracing off',
+      { pattern: '^(https?://[^\\s/?#]+([/?#]\\S*)?)?$' },
+    ),
+    sampleRatio: block<number | string>(
+      1,
+      'Fraction of new traces sampled, 0..1, a number or a decimal string (OTEL_TRACES_SAMPLER_ARG; parent-based)',
+      sampleRatioSchema,
+    ),
+    collector: group('The collector pods the egress NetworkPolicy allows (when networkPolicy.enabled)', {
+      namespaceSelector: block(
+        { matchLabels: { 'kubernetes.io/metadata.name': 'observability' } },
+        'Namespaces the collector runs in',
+        anyObject,
+      ),
+      podSelector: block(
+        {},
+        'Collector pods in those namespaces ({} = any pod), e.g. matchLabels app.kubernetes.io/name: opentelemetry-collector',
+        anyObject,
+      ),
+      port: int(4318, 'Port the collector pods receive OTLP/HTTP on (the pod port, not the Service port)', {
+        min: 1,
+        max: 65535,
+      }),
+    }),
   }),
   kafkaUi: group('Kafka UI (kafka-ui on 8080; reach it with kubectl port-forward)', {
     enabled: bool(false, 'Run Kafka UI'),

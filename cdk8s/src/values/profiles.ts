@@ -100,5 +100,15 @@ export const CI_VALUES: Record<string, unknown> = {
     },
     kafkaUi: { enabled: true },
     networkPolicy: { enabled: true },
+    tracing: { endpoint: 'https://otel.example.com/v1/traces', sampleRatio: '0.5' },
+  },
+  // A number ratio, a collector narrowed to its pods, and a component's own setting winning.
+  'ci/tracing-values.yaml': {
+    tracing: {
+      endpoint: 'http://otel-collector.observability:4318/v1/traces',
+      sampleRatio: 0.25,
+      collector: { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'opentelemetry-collector' } } },
+    },
+    message: { worker: { config: { OTEL_TRACES_SAMPLER_ARG: '1' } } },
   },
 };

@@ -36,6 +36,19 @@
 {{- join "," $hosts -}}
 {{- end -}}
 
+{{- define "parley.tracedConfig" -}}
+{{- $root := index . 0 -}}
+{{- $data := dict -}}
+{{- with $root.Values.tracing.endpoint -}}
+{{- $_ := set $data "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" . -}}
+{{- $_ := set $data "OTEL_TRACES_SAMPLER_ARG" (toString $root.Values.tracing.sampleRatio) -}}
+{{- end -}}
+{{- range $key, $value := index . 1 -}}
+{{- $_ := set $data $key $value -}}
+{{- end -}}
+{{- toYaml $data -}}
+{{- end -}}
+
 {{/* Cross-field rules the schema cannot express; each failure names the keys to set. */}}
 {{- define "parley.validateValues" -}}
 {{- $errors := list -}}
