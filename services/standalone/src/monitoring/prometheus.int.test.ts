@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor, type Running } from '@parley/common';
@@ -39,6 +39,7 @@ function run(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv =
   const keep = (d: Buffer) => (out = (out + d.toString()).slice(-20_000));
   proc.stdout!.on('data', keep);
   proc.stderr!.on('data', keep);
+  proc.on('error', (err) => keep(Buffer.from(`${name}: ${err.message}\n`)));
   return { name, proc, log: () => out };
 }
 
@@ -63,7 +64,8 @@ interface PromResult {
  * lists the exceptions and why), and no Parley alert may be pending or firing.
  */
 describe('monitoring queries against a live Prometheus (real stack)', function () {
-  this.timeout(LOAD_MS + 240_000);
+  // Building the two exporters the first time takes a few minutes on a busy 2-core machine.
+  this.timeout(LOAD_MS + 420_000);
   const children: Child[] = [];
   const dirs: string[] = [];
   let auth: Running | undefined;
@@ -82,6 +84,8 @@ describe('monitoring queries against a live Prometheus (real stack)', function (
   before(async function () {
     if (!process.env.KAFKA_BROKERS)
       throw new Error('KAFKA_BROKERS is not set: eval "$(bash scripts/stack/env.sh)"');
+    if (!existsSync(PROMETHEUS))
+      throw new Error(`${PROMETHEUS} is missing: apt-get install prometheus (scripts/test.sh does)`);
     // Built from the Go module proxy once, then cached (about a minute the first time).
     const exporters = execFileSync('bash', [join(ROOT, 'scripts/monitoring/exporters.sh')], {
       encoding: 'utf8',
