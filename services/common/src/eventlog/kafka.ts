@@ -162,13 +162,15 @@ export class KafkaEventLog implements EventLog {
   }
 
   async subscribe(opts: SubscribeOptions): Promise<Subscription> {
+    const sessionTimeoutMs = this.opts.sessionTimeoutMs ?? 10_000;
+    const heartbeatIntervalMs = Math.floor(sessionTimeoutMs / 3);
     const consumer = this.kafka.consumer({
       groupId: opts.groupId,
       allowAutoTopicCreation: false,
       maxBytesPerPartition: 1024 * 1024,
-      sessionTimeout: this.opts.sessionTimeoutMs ?? 10_000,
-      heartbeatInterval: Math.floor((this.opts.sessionTimeoutMs ?? 10_000) / 3),
-      rebalanceTimeout: 2 * (this.opts.sessionTimeoutMs ?? 10_000),
+      sessionTimeout: sessionTimeoutMs,
+      heartbeatInterval: heartbeatIntervalMs,
+      rebalanceTimeout: 2 * sessionTimeoutMs,
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 5000 },
     });
     if (!opts.fromBeginning) await this.startAtEnd(opts.groupId, opts.topics);
@@ -210,6 +212,10 @@ export class KafkaEventLog implements EventLog {
             ),
             timestamp: Number(m.timestamp),
           }));
+          // kafkajs heartbeats only between batches or when asked: a handler slower than the
+          // session timeout (a loaded store) got its member evicted, its commit refused and the
+          // batch redelivered to the next member, over and over. Heartbeat while it runs.
+          const beat = setInterval(() => heartbeat().catch(() => undefined), heartbeatIntervalMs);
           try {
             await opts.handler(records);
           } catch (err) {
@@ -217,6 +223,8 @@ export class KafkaEventLog implements EventLog {
             this.opts.onHandlerError?.(err, { topic: batch.topic, partition: batch.partition }, opts.groupId);
             // kafkajs retries the batch from the last resolved offset after a backoff.
             throw err;
+          } finally {
+            clearInterval(beat);
           }
           const last = slice[slice.length - 1]!.offset;
           metrics?.handled(
