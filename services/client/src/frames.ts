@@ -42,6 +42,8 @@ export interface SendAck {
   messageId: string;
   conversationId: string;
   clientMsgId: string;
+  /** The message's trace, when the server traces it (quote it when reporting a late message). */
+  traceId?: string;
 }
 export interface ReceiptAck {
   type: 'ack';
@@ -102,6 +104,11 @@ export type ChatEventFrame = {
     occurredAt: string;
     data: EventData[T];
     replay?: boolean;
+    /** message.created: when the API accepted the send (epoch ms). */
+    acceptedAt?: number;
+    /** Live events of a traced message: its trace id, and the fan-out span's W3C context. */
+    traceId?: string;
+    traceparent?: string;
   };
 }[EventType];
 export const eventTypes: readonly EventType[] = [

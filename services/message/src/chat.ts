@@ -335,7 +335,6 @@ export class Chat {
       ttlSeconds?: number | undefined;
     },
     waitPersisted: boolean,
-    traceparent?: string,
     /** Skip the read that answers a re-send from the store (the socket path: the id is the same). */
     skipStoredCheck = false,
   ): Promise<
@@ -377,7 +376,6 @@ export class Chat {
       ...(input.replyTo ? { replyTo: input.replyTo } : {}),
       ...(ttl ? { expiresAt: now + ttl * 1000 } : {}),
       acceptedAt: now,
-      ...(traceparent ? { traceparent } : {}),
       ...(waitPersisted ? { notify: this.persistedChannel } : {}),
     };
     // Registered before producing, so a fast worker cannot notify before we listen.

@@ -26,6 +26,7 @@ export const SendCommand = z.strictObject({
   /** Epoch ms after which the message disappears; absent: never. */
   expiresAt: z.number().int().optional(),
   acceptedAt: z.number().int(),
+  /** Written by 0.1 (trace context now rides in the record's headers); accepted and ignored. */
   traceparent: z.string().optional(),
   /** Cache channel of the API process waiting for this message (?wait=persisted). */
   notify: z.string().max(200).optional(),

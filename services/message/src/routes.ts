@@ -141,14 +141,9 @@ export function messageRoutes(api: Api, chat: () => Chat): void {
     },
     errors: [...common, 'BLOCKED', 'MESSAGE_NOT_FOUND', 'SEND_FAILED'],
     handler: async (req, reply) => {
-      const tp = req.headers.traceparent;
-      const r = await chat().send(
-        who(req),
-        req.params.id,
-        req.body,
-        req.query.wait === 'persisted',
-        typeof tp === 'string' ? tp : undefined,
-      );
+      // A `traceparent` request header is continued by the HTTP server span (when tracing is on);
+      // the produce carries that trace on to the worker in the record's headers.
+      const r = await chat().send(who(req), req.params.id, req.body, req.query.wait === 'persisted');
       if (r.status === 'persisted') {
         reply.code(201);
         return r.message;

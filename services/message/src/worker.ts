@@ -1,11 +1,46 @@
-import type { Cache, ConsumedRecord, EventLog, Logger } from '@parley/common';
+import {
+  inSpan,
+  recordContext,
+  traceHeaders,
+  tracingEnabled,
+  type Cache,
+  type ConsumedRecord,
+  type Context,
+  type EventLog,
+  type Logger,
+} from '@parley/common';
 import client from 'prom-client';
 import { chatEvent, NEVER, parseCommand, type SendCommand } from './envelopes.ts';
 import { searchTerms } from './search.ts';
 import { messageView } from './view.ts';
+import { deliveryLatency } from './latency.ts';
 import { assignSequences } from './sequencing.ts';
 import { DuplicateKeyError } from '@parley/common';
 import type { Message, MessageStore } from './store.ts';
+
+/** Store round trips a batch keeps in flight at once (the driver's pool is larger). */
+const STORE_PARALLELISM = 16;
+
+/**
+ * Runs `fn` over `items` with at most `limit` in flight; waits for all, then rethrows the first
+ * failure (so nothing is still writing when the batch fails and is redelivered).
+ */
+export async function inParallel<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const failures: unknown[] = [];
+  const lane = async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await fn(item).catch((err: unknown) => void failures.push(err));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (failures.length) throw failures[0];
+}
 
 export interface WorkerOptions {
   topicEvents: string;
@@ -18,6 +53,7 @@ export class WorkerMetrics {
   readonly duplicates: client.Counter;
   readonly dlq: client.Counter<'reason'>;
   readonly storeSeconds: client.Histogram;
+  readonly persistLatency: client.Histogram<'stage'>;
 
   constructor(registry: client.Registry) {
     const registers = [registry];
@@ -43,6 +79,7 @@ export class WorkerMetrics {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     });
+    this.persistLatency = deliveryLatency(registry, 'persisted');
     for (const r of ['poison', 'attempts']) this.dlq.labels(r).inc(0);
   }
 }
@@ -75,36 +112,43 @@ export class Persister {
       if (parsed.ok) commands.push({ record, command: parsed.command });
       else await this.deadLetter(record, 'poison', parsed.reason);
     }
+    // Conversations are independent: their reads and writes run side by side (a round trip to
+    // the store is the cost), while each conversation's messages are stored in record order.
+    const byConversation = new Map<string, typeof commands>();
+    for (const c of commands) {
+      const list = byConversation.get(c.command.conversationId);
+      if (list) list.push(c);
+      else byConversation.set(c.command.conversationId, [c]);
+    }
     // Point reads by _id: FerretDB serves those from an index, while `$in` scans the collection.
     const existing = new Map<string, Message>();
-    for (const id of new Set(commands.map((c) => c.command.id))) {
+    await inParallel([...new Set(commands.map((c) => c.command.id))], STORE_PARALLELISM, async (id) => {
       const m = await this.store.messages.findById(id);
       if (m) existing.set(id, m);
-    }
-    for (const conv of new Set(commands.map((c) => c.command.conversationId))) {
-      if (this.lastSeqCache.has(conv)) continue;
-      const st = await this.store.states.findById(conv);
-      if (st) this.lastSeqCache.set(conv, st.lastSeq);
-    }
+    });
+    await inParallel(
+      [...byConversation.keys()].filter((conv) => !this.lastSeqCache.has(conv)),
+      STORE_PARALLELISM,
+      async (conv) => {
+        const st = await this.store.states.findById(conv);
+        if (st) this.lastSeqCache.set(conv, st.lastSeq);
+      },
+    );
 
-    const stored: { message: Message; command: SendCommand }[] = [];
-    // One failing command must not block its partition forever: after maxAttempts it goes to the DLQ.
-    for (const c of commands) {
-      const key = `${c.record.topic}/${c.record.partition}/${c.record.offset}`;
-      try {
-        const message = existing.get(c.command.id) ?? (await this.persist(c.command));
-        if (existing.has(c.command.id)) this.metrics.duplicates.inc();
-        existing.set(message._id, message);
-        stored.push({ message, command: c.command });
-        this.failures.delete(key);
-      } catch (err) {
-        const n = (this.failures.get(key) ?? 0) + 1;
-        this.failures.set(key, n);
-        if (n < this.opts.maxAttempts) throw err;
-        this.failures.delete(key);
-        await this.deadLetter(c.record, 'attempts', err instanceof Error ? err.message : String(err));
+    /** Message id → its store span's context, which its event continues. */
+    const traced = new Map<string, Context>();
+    const results = new Map<(typeof commands)[number], Message>();
+    await inParallel([...byConversation.values()], STORE_PARALLELISM, async (list) => {
+      for (const c of list) {
+        const message = await this.storeOrDeadLetter(c, existing, traced);
+        if (message) results.set(c, message);
       }
-    }
+    });
+    // Events go out in record order.
+    const stored = commands.flatMap((c) => {
+      const message = results.get(c);
+      return message ? [{ message, command: c.command, record: c.record }] : [];
+    });
 
     // Per conversation once per batch: the state document (single writer: this partition's
     // worker), the recipients, the search terms.
@@ -114,37 +158,40 @@ export class Persister {
       if (!prev || message.seq > prev.seq) last.set(message.conversationId, message);
     }
     const recipients = new Map<string, string[]>();
-    for (const [conversationId, m] of last) {
-      await this.store.states.updateOne(
-        { _id: conversationId },
-        {
-          $set: {
-            lastSeq: Math.max(m.seq, this.lastSeqCache.get(conversationId) ?? 0),
-            lastMessageAt: m.createdAt,
-            preview: {
-              id: m._id,
-              seq: m.seq,
-              senderId: m.senderId,
-              ...(m.body !== undefined ? { body: m.body.slice(0, 140) } : {}),
-              encrypted: m.ciphertext !== undefined,
-              createdAt: m.createdAt,
+    await inParallel([...last], STORE_PARALLELISM, async ([conversationId, m]) => {
+      const [, members] = await Promise.all([
+        this.store.states.updateOne(
+          { _id: conversationId },
+          {
+            $set: {
+              lastSeq: Math.max(m.seq, this.lastSeqCache.get(conversationId) ?? 0),
+              lastMessageAt: m.createdAt,
+              preview: {
+                id: m._id,
+                seq: m.seq,
+                senderId: m.senderId,
+                ...(m.body !== undefined ? { body: m.body.slice(0, 140) } : {}),
+                encrypted: m.ciphertext !== undefined,
+                createdAt: m.createdAt,
+              },
             },
           },
-        },
-        { upsert: true },
-      );
+          { upsert: true },
+        ),
+        this.store.membersOf(conversationId),
+      ]);
       recipients.set(
         conversationId,
-        (await this.store.membersOf(conversationId)).map((x) => x.userId),
+        members.map((x) => x.userId),
       );
-    }
+    });
     await this.store.terms.insertMany(stored.flatMap(({ message }) => searchTerms(message)));
 
     // Events go out once per batch, before the offsets are committed: a crash re-emits them
     // (at least once; clients de-duplicate by message id).
     await this.log.produce(
       this.opts.topicEvents,
-      stored.map(({ message, command }) => ({
+      stored.map(({ message, command, record }) => ({
         key: message.conversationId,
         value: JSON.stringify(
           chatEvent(
@@ -157,17 +204,59 @@ export class Persister {
         ),
         headers: {
           'event-type': 'message.created',
-          ...(command.traceparent ? { traceparent: command.traceparent } : {}),
+          // Each event continues its own message's trace (see the store span in persist()).
+          ...traceHeaders(traced.get(message._id) ?? recordContext(record)),
         },
       })),
     );
     // Wake API processes waiting on ?wait=persisted; best effort, they fall back to a timeout.
-    for (const { command } of stored)
-      if (command.notify)
-        await this.cache
-          .publish(command.notify, command.id)
-          .catch((err: unknown) => this.logger.warn({ err }, 'notify failed'));
+    await Promise.all(
+      stored.map(({ command }) =>
+        command.notify
+          ? this.cache
+              .publish(command.notify, command.id)
+              .catch((err: unknown) =>
+                this.logger.warn(
+                  { err, conversationId: command.conversationId, messageId: command.id },
+                  'notify failed',
+                ),
+              )
+          : undefined,
+      ),
+    );
     this.metrics.storeSeconds.observe((performance.now() - started) / 1000);
+  }
+
+  /**
+   * Stores one command (or finds it stored); one failing command must not block its partition
+   * forever, so after maxAttempts deliveries it goes to the DLQ (undefined) instead of failing the batch.
+   */
+  private async storeOrDeadLetter(
+    c: { record: ConsumedRecord; command: SendCommand },
+    existing: Map<string, Message>,
+    traced: Map<string, Context>,
+  ): Promise<Message | undefined> {
+    const key = `${c.record.topic}/${c.record.partition}/${c.record.offset}`;
+    try {
+      const known = existing.get(c.command.id);
+      if (known) this.metrics.duplicates.inc();
+      const message = known ?? (await this.persistTraced(c.record, c.command, traced));
+      existing.set(message._id, message);
+      this.failures.delete(key);
+      return message;
+    } catch (err) {
+      const n = (this.failures.get(key) ?? 0) + 1;
+      this.failures.set(key, n);
+      if (n < this.opts.maxAttempts) throw err;
+      this.failures.delete(key);
+      await this.deadLetter(
+        c.record,
+        'attempts',
+        err instanceof Error ? err.message : String(err),
+        c.command.id,
+      );
+      return undefined;
+    }
   }
 
   private async lastSeq(conversationId: string, fresh: boolean): Promise<number> {
@@ -176,6 +265,28 @@ export class Persister {
       if (cached !== undefined) return cached;
     }
     return this.store.lastSeq(conversationId);
+  }
+
+  /** persist() in a `store message` span that continues the command's trace (when tracing is on). */
+  private persistTraced(
+    record: ConsumedRecord,
+    cmd: SendCommand,
+    traced: Map<string, Context>,
+  ): Promise<Message> {
+    if (!tracingEnabled()) return this.persist(cmd);
+    return inSpan(
+      'store message',
+      {
+        parent: recordContext(record),
+        attributes: { 'parley.conversation.id': cmd.conversationId, 'parley.message.id': cmd.id },
+      },
+      async (span, ctx) => {
+        const message = await this.persist(cmd);
+        span.setAttribute('parley.message.seq', message.seq);
+        traced.set(message._id, ctx);
+        return message;
+      },
+    );
   }
 
   /** Stores one new message with the next seq; the unique indexes catch a stale guess. */
@@ -200,6 +311,7 @@ export class Persister {
       try {
         await this.store.messages.insertOne(message);
         this.metrics.stored.inc();
+        this.metrics.persistLatency.labels('persisted').observe((Date.now() - cmd.acceptedAt) / 1000);
         this.lastSeqCache.set(cmd.conversationId, message.seq);
         this.logger.debug(
           { conversationId: cmd.conversationId, messageId: cmd.id, seq: message.seq },
@@ -225,10 +337,20 @@ export class Persister {
     record: ConsumedRecord,
     reason: 'poison' | 'attempts',
     detail: string,
+    messageId?: string,
   ): Promise<void> {
     this.metrics.dlq.labels(reason).inc();
     this.logger.warn(
-      { topic: record.topic, partition: record.partition, offset: record.offset, reason, detail },
+      {
+        topic: record.topic,
+        partition: record.partition,
+        offset: record.offset,
+        // The record key is the conversation (a poison command's id is unknown).
+        conversationId: record.key,
+        ...(messageId ? { messageId } : {}),
+        reason,
+        detail,
+      },
       'command sent to DLQ',
     );
     await this.log.produce(this.opts.topicDlq, [

@@ -8,17 +8,7 @@ import { waitFor, type Running } from '@parley/common';
 import { importJWK, SignJWT, type JWK } from 'jose';
 import { runStandalone } from './app.ts';
 import { TestSocket, wsUrl } from '@parley/common/testing';
-
-// Test-side view of JSON answers: loose on purpose, each assertion names the fields it needs.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = Record<string, any>;
-
-interface User {
-  id: string;
-  username: string;
-  token: string;
-  refresh: string;
-}
+import { restClient, SocketPool, type User } from './testkit.ts';
 
 /** The WebSocket gateway in embedded mode: protocol, limits, bad frames, resume, drain. */
 describe('WebSocket gateway (embedded)', function () {
@@ -27,41 +17,15 @@ describe('WebSocket gateway (embedded)', function () {
   let dir: string;
   let base: string;
   let jwk: JWK;
-  const sockets: TestSocket[] = [];
   let alice: User;
   let bob: User;
   let carol: User;
   let direct: string;
 
-  const call = async (method: string, path: string, token?: string, body?: unknown) => {
-    const res = await fetch(base + path, {
-      method,
-      headers: {
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : {}) as Json };
-  };
-  const register = async (username: string): Promise<User> => {
-    const r = await call('POST', '/v1/auth/register', undefined, {
-      username,
-      password: 'correct horse battery',
-    });
-    return {
-      id: r.body.user.id,
-      username,
-      token: r.body.tokens.accessToken,
-      refresh: r.body.tokens.refreshToken,
-    };
-  };
-  const connect = async (u: User) => {
-    const s = await TestSocket.bearer(base, u.token);
-    sockets.push(s);
-    return s;
-  };
+  const { call, register } = restClient(() => base);
+  const pool = new SocketPool(() => base);
+  const sockets = pool.sockets;
+  const connect = (u: User) => pool.connect(u);
   const raw = (protocols?: string[]) => {
     const s = new TestSocket(wsUrl(base), protocols);
     sockets.push(s);

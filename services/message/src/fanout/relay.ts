@@ -1,6 +1,17 @@
-import type { Cache, EventLog, Logger, Subscription } from '@parley/common';
+import {
+  inSpan,
+  recordContext,
+  SpanKind,
+  traceparentOf,
+  tracingEnabled,
+  type Cache,
+  type EventLog,
+  type Logger,
+  type Subscription,
+} from '@parley/common';
 import client from 'prom-client';
 import { eventFrameTypes } from '../gateway/protocol.ts';
+import type { ChatEvent } from '../envelopes.ts';
 import { parseChatEvent, route } from './routing.ts';
 
 export class RelayMetrics {
@@ -49,7 +60,14 @@ export async function startRelay(opts: {
     // Live delivery only: what happened before this group existed is served by resume.
     fromBeginning: false,
     handler: async (batch) => {
-      const pubs = [];
+      const pubs: Promise<void>[] = [];
+      let published = 0;
+      // Issued in record order (each call below publishes synchronously before its first await).
+      const publish = async (ev: ChatEvent, traceparent = '') => {
+        const routed = route(ev, traceparent);
+        published += routed.length;
+        await Promise.all(routed.map((p) => opts.cache.publish(p.channel, p.message)));
+      };
       for (const record of batch) {
         const ev = parseChatEvent(record.value);
         if (!ev) {
@@ -61,11 +79,29 @@ export async function startRelay(opts: {
           continue;
         }
         opts.metrics.events.labels(ev.type).inc();
-        pubs.push(...route(ev));
+        if (!tracingEnabled()) {
+          pubs.push(publish(ev));
+          continue;
+        }
+        pubs.push(
+          inSpan(
+            `fanout ${ev.type}`,
+            {
+              kind: SpanKind.PRODUCER,
+              parent: recordContext(record),
+              attributes: {
+                'parley.conversation.id': ev.conversationId,
+                'parley.event.id': ev.id,
+                ...(typeof ev.data.id === 'string' ? { 'parley.message.id': ev.data.id } : {}),
+              },
+            },
+            (_span, ctx) => publish(ev, traceparentOf(ctx)),
+          ),
+        );
       }
       // One connection per shard keeps each channel's publishes in order.
-      await Promise.all(pubs.map((p) => opts.cache.publish(p.channel, p.message)));
-      opts.metrics.publishes.inc(pubs.length);
+      await Promise.all(pubs);
+      opts.metrics.publishes.inc(published);
     },
   });
 }

@@ -10,14 +10,18 @@ import type { ChatEvent } from '../envelopes.ts';
 export const conversationChannel = (conversationId: string) => `fan:c:${conversationId}`;
 export const userChannel = (userId: string) => `fan:u:${userId}`;
 
-/** The frame a client receives for a chat event: the envelope without its recipient list. */
-export function eventFrame(ev: ChatEvent): string {
+/**
+ * The frame a client receives for a chat event: the envelope without its recipient list. A traced
+ * event carries its W3C `traceparent` (the gateways continue the trace from it) and its `traceId`.
+ */
+export function eventFrame(ev: ChatEvent, traceparent = ''): string {
   return JSON.stringify({
     type: ev.type,
     eventId: ev.id,
     conversationId: ev.conversationId,
     occurredAt: ev.occurredAt,
     ...(ev.acceptedAt !== undefined ? { acceptedAt: ev.acceptedAt } : {}),
+    ...(traceparent ? { traceId: traceparent.slice(3, 35), traceparent } : {}),
     data: ev.data,
   });
 }
@@ -27,8 +31,8 @@ export interface Publication {
   message: string;
 }
 
-export function route(ev: ChatEvent): Publication[] {
-  const message = eventFrame(ev);
+export function route(ev: ChatEvent, traceparent = ''): Publication[] {
+  const message = eventFrame(ev, traceparent);
   if (ev.type === 'conversation.updated' && ev.data.change === 'created')
     return ev.recipients.map((u) => ({ channel: userChannel(u), message }));
   const out = [{ channel: conversationChannel(ev.conversationId), message }];

@@ -2,16 +2,25 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import {
+  context,
+  contextFrom,
+  inSpan,
   ProblemError,
   q,
   RateLimiter,
   REVOCATIONS_CHANNEL,
+  ROOT_CONTEXT,
+  SpanKind,
+  trace,
+  traceIdOf,
+  tracingEnabled,
   type Cache,
   type Logger,
   type Principal,
 } from '@parley/common';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { Chat } from '../chat.ts';
+import { messageIdFor } from '../envelopes.ts';
 import { Presence, type PresenceStatus } from '../presence.ts';
 import type { MessageStore } from '../store.ts';
 import { messageView } from '../view.ts';
@@ -157,9 +166,11 @@ export class Gateway {
     this.hub = new Hub(d.cache, d.logger, (type, n, acceptedAt) => {
       if (n > 0) d.metrics.sent.labels(type).inc(n);
       if (acceptedAt !== undefined && n > 0)
-        d.metrics.deliveryLatency.observe((Date.now() - acceptedAt) / 1000);
+        d.metrics.deliveryLatency.labels('delivered').observe((Date.now() - acceptedAt) / 1000);
     });
-    this.presence = new Presence(d.cache, d.opts.presenceTtlMs);
+    this.presence = new Presence(d.cache, d.opts.presenceTtlMs, Date.now, (s) =>
+      d.metrics.presenceChanges.labels(s).inc(),
+    );
     this.limiter = new RateLimiter(d.cache);
   }
 
@@ -272,12 +283,17 @@ export class Gateway {
   }
 
   /** Frames of one socket are handled in order (a client's messages keep their order). */
-  private enqueue(conn: Connection, task: () => Promise<void>, id?: string): void {
+  private enqueue(
+    conn: Connection,
+    task: () => Promise<void>,
+    id?: string,
+    about: Record<string, unknown> = {},
+  ): void {
     conn.queued++;
     conn.chain = conn.chain
       .then(task)
       .catch((err: unknown) => {
-        this.d.logger.error({ err, connectionId: conn.id }, 'frame handler failed');
+        this.d.logger.error({ err, connectionId: conn.id, ...about }, 'frame handler failed');
         // Not authenticated yet and a dependency failed: tell the client to come back, not to sign in.
         if (!conn.principal) return this.close(conn, 'TRY_AGAIN_LATER', 'authentication unavailable');
         // With the frame's id, so the client's outbox re-sends it (same clientMsgId: stored once).
@@ -321,7 +337,12 @@ export class Gateway {
     if (frame.type === 'ping') return this.send(conn, { type: 'pong', ...idOf(frame), ts: now });
     if (frame.type !== 'auth' && (!conn.principal || conn.authenticating))
       return this.sendError(conn, frame.id, 'NOT_AUTHENTICATED', 'send an auth frame first');
-    this.enqueue(conn, () => this.handle(conn, frame), frame.id);
+    this.enqueue(
+      conn,
+      () => metrics.timeFrame(frame.type, () => this.handle(conn, frame)),
+      frame.id,
+      frameLogFields(conn, frame),
+    );
   }
 
   private invalidFrame(
@@ -337,6 +358,29 @@ export class Gateway {
 
   private async handle(conn: Connection, frame: ClientFrame): Promise<void> {
     if (conn.closing) return;
+    if (!tracingEnabled()) return this.dispatch(conn, frame);
+    // One server span per frame; a send continues the client's trace when it names one.
+    const parent =
+      frame.type === 'send' && frame.traceparent
+        ? contextFrom({ traceparent: frame.traceparent })
+        : ROOT_CONTEXT;
+    return inSpan(
+      `ws ${frame.type}`,
+      {
+        kind: SpanKind.SERVER,
+        parent,
+        attributes: {
+          'parley.ws.frame_type': frame.type,
+          'parley.ws.socket_id': conn.id,
+          ...(conn.userId ? { 'enduser.id': conn.userId } : {}),
+          ...('conversationId' in frame ? { 'parley.conversation.id': frame.conversationId } : {}),
+        },
+      },
+      () => this.dispatch(conn, frame),
+    );
+  }
+
+  private async dispatch(conn: Connection, frame: ClientFrame): Promise<void> {
     try {
       switch (frame.type) {
         case 'auth':
@@ -367,6 +411,8 @@ export class Gateway {
       }
     } catch (err) {
       if (!(err instanceof ProblemError)) throw err;
+      this.d.metrics.frameErrors.labels(frame.type, 'rejected').inc();
+      trace.getActiveSpan()?.setAttribute('parley.error.code', err.code);
       const retry = err.headers['retry-after'];
       this.sendError(conn, frame.id, err.code, err.detail ?? err.title, {
         ...('conversationId' in frame ? { conversationId: frame.conversationId } : {}),
@@ -488,9 +534,9 @@ export class Gateway {
         ttlSeconds: f.ttlSeconds,
       },
       false,
-      f.traceparent,
       true,
     );
+    const traceId = traceIdOf(context.active());
     this.send(conn, {
       type: 'ack',
       ...idOf(f),
@@ -498,6 +544,7 @@ export class Gateway {
       messageId: res.status === 'accepted' ? res.id : res.message.id,
       conversationId: f.conversationId,
       clientMsgId: f.clientMsgId,
+      ...(traceId ? { traceId } : {}),
     });
   }
 
@@ -509,8 +556,12 @@ export class Gateway {
     const now = Date.now();
     const at = (conn.typingAt ??= new Map());
     // Throttled per user and conversation on this socket; "stopped" always goes through.
-    if (f.state === 'started' && now - (at.get(f.conversationId) ?? 0) < this.d.opts.typingThrottleMs) return;
+    if (f.state === 'started' && now - (at.get(f.conversationId) ?? 0) < this.d.opts.typingThrottleMs) {
+      this.d.metrics.typing.labels(f.state, 'throttled').inc();
+      return;
+    }
     at.set(f.conversationId, f.state === 'started' ? now : 0);
+    this.d.metrics.typing.labels(f.state, 'published').inc();
     await this.hub.publish(f.conversationId, {
       type: 'typing',
       conversationId: f.conversationId,
@@ -756,6 +807,18 @@ function bearerFromProtocols(header: string | string[] | undefined): string | un
 /** The socket under a `ws` connection (not public API: the fan-out writes pre-framed bytes to it). */
 function rawSocket(ws: WebSocket): Duplex | undefined {
   return (ws as unknown as { _socket?: Duplex })._socket;
+}
+
+/** What a log line about a frame names: its type, and for a send its conversation and message. */
+function frameLogFields(conn: Connection, frame: ClientFrame): Record<string, unknown> {
+  if (!('conversationId' in frame)) return { frameType: frame.type };
+  return {
+    frameType: frame.type,
+    conversationId: frame.conversationId,
+    ...(frame.type === 'send'
+      ? { messageId: messageIdFor(frame.conversationId, conn.userId, frame.clientMsgId) }
+      : {}),
+  };
 }
 
 function rawText(data: RawData): string {

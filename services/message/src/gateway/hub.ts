@@ -1,8 +1,18 @@
-import type { Cache, Logger } from '@parley/common';
+import {
+  contextFrom,
+  SpanKind,
+  tracer,
+  tracingEnabled,
+  type Cache,
+  type Logger,
+  type Span,
+} from '@parley/common';
 import * as ws from 'ws';
 import { conversationChannel, userChannel } from '../fanout/routing.ts';
 
 const wireSender = (ws as unknown as { Sender: { frame(data: Buffer, o: object): Buffer[] } }).Sender;
+
+const MAX_SOCKET_EVENTS = 128;
 
 /** A text frame serialized and framed once, written as the same bytes to every socket. */
 export class Outbound {
@@ -51,6 +61,7 @@ interface RelayedFrame {
   userId?: unknown;
   eventId?: unknown;
   acceptedAt?: unknown;
+  traceparent?: unknown;
   data?: { seq?: unknown; userId?: unknown; change?: unknown };
 }
 
@@ -157,16 +168,41 @@ export class Hub {
       ...(type === 'message.created' && typeof f.data?.seq === 'number' ? { seq: f.data.seq } : {}),
       ...(type === 'presence' && typeof f.eventId === 'string' ? { eventId: f.eventId } : {}),
     };
+    const span =
+      typeof f.traceparent === 'string' ? this.deliverSpan(type, f.traceparent, conversationId) : undefined;
     let n = 0;
     for (const s of sockets) {
       // Typing and presence are not echoed to their subject; an added member got it on their own channel.
       if ((type === 'typing' || type === 'presence') && s.userId === subject) continue;
       if (type === 'member.added' && s.userId === memberId) continue;
-      if (s.deliver(out, meta)) n++;
+      if (s.deliver(out, meta)) {
+        // Which sockets it reached, up to the SDK's default of 128 events a span.
+        if (span && n < MAX_SOCKET_EVENTS)
+          span.addEvent('socket.write', { 'parley.ws.socket_id': s.id, 'enduser.id': s.userId });
+        n++;
+      }
+    }
+    if (span) {
+      span.setAttribute('parley.ws.sockets', n);
+      span.end();
     }
     if (type === 'member.removed' && memberId)
       for (const s of [...(this.byUser.get(memberId) ?? [])]) this.unfollow(s, conversationId);
     this.onDelivered(type, n, typeof f.acceptedAt === 'number' ? f.acceptedAt : undefined);
+  }
+
+  /** A `deliver` span continuing a relayed event's trace on this gateway (undefined when off). */
+  private deliverSpan(type: string, traceparent: string, conversationId: string): Span | undefined {
+    if (!tracingEnabled()) return undefined;
+    const span = tracer().startSpan(
+      `deliver ${type}`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: { 'parley.conversation.id': conversationId, 'messaging.system': 'redis' },
+      },
+      contextFrom({ traceparent }),
+    );
+    return span.isRecording() ? span : undefined;
   }
 
   /** Frames for one user: a conversation they now belong to starts being followed. */
