@@ -58,9 +58,10 @@ done
 BASE=$(sed -n 's/.*"url":"\([^"]*\)".*/\1/p' "$OUT/server.out")
 [[ -n "$BASE" ]] || { echo "server did not start in 60 s" >&2; cat "$log" >&2; exit 1; }
 
-# A regular user (not an admin: admin routes must answer 403 to it, as documented).
+# A regular user (not an admin: admin routes must answer 403 to it, as documented), named anew each
+# run: against the real stack (MONGO_URL set) accounts outlive the run.
 token=$(curl -sf -XPOST "$BASE/v1/auth/register" -H 'content-type: application/json' \
-  -d '{"username":"schemathesis","password":"correct horse battery","email":"st@example.com"}' |
+  -d "{\"username\":\"st_$(date +%s)_$RANDOM\",\"password\":\"correct horse battery\"}" |
   "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["tokens"]["accessToken"])')
 
 common=(

@@ -250,6 +250,22 @@ export function authHttpSuite(name: string, stackEnv: () => Record<string, strin
         expect(unknown.json().code).to.equal('INVALID_CREDENTIALS');
       });
 
+      it('refuses U+0000 in any text with VALIDATION_FAILED (the store cannot hold it), never a 500', async () => {
+        const login = await call('POST', '/v1/auth/login', {
+          body: { login: 'a\u0000b', password: 'not the password at all' },
+        });
+        expect(login.statusCode).to.equal(400);
+        expect(login.json()).to.include({
+          code: 'VALIDATION_FAILED',
+          detail: 'body.login: text must not contain U+0000',
+        });
+        const reg = await call('POST', '/v1/auth/register', {
+          body: { username: uname(), password: PASSWORD, device: { name: 'phone\u0000', platform: 'web' } },
+        });
+        expect(reg.statusCode).to.equal(400);
+        expect(reg.json().detail).to.equal('body.device.name: text must not contain U+0000');
+      });
+
       it('refuses operator injection in login', async () => {
         const res = await call('POST', '/v1/auth/login', {
           body: { login: { $gt: '' }, password: { $ne: null } },

@@ -648,6 +648,8 @@ export interface components {
         | 'EDIT_WINDOW_PASSED'
         | 'MESSAGE_DELETED'
         | 'INVALID_CURSOR'
+        | 'MESSAGE_ENCRYPTED'
+        | 'INVALID_MEMBERS'
         | 'INVALID_EMOJI'
         | 'SEND_FAILED';
       detail?: string;
@@ -747,7 +749,7 @@ export interface operations {
     requestBody: {
       content: {
         'application/json': {
-          reason?: string;
+          reason?: string & unknown;
         };
       };
     };
@@ -888,7 +890,7 @@ export interface operations {
     requestBody: {
       content: {
         'application/json': {
-          reason?: string;
+          reason?: string & unknown;
         };
       };
     };
@@ -1219,8 +1221,8 @@ export interface operations {
       content: {
         'application/json': {
           device?: {
-            name: string;
-            platform: string;
+            name: string & unknown;
+            platform: string & unknown;
           };
           login: string;
           password: string;
@@ -1506,7 +1508,7 @@ export interface operations {
     requestBody: {
       content: {
         'application/json': {
-          phone: string;
+          phone: string & unknown;
         };
       };
     };
@@ -1607,12 +1609,12 @@ export interface operations {
     requestBody: {
       content: {
         'application/json': {
-          code: string;
+          code: string & unknown;
           device?: {
-            name: string;
-            platform: string;
+            name: string & unknown;
+            platform: string & unknown;
           };
-          phone: string;
+          phone: string & unknown;
         };
       };
     };
@@ -1867,15 +1869,15 @@ export interface operations {
       content: {
         'application/json': {
           device?: {
-            name: string;
-            platform: string;
+            name: string & unknown;
+            platform: string & unknown;
           };
-          displayName?: string;
+          displayName?: string & unknown;
           /** Format: email */
           email?: string;
           password: string;
-          phone?: string;
-          username: string;
+          phone?: string & unknown;
+          username: string & unknown;
         };
       };
     };
@@ -2130,8 +2132,8 @@ export interface operations {
       content: {
         'application/json': {
           defaultTtlSeconds?: number;
-          members: string[];
-          title?: string;
+          members: (string & unknown)[];
+          title?: string & unknown;
           /** @enum {string} */
           type: 'direct' | 'group';
         };
@@ -2272,6 +2274,15 @@ export interface operations {
       };
       /** @description `UNSUPPORTED_MEDIA_TYPE` */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `INVALID_MEMBERS` */
+      422: {
         headers: {
           [name: string]: unknown;
         };
@@ -2454,7 +2465,7 @@ export interface operations {
       content: {
         'application/json': {
           defaultTtlSeconds?: number | null;
-          title?: string;
+          title?: string & unknown;
         };
       };
     };
@@ -2732,7 +2743,7 @@ export interface operations {
     requestBody: {
       content: {
         'application/json': {
-          members: string[];
+          members: (string & unknown)[];
         };
       };
     };
@@ -3150,8 +3161,8 @@ export interface operations {
   listMessages: {
     parameters: {
       query?: {
-        after?: string;
-        before?: string;
+        after?: string & unknown;
+        before?: string & unknown;
         limit?: number;
       };
       header?: never;
@@ -3298,7 +3309,7 @@ export interface operations {
         'application/json': {
           body?: string;
           ciphertext?: string;
-          clientMsgId: string;
+          clientMsgId: string & unknown;
           /** Format: uuid */
           replyTo?: string;
           ttlSeconds?: number;
@@ -3862,7 +3873,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `EDIT_WINDOW_PASSED`, `MESSAGE_DELETED` */
+      /** @description `EDIT_WINDOW_PASSED`, `MESSAGE_DELETED`, `MESSAGE_ENCRYPTED` */
       409: {
         headers: {
           [name: string]: unknown;
@@ -4520,7 +4531,7 @@ export interface operations {
         conversationId?: string;
         cursor?: string;
         limit?: number;
-        q: string;
+        q: string & unknown;
       };
       header?: never;
       path?: never;
@@ -4643,7 +4654,7 @@ export interface operations {
       query?: never;
       header?: never;
       path: {
-        username: string;
+        username: string & unknown;
       };
       cookie?: never;
     };
@@ -4744,7 +4755,7 @@ export interface operations {
       query?: never;
       header?: never;
       path: {
-        username: string;
+        username: string & unknown;
       };
       cookie?: never;
     };
@@ -4946,9 +4957,9 @@ export interface operations {
     requestBody: {
       content: {
         'application/json': {
-          displayName?: string;
+          displayName?: string & unknown;
           email?: string | null;
-          phone?: string | null;
+          phone?: (string & unknown) | null;
         };
       };
     };
@@ -5073,7 +5084,7 @@ export interface operations {
       query?: never;
       header?: never;
       path: {
-        username: string;
+        username: string & unknown;
       };
       cookie?: never;
     };
@@ -5165,7 +5176,7 @@ export interface operations {
       query?: never;
       header?: never;
       path: {
-        username: string;
+        username: string & unknown;
       };
       cookie?: never;
     };
@@ -5442,7 +5453,7 @@ export interface operations {
     requestBody: {
       content: {
         'application/json': {
-          algorithm: string;
+          algorithm: string & unknown;
           key: string;
         };
       };

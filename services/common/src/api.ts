@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { commonErrors, problems, type Catalogue } from './errors.ts';
+import { findNul, forbidNul } from './nul.ts';
 
 /** Who is calling, once an access token has been verified. */
 export interface Principal {
@@ -134,6 +135,8 @@ export class Api {
           where: string,
         ): z.output<T> => {
           if (!schema) return undefined as z.output<T>;
+          const nul = findNul(value, where);
+          if (nul) throw problems.VALIDATION_FAILED(`${nul}: text must not contain U+0000`);
           const r = schema.safeParse(value);
           if (!r.success) throw zodProblem(r.error, where);
           return r.data;
@@ -161,7 +164,7 @@ export class Api {
         ['query', def.query],
       ] as const) {
         if (!schema) continue;
-        const js = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as {
+        const js = forbidNul(z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' })) as {
           properties?: Record<string, unknown>;
           required?: string[];
         };
@@ -235,7 +238,7 @@ export class Api {
                 required: true,
                 content: {
                   'application/json': {
-                    schema: z.toJSONSchema(def.body, { io: 'input', unrepresentable: 'any' }),
+                    schema: forbidNul(z.toJSONSchema(def.body, { io: 'input', unrepresentable: 'any' })),
                   },
                 },
               },

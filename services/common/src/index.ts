@@ -7,6 +7,7 @@ export * from './http.ts';
 export * from './retry.ts';
 export * from './shutdown.ts';
 export * from './tracing.ts';
+export { findNul } from './nul.ts';
 export { recordContext, traceHeaders, tracedEventLog } from './eventlog/traced.ts';
 export * from './settings.ts';
 export * from './dependencies.ts';

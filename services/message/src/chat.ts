@@ -109,7 +109,7 @@ export class Chat {
     const now = new Date().toISOString();
     if (input.type === 'direct') {
       if (users.length !== 1)
-        throw problems.VALIDATION_FAILED('a direct conversation has exactly one other member');
+        throw P.INVALID_MEMBERS(`a direct conversation has exactly one other member, not ${users.length}`);
       const other = users[0]!;
       if (await this.store.isBlocked(other._id, p.userId)) throw P.BLOCKED();
       const directKey = [p.userId, other._id].sort().join(':');
@@ -488,7 +488,7 @@ export class Chat {
     if (m.senderId !== p.userId) throw P.NOT_ALLOWED_BY_ROLE('only the sender edits a message');
     if (m.deleted) throw P.MESSAGE_DELETED();
     if (m.ciphertext !== undefined)
-      throw problems.VALIDATION_FAILED('encrypted messages are edited by sending a new ciphertext message');
+      throw P.MESSAGE_ENCRYPTED('encrypted messages are edited by sending a new ciphertext message');
     if (Date.now() - Date.parse(m.createdAt) > this.opts.editWindowSec * 1000)
       throw P.EDIT_WINDOW_PASSED(`messages can be edited for ${this.opts.editWindowSec} s`);
     const updated = await this.store.messages.updateOne(

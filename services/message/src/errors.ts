@@ -39,6 +39,16 @@ export const messageErrors = {
     title: 'Invalid cursor',
     doc: 'The cursor is malformed or from another query.',
   },
+  MESSAGE_ENCRYPTED: {
+    status: 409,
+    title: 'Message is encrypted',
+    doc: 'An encrypted message is changed by sending a new ciphertext message, not by an edit.',
+  },
+  INVALID_MEMBERS: {
+    status: 422,
+    title: 'Invalid members',
+    doc: 'A direct conversation names exactly one other user (yourself does not count).',
+  },
   INVALID_EMOJI: {
     status: 422,
     title: 'Invalid emoji',

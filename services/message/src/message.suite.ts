@@ -167,7 +167,8 @@ export function messageHttpSuite(name: string, stackEnv: () => Record<string, st
           token: a.token,
           body: { type: 'direct', members: [b.username, c.username] },
         });
-        expect(two.json().code).to.equal('VALIDATION_FAILED');
+        expect(two.statusCode).to.equal(422);
+        expect(two.json().code).to.equal('INVALID_MEMBERS');
       });
 
       it('lets owners and admins manage a group, and members not', async () => {
@@ -307,6 +308,20 @@ export function messageHttpSuite(name: string, stackEnv: () => Record<string, st
         expect(list.messages).to.have.length(1);
       });
 
+      it('refuses a message with U+0000 before accepting it (it could never be stored)', async () => {
+        const [a, b] = [await user(), await user()];
+        const conv = await direct(a, b);
+        const res = await send(a.token, conv, { clientMsgId: 'nul', body: 'a\u0000b' }, false);
+        expect(res.statusCode).to.equal(400);
+        expect(res.json()).to.include({
+          code: 'VALIDATION_FAILED',
+          detail: 'body.body: text must not contain U+0000',
+        });
+        const search = await call('GET', '/v1/search/messages', { token: a.token, query: 'q=a%00b' });
+        expect(search.statusCode).to.equal(400);
+        expect(search.json().detail).to.equal('query.q: text must not contain U+0000');
+      });
+
       it('numbers concurrent sends gap-free and pages in seq order without duplicates', async () => {
         const [a, b] = [await user(), await user()];
         const conv = await direct(a, b);
@@ -393,6 +408,13 @@ export function messageHttpSuite(name: string, stackEnv: () => Record<string, st
         const res = await send(a.token, conv, { clientMsgId: 'e1', ciphertext: 'base64-opaque-blob==' });
         expect(res.json()).to.include({ ciphertext: 'base64-opaque-blob==' });
         expect(res.json()).to.not.have.property('body');
+        const edit = await call('PATCH', '/v1/messages/:id', {
+          token: a.token,
+          params: { id: res.json().id },
+          body: { body: 'plain text' },
+        });
+        expect(edit.statusCode).to.equal(409);
+        expect(edit.json().code).to.equal('MESSAGE_ENCRYPTED');
       });
 
       it('edits within the window (sender only) and deletes to a tombstone', async () => {

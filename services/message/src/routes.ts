@@ -25,7 +25,7 @@ export function messageRoutes(api: Api, chat: () => Chat): void {
       201: { description: 'Created', schema: S.ConversationView },
       200: { description: 'The existing direct conversation', schema: S.ConversationView },
     },
-    errors: ['USER_NOT_FOUND', 'BLOCKED', 'MEMBER_CAP_REACHED', 'RATE_LIMITED'],
+    errors: ['USER_NOT_FOUND', 'INVALID_MEMBERS', 'BLOCKED', 'MEMBER_CAP_REACHED', 'RATE_LIMITED'],
     handler: async (req, reply) => {
       const p = who(req);
       const { conv, created } = await chat().create(p, req.body);
@@ -206,6 +206,7 @@ export function messageRoutes(api: Api, chat: () => Chat): void {
       'NOT_ALLOWED_BY_ROLE',
       'EDIT_WINDOW_PASSED',
       'MESSAGE_DELETED',
+      'MESSAGE_ENCRYPTED',
       'RATE_LIMITED',
     ],
     handler: async (req) => chat().edit(who(req), req.params.id, req.body.body),

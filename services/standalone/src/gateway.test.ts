@@ -170,6 +170,11 @@ describe('WebSocket gateway (embedded)', function () {
         '{"type":"send","conversationId":{"$gt":""},"clientMsgId":"a","body":"x"}',
         'VALIDATION_FAILED',
       ],
+      [
+        'U+0000 in text (the store cannot hold it)',
+        '{"type":"send","conversationId":"00000000-0000-4000-8000-000000000000","clientMsgId":"a","body":"x\\u0000"}',
+        'VALIDATION_FAILED',
+      ],
     ];
     for (const [what, text, code] of cases)
       it(`answers ${what} with ${code} and keeps the socket`, async () => {

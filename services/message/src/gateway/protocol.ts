@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { findNul } from '@parley/common';
 import { SendBody } from '../schemas.ts';
 
 /**
@@ -213,6 +214,14 @@ export function parseClientFrame(text: string): ParsedFrame {
       ...(id ? { id } : {}),
       code: 'UNKNOWN_TYPE',
       message: `unknown frame type "${obj.type.slice(0, 40)}"; expected one of ${clientFrameTypes.join(', ')}`,
+    };
+  const nul = findNul(obj);
+  if (nul)
+    return {
+      ok: false,
+      ...(id ? { id } : {}),
+      code: 'VALIDATION_FAILED',
+      message: `${nul}: text must not contain U+0000`,
     };
   const r = ClientFrame.safeParse(obj);
   if (r.success) {
