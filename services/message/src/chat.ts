@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { problems, q, type EventLog, type Logger, type Principal } from '@parley/common';
+import { q, type EventLog, type Logger, type Principal } from '@parley/common';
 import { chatEvent, messageIdFor, type ChatEventType, type SendCommand } from './envelopes.ts';
 import { messageProblems as P } from './errors.ts';
 import { indexMessage, searchMessages, unindexMessage } from './search.ts';
