@@ -38,7 +38,7 @@ export interface Tracing {
   shutdown(): Promise<void>;
 }
 
-/** Tracer names, one per layer, so a collector can tell the spans apart. */
+/** The instrumentation scope of Parley's own spans (libraries' spans carry their own). */
 export const TRACER = 'parley';
 
 /** The process-wide SDK: one per process, shared by every service started in it (standalone, tests). */

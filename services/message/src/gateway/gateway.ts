@@ -287,13 +287,14 @@ export class Gateway {
     conn: Connection,
     task: () => Promise<void>,
     id?: string,
-    about: Record<string, unknown> = {},
+    /** Fields for the failure log line, computed only when a frame fails. */
+    about: () => Record<string, unknown> = () => ({}),
   ): void {
     conn.queued++;
     conn.chain = conn.chain
       .then(task)
       .catch((err: unknown) => {
-        this.d.logger.error({ err, connectionId: conn.id, ...about }, 'frame handler failed');
+        this.d.logger.error({ err, connectionId: conn.id, ...about() }, 'frame handler failed');
         // Not authenticated yet and a dependency failed: tell the client to come back, not to sign in.
         if (!conn.principal) return this.close(conn, 'TRY_AGAIN_LATER', 'authentication unavailable');
         // With the frame's id, so the client's outbox re-sends it (same clientMsgId: stored once).
@@ -341,7 +342,7 @@ export class Gateway {
       conn,
       () => metrics.timeFrame(frame.type, () => this.handle(conn, frame)),
       frame.id,
-      frameLogFields(conn, frame),
+      () => frameLogFields(conn, frame),
     );
   }
 
