@@ -269,6 +269,19 @@ async function attacker(url: string, tokens: string[]): Promise<Tally[]> {
     rsv: tally('RSV1 set, reserved opcode, unmasked frame', `close ${RFC.PROTOCOL} (RFC 6455, from ws)`, [
       `close ${RFC.PROTOCOL}`,
     ]),
+    deep: tally(
+      'frame nested 6,000 arrays deep, before auth (crashed the process before #15)',
+      `MALFORMED_FRAME, then ${c('PROTOCOL_ERROR')}`,
+      [c('PROTOCOL_ERROR')],
+    ),
+    deepAuthed: tally(
+      'frame nested 20,000 objects deep (120 KB)',
+      `MALFORMED_FRAME, then ${c('PROTOCOL_ERROR')}`,
+      [c('PROTOCOL_ERROR')],
+    ),
+    keys: tally('frame with 10,000 keys', `MALFORMED_FRAME, then ${c('PROTOCOL_ERROR')}`, [
+      c('PROTOCOL_ERROR'),
+    ]),
     flood: tally('ping flood (2,000 frames at once)', `RATE_LIMITED, then ${c('RATE_LIMITED')}`, [
       c('RATE_LIMITED'),
     ]),
@@ -346,6 +359,24 @@ async function attacker(url: string, tokens: string[]): Promise<Tally[]> {
           else s.write(Buffer.concat([Buffer.from([0x81, p.length]), p])); // unmasked client frame
         });
       }),
+    deep: () =>
+      loop(T.deep, () =>
+        wsAttempt(wsBase, ['parley.v1'], T.deep, (ws) =>
+          ws.send(`{"type":"auth","token":"x","y":${'['.repeat(6000)}${']'.repeat(6000)}}`),
+        ),
+      ),
+    deepAuthed: () =>
+      loop(T.deepAuthed, () =>
+        wsAttempt(wsBase, bearer(), T.deepAuthed, (ws) =>
+          ws.send(`{"type":"ping","y":${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}}`),
+        ),
+      ),
+    keys: () =>
+      loop(T.keys, () =>
+        wsAttempt(wsBase, bearer(), T.keys, (ws) =>
+          ws.send(`{"type":"ping",${Array.from({ length: 10_000 }, (_, i) => `"k${i}":0`).join(',')}}`),
+        ),
+      ),
     flood: () =>
       loop(T.flood, () =>
         wsAttempt(wsBase, bearer(), T.flood, (ws) => {
@@ -634,7 +665,7 @@ async function main(): Promise<void> {
   await stage(
     'frame attacks',
     ATTACK_S,
-    'malformed,random,binary,huge,hugeAnon,declared,badUtf8,rsv,flood,slowFrame,slowAnon,slowHttp',
+    'malformed,random,binary,huge,hugeAnon,declared,badUtf8,rsv,deep,deepAuthed,keys,flood,slowFrame,slowAnon,slowHttp',
   );
   await stage('connect flood', ATTACK_S / 2, 'pending');
   await stage('after', BASELINE_S / 2);

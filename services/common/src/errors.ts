@@ -1,3 +1,4 @@
+import { JSON_LIMITS } from './jsonshape.ts';
 /** An entry of an error catalogue: a stable code clients can switch on. */
 export interface ErrorSpec {
   readonly status: number;
@@ -73,7 +74,11 @@ export function problemsOf<C extends Catalogue>(catalogue: C): Problems<C> {
 
 /** Errors every Parley HTTP service can answer with. Services extend this catalogue. */
 export const commonErrors = {
-  MALFORMED_JSON: { status: 400, title: 'Malformed JSON body', doc: 'The body is not valid JSON.' },
+  MALFORMED_JSON: {
+    status: 400,
+    title: 'Malformed JSON body',
+    doc: `The body is not valid JSON, or nests deeper than ${JSON_LIMITS.maxDepth} levels or holds more than ${JSON_LIMITS.maxKeys} object keys.`,
+  },
   MALFORMED_REQUEST: {
     status: 400,
     title: 'Malformed HTTP request',

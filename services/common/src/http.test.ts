@@ -87,6 +87,37 @@ describe('HTTP conventions', () => {
     expect(res.json().code).to.equal('MALFORMED_JSON');
   });
 
+  it('answers a body nested beyond the depth limit, or with a flood of keys, with MALFORMED_JSON', async () => {
+    const { app } = build({ bodyLimit: 64 * 1024 });
+    const deep = `{"a":${'['.repeat(10_000)}${']'.repeat(10_000)}}`;
+    const flood = `{${Array.from({ length: 3000 }, (_, i) => `"k${i}":1`).join(',')}}`;
+    for (const [payload, detail] of [
+      [deep, 'JSON nests deeper than 32 levels'],
+      [flood, 'JSON has more than 2048 object keys'],
+    ]) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/echo',
+        payload,
+        headers: { 'content-type': 'application/json' },
+      });
+      expect(res.statusCode).to.equal(400);
+      expect(res.json()).to.include({ code: 'MALFORMED_JSON', detail });
+    }
+  });
+
+  it('still refuses prototype poisoning behind the shape check', async () => {
+    const { app } = build();
+    const res = await app.inject({
+      method: 'POST',
+      url: '/echo',
+      payload: '{"__proto__":{"admin":true}}',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(res.statusCode).to.equal(400);
+    expect(({} as Record<string, unknown>).admin).to.equal(undefined);
+  });
+
   it('answers an oversize body with PAYLOAD_TOO_LARGE', async () => {
     const { app } = build();
     const res = await app.inject({

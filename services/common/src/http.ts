@@ -13,6 +13,7 @@ import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import { ZodError } from 'zod';
 import { ConfigError } from './config.ts';
+import { checkJsonShape } from './jsonshape.ts';
 import { PROBLEM_CONTENT_TYPE, ProblemError, problems } from './errors.ts';
 import type { Health } from './health.ts';
 import type { Logger } from './logger.ts';
@@ -99,6 +100,17 @@ export function createHttpApp(opts: HttpAppOptions): FastifyInstance {
     credentials: false,
     maxAge: 600,
     exposedHeaders: ['x-request-id', 'retry-after'],
+  });
+
+  // Fastify's parser (prototype-poisoning checks included), behind the shape limits: a deeply
+  // nested body would overflow every recursive walk after it.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    const text = String(body);
+    const shape = checkJsonShape(text);
+    if (shape) return done(problems.MALFORMED_JSON(shape.message), undefined);
+    parseJson(req, text, done);
   });
 
   app.addHook('onRequest', async (req, reply) => {

@@ -8,6 +8,7 @@ export * from './retry.ts';
 export * from './shutdown.ts';
 export * from './tracing.ts';
 export { findNul } from './nul.ts';
+export { checkJsonShape, JSON_LIMITS, type JsonShapeProblem } from './jsonshape.ts';
 export { recordContext, traceHeaders, tracedEventLog } from './eventlog/traced.ts';
 export * from './settings.ts';
 export * from './dependencies.ts';

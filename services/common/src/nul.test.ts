@@ -7,6 +7,16 @@ describe('U+0000 guard', () => {
     expect(findNul({ ['k\u0000']: 1 })).to.equal('k\u0000');
     expect(findNul('\u0000')).to.equal('(value)');
     expect(findNul({ a: 'fine', n: 0, z: null, t: true })).to.equal(undefined);
+    expect(findNul({ a: { x: 'y\u0000' }, ['b\u0000']: 1 })).to.equal('a.x');
+  });
+
+  it('walks a value nested far deeper than the call stack allows', () => {
+    let deep: unknown = 'end\u0000';
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    expect(findNul(deep)).to.equal(`${'0.'.repeat(99_999)}0`);
+    let clean: unknown = 'end';
+    for (let i = 0; i < 100_000; i++) clean = { k: clean };
+    expect(findNul(clean)).to.equal(undefined);
   });
 
   it('constrains every free string of a JSON schema, keeping patterns it already has', () => {

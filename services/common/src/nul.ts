@@ -6,15 +6,27 @@
  */
 export const NO_NUL_PATTERN = '^[^\\u0000]*$';
 
-/** The dotted path of the first string (value or object key) holding U+0000, or undefined. */
+/**
+ * The dotted path of the first string (value or object key) holding U+0000, or undefined.
+ * Iterative: an input nested deeper than the stack allows is walked like any other.
+ */
 export function findNul(value: unknown, path = ''): string | undefined {
-  if (typeof value === 'string') return value.includes('\u0000') ? path || '(value)' : undefined;
-  if (typeof value !== 'object' || value === null) return undefined;
-  for (const [k, v] of Array.isArray(value) ? value.entries() : Object.entries(value)) {
-    const at = path ? `${path}.${k}` : String(k);
-    if (typeof k === 'string' && k.includes('\u0000')) return at;
-    const found = findNul(v, at);
-    if (found) return found;
+  // Each entry: a value, its path, and whether the key that leads to it holds U+0000.
+  const stack: [unknown, string, boolean][] = [[value, path, false]];
+  for (let top = stack.pop(); top; top = stack.pop()) {
+    const [v, at, badKey] = top;
+    if (badKey) return at;
+    if (typeof v === 'string') {
+      if (v.includes('\u0000')) return at || '(value)';
+      continue;
+    }
+    if (typeof v !== 'object' || v === null) continue;
+    const entries = Array.isArray(v) ? [...v.entries()] : Object.entries(v);
+    // Pushed last to first, so fields are checked in document order.
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [k, child] = entries[i]!;
+      stack.push([child, at ? `${at}.${k}` : String(k), typeof k === 'string' && k.includes('\u0000')]);
+    }
   }
   return undefined;
 }

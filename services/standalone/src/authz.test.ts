@@ -501,6 +501,54 @@ describe('authorization matrix (embedded)', function () {
     }
   });
 
+  describe('REST: every operation with a JSON body refuses hostile shapes before anything walks them', () => {
+    // #15: a body nested 10,000 deep overflowed the stack of the U+0000 walk (500). The limits are
+    // checked on the raw text, before authentication, so signed-in or not makes no difference.
+    const shapes: [string, string, string][] = [
+      [
+        'nested 10,000 deep',
+        `{"a":${'['.repeat(10_000)}${']'.repeat(10_000)}}`,
+        'JSON nests deeper than 32 levels',
+      ],
+      ['nested 33 deep', `{"a":${'['.repeat(32)}${']'.repeat(32)}}`, 'JSON nests deeper than 32 levels'],
+      [
+        'with 2,049 keys',
+        `{${Array.from({ length: 2049 }, (_, i) => `"${i}":0`).join(',')}}`,
+        'JSON has more than 2048 object keys',
+      ],
+    ];
+    it('for every operation of the document', async () => {
+      const ops = Object.entries(doc.paths).flatMap(([route, byMethod]) =>
+        Object.entries(byMethod)
+          .filter(([, op]) => (op as { requestBody?: unknown }).requestBody !== undefined)
+          .map(([method]) => [method.toUpperCase(), route] as const),
+      );
+      expect(ops.length).to.be.greaterThan(10);
+      for (const [method, route] of ops) {
+        const path = route.replace(/\{[^}]+\}/g, randomUUID());
+        for (const [what, text, detail] of shapes)
+          for (const token of [undefined, w.users.mallory.token]) {
+            const res = await fetch(base + path, {
+              method,
+              headers: {
+                'content-type': 'application/json',
+                ...(token ? { authorization: `Bearer ${token}` } : {}),
+              },
+              body: text,
+            });
+            const r = {
+              status: res.status,
+              type: res.headers.get('content-type') ?? '',
+              text: await res.text(),
+            };
+            refused(r, 400, 'MALFORMED_JSON', `${method} ${route} ${what}${token ? ' signed in' : ''}`);
+            expect(JSON.parse(r.text).detail).to.equal(detail);
+            documented(method, route, 400, 'MALFORMED_JSON');
+          }
+      }
+    });
+  });
+
   it('left every victim resource as it was', async () => {
     const { alice, bob, root } = w.users;
     const conv = await json('GET', `/v1/conversations/${w.group}`, alice.token);

@@ -43,7 +43,7 @@ describe('WebSocket gateway (embedded)', function () {
       JWT_SIGNING_KEYS: JSON.stringify([jwk]),
       ACCESS_TOKEN_TTL_SECONDS: '30',
       WS_AUTH_TIMEOUT_MS: '400',
-      WS_MAX_FRAME_BYTES: '8192',
+      WS_MAX_FRAME_BYTES: '32768',
       WS_FRAMES_PER_SECOND: '20',
       WS_FRAME_BURST: '40',
       WS_MAX_CONNECTIONS_PER_USER: '3',
@@ -73,7 +73,7 @@ describe('WebSocket gateway (embedded)', function () {
       const ready = s.of('ready')[0]!;
       expect(ready).to.include({ userId: alice.id, heartbeatMs: 25_000 });
       expect(ready.limits).to.deep.equal({
-        maxFrameBytes: 8192,
+        maxFrameBytes: 32768,
         maxBufferedBytes: 1048576,
         framesPerSecond: 20,
       });
@@ -198,10 +198,53 @@ describe('WebSocket gateway (embedded)', function () {
     it('closes 1009 on an oversize frame and keeps serving others', async () => {
       const s = await connect(alice);
       const other = await connect(bob);
-      s.send({ type: 'send', conversationId: direct, clientMsgId: 'big', body: 'x'.repeat(9000) });
+      s.send({ type: 'send', conversationId: direct, clientMsgId: 'big', body: 'x'.repeat(33_000) });
       expect((await s.closedWith()).code).to.equal(1009);
       other.send({ type: 'ping', id: 'still' });
       await other.next('pong', { id: 'still' });
+    });
+
+    it('refuses an anonymous frame nested 6,000 deep with MALFORMED_FRAME and 4000, and keeps serving', async () => {
+      // The attack of #15: a 12 KB frame that overflowed the stack of the U+0000 walk and ended the process.
+      const s = raw(['parley.v1']);
+      await s.open();
+      s.send(`{"type":"auth","token":"x","y":${'['.repeat(6000)}${']'.repeat(6000)}}`);
+      expect(await s.next('error')).to.deep.equal({
+        type: 'error',
+        code: 'MALFORMED_FRAME',
+        message: 'JSON nests deeper than 32 levels',
+      });
+      expect(await s.closedWith()).to.deep.equal({ code: 4000, reason: 'JSON nests deeper than 32 levels' });
+      const other = await connect(bob);
+      other.send({ type: 'ping', id: 'alive' });
+      await other.next('pong', { id: 'alive' });
+      const res = await call('GET', '/healthz');
+      expect(res.status).to.equal(200);
+    });
+
+    it('refuses a frame with a flood of keys with MALFORMED_FRAME and 4000', async () => {
+      const s = await connect(alice);
+      const keys = Array.from({ length: 2100 }, (_, i) => `"k${i}":0`).join(',');
+      s.send(`{"type":"ping",${keys}}`);
+      expect(await s.next('error')).to.include({
+        code: 'MALFORMED_FRAME',
+        message: 'JSON has more than 2048 object keys',
+      });
+      expect((await s.closedWith()).code).to.equal(4000);
+    });
+
+    it('answers a REST body nested 10,000 deep with 400 MALFORMED_JSON, not 500', async () => {
+      const deep = `{"type":"group","title":"t","members":["bob"],"x":${'['.repeat(10_000)}${']'.repeat(10_000)}}`;
+      const res = await fetch(`${base}/v1/conversations`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${alice.token}`, 'content-type': 'application/json' },
+        body: deep,
+      });
+      expect(res.status).to.equal(400);
+      expect(await res.json()).to.include({
+        code: 'MALFORMED_JSON',
+        detail: 'JSON nests deeper than 32 levels',
+      });
     });
 
     it('closes 4000 after a stream of invalid frames', async () => {

@@ -214,7 +214,16 @@ export class Gateway {
     this.pendingAuth++;
     metrics.opened.inc();
     metrics.connections.inc();
-    ws.on('message', (data, isBinary) => this.onFrame(conn, data, isBinary));
+    ws.on('message', (data, isBinary) => {
+      // A throw here would escape into the socket's data handler and end the process, dropping
+      // every socket: one bad frame costs its own connection at most.
+      try {
+        this.onFrame(conn, data, isBinary);
+      } catch (err) {
+        this.d.logger.error({ err, connectionId: conn.id }, 'frame handling failed');
+        this.close(conn, 'INTERNAL', 'unexpected failure');
+      }
+    });
     ws.on('pong', () => {
       conn.alive = true;
     });
@@ -330,6 +339,10 @@ export class Gateway {
     const parsed = parseClientFrame(rawText(data));
     if (!parsed.ok) {
       metrics.received.labels('invalid').inc();
+      if (parsed.fatal) {
+        this.sendError(conn, parsed.id, parsed.code, parsed.message);
+        return this.close(conn, 'PROTOCOL_ERROR', parsed.message);
+      }
       return this.invalidFrame(conn, parsed.id, parsed.code, parsed.message, parsed.errors);
     }
     conn.invalid = 0;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { findNul } from '@parley/common';
+import { checkJsonShape, findNul, JSON_LIMITS } from '@parley/common';
 import { SendBody } from '../schemas.ts';
 
 /**
@@ -48,7 +48,7 @@ export const CloseCodes = {
   PROTOCOL_ERROR: {
     code: 4000,
     reconnect: 'backoff',
-    doc: 'Twenty invalid frames in a row (not JSON, unknown type, bad fields, binary). Fix the client.',
+    doc: `Twenty invalid frames in a row (not JSON, unknown type, bad fields, binary), or one frame nested deeper than ${JSON_LIMITS.maxDepth} levels or with more than ${JSON_LIMITS.maxKeys} keys. Fix the client.`,
   },
   UNAUTHENTICATED: {
     code: 4001,
@@ -88,7 +88,9 @@ export type CloseName = keyof typeof CloseCodes;
 
 /** Codes of `error` frames: the REST catalogue's where the meaning is the same, plus these. */
 export const frameErrors = {
-  MALFORMED_FRAME: { doc: 'The frame is not a JSON object with a string `type`.' },
+  MALFORMED_FRAME: {
+    doc: `The frame is not a JSON object with a string \`type\`, or breaks the JSON shape limits (nesting deeper than ${JSON_LIMITS.maxDepth}, more than ${JSON_LIMITS.maxKeys} keys; the socket is then closed with 4000).`,
+  },
   UNKNOWN_TYPE: { doc: 'The `type` is not a client frame type of this protocol version.' },
   VALIDATION_FAILED: { doc: 'A field has the wrong type, format or is unknown; `errors` lists each.' },
   NOT_AUTHENTICATED: { doc: 'Only `auth` and `ping` are accepted before authentication.' },
@@ -186,11 +188,16 @@ export type ParsedFrame =
       id?: string;
       code: 'MALFORMED_FRAME' | 'UNKNOWN_TYPE' | 'VALIDATION_FAILED';
       message: string;
+      /** Hostile rather than mistaken (beyond the JSON shape limits): close the socket. */
+      fatal?: true;
       errors?: { path: string; message: string }[];
     };
 
 /** Parses one text frame. Never throws: every failure is an error frame's content. */
 export function parseClientFrame(text: string): ParsedFrame {
+  // Before anything parses or walks the frame: a deeply nested one would overflow every recursion.
+  const shape = checkJsonShape(text);
+  if (shape) return { ok: false, code: 'MALFORMED_FRAME', message: shape.message, fatal: true };
   let json: unknown;
   try {
     json = JSON.parse(text);
