@@ -17,7 +17,13 @@ const check = process.argv.includes('--check');
 
 async function fetchDocument(): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-gen-client-'));
-  const running = await runStandalone({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dir, LOG_LEVEL: 'silent' });
+  const running = await runStandalone({
+    PORT: '0',
+    MANAGEMENT_PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: dir,
+    LOG_LEVEL: 'silent',
+  });
   try {
     await running.ready;
     const res = await fetch(`${running.url}/v1/openapi.json`);

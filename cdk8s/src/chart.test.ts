@@ -293,6 +293,32 @@ describe('cdk8s app details', () => {
     ]);
   });
 
+  it('keeps /readyz, /metrics and /version off the Ingress: probes and scrapes use the management port', () => {
+    const ingress = find('Ingress', 'parley');
+    const backends = ingress.spec.rules[0].http.paths.map((p: Json) => p.backend.service.port);
+    expect(backends.every((port: Json) => port.number === 8080 && port.name === undefined)).to.equal(true);
+    for (const app of ['auth', 'message-api', 'message-worker']) {
+      const container = find('Deployment', `parley-${app}`).spec.template.spec.containers[0];
+      const env = Object.fromEntries(container.env.map((e: Json) => [e.name, e.value]));
+      expect(env, app).to.include({ PORT: '8080', MANAGEMENT_PORT: '9090' });
+      expect(container.readinessProbe.httpGet).to.deep.equal({ path: '/readyz', port: 'management' });
+      expect(container.livenessProbe.httpGet.port).to.equal('management');
+      const service = find('Service', `parley-${app}`);
+      expect(service.spec.ports.map((p: Json) => `${p.name}:${p.port}`)).to.deep.equal([
+        'http:8080',
+        'management:9090',
+      ]);
+    }
+    const monitors = synth(
+      mergeValues(defaultValues(), { metrics: { enabled: true, serviceMonitor: true } }),
+    ).filter((d) => d.kind === 'ServiceMonitor');
+    const portOf = (name: string) =>
+      monitors.find((m) => m.metadata.name === name)!.spec.endpoints[0].port as string;
+    expect(portOf('parley-auth')).to.equal('management');
+    expect(portOf('parley-message-api')).to.equal('management');
+    expect(portOf('parley-operator')).to.equal('http');
+  });
+
   it('gives the services a termination grace period longer than their drain', () => {
     const auth = find('Deployment', 'parley-auth').spec.template.spec;
     const drainMs = Number(auth.containers[0].env.find((e: Json) => e.name === 'SHUTDOWN_TIMEOUT_MS').value);

@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { parse } from 'yaml';
 import type { Knobs } from './knobs.ts';
 import { containerSecurity, imageOf, secretEnv, tcpProbe, type Json } from './pod.ts';
-import { HTTP_PORT } from './parley-app.ts';
+import { HTTP_PORT, MANAGEMENT_PORT } from './parley-app.ts';
 import { Workload } from './workload.ts';
 
 /** Metrics port of each exporter. */
@@ -14,8 +14,13 @@ export const EXPORTER_PORTS = {
 } as const;
 const NOBODY = 65534;
 const MONITORING_DIR = new URL('../../monitoring/', import.meta.url);
-/** Parley components that serve /metrics on their HTTP port. */
-const APPS = ['auth', 'message-api', 'message-worker', 'operator'];
+/** Parley components and the Service port that serves their /metrics. */
+const APPS = {
+  auth: ['management', MANAGEMENT_PORT],
+  'message-api': ['management', MANAGEMENT_PORT],
+  'message-worker': ['management', MANAGEMENT_PORT],
+  operator: ['http', HTTP_PORT],
+} as const;
 
 /** The alerting rules (monitoring/prometheus/rules.yaml), as a Prometheus rule file object. */
 export function alertRules(): { groups: Json[] } {
@@ -50,8 +55,9 @@ export class Monitoring extends Construct {
     super(scope, id);
     k.when('metrics.enabled', () => this.exporters(k, props));
     k.when('metrics.serviceMonitor', () => {
-      for (const component of [...APPS, ...Object.keys(EXPORTER_PORTS)]) {
+      for (const component of [...Object.keys(APPS), ...Object.keys(EXPORTER_PORTS)]) {
         const exporter = component in EXPORTER_PORTS;
+        const port = exporter ? 'metrics' : APPS[component as keyof typeof APPS][0];
         const scrape = () =>
           k.emit(this, `sm-${component}`, {
             apiVersion: 'monitoring.coreos.com/v1',
@@ -59,7 +65,7 @@ export class Monitoring extends Construct {
             metadata: k.meta(k.name(component), component),
             spec: {
               selector: { matchLabels: k.selector(component) },
-              endpoints: [{ port: exporter ? 'metrics' : 'http', path: '/metrics', interval: '30s' }],
+              endpoints: [{ port, path: '/metrics', interval: '30s' }],
             },
           });
         if (exporter) k.when('metrics.enabled', scrape);
@@ -165,7 +171,7 @@ function prometheusYml(k: Knobs): string {
     'global: { scrape_interval: 30s, evaluation_interval: 30s }',
     'rule_files: [parley-rules.yml]',
     'scrape_configs:',
-    ...APPS.map((a) => job(a, HTTP_PORT)),
+    ...Object.entries(APPS).map(([a, [, port]]) => job(a, port)),
     ...Object.entries(EXPORTER_PORTS).map(([e, port]) => job(e, port)),
     '',
   ].join('\n');

@@ -41,6 +41,8 @@ export class Operator extends Construct {
       stores: false,
       // Its settings have no OTEL_* fields: it does not trace.
       traced: false,
+      // Its health and metrics are on its HTTP port, which no Ingress routes to.
+      management: false,
       env: [
         { name: 'WATCH_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
         { name: 'LEASE_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },

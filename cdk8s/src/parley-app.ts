@@ -16,6 +16,11 @@ import { valueAt } from './values/spec.ts';
 import { Workload } from './workload.ts';
 
 export const HTTP_PORT = 8080;
+/**
+ * /healthz, /readyz, /metrics and /version of the services (MANAGEMENT_PORT). The Service names it
+ * `management` for probes and Prometheus; the Ingress routes only to HTTP_PORT (#15).
+ */
+export const MANAGEMENT_PORT = 9090;
 /** SHUTDOWN_TIMEOUT_MS of the services, plus the preStop pause, plus a margin. */
 const SHUTDOWN_SECONDS = 20;
 const PRESTOP_SECONDS = 5;
@@ -46,6 +51,11 @@ export interface ParleyAppProps {
   readonly maxUnavailable?: number;
   /** Reads the OTEL_* settings, so gets them from `tracing.*` (not the operator). @default true */
   readonly traced?: boolean;
+  /**
+   * Serves /readyz and /metrics on MANAGEMENT_PORT rather than its HTTP port (the services; the
+   * operator serves them on its own HTTP port, which no Ingress routes to). @default true
+   */
+  readonly management?: boolean;
 }
 
 /** Where the stateful backends are, and the Secrets holding their credentials. */
@@ -79,9 +89,12 @@ export class ParleyApp extends Construct {
       data: k.expr(config.plain, config.helm, 'block'),
     });
     const database = k.v<string>('mongodb.database');
+    const management = props.management ?? true;
+    const probePort = management ? 'management' : 'http';
     const env: Json[] = [
       { name: 'HOST', value: '0.0.0.0' },
       { name: 'PORT', value: String(HTTP_PORT) },
+      ...(management ? [{ name: 'MANAGEMENT_PORT', value: String(MANAGEMENT_PORT) }] : []),
       { name: 'TRUST_PROXY', value: 'true' },
       { name: 'SHUTDOWN_TIMEOUT_MS', value: String(SHUTDOWN_SECONDS * 1000) },
       fieldEnv('POD_NAME', 'metadata.name'),
@@ -115,12 +128,15 @@ export class ParleyApp extends Construct {
           ...imageOf(k, props.imagePath),
           env,
           envFrom: [{ configMapRef: { name: configName } }],
-          ports: [{ name: 'http', containerPort: HTTP_PORT }],
+          ports: [
+            { name: 'http', containerPort: HTTP_PORT },
+            ...(management ? [{ name: 'management', containerPort: MANAGEMENT_PORT }] : []),
+          ],
           resources: k.block(`${valuesPath}.resources`),
           securityContext: containerSecurity(true),
-          startupProbe: httpProbe('/healthz', 'http', { periodSeconds: 2, failureThreshold: 60 }),
-          livenessProbe: httpProbe('/healthz', 'http'),
-          readinessProbe: httpProbe('/readyz', 'http', { periodSeconds: 5 }),
+          startupProbe: httpProbe('/healthz', probePort, { periodSeconds: 2, failureThreshold: 60 }),
+          livenessProbe: httpProbe('/healthz', probePort),
+          readinessProbe: httpProbe('/readyz', probePort, { periodSeconds: 5 }),
           // Endpoints are removed asynchronously: keep serving a moment before SIGTERM.
           lifecycle: { preStop: { exec: { command: ['sleep', String(PRESTOP_SECONDS)] } } },
           volumeMounts: [
@@ -136,7 +152,10 @@ export class ParleyApp extends Construct {
           secret: { secretName: f.secret, items: [{ key: f.key, path: f.key }], defaultMode: 0o440 },
         })),
       ],
-      ports: [{ name: 'http', port: HTTP_PORT }],
+      ports: [
+        { name: 'http', port: HTTP_PORT },
+        ...(management ? [{ name: 'management', port: MANAGEMENT_PORT }] : []),
+      ],
     });
   }
 }

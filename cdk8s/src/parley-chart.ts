@@ -9,7 +9,7 @@ import { Monitoring, EXPORTER_PORTS } from './monitoring.ts';
 import { MongoDb, MONGODB_PORT } from './mongodb.ts';
 import { NetworkPolicies, type Allow, type PolicyPort } from './network-policies.ts';
 import { Operator } from './operator.ts';
-import { HTTP_PORT, ParleyApp, type Backends } from './parley-app.ts';
+import { HTTP_PORT, MANAGEMENT_PORT, ParleyApp, type Backends } from './parley-app.ts';
 import { RedisCluster, REDIS_BUS_PORT, REDIS_PORT } from './redis-cluster.ts';
 import { Secrets } from './secrets.ts';
 
@@ -203,7 +203,9 @@ function allows(k: Knobs): Allow[] {
     { from: c('redis-exporter'), to: c('redis'), ports: tcp(REDIS_PORT), when: whenMetrics },
     { from: c('mongodb-exporter'), to: c('mongodb'), ports: tcp(MONGODB_PORT), when: whenMetrics },
     { from: c('kafka-ui'), to: c('kafka'), ports: tcp(KAFKA_PORT), when: whenUi },
-    ...[...apps, 'operator'].map((app) => ({ from: prometheus, to: c(app), ports: http, when: whenMetrics })),
+    // Prometheus scrapes the services' management port and the operator's HTTP port.
+    ...apps.map((app) => ({ from: prometheus, to: c(app), ports: tcp(MANAGEMENT_PORT), when: whenMetrics })),
+    { from: prometheus, to: c('operator'), ports: http, when: whenMetrics },
     // The traced processes (the operator does not trace) export spans to the collector.
     ...apps.map((app) => ({
       from: c(app),

@@ -74,6 +74,7 @@ const SERVER_ENV = {
 // ---- processes -------------------------------------------------------------------------------
 interface Topology {
   gatewayA: string;
+  gatewayAMetrics: string;
   gatewayB: string;
   authUrl: string;
   /** Process id → role, for CPU accounting. */
@@ -88,11 +89,12 @@ async function topology(): Promise<Topology> {
     const s = await startServer(SERVER_ENV);
     return {
       gatewayA: s.url,
+      gatewayAMetrics: `${s.managementUrl}/metrics`,
       gatewayB: s.url,
       authUrl: s.url,
       pids: new Map([[s.proc.pid!, 'standalone (all roles)']]),
-      workerMetrics: `${s.url}/metrics`,
-      gatewayBMetrics: `${s.url}/metrics`,
+      workerMetrics: `${s.managementUrl}/metrics`,
+      gatewayBMetrics: `${s.managementUrl}/metrics`,
       stop: s.stop,
     };
   }
@@ -105,6 +107,7 @@ async function topology(): Promise<Topology> {
   ]);
   return {
     gatewayA: a.url,
+    gatewayAMetrics: `${a.managementUrl}/metrics`,
     gatewayB: b.url,
     authUrl: auth.url,
     pids: new Map([
@@ -112,8 +115,8 @@ async function topology(): Promise<Topology> {
       [b.proc.pid!, 'gateway B (recipients)'],
       [w.proc.pid!, 'worker'],
     ]),
-    workerMetrics: `${w.url}/metrics`,
-    gatewayBMetrics: `${b.url}/metrics`,
+    workerMetrics: `${w.managementUrl}/metrics`,
+    gatewayBMetrics: `${b.managementUrl}/metrics`,
     stop: async () => {
       await Promise.all([a.stop(), b.stop(), w.stop()]);
       await auth.stop('bench');
@@ -314,7 +317,7 @@ try {
     if (i >= 5) {
       const [wm, am, bm] = await Promise.all([
         scrape(topo.workerMetrics),
-        scrape(`${topo.gatewayA}/metrics`),
+        scrape(topo.gatewayAMetrics),
         scrape(topo.gatewayBMetrics),
       ]);
       const m = (s: Map<string, number>, n: string) => metric(s, n);

@@ -298,6 +298,7 @@ async function runParley(members: number, messages: number, rate: number, pub: C
     env: {
       ...env,
       PORT: '0',
+      MANAGEMENT_PORT: '0',
       LOG_LEVEL: 'silent',
       JWT_SIGNING_KEYS: JSON.stringify([await generateSigningJwk('k')]),
     },
@@ -311,17 +312,18 @@ async function runParley(members: number, messages: number, rate: number, pub: C
       ...env,
       ROLE: 'api',
       PORT: '0',
+      MANAGEMENT_PORT: '0',
       LOG_LEVEL: 'info',
       AUTH_JWKS_URL: `${auth.url}/.well-known/jwks.json`,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   try {
-    const url = await new Promise<string>((resolve, reject) => {
+    const [url, managementUrl] = await new Promise<[string, string]>((resolve, reject) => {
       api.stdout!.on('data', (d: Buffer) => {
         out += d.toString();
-        const m = /"url":"(http:\/\/[^"]+)"/.exec(out);
-        if (m && out.includes('"msg":"ready"')) resolve(m[1]!);
+        const m = /"url":"(http:\/\/[^"]+)","managementUrl":"(http:\/\/[^"]+)"/.exec(out);
+        if (m && out.includes('"msg":"ready"')) resolve([m[1]!, m[2]!]);
       });
       api.on('exit', (c) => reject(new Error(`api exited ${c}: ${out.slice(-1500)}`)));
     });
@@ -351,7 +353,7 @@ async function runParley(members: number, messages: number, rate: number, pub: C
       members: [names[1]],
     });
     const cpu = async () => {
-      const text = await (await fetch(`${url}/metrics`)).text();
+      const text = await (await fetch(`${managementUrl}/metrics`)).text();
       return Number(/^process_cpu_seconds_total(?:{[^}]*})? (\S+)$/m.exec(text)?.[1] ?? NaN);
     };
     // Same user on every socket: the hub's work per socket is the same as for distinct members.

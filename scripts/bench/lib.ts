@@ -54,8 +54,9 @@ export async function load(
 /** Starts `npm start`'s entry point in a child process and waits for /readyz. */
 export async function startServer(
   env: Record<string, string>,
-): Promise<{ url: string; proc: ChildProcess; stop: () => Promise<void> }> {
+): Promise<{ url: string; managementUrl: string; proc: ChildProcess; stop: () => Promise<void> }> {
   const port = 20000 + Math.floor(Math.random() * 20000);
+  const managementPort = port + 1;
   const dir = mkdtempSync(join(tmpdir(), 'parley-bench-'));
   const extraArgs = process.env.BENCH_SERVER_NODE_ARGS ? process.env.BENCH_SERVER_NODE_ARGS.split(' ') : [];
   const proc = spawn(process.execPath, [...extraArgs, '--import', 'tsx', 'services/standalone/src/main.ts'], {
@@ -67,7 +68,9 @@ export async function startServer(
         ),
       ),
       PORT: String(port),
+      MANAGEMENT_PORT: String(managementPort),
       HOST: '127.0.0.1',
+      MANAGEMENT_HOST: '127.0.0.1',
       DATA_DIR: dir,
       LOG_LEVEL: 'warn',
       ...env,
@@ -75,10 +78,11 @@ export async function startServer(
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
+  const managementUrl = `http://127.0.0.1:${managementPort}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {
-      if ((await fetch(`${url}/readyz`)).status === 200) break;
+      if ((await fetch(`${managementUrl}/readyz`)).status === 200) break;
     } catch {
       /* not listening yet */
     }
@@ -87,6 +91,7 @@ export async function startServer(
   }
   return {
     url,
+    managementUrl,
     proc,
     stop: () =>
       new Promise((resolve) => {

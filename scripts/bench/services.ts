@@ -20,6 +20,7 @@ export function realStackEnv(prefix: string, extra: Record<string, string>): Rec
   const tag = `${prefix}-${randomBytes(3).toString('hex')}`;
   const env: Record<string, string> = {
     HOST: '127.0.0.1',
+    MANAGEMENT_HOST: '127.0.0.1',
     DATA_DIR: mkdtempSync(join(tmpdir(), 'parley-bench-')),
     REDIS_KEY_PREFIX: `parley-${tag}:`,
     TOPIC_CHAT_MESSAGES: `${tag}.chat.messages`,
@@ -46,6 +47,7 @@ export async function startAuth(env: Record<string, string>): Promise<Running> {
     env: {
       ...env,
       PORT: '0',
+      MANAGEMENT_PORT: '0',
       LOG_LEVEL: 'silent',
       JWT_SIGNING_KEYS: JSON.stringify([await generateSigningJwk('bench')]),
     },
@@ -58,21 +60,32 @@ export async function startAuth(env: Record<string, string>): Promise<Running> {
 
 export interface Proc {
   url: string;
+  /** The management server: /readyz, /metrics. */
+  managementUrl: string;
   proc: ChildProcess;
   stop: () => Promise<void>;
 }
 
 /** One message-service process of `role`, ready (its /readyz answers 200). */
 export async function startMessage(role: 'api' | 'worker', env: Record<string, string>): Promise<Proc> {
-  const port = await freePort();
+  const [port, managementPort] = [await freePort(), await freePort()];
   const proc = spawn(process.execPath, ['--import', 'tsx', MESSAGE_MAIN], {
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env, ROLE: role, PORT: String(port) },
+    env: {
+      ...process.env,
+      LOG_LEVEL: 'warn',
+      ...env,
+      ROLE: role,
+      PORT: String(port),
+      MANAGEMENT_PORT: String(managementPort),
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
-  await waitReady(`${url}/readyz`, proc, `message ${role}`);
+  const managementUrl = `http://127.0.0.1:${managementPort}`;
+  await waitReady(`${managementUrl}/readyz`, proc, `message ${role}`);
   return {
     url,
+    managementUrl,
     proc,
     stop: () =>
       new Promise((resolve) => {

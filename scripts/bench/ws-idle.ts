@@ -96,11 +96,13 @@ function stopProc(proc: ChildProcess): Promise<void> {
 async function gateway(): Promise<Target & { users: BenchUser[] }> {
   let base: string;
   let authUrl: string;
+  let metricsUrl: string;
   let pid: number;
   const stops: (() => Promise<void>)[] = [];
   if (stack === 'embedded') {
     const s = await startServer(SERVER_ENV);
     base = authUrl = s.url;
+    metricsUrl = `${s.managementUrl}/metrics`;
     pid = s.proc.pid!;
     stops.push(s.stop);
   } else {
@@ -108,6 +110,7 @@ async function gateway(): Promise<Target & { users: BenchUser[] }> {
     const auth = await startAuth(env);
     const api = await startMessage('api', env);
     base = api.url;
+    metricsUrl = `${api.managementUrl}/metrics`;
     authUrl = auth.url;
     pid = api.proc.pid!;
     stops.push(api.stop, async () => void (await auth.stop('bench')));
@@ -126,7 +129,7 @@ async function gateway(): Promise<Target & { users: BenchUser[] }> {
     name: `gateway (${stack})`,
     pid,
     wsUrl: base.replace(/^http/, 'ws') + '/v1/ws',
-    metricsUrl: `${base}/metrics`,
+    metricsUrl,
     users,
     stop: async () => {
       for (const s of stops) await s();

@@ -34,6 +34,8 @@ interface Member {
   name: string;
   role: Role;
   port: number;
+  /** The management server's port: /readyz and /metrics. */
+  managementPort: number;
   child: ChildProcess | undefined;
   /** Set while the fleet itself kills or stops the process. */
   expectExit: boolean;
@@ -156,6 +158,7 @@ export class Fleet {
       name,
       role,
       port: await freePort(),
+      managementPort: await freePort(),
       child: undefined,
       expectExit: false,
       stopped: false,
@@ -196,8 +199,20 @@ export class Fleet {
     return this.member(name).log.slice(-lines).join('');
   }
 
+  /** The management server of a process (/readyz, /metrics). */
+  managementUrl(name: string): string {
+    return `http://127.0.0.1:${this.member(name).managementPort}`;
+  }
+
+  /** The readiness URL of the process serving `url`. */
+  readyUrl(url: string): string {
+    const m = [...this.members.values()].find((x) => this.url(x.name) === url);
+    if (!m) throw new Error(`no process serves ${url}`);
+    return `${this.managementUrl(m.name)}/readyz`;
+  }
+
   async ready(name: string): Promise<boolean> {
-    return httpOk(`${this.url(name)}/readyz`);
+    return httpOk(`${this.managementUrl(name)}/readyz`);
   }
 
   async waitReady(name: string, timeoutMs = 90_000): Promise<void> {
@@ -229,7 +244,7 @@ export class Fleet {
 
   /** Prometheus text of a process's /metrics. */
   async metrics(name: string): Promise<string> {
-    const res = await fetch(`${this.url(name)}/metrics`, { signal: AbortSignal.timeout(5000) });
+    const res = await fetch(`${this.managementUrl(name)}/metrics`, { signal: AbortSignal.timeout(5000) });
     return res.text();
   }
 
@@ -270,6 +285,7 @@ export class Fleet {
         ...this.env,
         ...(m.role === 'auth' ? {} : { ROLE: m.role }),
         PORT: String(m.port),
+        MANAGEMENT_PORT: String(m.managementPort),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -150,7 +150,10 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
     const f = fleet;
     log(`starting auth, 2 gateways, 2 workers (tag ${f.tag})`);
     await f.startParley();
-    lb = new Balancer(() => f.names('api').map((n) => f.url(n)));
+    lb = new Balancer(
+      () => f.names('api').map((n) => f.url(n)),
+      (g) => f.readyUrl(g),
+    );
     lb.start();
     traffic = new Traffic(o, f.url('auth'), lb);
     log(

@@ -72,7 +72,10 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
     const f = fleet;
     log(`starting auth, 2 gateways, 2 workers (tag ${f.tag})`);
     await f.startParley();
-    lb = new Balancer(() => f.names('api').map((n) => f.url(n)));
+    lb = new Balancer(
+      () => f.names('api').map((n) => f.url(n)),
+      (g) => f.readyUrl(g),
+    );
     lb.start();
     const t = (traffic = new Traffic(o, f.url('auth'), lb));
     await t.setup();

@@ -17,13 +17,17 @@ export class Balancer {
   private readonly down = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly gateways: () => string[]) {}
+  constructor(
+    private readonly gateways: () => string[],
+    /** A gateway's readiness URL (on its management port). */
+    private readonly readyUrl: (gateway: string) => string,
+  ) {}
 
   start(intervalMs = 300): void {
     const poll = async () => {
       await Promise.all(
         this.gateways().map(async (g) => {
-          if (await httpOk(`${g}/readyz`, 800)) this.down.delete(g);
+          if (await httpOk(this.readyUrl(g), 800)) this.down.delete(g);
           else if (!this.down.has(g)) this.down.set(g, Date.now());
         }),
       );

@@ -1,6 +1,6 @@
 /**
  * Runs Parley in embedded mode on 127.0.0.1 for the hostile-input harnesses, with a temporary
- * DATA_DIR, and prints one JSON line `{"url": …}` once ready. Extra settings come from the
+ * DATA_DIR, and prints one JSON line `{"url": …, "managementUrl": …}` once ready. Extra settings come from the
  * environment (e.g. WS_MAX_PENDING_AUTH); SIGTERM/SIGINT stop it and remove the data.
  *
  *   node --import tsx scripts/hostile/serve.ts
@@ -14,6 +14,7 @@ const dir = mkdtempSync(join(tmpdir(), 'parley-hostile-'));
 const running = await runStandalone({
   ...process.env,
   PORT: process.env.PORT ?? '0',
+  MANAGEMENT_PORT: process.env.MANAGEMENT_PORT ?? '0',
   HOST: '127.0.0.1',
   DATA_DIR: dir,
   LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
@@ -23,7 +24,7 @@ const running = await runStandalone({
   AUTH_ADMIN_USERNAMES: process.env.AUTH_ADMIN_USERNAMES ?? 'hostile_admin',
 });
 await running.ready;
-console.log(JSON.stringify({ url: running.url }));
+console.log(JSON.stringify({ url: running.url, managementUrl: running.managementUrl }));
 const stop = async (why: string) => {
   await running.stop(why);
   rmSync(dir, { recursive: true, force: true });

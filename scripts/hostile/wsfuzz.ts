@@ -597,7 +597,7 @@ async function main(): Promise<void> {
 
   // prom-client resets its event-loop delay histogram on every scrape: one scrape per phase boundary.
   const loopLag = async () => {
-    const text = await (await fetch(`${base}/metrics`)).text();
+    const text = await (await fetch(`${server.managementUrl}/metrics`)).text();
     const v = (n: string) => Number(new RegExp(`^${n}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1]) * 1000;
     return { p99: v('nodejs_eventloop_lag_p99_seconds'), max: v('nodejs_eventloop_lag_max_seconds') };
   };

@@ -185,7 +185,8 @@ async function startParley(maxSockets: number): Promise<Peer> {
         body: JSON.stringify(payload(i)),
       });
     },
-    heapBytes: async () => metric(await scrape(`${server.url}/metrics`), 'nodejs_heap_size_used_bytes'),
+    heapBytes: async () =>
+      metric(await scrape(`${server.managementUrl}/metrics`), 'nodejs_heap_size_used_bytes'),
     stop: server.stop,
   };
 }

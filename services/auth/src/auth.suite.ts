@@ -59,6 +59,7 @@ export function authHttpSuite(name: string, stackEnv: () => Record<string, strin
       keysJson = JSON.stringify([await generateSigningJwk('key-a')]);
       env = {
         PORT: '0',
+        MANAGEMENT_PORT: '0',
         HOST: '127.0.0.1',
         DATA_DIR: dir,
         LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
@@ -825,7 +826,7 @@ export function authHttpSuite(name: string, stackEnv: () => Record<string, strin
     describe('metrics', () => {
       it('counts sign-ins by method and outcome, with every series present from start-up', async () => {
         const value = async (series: string) => {
-          const text = (await running.app.inject({ method: 'GET', url: '/metrics' })).body;
+          const text = await (await fetch(`${running.managementUrl}/metrics`)).text();
           const line = text.split('\n').find((l) => l.startsWith(series));
           return line === undefined ? undefined : Number(line.split(' ').pop());
         };

@@ -52,12 +52,6 @@ export interface ParleyClientOptions {
   now?: () => number;
 }
 
-export interface Readiness {
-  ready: boolean;
-  status: string;
-  dependencies: Record<string, { state: 'starting' | 'up' | 'down'; since: string; error?: string }>;
-}
-
 export interface RequestOptions {
   query?: Record<string, string | number | undefined>;
   /** Send the access token (default: whenever the client holds one). */
@@ -207,19 +201,6 @@ export class ParleyClient {
     }
   }
 
-  /** Readiness with each dependency's state (/readyz answers 503 while not ready). */
-  async readiness(): Promise<Readiness> {
-    const { status, body } = await this.request<Omit<Readiness, 'ready'>>('GET', '/readyz', undefined, {
-      auth: false,
-    });
-    return { ready: status === 200, ...body };
-  }
-
-  /** The server's service name and version. */
-  async version(): Promise<{ service: string; version: string; commit?: string }> {
-    return this.call('GET', '/version', undefined, { auth: false });
-  }
-
   // --- accounts -----------------------------------------------------------------------------
 
   /** Creates an account and signs in (the client keeps the tokens). */
@@ -280,6 +261,11 @@ export class ParleyClient {
   /** Changes the title or default TTL (group owners and admins). */
   updateConversation(id: string, input: ConversationUpdate): Promise<Conversation> {
     return this.call('PATCH', `/v1/conversations/${enc(id)}`, input);
+  }
+
+  /** Accepts a conversation request, so your presence is shared there (sending in it does too). */
+  acceptConversation(id: string): Promise<Conversation> {
+    return this.call('POST', `/v1/conversations/${enc(id)}/accept`);
   }
 
   /** Adds members by username. */

@@ -1,10 +1,4 @@
-export {
-  ParleyClient,
-  ParleyApiError,
-  type ParleyClientOptions,
-  type Readiness,
-  type RequestOptions,
-} from './client.ts';
+export { ParleyClient, ParleyApiError, type ParleyClientOptions, type RequestOptions } from './client.ts';
 export {
   ParleySocket,
   newClientMsgId,

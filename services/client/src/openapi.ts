@@ -245,6 +245,26 @@ export interface paths {
     patch: operations['updateConversation'];
     trace?: never;
   };
+  '/v1/conversations/{id}/accept': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Accept a conversation request (someone else started it or added you)
+     * @description Until you accept a conversation, or send in it, your presence is not shared with its members. Accepting twice is a no-op.
+     */
+    post: operations['acceptConversation'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/conversations/{id}/delivered': {
     parameters: {
       query?: never;
@@ -343,7 +363,7 @@ export interface paths {
     };
     /**
      * Presence (online, away, offline with last-seen) of a conversation’s members
-     * @description Visible only to members. Changes are pushed over the WebSocket for direct chats and groups up to `PRESENCE_MAX_MEMBERS`; larger groups poll this.
+     * @description Visible only to members. Lists the members who accepted the conversation (started it, sent in it or accepted the request) and have not blocked you. Changes are pushed over the WebSocket for direct chats and groups up to `PRESENCE_MAX_MEMBERS`; larger groups poll this.
      */
     get: operations['getConversationPresence'];
     put?: never;
@@ -2022,6 +2042,8 @@ export interface operations {
         content: {
           'application/json': {
             conversations: {
+              /** @description False while the conversation is a request to you (someone else started it or added you) that you have neither sent in nor accepted; your presence is not shared there until then. */
+              accepted: boolean;
               createdAt: string;
               defaultTtlSeconds?: number;
               id: string;
@@ -2147,6 +2169,8 @@ export interface operations {
         };
         content: {
           'application/json': {
+            /** @description False while the conversation is a request to you (someone else started it or added you) that you have neither sent in nor accepted; your presence is not shared there until then. */
+            accepted: boolean;
             createdAt: string;
             defaultTtlSeconds?: number;
             id: string;
@@ -2186,6 +2210,8 @@ export interface operations {
         };
         content: {
           'application/json': {
+            /** @description False while the conversation is a request to you (someone else started it or added you) that you have neither sent in nor accepted; your presence is not shared there until then. */
+            accepted: boolean;
             createdAt: string;
             defaultTtlSeconds?: number;
             id: string;
@@ -2346,6 +2372,8 @@ export interface operations {
         };
         content: {
           'application/json': {
+            /** @description False while the conversation is a request to you (someone else started it or added you) that you have neither sent in nor accepted; your presence is not shared there until then. */
+            accepted: boolean;
             createdAt: string;
             defaultTtlSeconds?: number;
             id: string;
@@ -2477,6 +2505,8 @@ export interface operations {
         };
         content: {
           'application/json': {
+            /** @description False while the conversation is a request to you (someone else started it or added you) that you have neither sent in nor accepted; your presence is not shared there until then. */
+            accepted: boolean;
             createdAt: string;
             defaultTtlSeconds?: number;
             id: string;
@@ -2565,6 +2595,132 @@ export interface operations {
       };
       /** @description `UNSUPPORTED_MEDIA_TYPE` */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `RATE_LIMITED` */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `INTERNAL` */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNAVAILABLE` */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  acceptConversation: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The conversation */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            /** @description False while the conversation is a request to you (someone else started it or added you) that you have neither sent in nor accepted; your presence is not shared there until then. */
+            accepted: boolean;
+            createdAt: string;
+            defaultTtlSeconds?: number;
+            id: string;
+            lastMessage?: {
+              body?: string;
+              createdAt: string;
+              encrypted: boolean;
+              id: string;
+              senderId: string;
+              seq: number;
+            };
+            lastMessageAt?: string;
+            lastSeq: number;
+            members?: {
+              displayName: string;
+              joinedAt: string;
+              readSeq: number;
+              /** @enum {string} */
+              role: 'owner' | 'admin' | 'member';
+              userId: string;
+              username: string;
+            }[];
+            /** @enum {string} */
+            myRole: 'owner' | 'admin' | 'member';
+            title?: string;
+            /** @enum {string} */
+            type: 'direct' | 'group';
+            unreadCount: number;
+            updatedAt: string;
+          };
+        };
+      };
+      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON` */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNAUTHENTICATED` */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `CONVERSATION_NOT_FOUND` */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `URI_TOO_LONG` */
+      414: {
         headers: {
           [name: string]: unknown;
         };
@@ -2755,6 +2911,8 @@ export interface operations {
         };
         content: {
           'application/json': {
+            /** @description False while the conversation is a request to you (someone else started it or added you) that you have neither sent in nor accepted; your presence is not shared there until then. */
+            accepted: boolean;
             createdAt: string;
             defaultTtlSeconds?: number;
             id: string;
@@ -2805,7 +2963,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `NOT_ALLOWED_BY_ROLE` */
+      /** @description `NOT_ALLOWED_BY_ROLE`, `BLOCKED` */
       403: {
         headers: {
           [name: string]: unknown;
@@ -3025,6 +3183,8 @@ export interface operations {
         };
         content: {
           'application/json': {
+            /** @description False while the conversation is a request to you (someone else started it or added you) that you have neither sent in nor accepted; your presence is not shared there until then. */
+            accepted: boolean;
             createdAt: string;
             defaultTtlSeconds?: number;
             id: string;

@@ -87,6 +87,16 @@ describe('HTTP conventions', () => {
     expect(res.json().code).to.equal('MALFORMED_JSON');
   });
 
+  it('writes the request id once per log line', async () => {
+    const lines: string[] = [];
+    const captured = createLogger({ level: 'debug', name: 'test' }, { write: (l: string) => lines.push(l) });
+    const { app } = build({ logger: captured });
+    await app.inject({ method: 'GET', url: '/boom', headers: { 'x-request-id': 'req-once' } });
+    const mine = lines.filter((l) => l.includes('req-once'));
+    expect(mine.length, lines.join('')).to.be.greaterThan(1);
+    for (const l of mine) expect(l.match(/"reqId"/g), l).to.have.length(1);
+  });
+
   it('answers a body nested beyond the depth limit, or with a flood of keys, with MALFORMED_JSON', async () => {
     const { app } = build({ bodyLimit: 64 * 1024 });
     const deep = `{"a":${'['.repeat(10_000)}${']'.repeat(10_000)}}`;
@@ -166,46 +176,12 @@ describe('HTTP conventions', () => {
     expect(res.headers['retry-after']).to.equal('7');
   });
 
-  it('reports readiness from dependency state and drains on shutdown', async () => {
-    const { app, health } = build();
-    health.register('kafka');
-    expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).to.equal(503);
-    health.up('kafka');
-    const up = await app.inject({ method: 'GET', url: '/readyz' });
-    expect(up.statusCode).to.equal(200);
-    expect(up.json().dependencies.kafka.state).to.equal('up');
-    health.down('kafka', new Error('broker gone'));
-    const down = await app.inject({ method: 'GET', url: '/readyz' });
-    expect(down.statusCode).to.equal(503);
-    expect(down.json().dependencies.kafka).to.include({ state: 'down', error: 'broker gone' });
-    health.up('kafka');
-    health.startDraining();
-    const draining = await app.inject({ method: 'GET', url: '/readyz' });
-    expect(draining.statusCode).to.equal(503);
-    expect(draining.json().status).to.equal('draining');
-    expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).to.equal(200);
-  });
-
-  it('exports RED metrics per route template, registered at zero before traffic', async () => {
+  it('serves a bare /healthz and no operational endpoint on the public port', async () => {
     const { app } = build();
-    await app.ready();
-    const before = (await app.inject({ method: 'GET', url: '/metrics' })).body;
-    expect(before).to.include('parley_http_requests_total{method="POST",route="/echo",status_class="5xx"} 0');
-    await app.inject({ method: 'POST', url: '/echo', payload: { a: 1 } });
-    const after = (await app.inject({ method: 'GET', url: '/metrics' })).body;
-    expect(after).to.include('parley_http_requests_total{method="POST",route="/echo",status_class="2xx"} 1');
-    expect(after).to.include(
-      'parley_http_request_duration_seconds_bucket{le="0.001",method="POST",route="/echo"}',
-    );
-    expect(after).to.include('process_resident_memory_bytes');
-  });
-
-  it('serves the version', async () => {
-    const { app } = build();
-    expect((await app.inject({ method: 'GET', url: '/version' })).json()).to.deep.equal({
-      service: 'test',
-      version: '1.2.3',
-    });
+    const health = await app.inject({ method: 'GET', url: '/healthz' });
+    expect(health.json()).to.deep.equal({ status: 'ok' });
+    for (const url of ['/readyz', '/metrics', '/version'])
+      expect((await app.inject({ method: 'GET', url })).statusCode, url).to.equal(404);
   });
 });
 

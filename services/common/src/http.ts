@@ -125,7 +125,6 @@ export function createHttpApp(opts: HttpAppOptions): FastifyInstance {
     opts.metrics.http.requests.labels(req.method, route, statusClass(reply.statusCode)).inc();
     opts.metrics.http.duration.labels(req.method, route).observe(elapsed);
     const line = {
-      reqId: req.id,
       method: req.method,
       route,
       status: reply.statusCode,
@@ -162,17 +161,9 @@ export function createHttpApp(opts: HttpAppOptions): FastifyInstance {
     sendProblem(req, reply, problems.NOT_FOUND(`no route for ${req.method} ${req.url.split('?')[0]}`)),
   );
 
+  // A bare liveness answer for load balancers; readiness, metrics and the version are served on
+  // the management port only (management.ts), which the ingress never reaches.
   app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
-    const r = opts.health.readiness();
-    reply.code(r.ready ? 200 : 503);
-    return { status: r.ready ? 'ok' : r.draining ? 'draining' : 'unavailable', dependencies: r.dependencies };
-  });
-  app.get('/metrics', async (_req, reply) => {
-    reply.header('content-type', opts.metrics.registry.contentType);
-    return opts.metrics.registry.metrics();
-  });
-  app.get('/version', async () => opts.version);
 
   return app as unknown as FastifyInstance;
 }
@@ -215,7 +206,7 @@ export function toProblemError(err: FastifyError | Error, req: FastifyRequest): 
     if (fe.statusCode === 415) return problems.UNSUPPORTED_MEDIA_TYPE(fe.message);
     return problems.VALIDATION_FAILED(fe.message);
   }
-  req.log.error({ err, reqId: req.id }, 'unhandled error');
+  req.log.error({ err }, 'unhandled error');
   return problems.INTERNAL('see logs for request id ' + req.id);
 }
 

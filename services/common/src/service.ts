@@ -7,6 +7,7 @@ import { connectDependencies, type CommonConfig, type Connected, type Dependenci
 import { problems } from './errors.ts';
 import { Health } from './health.ts';
 import { createHttpApp } from './http.ts';
+import { createManagementServer, listenManagement } from './management.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { Shutdown } from './shutdown.ts';
@@ -54,6 +55,8 @@ export interface RunOptions<S extends Spec> {
 export interface Running {
   app: FastifyInstance;
   url: string;
+  /** The management server: /healthz, /readyz, /metrics, /version. */
+  managementUrl: string;
   /** Resolves once every dependency is connected and every module started. */
   ready: Promise<void>;
   /** The connected adapters (tests and tooling; throws while connecting). */
@@ -163,8 +166,21 @@ export async function runService<S extends Spec & { [K in keyof CommonConfig]: u
     description: 'REST API of Parley. Errors are RFC 9457 problem+json with a stable `code`.',
   });
   app.get('/v1/openapi.json', async () => openapi);
-  const url = await app.listen({ host: common.http.host, port: common.http.port });
-  logger.info({ url }, 'listening');
+  if (common.management.port !== 0 && common.management.port === common.http.port)
+    throw new ConfigError(
+      'management.port',
+      'MANAGEMENT_PORT',
+      `must differ from PORT (${common.http.port})`,
+    );
+  const management = createManagementServer({ health, metrics, version });
+  const managementUrl = await listenManagement(management, common.management.host, common.management.port);
+  const url = await app
+    .listen({ host: common.http.host, port: common.http.port })
+    .catch(async (err: unknown) => {
+      management.close();
+      throw err;
+    });
+  logger.info({ url, managementUrl }, 'listening');
 
   if (opts.handleSignals) shutdown.installSignalHandlers();
   const stoppers: (() => Promise<void>)[] = [];
@@ -203,8 +219,13 @@ export async function runService<S extends Spec & { [K in keyof CommonConfig]: u
   });
   shutdown.add('close adapters', async () => connected?.close());
   shutdown.add('flush traces', () => tracing.shutdown());
+  // Last: /readyz answers "draining" to the end.
+  shutdown.add('close management server', async () => {
+    management.closeAllConnections();
+    await new Promise<void>((resolve) => management.close(() => resolve()));
+  });
 
-  return { app, url, ready, deps: ctx.deps, stop: (reason = 'stop') => shutdown.run(reason) };
+  return { app, url, managementUrl, ready, deps: ctx.deps, stop: (reason = 'stop') => shutdown.run(reason) };
 }
 
 /**

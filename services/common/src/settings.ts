@@ -36,6 +36,18 @@ export const commonSettings = {
       doc: 'How long a client may take to send a whole request (headers and body); slower ones get 408 REQUEST_TIMEOUT. Open WebSockets are not affected.',
     }),
   },
+  management: {
+    host: field(parse.string(), {
+      env: 'MANAGEMENT_HOST',
+      default: '0.0.0.0',
+      doc: 'Address of the management server: /healthz, /readyz, /metrics and /version, for the kubelet and Prometheus. Never route the ingress to it.',
+    }),
+    port: field(parse.int(0, 65535), {
+      env: 'MANAGEMENT_PORT',
+      default: '9090',
+      doc: 'Port of the management server (must differ from PORT); 0 picks a free port.',
+    }),
+  },
   cors: {
     origins: optionalField(parse.list(), {
       env: 'CORS_ORIGINS',

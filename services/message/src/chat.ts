@@ -74,6 +74,59 @@ export class Chat {
     return (await this.store.membersOf(conversationId)).map((m) => m.userId);
   }
 
+  /**
+   * The members whose presence `p` may see in a conversation `p` is in: those who accepted it
+   * (started it, sent in it or accepted the request) and have not blocked `p`; `p` always.
+   */
+  async presenceVisibleTo(p: Principal, conversationId: string): Promise<string[]> {
+    await this.member(p, conversationId);
+    const accepted = (await this.store.membersOf(conversationId))
+      .filter((m) => !m.pending)
+      .map((m) => m.userId)
+      .filter((u) => u !== p.userId);
+    const blockers = await this.store.blockersAmong(accepted, p.userId);
+    return [p.userId, ...accepted.filter((u) => !blockers.has(u))];
+  }
+
+  /**
+   * The conversations a user's presence changes go to: those the user accepted, except any that
+   * holds someone the user blocked.
+   */
+  async presenceAudience(userId: string): Promise<string[]> {
+    const [mine, blocks] = await Promise.all([
+      this.store.members.find({ userId }, { limit: 10_000 }),
+      this.store.blocks.find({ blockerId: userId }, { limit: 10_000 }),
+    ]);
+    const accepted = mine.filter((m) => !m.pending).map((m) => m.conversationId);
+    if (blocks.length === 0 || accepted.length === 0) return accepted;
+    const shared = await this.store.members.find(
+      { conversationId: q.in(accepted), userId: q.in(blocks.map((b) => b.blockedId)) },
+      { limit: 100_000 },
+    );
+    const withBlocked = new Set(shared.map((m) => m.conversationId));
+    return accepted.filter((c) => !withBlocked.has(c));
+  }
+
+  /** Accepts a conversation request: the member's presence is shared there from now on. */
+  async accept(p: Principal, conversationId: string) {
+    const { conv, me } = await this.member(p, conversationId);
+    const accepted = await this.markAccepted(me);
+    return this.view(p, conv, accepted, true);
+  }
+
+  private async markAccepted(me: Member): Promise<Member> {
+    if (!me.pending) return me;
+    await this.store.members.updateOne({ _id: me._id }, { $unset: ['pending'] });
+    const { pending: _, ...accepted } = me;
+    return accepted;
+  }
+
+  /** Refuses adding users who blocked the one adding them (#15: no way around a block). */
+  private async refuseBlockers(p: Principal, userIds: string[]): Promise<void> {
+    const blockers = await this.store.blockersAmong(userIds, p.userId);
+    if (blockers.size > 0) throw P.BLOCKED('a user you are adding blocked you');
+  }
+
   /** The caller's membership, or 404 whether the conversation is missing or foreign. */
   async member(p: Principal, conversationId: string): Promise<{ conv: Conversation; me: Member }> {
     const [conv, me] = await Promise.all([
@@ -127,8 +180,8 @@ export class Chat {
         // Both sides created it at once: the unique direct key picked one.
         return { conv: (await this.store.conversations.findOne({ directKey }))!, created: false };
       }
-      await this.addMember(conv._id, p.userId, 'member', now);
-      await this.addMember(conv._id, other._id, 'member', now);
+      await this.addMember(conv._id, p.userId, { role: 'member', at: now });
+      await this.addMember(conv._id, other._id, { role: 'member', at: now, pending: true });
       await this.emit('conversation.updated', conv._id, {
         conversation: { id: conv._id, type: 'direct' },
         change: 'created',
@@ -137,6 +190,10 @@ export class Chat {
     }
     if (users.length + 1 > this.opts.memberCap)
       throw P.MEMBER_CAP_REACHED(`at most ${this.opts.memberCap} members`);
+    await this.refuseBlockers(
+      p,
+      users.map((u) => u._id),
+    );
     const conv: Conversation = {
       _id: randomUUID(),
       type: 'group',
@@ -147,8 +204,8 @@ export class Chat {
       updatedAt: now,
     };
     await this.store.conversations.insertOne(conv);
-    await this.addMember(conv._id, p.userId, 'owner', now);
-    for (const u of users) await this.addMember(conv._id, u._id, 'member', now);
+    await this.addMember(conv._id, p.userId, { role: 'owner', at: now });
+    for (const u of users) await this.addMember(conv._id, u._id, { role: 'member', at: now, pending: true });
     await this.emit('conversation.updated', conv._id, {
       conversation: { id: conv._id, type: 'group', title: conv.title },
       change: 'created',
@@ -156,15 +213,20 @@ export class Chat {
     return { conv, created: true };
   }
 
-  private async addMember(conversationId: string, userId: string, role: Role, at: string): Promise<boolean> {
+  private async addMember(
+    conversationId: string,
+    userId: string,
+    opts: { role: Role; at: string; pending?: boolean },
+  ): Promise<boolean> {
     return this.store.insertIfAbsent(this.store.members, {
       _id: this.store.memberId(conversationId, userId),
       conversationId,
       userId,
-      role,
-      joinedAt: at,
+      role: opts.role,
+      joinedAt: opts.at,
       readSeq: 0,
       deliveredSeq: 0,
+      ...(opts.pending ? { pending: true as const } : {}),
     });
   }
 
@@ -201,6 +263,7 @@ export class Chat {
       ...(state ? { lastMessageAt: state.lastMessageAt, lastMessage: state.preview } : {}),
       unreadCount,
       myRole: me.role,
+      accepted: !me.pending,
       ...(members ? { members } : {}),
     };
   }
@@ -264,12 +327,16 @@ export class Chat {
     if (conv.type === 'direct') throw P.NOT_ALLOWED_BY_ROLE('direct conversations have exactly two members');
     this.requireRole(me, ['owner', 'admin'], 'adding members');
     const users = await this.resolveUsers(usernames);
+    await this.refuseBlockers(
+      p,
+      users.map((u) => u._id),
+    );
     const current = await this.store.members.count({ conversationId: id });
     if (current + users.length > this.opts.memberCap)
       throw P.MEMBER_CAP_REACHED(`at most ${this.opts.memberCap} members`);
     const now = new Date().toISOString();
     for (const u of users)
-      if (await this.addMember(id, u._id, 'member', now))
+      if (await this.addMember(id, u._id, { role: 'member', at: now, pending: true }))
         await this.emit('member.added', id, { userId: u._id, by: p.userId });
     return this.view(p, conv, me, true);
   }
@@ -343,7 +410,7 @@ export class Chat {
     const id = messageIdFor(conversationId, p.userId, input.clientMsgId);
     // Two rounds of independent reads instead of four in a row; nothing is used before the
     // membership check passes, so a non-member learns nothing.
-    const [{ conv }, stored] = await Promise.all([
+    const [{ conv, me }, stored] = await Promise.all([
       this.member(p, conversationId),
       skipStoredCheck ? null : this.store.messages.findById(id),
     ]);
@@ -353,6 +420,8 @@ export class Chat {
       input.replyTo ? this.store.messages.findById(input.replyTo) : undefined,
     ]);
     if (blocked) throw P.BLOCKED();
+    // Replying accepts a conversation request.
+    if (me.pending) await this.markAccepted(me);
     if (
       parent !== undefined &&
       (!parent || parent.conversationId !== conversationId || parent.expiresAt <= Date.now())

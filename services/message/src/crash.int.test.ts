@@ -31,7 +31,7 @@ describe('worker crash (real stack)', function () {
 
   const startWorker = () => {
     const child = spawn(process.execPath, ['--import', 'tsx', WORKER_MAIN], {
-      env: { ...process.env, ...env, ROLE: 'worker', PORT: '0', LOG_LEVEL: 'warn' },
+      env: { ...process.env, ...env, ROLE: 'worker', PORT: '0', MANAGEMENT_PORT: '0', LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout!.on('data', (d: Buffer) => (workerLog += d.toString()));
@@ -63,6 +63,7 @@ describe('worker crash (real stack)', function () {
       env: {
         ...env,
         PORT: '0',
+        MANAGEMENT_PORT: '0',
         LOG_LEVEL: 'silent',
         JWT_SIGNING_KEYS: JSON.stringify([await generateSigningJwk('k')]),
       },

@@ -21,7 +21,7 @@ export const messageErrors = {
   BLOCKED: {
     status: 403,
     title: 'Blocked',
-    doc: 'The other user blocked you; you cannot message them directly.',
+    doc: 'The other user blocked you: you cannot message them directly, or add them to a conversation.',
   },
   MEMBER_CAP_REACHED: { status: 409, title: 'Group is full', doc: 'The group reached its member cap.' },
   EDIT_WINDOW_PASSED: {

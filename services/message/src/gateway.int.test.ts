@@ -32,7 +32,7 @@ describe('gateway across two processes (real stack)', function () {
   const start = (role: 'api' | 'worker'): Proc => {
     let out = '';
     const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
-      env: { ...process.env, ...env, ROLE: role, PORT: '0', LOG_LEVEL: 'info' },
+      env: { ...process.env, ...env, ROLE: role, PORT: '0', MANAGEMENT_PORT: '0', LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const url = new Promise<string>((resolve, reject) => {
@@ -78,6 +78,7 @@ describe('gateway across two processes (real stack)', function () {
       env: {
         ...env,
         PORT: '0',
+        MANAGEMENT_PORT: '0',
         LOG_LEVEL: 'silent',
         JWT_SIGNING_KEYS: JSON.stringify([await generateSigningJwk('k')]),
       },

@@ -52,6 +52,7 @@ export function messageHttpSuite(name: string, stackEnv: () => Record<string, st
       dir = mkdtempSync(join(tmpdir(), 'parley-msg-'));
       env = {
         PORT: '0',
+        MANAGEMENT_PORT: '0',
         HOST: '127.0.0.1',
         DATA_DIR: dir,
         LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',

@@ -7,6 +7,7 @@ import {
 } from '@parley/common';
 import { Chat } from './chat.ts';
 import { RelayMetrics, startRelay } from './fanout/relay.ts';
+import { originAllowed } from './gateway/origin.ts';
 import { Gateway, refuse, WS_PATH } from './gateway/gateway.ts';
 import { GatewayMetrics } from './gateway/metrics.ts';
 import { presenceRoutes } from './presence.routes.ts';
@@ -69,6 +70,8 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
       relayMetrics = new RelayMetrics(ctx.metrics.registry);
       app.server.on('upgrade', (req, socket, head) => {
         if ((req.url ?? '').split('?')[0] !== WS_PATH) return refuse(socket, 404, 'Not Found');
+        if (!originAllowed(req.headers.origin, req.headers.host, cfg.cors.origins))
+          return refuse(socket, 403, 'Forbidden', 'origin not allowed (CORS_ORIGINS)');
         if (!gateway) return refuse(socket, 503, 'Service Unavailable', 'starting');
         gateway.handleUpgrade(req, socket, head);
       });

@@ -22,7 +22,7 @@ export function presenceRoutes(api: Api, started: () => { chat: Chat; gateway: G
     operationId: 'getConversationPresence',
     summary: 'Presence (online, away, offline with last-seen) of a conversation’s members',
     description:
-      'Visible only to members. Changes are pushed over the WebSocket for direct chats and groups up to `PRESENCE_MAX_MEMBERS`; larger groups poll this.',
+      'Visible only to members. Lists the members who accepted the conversation (started it, sent in it or accepted the request) and have not blocked you. Changes are pushed over the WebSocket for direct chats and groups up to `PRESENCE_MAX_MEMBERS`; larger groups poll this.',
     tags: ['presence'],
     access: 'user',
     params: ConversationParams,
@@ -32,8 +32,7 @@ export function presenceRoutes(api: Api, started: () => { chat: Chat; gateway: G
       const p: Principal | undefined = req.principal;
       if (!p) throw problems.UNAUTHENTICATED();
       const { chat, gateway } = started();
-      await chat.member(p, req.params.id);
-      const members = await chat.memberIds(req.params.id);
+      const members = await chat.presenceVisibleTo(p, req.params.id);
       return { members: await Promise.all(members.map((u) => gateway.presence.view(u))) };
     },
   });

@@ -81,6 +81,21 @@ export function messageRoutes(api: Api, chat: () => Chat): void {
 
   api.route({
     method: 'POST',
+    url: '/v1/conversations/:id/accept',
+    operationId: 'acceptConversation',
+    summary: 'Accept a conversation request (someone else started it or added you)',
+    description:
+      'Until you accept a conversation, or send in it, your presence is not shared with its members. Accepting twice is a no-op.',
+    tags: convTags,
+    access: 'user',
+    params: S.ConversationParams,
+    responses: { 200: { description: 'The conversation', schema: S.ConversationView } },
+    errors: common,
+    handler: async (req) => chat().accept(who(req), req.params.id),
+  });
+
+  api.route({
+    method: 'POST',
     url: '/v1/conversations/:id/members',
     operationId: 'addMembers',
     summary: 'Add members to a group (owners and admins)',
@@ -89,7 +104,7 @@ export function messageRoutes(api: Api, chat: () => Chat): void {
     params: S.ConversationParams,
     body: S.AddMembersBody,
     responses: { 200: { description: 'The conversation', schema: S.ConversationView } },
-    errors: [...common, 'NOT_ALLOWED_BY_ROLE', 'USER_NOT_FOUND', 'MEMBER_CAP_REACHED'],
+    errors: [...common, 'NOT_ALLOWED_BY_ROLE', 'USER_NOT_FOUND', 'MEMBER_CAP_REACHED', 'BLOCKED'],
     handler: async (req) => chat().addMembers(who(req), req.params.id, req.body.members),
   });
 

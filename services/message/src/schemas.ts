@@ -137,6 +137,10 @@ export const ConversationView = z.object({
     .optional(),
   unreadCount: z.number().int(),
   myRole: z.enum(['owner', 'admin', 'member']),
+  accepted: z.boolean().meta({
+    description:
+      'False while the conversation is a request to you (someone else started it or added you) that you have neither sent in nor accepted; your presence is not shared there until then.',
+  }),
   members: z.array(MemberView).optional(),
 });
 export const ConversationList = z.object({

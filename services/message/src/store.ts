@@ -21,6 +21,11 @@ export interface Member extends Doc {
   joinedAt: string;
   readSeq: number;
   deliveredSeq: number;
+  /**
+   * Set while the conversation is a request: someone else started it or added this member, and
+   * the member has neither sent in it nor accepted it. Their presence is not shared there.
+   */
+  pending?: true;
 }
 
 /** Written only by the worker that owns the conversation's partition. */
@@ -186,6 +191,16 @@ export class MessageStore {
 
   async isBlocked(blockerId: string, blockedId: string): Promise<boolean> {
     return (await this.blocks.findById(`${blockerId}:${blockedId}`)) !== null;
+  }
+
+  /** Which of `userIds` blocked `blockedId`. */
+  async blockersAmong(userIds: readonly string[], blockedId: string): Promise<Set<string>> {
+    if (userIds.length === 0) return new Set();
+    const found = await this.blocks.find(
+      { _id: q.in(userIds.map((u) => `${u}:${blockedId}`)) },
+      { limit: userIds.length },
+    );
+    return new Set(found.map((b) => b.blockerId));
   }
 
   /** Inserts, or answers false when the unique key already exists. */

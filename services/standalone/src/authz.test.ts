@@ -125,6 +125,10 @@ const SECURED: Record<string, Op> = {
     req: (w) => ({ ...g(w), body: { title: 'pwned' } }),
     denials: [nonMember('CONVERSATION_NOT_FOUND'), byRole('bob', 'a plain member renames the group')],
   },
+  'POST /v1/conversations/{id}/accept': {
+    req: (w) => ({ ...g(w, '/accept') }),
+    denials: [nonMember('CONVERSATION_NOT_FOUND'), removed('CONVERSATION_NOT_FOUND')],
+  },
   'POST /v1/conversations/{id}/members': {
     req: (w) => ({ ...g(w, '/members'), body: { members: [w.users.mallory.username] } }),
     denials: [
@@ -374,6 +378,7 @@ describe('authorization matrix (embedded)', function () {
     jwk = await generateSigningJwk('authz-key');
     running = await runStandalone({
       PORT: '0',
+      MANAGEMENT_PORT: '0',
       HOST: '127.0.0.1',
       DATA_DIR: dir,
       LOG_LEVEL: 'silent',
@@ -727,6 +732,120 @@ describe('authorization matrix (embedded)', function () {
       }
       await waitFor(() => owner.frames.some((f) => f.type === 'ack' && f.id === 's'), { timeoutMs: 1000 });
       expect(owner.frames.filter((f) => f.type === 'presence' && f.userId === mallory.id)).to.deep.equal([]);
+    });
+
+    describe('blocks and presence (#15, finding 5)', () => {
+      const fresh = (name: string) => register(`${name}_${randomUUID().replace(/-/g, '').slice(0, 8)}`);
+      const presenceOf = async (conv: string, viewer: User) =>
+        ((await json('GET', `/v1/conversations/${conv}/presence`, viewer.token)).members as Json[]).map(
+          (m) => m.userId as string,
+        );
+      /** Waits until `watcher` has seen the socket's own later pong: earlier frames are all in. */
+      const settle = async (s: TestSocket, id: string) => {
+        s.send({ type: 'ping', id });
+        await s.next('pong', { id });
+      };
+
+      it('refuses a blocked user adding the blocker to a new or existing group with 403 BLOCKED', async () => {
+        const [victim, stalker, friend] = await Promise.all([
+          fresh('victim'),
+          fresh('stalker'),
+          fresh('friend'),
+        ]);
+        await json('PUT', `/v1/users/me/blocks/${stalker.username}`, victim.token);
+        documented('POST', '/v1/conversations', 403, 'BLOCKED');
+        documented('POST', '/v1/conversations/{id}/members', 403, 'BLOCKED');
+        for (const type of ['direct', 'group'] as const)
+          refused(
+            await call('POST', '/v1/conversations', stalker.token, {
+              type,
+              title: 't',
+              members: type === 'direct' ? [victim.username] : [victim.username, friend.username],
+            }),
+            403,
+            'BLOCKED',
+            `${type} with the blocker`,
+          );
+        const own = await json('POST', '/v1/conversations', stalker.token, {
+          type: 'group',
+          title: 't',
+          members: [friend.username],
+        });
+        refused(
+          await call('POST', `/v1/conversations/${own.id}/members`, stalker.token, {
+            members: [victim.username],
+          }),
+          403,
+          'BLOCKED',
+          'adding the blocker to a group',
+        );
+        const mine = (await json('GET', '/v1/conversations', victim.token)).conversations as Json[];
+        expect(mine, 'the blocker is in no conversation of the blocked user').to.deep.equal([]);
+      });
+
+      it("hides a stranger's unsolicited conversation from the invitee's presence until accepted", async () => {
+        const [invitee, stranger] = await Promise.all([fresh('invitee'), fresh('stranger')]);
+        const conv = (
+          await json('POST', '/v1/conversations', stranger.token, {
+            type: 'direct',
+            members: [invitee.username],
+          })
+        ).id as string;
+        expect((await json('GET', `/v1/conversations/${conv}`, invitee.token)).accepted).to.equal(false);
+        expect((await json('GET', `/v1/conversations/${conv}`, stranger.token)).accepted).to.equal(true);
+        const watcher = await connect(stranger);
+        const target = await connect(invitee);
+        target.send({ type: 'presence', id: 'p1', status: 'away' });
+        await target.next('ack', { id: 'p1' });
+        await settle(watcher, 'w1');
+        expect(await presenceOf(conv, stranger)).to.deep.equal([stranger.id]);
+        expect(
+          watcher.frames.filter((f: Frame) => f.type === 'presence' && f.userId === invitee.id),
+        ).to.deep.equal([]);
+        // The invitee accepts: presence is shared from then on, over REST and pushed.
+        expect((await json('POST', `/v1/conversations/${conv}/accept`, invitee.token)).accepted).to.equal(
+          true,
+        );
+        expect(await presenceOf(conv, stranger)).to.have.members([stranger.id, invitee.id]);
+        target.send({ type: 'presence', id: 'p2', status: 'online' });
+        await watcher.next('presence', { userId: invitee.id, status: 'online' });
+      });
+
+      it('counts a reply as accepting a conversation request', async () => {
+        const [invitee, stranger] = await Promise.all([fresh('replier'), fresh('asker')]);
+        const conv = (
+          await json('POST', '/v1/conversations', stranger.token, {
+            type: 'group',
+            title: 'q',
+            members: [invitee.username],
+          })
+        ).id as string;
+        expect(await presenceOf(conv, stranger)).to.deep.equal([stranger.id]);
+        await json('POST', `/v1/conversations/${conv}/messages?wait=persisted`, invitee.token, {
+          clientMsgId: 'hello',
+          body: 'hi',
+        });
+        expect(await presenceOf(conv, stranger)).to.have.members([stranger.id, invitee.id]);
+      });
+
+      it('stops sharing presence with a user one blocks, over REST and pushed', async () => {
+        const [a, b] = await Promise.all([fresh('blocker'), fresh('blocked')]);
+        const conv = (
+          await json('POST', '/v1/conversations', a.token, { type: 'direct', members: [b.username] })
+        ).id as string;
+        await json('POST', `/v1/conversations/${conv}/accept`, b.token);
+        expect(await presenceOf(conv, b)).to.have.members([a.id, b.id]);
+        await json('PUT', `/v1/users/me/blocks/${b.username}`, a.token);
+        expect(await presenceOf(conv, b)).to.deep.equal([b.id]);
+        const watcher = await connect(b);
+        const blocker = await connect(a);
+        blocker.send({ type: 'presence', id: 'pa', status: 'away' });
+        await blocker.next('ack', { id: 'pa' });
+        await settle(watcher, 'wb');
+        expect(watcher.frames.filter((f: Frame) => f.type === 'presence' && f.userId === a.id)).to.deep.equal(
+          [],
+        );
+      });
     });
   });
 });

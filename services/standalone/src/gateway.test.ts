@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { generateSigningJwk } from '@parley/auth';
 import { waitFor, type Running } from '@parley/common';
 import { importJWK, SignJWT, type JWK } from 'jose';
+import { WebSocket } from 'ws';
 import { runStandalone } from './app.ts';
 import { TestSocket, wsUrl } from '@parley/common/testing';
 import { restClient, SocketPool, type User } from './testkit.ts';
@@ -37,6 +38,7 @@ describe('WebSocket gateway (embedded)', function () {
     jwk = await generateSigningJwk('test-key');
     running = await runStandalone({
       PORT: '0',
+      MANAGEMENT_PORT: '0',
       HOST: '127.0.0.1',
       DATA_DIR: dir,
       LOG_LEVEL: 'silent',
@@ -148,6 +150,26 @@ describe('WebSocket gateway (embedded)', function () {
       const s = await connect(u);
       expect((await call('POST', '/v1/auth/logout', u.token)).status).to.be.oneOf([200, 204]);
       expect(await s.closedWith()).to.deep.equal({ code: 4003, reason: 'session revoked' });
+    });
+
+    it('refuses an upgrade from a foreign browser origin with 403, and accepts its own page and native clients', async () => {
+      const upgrade = (origin?: string) =>
+        new Promise<string>((resolve) => {
+          const ws = new WebSocket(wsUrl(base), ['parley.v1', `parley.bearer.${alice.token}`], {
+            ...(origin ? { origin } : {}),
+          });
+          ws.on('unexpected-response', (_req, res) => resolve(`HTTP ${res.statusCode}`));
+          ws.on('message', (d) => {
+            if (String(d).includes('"ready"')) {
+              ws.close();
+              resolve('ready');
+            }
+          });
+          ws.on('error', () => resolve('error'));
+        });
+      expect(await upgrade('https://evil.example')).to.equal('HTTP 403');
+      expect(await upgrade(new URL(base).origin)).to.equal('ready');
+      expect(await upgrade()).to.equal('ready');
     });
 
     it('closes 4009 beyond the per-user connection cap', async () => {
@@ -414,6 +436,8 @@ describe('WebSocket gateway (embedded)', function () {
       const conv = (
         await call('POST', '/v1/conversations', alice.token, { type: 'direct', members: [u.username] })
       ).body.id;
+      // A conversation someone else started shares the invitee's presence once accepted (#15).
+      expect((await call('POST', `/v1/conversations/${conv}/accept`, u.token)).status).to.equal(200);
       const a = await connect(alice);
       const s = await connect(u);
       expect(await a.next('presence', { userId: u.id })).to.include({ status: 'online' });
@@ -435,6 +459,7 @@ describe('WebSocket gateway (embedded)', function () {
     const d = mkdtempSync(join(tmpdir(), 'parley-gw-pool-'));
     const r = await runStandalone({
       PORT: '0',
+      MANAGEMENT_PORT: '0',
       HOST: '127.0.0.1',
       DATA_DIR: d,
       LOG_LEVEL: 'silent',
@@ -473,6 +498,7 @@ describe('WebSocket gateway (embedded)', function () {
     const d = mkdtempSync(join(tmpdir(), 'parley-gw-drain-'));
     const r = await runStandalone({
       PORT: '0',
+      MANAGEMENT_PORT: '0',
       HOST: '127.0.0.1',
       DATA_DIR: d,
       LOG_LEVEL: 'silent',

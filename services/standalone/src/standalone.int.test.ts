@@ -12,6 +12,7 @@ describe('production adapters selected by configuration alone (real local stack)
     const dir = mkdtempSync(join(tmpdir(), 'parley-int-'));
     const env = {
       PORT: '0',
+      MANAGEMENT_PORT: '0',
       HOST: '127.0.0.1',
       DATA_DIR: dir,
       LOG_LEVEL: 'silent',
@@ -25,7 +26,7 @@ describe('production adapters selected by configuration alone (real local stack)
     try {
       await running.ready;
       const body = await waitFor(async () => {
-        const res = await fetch(`${running.url}/readyz`);
+        const res = await fetch(`${running.managementUrl}/readyz`);
         return res.status === 200
           ? ((await res.json()) as { dependencies: Record<string, { state: string }> })
           : null;

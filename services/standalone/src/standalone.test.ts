@@ -17,19 +17,31 @@ describe('embedded mode (one process, embedded adapters)', function () {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('serves health, readiness, metrics and version with no external server, data under DATA_DIR', async () => {
-    const running = await runStandalone({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dir, LOG_LEVEL: 'silent' });
+    const running = await runStandalone({
+      PORT: '0',
+      MANAGEMENT_PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: dir,
+      LOG_LEVEL: 'silent',
+    });
     try {
       await running.ready;
       expect((await fetch(`${running.url}/healthz`)).status).to.equal(200);
-      const ready = await fetch(`${running.url}/readyz`);
+      const ready = await fetch(`${running.managementUrl}/readyz`);
       expect(ready.status).to.equal(200);
       const body = (await ready.json()) as { dependencies: Record<string, { state: string }> };
       expect(Object.keys(body.dependencies).sort()).to.deep.equal(['cache', 'eventlog', 'modules', 'store']);
-      expect(await (await fetch(`${running.url}/metrics`)).text()).to.include('parley_http_requests_total');
+      expect(await (await fetch(`${running.managementUrl}/metrics`)).text()).to.include(
+        'parley_http_requests_total',
+      );
       expect(
-        ((await (await fetch(`${running.url}/version`)).json()) as { service: string }).service,
+        ((await (await fetch(`${running.managementUrl}/version`)).json()) as { service: string }).service,
       ).to.equal('parley');
       expect(existsSync(join(dir, 'parley.db'))).to.equal(true);
+      // The public port answers liveness only (#15): what the ingress routes reveals nothing.
+      for (const path of ['/readyz', '/metrics', '/version'])
+        expect((await fetch(`${running.url}${path}`)).status, path).to.equal(404);
+      expect(new URL(running.managementUrl).port).to.not.equal(new URL(running.url).port);
     } finally {
       expect(await running.stop('test')).to.equal(true);
     }
@@ -38,6 +50,7 @@ describe('embedded mode (one process, embedded adapters)', function () {
   it('reports an unreachable Kafka on /readyz and keeps retrying instead of crashing', async () => {
     const running = await runStandalone({
       PORT: '0',
+      MANAGEMENT_PORT: '0',
       HOST: '127.0.0.1',
       DATA_DIR: dir,
       LOG_LEVEL: 'silent',
@@ -47,7 +60,7 @@ describe('embedded mode (one process, embedded adapters)', function () {
     try {
       const body = await waitFor(
         async () => {
-          const res = await fetch(`${running.url}/readyz`);
+          const res = await fetch(`${running.managementUrl}/readyz`);
           const b = (await res.json()) as { dependencies: Record<string, { state: string }> };
           return res.status === 503 && b.dependencies.eventlog?.state === 'down' ? b : null;
         },
@@ -69,7 +82,10 @@ describe('embedded mode (one process, embedded adapters)', function () {
   });
 
   it('exits 0 within the deadline on SIGTERM', async () => {
-    const { code } = await runMain({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dir }, true);
+    const { code } = await runMain(
+      { PORT: '0', MANAGEMENT_PORT: '0', HOST: '127.0.0.1', DATA_DIR: dir },
+      true,
+    );
     expect(code).to.equal(0);
   });
 });

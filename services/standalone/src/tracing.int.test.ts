@@ -47,6 +47,7 @@ describe('tracing: one connected trace per message (real Kafka, FerretDB, Redis 
     running = await runStandalone({
       ...env,
       PORT: '0',
+      MANAGEMENT_PORT: '0',
       HOST: '127.0.0.1',
       DATA_DIR: dir,
       LOG_LEVEL: 'silent',

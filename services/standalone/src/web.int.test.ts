@@ -52,7 +52,13 @@ describe('web demo: two users chat in real time in Chromium (embedded mode)', fu
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'parley-web-'));
-    running = await runStandalone({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dir, LOG_LEVEL: 'silent' });
+    running = await runStandalone({
+      PORT: '0',
+      MANAGEMENT_PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: dir,
+      LOG_LEVEL: 'silent',
+    });
     await running.ready;
     // launch() gives the browser a fresh temporary profile, removed on close.
     browser = await chromium.launch({
@@ -224,6 +230,7 @@ describe('SDK in Node (ws) against the embedded gateway', function () {
     const dir = mkdtempSync(join(tmpdir(), 'parley-sdk-'));
     const running = await runStandalone({
       PORT: '0',
+      MANAGEMENT_PORT: '0',
       HOST: '127.0.0.1',
       DATA_DIR: dir,
       LOG_LEVEL: 'silent',

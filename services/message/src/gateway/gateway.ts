@@ -667,17 +667,14 @@ export class Gateway {
     }
   }
 
-  /** Pushes a presence change to the user's direct chats and small groups. */
+  /** Pushes a presence change to the user's accepted direct chats and small groups. */
   private async announce(
     userId: string,
     change: { before: PresenceStatus; after: PresenceStatus; lastSeen?: string },
   ): Promise<void> {
     if (change.before === change.after) return;
-    const convs = new Set<string>();
-    for (const s of this.hub.socketsOf(userId)) for (const c of s.conversations) convs.add(c);
-    if (convs.size === 0)
-      for (const m of await this.d.store.members.find({ userId }, { limit: 10_000 }))
-        convs.add(m.conversationId);
+    // Only conversations the user accepted, and none holding someone the user blocked (#15).
+    const convs = await this.d.chat.presenceAudience(userId);
     const frame = {
       type: 'presence',
       eventId: randomUUID(),

@@ -3,6 +3,7 @@ import { route, parseChatEvent, conversationChannel, userChannel } from '../fano
 import { chatEvent } from '../envelopes.ts';
 import { aggregatePresence, encodeEntry } from '../presence.ts';
 import { parseClientFrame, parseCursors } from './protocol.ts';
+import { originAllowed } from './origin.ts';
 import { TokenBucket } from './tokenbucket.ts';
 
 const conv = '0b7f5c1e-8a4d-4c2e-9f00-1234567890ab';
@@ -201,4 +202,23 @@ describe('fan-out routing', () => {
     const ev = chatEvent('message.deleted', conv, [], { id: 'm' });
     expect(parseChatEvent(Buffer.from(JSON.stringify(ev)))).to.deep.equal(ev);
   });
+});
+
+describe('gateway: WebSocket Origin check', () => {
+  const cases: [string, string | undefined, string | undefined, string[] | undefined, boolean][] = [
+    ['a native client (no Origin)', undefined, 'chat.example', undefined, true],
+    ['the server’s own page', 'https://chat.example', 'chat.example', undefined, true],
+    ['the server’s own page on a port', 'http://localhost:8080', 'localhost:8080', undefined, true],
+    ['an origin listed in CORS_ORIGINS', 'https://app.example', 'api.example', ['https://app.example'], true],
+    ['a foreign page', 'https://evil.example', 'chat.example', ['https://app.example'], false],
+    ['a foreign page with CORS_ORIGINS unset', 'https://evil.example', 'chat.example', undefined, false],
+    ['a lookalike host', 'https://chat.example.evil.example', 'chat.example', undefined, false],
+    ['the null origin (sandboxed frames, file://)', 'null', 'chat.example', undefined, false],
+    ['a non-web scheme', 'ftp://chat.example', 'chat.example', undefined, false],
+    ['an Origin but no Host', 'https://chat.example', undefined, undefined, false],
+  ];
+  for (const [what, origin, host, allowed, ok] of cases)
+    it(`${ok ? 'allows' : 'refuses'} ${what}`, () => {
+      expect(originAllowed(origin, host, allowed)).to.equal(ok);
+    });
 });

@@ -170,9 +170,9 @@ describe('monitoring queries against a live Prometheus (real stack)', function (
 
     const hostOf = (url: string) => new URL(url).host;
     const targets: [job: string, target: string][] = [
-      ['parley-auth', hostOf(auth.url)],
-      ['parley-message-api', hostOf(api.url)],
-      ['parley-message-worker', hostOf(worker.url)],
+      ['parley-auth', hostOf(auth.managementUrl)],
+      ['parley-message-api', hostOf(api.managementUrl)],
+      ['parley-message-worker', hostOf(worker.managementUrl)],
       ['parley-operator', `127.0.0.1:${operatorPort}`],
       ['redis-exporter', `127.0.0.1:${redisPort}`],
       ['node-exporter', `127.0.0.1:${nodePort}`],
