@@ -3,10 +3,11 @@
  * /metrics, and a graceful stop on SIGTERM (finish the batch in flight, release the Lease).
  */
 import {
-  createHttpApp,
+  createManagementServer,
   createLogger,
   createMetrics,
   Health,
+  listenManagement,
   loadConfig,
   redactConfig,
   Shutdown,
@@ -27,11 +28,10 @@ const health = new Health(log);
 health.register('kafka');
 const shutdown = new Shutdown(log, config.shutdownTimeoutMs);
 
-const app = createHttpApp({
-  logger: log,
+// The operator has no API: its port serves /healthz, /readyz, /metrics and /version only.
+const management = createManagementServer({
   metrics,
   health,
-  bodyLimit: 1024,
   version: { service: 'parley-operator', version: process.env.npm_package_version ?? '0.1.0' },
 });
 
@@ -57,8 +57,8 @@ const operator = new Operator(
 shutdown.add('readiness', () => health.startDraining());
 shutdown.add('operator', () => operator.stop(true));
 shutdown.add('kafka', () => kafka.close());
-shutdown.add('http', () => app.close());
+shutdown.add('http', () => new Promise<void>((resolve) => management.close(() => resolve())));
 shutdown.installSignalHandlers();
 
-await app.listen({ host: config.http.host, port: config.http.port });
+await listenManagement(management, config.http.host, config.http.port);
 operator.start();

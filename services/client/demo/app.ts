@@ -238,7 +238,22 @@ function renderHeader(): void {
   h.replaceChildren(
     ...(c.summary.type === 'direct' ? [presenceDot(otherUserId(c))] : []),
     el('span', 'title', titleOf(c)),
+    ...(c.summary.accepted ? [] : [acceptButton(c)]),
   );
+}
+
+/** A conversation someone else started is a request: accepting it shares your presence there. */
+function acceptButton(c: Convo): HTMLElement {
+  const button = el('button', 'accept', 'Accept');
+  button.id = 'accept-request';
+  button.title = 'Share your presence with this conversation';
+  button.addEventListener('click', () => {
+    void client.acceptConversation(c.summary.id).then((conv) => {
+      c.summary = { ...c.summary, accepted: conv.accepted };
+      renderHeader();
+    });
+  });
+  return button;
 }
 
 function receiptOf(c: Convo, m: Message): 'sent' | 'delivered' | 'read' {

@@ -1,6 +1,8 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { commonErrors, problems, type Catalogue } from './errors.ts';
+import type { HttpApp } from './http.ts';
 import { findNul, forbidNul } from './nul.ts';
 
 /** Who is calling, once an access token has been verified. */
@@ -27,7 +29,7 @@ export interface ResponseDef {
 
 export interface RouteDef<B extends z.ZodType, Q extends z.ZodType, P extends z.ZodType> {
   method: Method;
-  /** Fastify path syntax: /v1/users/:username */
+  /** Express path syntax: /v1/users/:username */
   url: string;
   operationId: string;
   summary: string;
@@ -42,7 +44,16 @@ export interface RouteDef<B extends z.ZodType, Q extends z.ZodType, P extends z.
   errors?: readonly string[];
   /** Per-route body limit in bytes. */
   bodyLimit?: number;
-  handler: (req: ApiRequest<z.output<B>, z.output<Q>, z.output<P>>, reply: FastifyReply) => Promise<unknown>;
+  handler: (req: ApiRequest<z.output<B>, z.output<Q>, z.output<P>>, reply: ApiReply) => Promise<unknown>;
+}
+
+/** How a handler shapes its answer beyond the value it returns (the framework stays out of handlers). */
+export interface ApiReply {
+  /** The status (200 unless set). */
+  code(status: number): ApiReply;
+  header(name: string, value: string): ApiReply;
+  /** Answers a redirect; the handler returns nothing after it. */
+  redirect(url: string, status: 301 | 302 | 303 | 307 | 308): void;
 }
 
 export interface ApiRequest<B, Q, P> {
@@ -51,16 +62,16 @@ export interface ApiRequest<B, Q, P> {
   params: P;
   principal: Principal | undefined;
   ip: string;
-  headers: FastifyRequest['headers'];
-  raw: FastifyRequest;
+  headers: IncomingHttpHeaders;
+  raw: Request;
 }
 
 export interface ApiOptions {
   /** Verifies the bearer token; throws UNAUTHENTICATED. */
-  authenticate: (req: FastifyRequest) => Promise<Principal>;
+  authenticate: (req: Request) => Promise<Principal>;
   /** Runs before each handler (rate limits); may throw a problem. */
   beforeHandler?: (
-    req: FastifyRequest,
+    req: Request,
     principal: Principal | undefined,
     route: { operationId: string },
   ) => Promise<void>;
@@ -69,6 +80,21 @@ export interface ApiOptions {
 
 interface Recorded {
   def: RouteDef<z.ZodType, z.ZodType, z.ZodType>;
+}
+
+function replyOf(res: Response): ApiReply {
+  const reply: ApiReply = {
+    code: (status) => {
+      res.status(status);
+      return reply;
+    },
+    header: (name, value) => {
+      res.setHeader(name, value);
+      return reply;
+    },
+    redirect: (url, status) => res.redirect(status, url),
+  };
+  return reply;
 }
 
 function zodProblem(err: z.ZodError, where: string) {
@@ -91,7 +117,7 @@ export class Api {
   private catalogue: Catalogue;
 
   constructor(
-    private readonly app: FastifyInstance,
+    private readonly http: HttpApp,
     private readonly opts: ApiOptions,
   ) {
     this.catalogue = { ...commonErrors, ...opts.catalogue };
@@ -117,11 +143,22 @@ export class Api {
     P extends z.ZodType = z.ZodUndefined,
   >(def: RouteDef<B, Q, P>): void {
     this.routes.push({ def: def as unknown as RouteDef<z.ZodType, z.ZodType, z.ZodType> });
-    this.app.route({
-      method: def.method,
-      url: def.url,
-      ...(def.bodyLimit ? { bodyLimit: def.bodyLimit } : {}),
-      handler: async (req, reply) => {
+    const parse = <T extends z.ZodType>(
+      schema: T | undefined,
+      value: unknown,
+      where: string,
+    ): z.output<T> => {
+      if (!schema) return undefined as z.output<T>;
+      const nul = findNul(value, where);
+      if (nul) throw problems.VALIDATION_FAILED(`${nul}: text must not contain U+0000`);
+      const r = schema.safeParse(value);
+      if (!r.success) throw zodProblem(r.error, where);
+      return r.data;
+    };
+    this.http.route(
+      def.method,
+      def.url,
+      async (req: Request, res: Response) => {
         let principal: Principal | undefined;
         if (def.access !== 'public') {
           principal = await this.opts.authenticate(req);
@@ -129,27 +166,21 @@ export class Api {
             throw problems.FORBIDDEN('this route is for administrators');
         }
         await this.opts.beforeHandler?.(req, principal, def);
-        const parse = <T extends z.ZodType>(
-          schema: T | undefined,
-          value: unknown,
-          where: string,
-        ): z.output<T> => {
-          if (!schema) return undefined as z.output<T>;
-          const nul = findNul(value, where);
-          if (nul) throw problems.VALIDATION_FAILED(`${nul}: text must not contain U+0000`);
-          const r = schema.safeParse(value);
-          if (!r.success) throw zodProblem(r.error, where);
-          return r.data;
-        };
-        const params = parse(def.params, req.params, 'params');
-        const query = parse(def.query, req.query, 'query');
+        // Express 5 gives parameters and the query on null-prototype objects; zod wants plain ones.
+        const params = parse(def.params, { ...req.params }, 'params');
+        const query = parse(def.query, { ...(req.query as Record<string, unknown>) }, 'query');
         const body = parse(def.body, req.body, 'body');
-        return def.handler(
-          { body, query, params, principal, ip: req.ip, headers: req.headers, raw: req },
-          reply,
+        const result = await def.handler(
+          { body, query, params, principal, ip: req.ip ?? '', headers: req.headers, raw: req },
+          replyOf(res),
         );
+        if (res.headersSent) return;
+        if (result === undefined) res.end();
+        else if (typeof result === 'string' || Buffer.isBuffer(result)) res.send(result);
+        else res.json(result);
       },
-    });
+      def.bodyLimit ? { bodyLimit: def.bodyLimit } : {},
+    );
   }
 
   /** The OpenAPI 3.1 document of every route defined so far. */
@@ -303,7 +334,7 @@ export function atLeastOneField<T extends z.ZodObject>(schema: T) {
 }
 
 /** Reads the bearer token from the Authorization header. */
-export function bearerToken(req: FastifyRequest): string | undefined {
+export function bearerToken(req: Request): string | undefined {
   const h = req.headers.authorization;
   if (typeof h !== 'string') return undefined;
   const m = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(h.trim());

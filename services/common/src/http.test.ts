@@ -1,50 +1,44 @@
 import { expect } from 'chai';
 import { connect, type Socket } from 'node:net';
-import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import { ConfigError } from './config.ts';
 import { commonErrors, PROBLEM_BASE, problems } from './errors.ts';
-import { Health } from './health.ts';
-import { createHttpApp, MAX_PARAM_LENGTH, type HttpAppOptions } from './http.ts';
+import { createHttpApp, type HttpApp, type HttpAppOptions } from './http.ts';
+import { inject, type InjectRequest } from './inject.ts';
 import { createLogger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
+import { MAX_PARAM_LENGTH } from './http.ts';
 
 const logger = createLogger({ level: 'silent', name: 'test' });
+const open: HttpApp[] = [];
+after(() => Promise.all(open.splice(0).map((h) => h.close())));
 
-function build(extra: Partial<HttpAppOptions> = {}): { app: FastifyInstance; health: Health } {
-  const health = new Health(logger);
-  const app = createHttpApp({
-    logger,
-    metrics: createMetrics(),
-    health,
-    bodyLimit: 1024,
-    version: { service: 'test', version: '1.2.3' },
-    ...extra,
-  });
-  app.post('/echo', async (req) => req.body);
-  app.get('/things/:id', async (req) => req.params);
-  app.delete('/things/:id', async () => ({}));
-  app.put('/things/mine', async () => ({}));
-  app.get('/boom', async () => {
+/** An app with test routes; inject() listens on a free loopback port on first use. */
+function build(extra: Partial<HttpAppOptions> = {}) {
+  const http = createHttpApp({ logger, metrics: createMetrics(), bodyLimit: 1024, ...extra });
+  http.route('POST', '/echo', (req, res) => void res.json(req.body));
+  http.route('GET', '/things/:id', (req, res) => void res.json({ ...req.params }));
+  http.route('DELETE', '/things/:id', (_req, res) => void res.json({}));
+  http.route('PUT', '/things/mine', (_req, res) => void res.json({}));
+  http.route('GET', '/boom', async () => {
     throw new Error('secret internals');
   });
-  app.get('/limited', async () => {
+  http.route('GET', '/limited', async () => {
     throw problems.RATE_LIMITED('slow down', { headers: { 'retry-after': '7' } });
   });
-  app.post(
-    '/typed',
-    {
-      schema: {
-        body: {
-          type: 'object',
-          required: ['n'],
-          additionalProperties: false,
-          properties: { n: { type: 'integer' } },
-        },
-      },
+  const Typed = z.strictObject({ n: z.number().int() });
+  http.route('POST', '/typed', (req, res) => void res.json(Typed.parse(req.body)));
+  let base: Promise<string> | undefined;
+  const app = {
+    inject: async (req: InjectRequest) => {
+      if (!base) {
+        open.push(http);
+        base = http.listen('127.0.0.1', 0);
+      }
+      return inject(await base, req);
     },
-    async (req) => req.body,
-  );
-  return { app, health };
+  };
+  return { app, http };
 }
 
 describe('HTTP conventions', () => {
@@ -63,6 +57,22 @@ describe('HTTP conventions', () => {
     expect(body.requestId).to.equal(res.headers['x-request-id']);
   });
 
+  it("runs a team's own Express middleware before every route, after the request id", async () => {
+    const { app, http } = build();
+    const seen: string[] = [];
+    http.use((req, res, next) => {
+      seen.push(String(req.id));
+      if (req.headers['x-team-block']) return void res.status(418).json({ team: 'blocked' });
+      res.setHeader('x-team', 'audited');
+      next();
+    });
+    const ok = await app.inject({ method: 'POST', url: '/echo', payload: { a: 1 } });
+    expect([ok.statusCode, ok.headers['x-team'], ok.json()]).to.deep.equal([200, 'audited', { a: 1 }]);
+    expect(seen).to.deep.equal([ok.headers['x-request-id']]);
+    const blocked = await app.inject({ method: 'GET', url: '/healthz', headers: { 'x-team-block': '1' } });
+    expect([blocked.statusCode, blocked.json()]).to.deep.equal([418, { team: 'blocked' }]);
+  });
+
   it('keeps a well-formed caller request id and replaces a hostile one', async () => {
     const { app } = build();
     const ok = await app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'abc-123' } });
@@ -70,7 +80,7 @@ describe('HTTP conventions', () => {
     const bad = await app.inject({
       method: 'GET',
       url: '/healthz',
-      headers: { 'x-request-id': 'a\u0000b<script>' },
+      headers: { 'x-request-id': 'a b<script>"' },
     });
     expect(bad.headers['x-request-id']).to.match(/^[0-9a-f-]{36}$/);
   });
@@ -214,6 +224,19 @@ describe('HTTP methods and oversize requests', () => {
     });
     expect(preflight.statusCode).to.equal(204);
     expect(preflight.headers['access-control-allow-origin']).to.equal('https://app.example');
+    // Not a preflight (no Origin), or from an origin not allowed: 204 with no CORS and no Allow.
+    const variants: Record<string, string>[] = [
+      {},
+      { origin: 'https://evil.example', 'access-control-request-method': 'PUT' },
+    ];
+    for (const headers of variants) {
+      const plain = await app.inject({ method: 'OPTIONS', url: '/things/mine', headers });
+      expect([
+        plain.statusCode,
+        plain.headers.allow,
+        plain.headers['access-control-allow-origin'],
+      ]).to.deep.equal([204, undefined, undefined]);
+    }
   });
 
   it('answers an over-long path segment with 414 URI_TOO_LONG', async () => {
@@ -257,13 +280,13 @@ function problemOf(response: string): { status: number; type: string; body: Reco
 }
 
 describe('HTTP server limits (real sockets)', () => {
-  let app: FastifyInstance;
+  let http: HttpApp;
   let url: string;
   beforeEach(async () => {
-    app = build({ headersTimeoutMs: 300, requestTimeoutMs: 600 }).app;
-    url = await app.listen({ host: '127.0.0.1', port: 0 });
+    http = build({ headersTimeoutMs: 300, requestTimeoutMs: 600 }).http;
+    url = await http.listen('127.0.0.1', 0);
   });
-  afterEach(() => app.close());
+  afterEach(() => http.close());
 
   it('disconnects a client that sends headers too slowly with 408 REQUEST_TIMEOUT', async () => {
     const r = await raw(url, 'GET /healthz HTTP/1.1\r\nHost: x\r\n');
@@ -291,7 +314,7 @@ describe('HTTP server limits (real sockets)', () => {
 
   it('leaves an upgraded connection (WebSocket) open past the request timeout', async () => {
     const upgraded: Socket[] = [];
-    app.server.on('upgrade', (_req, socket: Socket) => {
+    http.server.on('upgrade', (_req, socket: Socket) => {
       upgraded.push(socket);
       socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n');
     });

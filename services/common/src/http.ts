@@ -1,21 +1,21 @@
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import Fastify, {
-  LogController,
-  type FastifyBaseLogger,
-  type FastifyError,
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-} from 'fastify';
-import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
+import cors from 'cors';
+import express, {
+  type Express,
+  type NextFunction,
+  type Request,
+  type RequestHandler,
+  type Response,
+} from 'express';
+import helmet from 'helmet';
+import { trace } from '@opentelemetry/api';
 import { ZodError } from 'zod';
 import { ConfigError } from './config.ts';
-import { checkJsonShape } from './jsonshape.ts';
 import { PROBLEM_CONTENT_TYPE, ProblemError, problems } from './errors.ts';
-import type { Health } from './health.ts';
+import { checkJsonShape } from './jsonshape.ts';
 import type { Logger } from './logger.ts';
 import { primeHttpRoute, statusClass, type Metrics } from './metrics.ts';
 import { RouteTable } from './routetable.ts';
@@ -23,10 +23,8 @@ import { RouteTable } from './routetable.ts';
 export interface HttpAppOptions {
   logger: Logger;
   metrics: Metrics;
-  health: Health;
   /** Largest accepted body in bytes. */
   bodyLimit: number;
-  version: { service: string; version: string; commit?: string | undefined };
   /** Browser origins allowed by CORS; none when absent. */
   corsOrigins?: readonly string[] | undefined;
   trustProxy?: boolean;
@@ -36,6 +34,41 @@ export interface HttpAppOptions {
   requestTimeoutMs?: number;
 }
 
+declare module 'node:http' {
+  interface IncomingMessage {
+    /** The request id (a well-formed `X-Request-Id`, or a new UUID); echoed and on every log line. */
+    id: string;
+    /** A child logger carrying `reqId`. */
+    log: Logger;
+  }
+}
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** Express with Parley's conventions around it, and the Node server it runs on. */
+export interface HttpApp {
+  /** The Express application (settings, engines); add middleware with use(). */
+  readonly express: Express;
+  /**
+   * Adds Express middleware that runs before every route, after request ids, logging, security
+   * headers, CORS and the 405 check: a team's own auth headers, audit logging, and so on.
+   */
+  use(...handlers: RequestHandler[]): void;
+  /** The Node server: WebSocket upgrades attach here. Not listening until listen(). */
+  readonly server: Server;
+  /**
+   * Adds a route (Express path syntax, `/v1/users/:username`): listed for 405 answers, its RED
+   * metrics registered at zero, its JSON body (if any) read within `bodyLimit` bytes.
+   */
+  route(method: HttpMethod, path: string, handler: RequestHandler, opts?: { bodyLimit?: number }): void;
+  /** Runs before the server closes: drain what the server cannot (WebSockets). */
+  beforeClose(fn: () => Promise<void>): void;
+  /** Listens, answering the URL clients reach it at. */
+  listen(host: string, port: number): Promise<string>;
+  /** Runs the beforeClose hooks, stops accepting, and waits for in-flight requests. */
+  close(): Promise<void>;
+}
+
 /**
  * Longest path segment routed, percent-encoded: a 64-character parameter (the longest any route
  * accepts) encodes to at most 768. Longer ones get 414 URI_TOO_LONG.
@@ -43,12 +76,14 @@ export interface HttpAppOptions {
 export const MAX_PARAM_LENGTH = 1024;
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /**
- * A Fastify instance with Parley's conventions: request ids, problem+json for every error,
- * RED metrics per route template, /healthz, /readyz, /metrics and /version. Does no I/O.
+ * An Express 5 application with Parley's conventions: request ids, problem+json for every error,
+ * security headers, CORS, JSON bodies within limits, 405 with Allow, RED metrics per route
+ * template and a bare /healthz (readiness and metrics are on the management server). Does no I/O.
  */
-export function createHttpApp(opts: HttpAppOptions): FastifyInstance {
+export function createHttpApp(opts: HttpAppOptions): HttpApp {
   const headersTimeout = opts.headersTimeoutMs ?? 10_000;
   const requestTimeout = opts.requestTimeoutMs ?? 30_000;
   // Node refuses a headers timeout above the request timeout; say which settings to change.
@@ -58,118 +93,247 @@ export function createHttpApp(opts: HttpAppOptions): FastifyInstance {
       'HTTP_HEADERS_TIMEOUT_MS',
       `must not exceed HTTP_REQUEST_TIMEOUT_MS (${headersTimeout} > ${requestTimeout})`,
     );
-  const app = Fastify({
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+  app.set('trust proxy', opts.trustProxy ?? false);
+
+  const server = createServer({
+    headersTimeout,
+    requestTimeout,
     // Node checks these timeouts every connectionsCheckingInterval (30 s by default), which would
     // let a slow client hold its socket far beyond them.
-    http: { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.min(1000, headersTimeout) },
-    requestTimeout,
-    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
-    // Errors Node's HTTP parser and Fastify's router answer before any route: problem+json too.
-    clientErrorHandler: (err, socket) => writeClientError(err, socket),
-    frameworkErrors: (err, req, reply) =>
-      sendProblem(
-        req,
-        reply,
-        err.code === 'FST_ERR_MAX_PARAM_LENGTH'
-          ? problems.URI_TOO_LONG(err.message)
-          : err.code === 'FST_ERR_BAD_URL'
-            ? problems.VALIDATION_FAILED(err.message)
-            : toProblemError(err, req),
-      ),
-    loggerInstance: opts.logger as FastifyBaseLogger,
-    bodyLimit: opts.bodyLimit,
-    // Our onResponse hook logs one line per request with the route template instead.
-    logController: new LogController({ disableRequestLogging: true }),
-    requestIdHeader: false,
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-    },
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
-    trustProxy: opts.trustProxy ?? false,
+    connectionsCheckingInterval: Math.min(1000, headersTimeout),
   });
+  server.on('request', app);
+  // Errors Node's HTTP parser answers before any request exists: problem+json too.
+  server.on('clientError', (err: Error & { code?: string }, socket) => writeClientError(err, socket));
 
-  // Security headers suited to a JSON API (no inline content is ever served).
-  void app.register(helmet, {
-    global: true,
-    contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
-  });
-  const allowed = new Set(opts.corsOrigins ?? []);
-  void app.register(cors, {
-    origin: (origin, cb) => cb(null, origin !== undefined && allowed.has(origin)),
-    credentials: false,
-    maxAge: 600,
-    exposedHeaders: ['x-request-id', 'retry-after'],
-  });
-
-  // Fastify's parser (prototype-poisoning checks included), behind the shape limits: a deeply
-  // nested body would overflow every recursive walk after it.
-  const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
-    const text = String(body);
-    const shape = checkJsonShape(text);
-    if (shape) return done(problems.MALFORMED_JSON(shape.message), undefined);
-    parseJson(req, text, done);
-  });
-
-  app.addHook('onRequest', async (req, reply) => {
-    reply.header('x-request-id', req.id);
+  // Request id, a child logger made only when something logs, RED metrics and one log line per
+  // request (at debug; 5xx at error). Written here rather than with pino-http: its per-request
+  // child logger and serializers tripled the framework's CPU per request (scripts/bench/rest.ts).
+  const debug = opts.logger.isLevelEnabled('debug');
+  app.use((req, res, next) => {
+    const given = req.headers['x-request-id'];
+    const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    req.id = id;
+    let log: Logger | undefined;
+    Object.defineProperty(req, 'log', {
+      get: () => (log ??= opts.logger.child({ reqId: id })),
+      configurable: true,
+    });
+    res.setHeader('x-request-id', id);
+    const started = process.hrtime.bigint();
     opts.metrics.http.inFlight.inc();
+    res.once('close', () => {
+      opts.metrics.http.inFlight.dec();
+      const route = routeOf(req);
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      opts.metrics.http.requests.labels(req.method, route, statusClass(res.statusCode)).inc();
+      opts.metrics.http.duration.labels(req.method, route).observe(ms / 1000);
+      const line = { method: req.method, route, status: res.statusCode, ms };
+      if (res.statusCode >= 500) req.log.error(line, 'request failed');
+      else if (debug) req.log.debug(line, 'request');
+    });
+    next();
   });
+  // Security headers suited to a JSON API (no inline content is ever served).
+  app.use(
+    helmet({
+      contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    }),
+  );
+  const allowed = new Set(opts.corsOrigins ?? []);
+  app.use(
+    cors({
+      origin: (origin, cb) => cb(null, origin !== undefined && allowed.has(origin)),
+      credentials: false,
+      maxAge: 600,
+      exposedHeaders: ['x-request-id', 'retry-after'],
+    }),
+  );
 
-  app.addHook('onResponse', async (req, reply) => {
-    opts.metrics.http.inFlight.dec();
-    const route = req.routeOptions.url ?? 'unmatched';
-    const elapsed = reply.elapsedTime / 1000;
-    opts.metrics.http.requests.labels(req.method, route, statusClass(reply.statusCode)).inc();
-    opts.metrics.http.duration.labels(req.method, route).observe(elapsed);
-    const line = {
-      method: req.method,
-      route,
-      status: reply.statusCode,
-      ms: reply.elapsedTime,
-    };
-    if (reply.statusCode >= 500) req.log.error(line, 'request failed');
-    else req.log.debug(line, 'request');
-  });
-
-  app.addHook('onRoute', (route) => {
-    const methods = Array.isArray(route.method) ? route.method : [route.method];
-    for (const m of methods) if (m !== 'HEAD') primeHttpRoute(opts.metrics.http, m, route.url);
-  });
+  // OPTIONS that is not a CORS preflight from an allowed origin: 204 and nothing else, on any path
+  // (Express would otherwise answer with an Allow header mixing templated and concrete routes).
+  app.use((req, res, next) => (req.method === 'OPTIONS' ? void res.status(204).end() : next()));
 
   // An undeclared method on a known path is 405 with Allow, decided before auth and body parsing.
   const routeTable = new RouteTable();
-  app.addHook('onRoute', (route) => {
-    for (const m of Array.isArray(route.method) ? route.method : [route.method]) routeTable.add(m, route.url);
-  });
-  app.addHook('onRequest', async (req) => {
-    // Only a 404, or a request the router gave to a templated route, can lack its method.
-    if (!req.is404 && !req.routeOptions.url?.includes(':')) return;
-    const path = routeTable.resolve(req.url.split('?')[0]!);
-    if (!path || (!req.is404 && path.url === req.routeOptions.url)) return;
-    throw problems.METHOD_NOT_ALLOWED(`${req.method} is not served here; use ${path.allow.join(', ')}`, {
-      headers: { allow: path.allow.join(', ') },
-    });
+  routeTable.add('OPTIONS', '*'); // the CORS middleware answers OPTIONS everywhere
+  app.use((req, _res, next) => {
+    const path = req.path;
+    if (
+      path.length > MAX_PARAM_LENGTH &&
+      path.split('/').some((segment) => segment.length > MAX_PARAM_LENGTH)
+    )
+      return next(problems.URI_TOO_LONG(`a path segment is longer than ${MAX_PARAM_LENGTH} characters`));
+    const known = routeTable.resolve(path);
+    if (!known || known.allow.includes(req.method)) return next();
+    next(
+      problems.METHOD_NOT_ALLOWED(`${req.method} is not served here; use ${known.allow.join(', ')}`, {
+        headers: { allow: known.allow.join(', ') },
+      }),
+    );
   });
 
-  app.setErrorHandler((err: FastifyError | Error, req, reply) =>
-    sendProblem(req, reply, toProblemError(err, req)),
+  // Made on the first use(): an empty router still costs every request a pass through it.
+  let pre: express.Router | undefined;
+  app.use((req, res, next) => (pre ? pre(req, res, next) : next()));
+  const router = express.Router();
+  app.use(router);
+  app.use((req, _res, next) =>
+    next(problems.NOT_FOUND(`no route for ${req.method} ${req.originalUrl.split('?')[0]}`)),
   );
-  app.setNotFoundHandler((req, reply) =>
-    sendProblem(req, reply, problems.NOT_FOUND(`no route for ${req.method} ${req.url.split('?')[0]}`)),
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) =>
+    sendProblem(req, res, toProblemError(err, req)),
   );
 
+  const closers: (() => Promise<void>)[] = [];
+  const http: HttpApp = {
+    express: app,
+    server,
+    use: (...handlers) => void (pre ??= express.Router()).use(...handlers),
+    route(method, path, handler, routeOpts = {}) {
+      routeTable.add(method, path);
+      if (method === 'GET') routeTable.add('HEAD', path); // Express answers HEAD with the GET route
+      primeHttpRoute(opts.metrics.http, method, path);
+      const body = BODY_METHODS.has(method) ? [jsonBody(routeOpts.bodyLimit ?? opts.bodyLimit)] : [];
+      const name = `${method} ${path}`;
+      router[method.toLowerCase() as Lowercase<HttpMethod>](path, nameSpan(name, path), ...body, handler);
+    },
+    beforeClose(fn) {
+      closers.push(fn);
+    },
+    async listen(host, port) {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      return urlOf(server, host);
+    },
+    async close() {
+      for (const fn of closers) await fn();
+      if (!server.listening) return;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await closed;
+    },
+  };
   // A bare liveness answer for load balancers; readiness, metrics and the version are served on
   // the management port only (management.ts), which the ingress never reaches.
-  app.get('/healthz', async () => ({ status: 'ok' }));
-
-  return app as unknown as FastifyInstance;
+  http.route('GET', '/healthz', (_req, res) => void res.json({ status: 'ok' }));
+  return http;
 }
 
-/** Maps Fastify's, zod's and our own errors to a catalogued problem. Unknown errors become INTERNAL. */
-export function toProblemError(err: FastifyError | Error, req: FastifyRequest): ProblemError {
+/** Names the HTTP server span after the route template (the HTTP instrumentation sees only the path). */
+function nameSpan(name: string, route: string): RequestHandler {
+  return (_req, _res, next) => {
+    const span = trace.getActiveSpan();
+    if (span?.isRecording()) {
+      span.updateName(name);
+      span.setAttribute('http.route', route);
+    }
+    next();
+  };
+}
+
+/** The URL a listening server is reached at (loopback for a wildcard address). */
+export function urlOf(server: Server, host: string): string {
+  const addr = server.address() as AddressInfo;
+  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return `http://${shown.includes(':') ? `[${shown}]` : shown}:${addr.port}`;
+}
+
+/** The route template a request matched (`/v1/users/:username`), or `unmatched`. */
+function routeOf(req: IncomingMessage): string {
+  const r = req as Request;
+  return r.route ? `${r.baseUrl ?? ''}${String(r.route.path)}` : 'unmatched';
+}
+
+/**
+ * Reads a JSON body within `limit` bytes. The shape limits are checked on the raw text before it
+ * is parsed; `__proto__` and `constructor.prototype` keys are refused (prototype poisoning).
+ */
+function jsonBody(limit: number): RequestHandler {
+  const text = express.text({ type: () => true, limit, defaultCharset: 'utf-8' });
+  return (req, res, next) => {
+    const length = req.headers['content-length'];
+    const chunked = req.headers['transfer-encoding'] !== undefined;
+    if (!chunked && (length === undefined || length === '0')) {
+      if (isJson(req.headers['content-type']) && length === '0')
+        return next(problems.MALFORMED_JSON("body cannot be empty when content-type is 'application/json'"));
+      return next();
+    }
+    if (!isJson(req.headers['content-type']))
+      return next(
+        problems.UNSUPPORTED_MEDIA_TYPE(`unsupported media type ${req.headers['content-type'] ?? '(none)'}`),
+      );
+    text(req, res, (err?: unknown) => {
+      if (err) return next(bodyProblem(err));
+      const raw = typeof req.body === 'string' ? req.body : '';
+      if (raw === '')
+        return next(problems.MALFORMED_JSON("body cannot be empty when content-type is 'application/json'"));
+      const shape = checkJsonShape(raw);
+      if (shape) return next(problems.MALFORMED_JSON(shape.message));
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(raw);
+      } catch (e) {
+        return next(problems.MALFORMED_JSON((e as Error).message));
+      }
+      if (poisoned(parsed))
+        return next(problems.MALFORMED_JSON('object contains forbidden prototype property'));
+      req.body = parsed;
+      next();
+    });
+  };
+}
+
+function isJson(type: string | undefined): boolean {
+  if (!type) return false;
+  const media = type.split(';')[0]!.trim().toLowerCase();
+  return media === 'application/json';
+}
+
+/** Whether a parsed body has a `__proto__` key, or a `constructor` with a `prototype` (walked iteratively). */
+function poisoned(value: unknown): boolean {
+  const stack = [value];
+  for (let v = stack.pop(); v !== undefined; v = stack.pop()) {
+    if (typeof v !== 'object' || v === null) continue;
+    if (Object.prototype.hasOwnProperty.call(v, '__proto__')) return true;
+    const ctor = (v as Record<string, unknown>).constructor;
+    if (
+      Object.prototype.hasOwnProperty.call(v, 'constructor') &&
+      typeof ctor === 'object' &&
+      ctor !== null &&
+      Object.prototype.hasOwnProperty.call(ctor, 'prototype')
+    )
+      return true;
+    for (const child of Object.values(v)) stack.push(child);
+  }
+  return false;
+}
+
+/** What body-parser refused, as a catalogued problem. */
+function bodyProblem(err: unknown): ProblemError {
+  const e = err as { type?: string; message?: string };
+  switch (e.type) {
+    case 'entity.too.large':
+      return problems.PAYLOAD_TOO_LARGE('request body is too large');
+    case 'charset.unsupported':
+    case 'encoding.unsupported':
+      return problems.UNSUPPORTED_MEDIA_TYPE(e.message);
+    default:
+      return problems.MALFORMED_REQUEST(e.message);
+  }
+}
+
+/** Maps zod's, body-parser's and our own errors to a catalogued problem. Unknown errors become INTERNAL. */
+export function toProblemError(err: unknown, req: Request): ProblemError {
   if (err instanceof ProblemError) return err;
   if (err instanceof ZodError) {
     return problems.VALIDATION_FAILED(
@@ -179,35 +343,16 @@ export function toProblemError(err: FastifyError | Error, req: FastifyRequest): 
       },
     );
   }
-  const fe = err as FastifyError;
-  if (fe.validation) {
-    return problems.VALIDATION_FAILED(fe.message, {
-      extensions: {
-        errors: fe.validation.map((v) => ({
-          path: `${fe.validationContext ?? ''}${v.instancePath}`,
-          message: v.message,
-        })),
-      },
-    });
-  }
-  switch (fe.code) {
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return problems.MALFORMED_JSON(fe.message);
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return problems.PAYLOAD_TOO_LARGE(fe.message);
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return problems.UNSUPPORTED_MEDIA_TYPE(fe.message);
-  }
-  if (err instanceof SyntaxError && fe.statusCode === 400) return problems.MALFORMED_JSON(err.message);
-  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    if (fe.statusCode === 413) return problems.PAYLOAD_TOO_LARGE(fe.message);
-    if (fe.statusCode === 415) return problems.UNSUPPORTED_MEDIA_TYPE(fe.message);
-    return problems.VALIDATION_FAILED(fe.message);
+  const e = err as { status?: number; statusCode?: number; type?: string; message?: string };
+  const status = e.status ?? e.statusCode;
+  // Errors Express itself raises for a bad request, such as a malformed percent-encoding.
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    if (status === 413) return problems.PAYLOAD_TOO_LARGE(e.message);
+    if (status === 415) return problems.UNSUPPORTED_MEDIA_TYPE(e.message);
+    return problems.VALIDATION_FAILED(e.message);
   }
   req.log.error({ err }, 'unhandled error');
-  return problems.INTERNAL('see logs for request id ' + req.id);
+  return problems.INTERNAL('see logs for request id ' + String(req.id));
 }
 
 /** Answers what Node's HTTP parser refused (no request exists yet), then closes the connection. */
@@ -229,10 +374,15 @@ function writeClientError(err: Error & { code?: string }, socket: Duplex): void 
   socket.destroy();
 }
 
-function sendProblem(req: FastifyRequest, reply: FastifyReply, p: ProblemError): FastifyReply {
-  for (const [k, v] of Object.entries(p.headers)) reply.header(k, v);
-  return reply
-    .code(p.status)
-    .header('content-type', PROBLEM_CONTENT_TYPE)
-    .send(p.toProblem(req.url.split('?')[0], req.id));
+/** Writes a problem+json answer (with the problem's headers, such as Retry-After or Allow). */
+export function sendProblem(req: Request, res: Response, p: ProblemError): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  for (const [k, v] of Object.entries(p.headers)) res.setHeader(k, v);
+  res
+    .status(p.status)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send(JSON.stringify(p.toProblem(req.originalUrl.split('?')[0], String(req.id))));
 }

@@ -4,6 +4,7 @@ export * from './logger.ts';
 export * from './metrics.ts';
 export * from './health.ts';
 export * from './http.ts';
+export { createManagementServer, listenManagement, type ManagementOptions } from './management.ts';
 export * from './retry.ts';
 export * from './shutdown.ts';
 export * from './tracing.ts';

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import type { Server } from 'node:http';
 import { Health } from './health.ts';
 import { createHttpApp } from './http.ts';
+import { inject } from './inject.ts';
 import { createLogger } from './logger.ts';
 import { createManagementServer, listenManagement } from './management.ts';
 import { createMetrics } from './metrics.ts';
@@ -51,21 +52,16 @@ describe('management server', () => {
   });
 
   it('exports the RED metrics of the public app, registered at zero before traffic', async () => {
-    const app = createHttpApp({
-      logger,
-      metrics,
-      health,
-      bodyLimit: 1024,
-      version: { service: 'test', version: '1.2.3' },
-    });
-    app.post('/echo', async (req) => req.body);
-    await app.ready();
+    const http = createHttpApp({ logger, metrics, bodyLimit: 1024 });
+    http.route('POST', '/echo', (req, res) => void res.json(req.body));
     const before = await get('/metrics');
     expect(before.type).to.include('text/plain');
     expect(before.text).to.include(
       'parley_http_requests_total{method="POST",route="/echo",status_class="5xx"} 0',
     );
-    await app.inject({ method: 'POST', url: '/echo', payload: { a: 1 } });
+    const url = await http.listen('127.0.0.1', 0);
+    await inject(url, { method: 'POST', url: '/echo', payload: { a: 1 } });
+    await http.close();
     const after = (await get('/metrics')).text;
     expect(after).to.include('parley_http_requests_total{method="POST",route="/echo",status_class="2xx"} 1');
     expect(after).to.include(

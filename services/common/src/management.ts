@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { PROBLEM_CONTENT_TYPE, problems, type ProblemError } from './errors.ts';
 import type { Health } from './health.ts';
+import { urlOf } from './http.ts';
 import type { Metrics } from './metrics.ts';
 
 export interface ManagementOptions {
@@ -73,7 +73,5 @@ export async function listenManagement(server: Server, host: string, port: numbe
       resolve();
     });
   });
-  const addr = server.address() as AddressInfo;
-  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  return `http://${shown.includes(':') ? `[${shown}]` : shown}:${addr.port}`;
+  return urlOf(server, host);
 }

@@ -6,7 +6,7 @@ interface Template {
 }
 
 /**
- * The methods each path answers, for 405 Method Not Allowed with an `Allow` header. Fastify's
+ * The methods each path answers, for 405 Method Not Allowed with an `Allow` header. Express's
  * router only says "no route for this method"; this remembers every route template it was given.
  * As in OpenAPI, a concrete path wins over a templated one: `/v1/users/me/public-key` (PUT) is not
  * `/v1/users/{username}/public-key` (GET) with username "me".
@@ -15,7 +15,7 @@ export class RouteTable {
   private readonly templates = new Map<string, Template>();
   private readonly catchAll = new Set<string>();
 
-  /** Records a route in Fastify path syntax (`/v1/users/:username`, `*`). */
+  /** Records a route in Express path syntax (`/v1/users/:username`, `*`). */
   add(method: string, url: string): void {
     if (url === '*' || url === '/*') {
       this.catchAll.add(method.toUpperCase());

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
-import type { FastifyInstance } from 'fastify';
 import { Api, bearerToken, type Principal } from './api.ts';
 import { RateLimiter, tooMany } from './ratelimit.ts';
 import { ConfigError, loadConfig, redactConfig, type Infer, type Spec } from './config.ts';
 import { connectDependencies, type CommonConfig, type Connected, type Dependencies } from './dependencies.ts';
 import { problems } from './errors.ts';
 import { Health } from './health.ts';
-import { createHttpApp } from './http.ts';
+import { createHttpApp, type HttpApp } from './http.ts';
+import { inject, type InjectRequest, type InjectResponse } from './inject.ts';
 import { createManagementServer, listenManagement } from './management.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
@@ -37,7 +37,7 @@ export interface ModuleContext<C> {
 export interface ServiceModule<C> {
   name: string;
   /** Adds HTTP routes; runs before the server listens, does no I/O. */
-  routes?(app: FastifyInstance, ctx: ModuleContext<C>): void | Promise<void>;
+  routes?(http: HttpApp, ctx: ModuleContext<C>): void | Promise<void>;
   /** Starts background work once dependencies are connected; returns how to stop it (drain). */
   start?(ctx: ModuleContext<C>): Promise<() => Promise<void>>;
 }
@@ -53,10 +53,12 @@ export interface RunOptions<S extends Spec> {
 }
 
 export interface Running {
-  app: FastifyInstance;
+  http: HttpApp;
   url: string;
   /** The management server: /healthz, /readyz, /metrics, /version. */
   managementUrl: string;
+  /** One request to the running server, for tests (a real connection). */
+  inject(req: InjectRequest): Promise<InjectResponse>;
   /** Resolves once every dependency is connected and every module started. */
   ready: Promise<void>;
   /** The connected adapters (tests and tooling; throws while connecting). */
@@ -107,22 +109,20 @@ export async function runService<S extends Spec & { [K in keyof CommonConfig]: u
   const abort = new AbortController();
 
   let connected: Connected | undefined;
-  const app = createHttpApp({
+  const http = createHttpApp({
     logger,
     metrics,
-    health,
     bodyLimit: common.http.bodyLimitBytes,
     headersTimeoutMs: common.http.headersTimeoutMs,
     requestTimeoutMs: common.http.requestTimeoutMs,
-    version,
     corsOrigins: common.cors.origins,
     trustProxy: common.trustProxy,
   });
-  if (tracingEnabled()) traceRoutes(app);
+  if (tracingEnabled()) traceResponses(http);
   let authenticator: ((token: string) => Promise<Principal>) | undefined;
   let limiter: RateLimiter | undefined;
   const perMinute = { max: common.rateLimit.perMinute, windowMs: 60_000 };
-  const api = new Api(app, {
+  const api = new Api(http, {
     catalogue: {},
     authenticate: async (req) => {
       const token = bearerToken(req);
@@ -159,13 +159,13 @@ export async function runService<S extends Spec & { [K in keyof CommonConfig]: u
   };
 
   const modules = opts.modules(cfg);
-  for (const m of modules) await m.routes?.(app, { ...ctx, logger: logger.child({ module: m.name }) });
+  for (const m of modules) await m.routes?.(http, { ...ctx, logger: logger.child({ module: m.name }) });
   const openapi = api.openapi({
     title: `Parley API (${opts.name})`,
     version: version.version,
     description: 'REST API of Parley. Errors are RFC 9457 problem+json with a stable `code`.',
   });
-  app.get('/v1/openapi.json', async () => openapi);
+  http.route('GET', '/v1/openapi.json', (_req, res) => void res.json(openapi));
   if (common.management.port !== 0 && common.management.port === common.http.port)
     throw new ConfigError(
       'management.port',
@@ -174,12 +174,10 @@ export async function runService<S extends Spec & { [K in keyof CommonConfig]: u
     );
   const management = createManagementServer({ health, metrics, version });
   const managementUrl = await listenManagement(management, common.management.host, common.management.port);
-  const url = await app
-    .listen({ host: common.http.host, port: common.http.port })
-    .catch(async (err: unknown) => {
-      management.close();
-      throw err;
-    });
+  const url = await http.listen(common.http.host, common.http.port).catch(async (err: unknown) => {
+    management.close();
+    throw err;
+  });
   logger.info({ url, managementUrl }, 'listening');
 
   if (opts.handleSignals) shutdown.installSignalHandlers();
@@ -212,7 +210,7 @@ export async function runService<S extends Spec & { [K in keyof CommonConfig]: u
   shutdown.add('stop accepting', async () => {
     health.startDraining();
     abort.abort();
-    await app.close();
+    await http.close();
   });
   shutdown.add('drain modules', async () => {
     for (const stop of stoppers.reverse()) await stop();
@@ -225,24 +223,29 @@ export async function runService<S extends Spec & { [K in keyof CommonConfig]: u
     await new Promise<void>((resolve) => management.close(() => resolve()));
   });
 
-  return { app, url, managementUrl, ready, deps: ctx.deps, stop: (reason = 'stop') => shutdown.run(reason) };
+  return {
+    http,
+    url,
+    managementUrl,
+    ready,
+    deps: ctx.deps,
+    inject: (req) => inject(url, req),
+    stop: (reason = 'stop') => shutdown.run(reason),
+  };
 }
 
 /**
- * Names each HTTP server span after its route template (the HTTP instrumentation only sees the
- * path) and answers with a W3C `traceresponse` header, so a client can quote its trace id.
+ * Answers with a W3C `traceresponse` header, so a client can quote its trace id. (Each server span
+ * is named after its route template by HttpApp.route.)
  */
-function traceRoutes(app: FastifyInstance): void {
-  app.addHook('onRequest', async (req, reply) => {
+function traceResponses(http: HttpApp): void {
+  http.use((_req, res, next) => {
     const span = trace.getActiveSpan();
-    if (!span?.isRecording()) return;
-    const route = req.routeOptions.url;
-    if (route) {
-      span.updateName(`${req.method} ${route}`);
-      span.setAttribute('http.route', route);
+    if (span?.isRecording()) {
+      const traceparent = traceparentOf(context.active());
+      if (traceparent) res.setHeader('traceresponse', traceparent);
     }
-    const traceparent = traceparentOf(context.active());
-    if (traceparent) reply.header('traceresponse', traceparent);
+    next();
   });
 }
 

@@ -80,7 +80,7 @@ describe('worker crash (real stack)', function () {
 
   it('stores every acked message exactly once with gap-free seqs after a SIGKILL mid-stream', async () => {
     const inject = (method: string, url: string, token?: string, body?: unknown) =>
-      api.app.inject({
+      api.inject({
         method: method as 'POST',
         url,
         headers: {

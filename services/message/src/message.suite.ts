@@ -69,9 +69,7 @@ export function messageHttpSuite(name: string, stackEnv: () => Record<string, st
         ...stackEnv(),
       };
       running = await boot();
-      checker = new OpenApiChecker(
-        (await running.app.inject({ method: 'GET', url: '/v1/openapi.json' })).json(),
-      );
+      checker = new OpenApiChecker((await running.inject({ method: 'GET', url: '/v1/openapi.json' })).json());
     });
     after(async () => {
       await running?.stop('test');
@@ -92,7 +90,7 @@ export function messageHttpSuite(name: string, stackEnv: () => Record<string, st
       let url = route;
       for (const [k, v] of Object.entries(opts.params ?? {}))
         url = url.replace(`:${k}`, encodeURIComponent(v));
-      const res = await (opts.on ?? running).app.inject({
+      const res = await (opts.on ?? running).inject({
         method: method as 'GET',
         url: url + (opts.query ? `?${opts.query}` : ''),
         remoteAddress: ip(),
@@ -773,7 +771,7 @@ export function messageHttpSuite(name: string, stackEnv: () => Record<string, st
     });
 
     it('documents every route in a valid OpenAPI 3.1 document', async () => {
-      const doc = await validOpenApi(running.app);
+      const doc = await validOpenApi(running);
       expect(Object.keys(doc.paths)).to.include.members([
         '/v1/conversations',
         '/v1/conversations/{id}/messages',
@@ -782,7 +780,7 @@ export function messageHttpSuite(name: string, stackEnv: () => Record<string, st
     });
 
     it('states in the document every bound the validators enforce', async () => {
-      const doc = (await running.app.inject({ method: 'GET', url: '/v1/openapi.json' })).json();
+      const doc = (await running.inject({ method: 'GET', url: '/v1/openapi.json' })).json();
       const op = (path: string, method: string) => doc.paths[path][method];
       const param = (path: string, method: string, name: string) =>
         op(path, method).parameters.find((p: Json) => p.name === name).schema;

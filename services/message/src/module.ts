@@ -75,8 +75,8 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
         if (!gateway) return refuse(socket, 503, 'Service Unavailable', 'starting');
         gateway.handleUpgrade(req, socket, head);
       });
-      // Fastify runs preClose before closing the server: sockets are drained first.
-      app.addHook('preClose', async () => gateway?.drain());
+      // Sockets are drained before the server closes.
+      app.beforeClose(async () => gateway?.drain());
       registerWebDemo(app, { enabled: cfg.web.demo });
     },
     async start(ctx) {

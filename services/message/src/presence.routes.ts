@@ -2,7 +2,7 @@ import { problems, type Api, type Principal } from '@parley/common';
 import { z } from 'zod';
 import type { Chat } from './chat.ts';
 import type { Gateway } from './gateway/gateway.ts';
-import { ConversationParams } from './schemas.ts';
+import { ConversationParams, ConversationView } from './schemas.ts';
 
 const PresenceList = z.object({
   members: z.array(
@@ -16,6 +16,29 @@ const PresenceList = z.object({
 
 /** Presence over REST, for large groups (no pushed presence) and for a client's first paint. */
 export function presenceRoutes(api: Api, started: () => { chat: Chat; gateway: Gateway }): void {
+  // Accepting is what shares presence, so it lives here, where the gateway is at hand.
+  api.route({
+    method: 'POST',
+    url: '/v1/conversations/:id/accept',
+    operationId: 'acceptConversation',
+    summary: 'Accept a conversation request (someone else started it or added you)',
+    description:
+      'Until you accept a conversation, or send in it, your presence is not shared with its members. Accepting twice is a no-op.',
+    tags: ['conversations'],
+    access: 'user',
+    params: ConversationParams,
+    responses: { 200: { description: 'The conversation', schema: ConversationView } },
+    errors: ['CONVERSATION_NOT_FOUND', 'RATE_LIMITED'],
+    handler: async (req) => {
+      const p: Principal | undefined = req.principal;
+      if (!p) throw problems.UNAUTHENTICATED();
+      const { chat, gateway } = started();
+      const view = await chat.accept(p, req.params.id);
+      await gateway.sharePresence(p.userId, req.params.id);
+      return view;
+    },
+  });
+
   api.route({
     method: 'GET',
     url: '/v1/conversations/:id/presence',

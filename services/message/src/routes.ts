@@ -81,21 +81,6 @@ export function messageRoutes(api: Api, chat: () => Chat): void {
 
   api.route({
     method: 'POST',
-    url: '/v1/conversations/:id/accept',
-    operationId: 'acceptConversation',
-    summary: 'Accept a conversation request (someone else started it or added you)',
-    description:
-      'Until you accept a conversation, or send in it, your presence is not shared with its members. Accepting twice is a no-op.',
-    tags: convTags,
-    access: 'user',
-    params: S.ConversationParams,
-    responses: { 200: { description: 'The conversation', schema: S.ConversationView } },
-    errors: common,
-    handler: async (req) => chat().accept(who(req), req.params.id),
-  });
-
-  api.route({
-    method: 'POST',
     url: '/v1/conversations/:id/members',
     operationId: 'addMembers',
     summary: 'Add members to a group (owners and admins)',

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { HttpApp } from '@parley/common';
 
 export interface WebDemoOptions {
   /** Serve the demo web client at `/` (WEB_DEMO_ENABLED). */
@@ -58,7 +58,7 @@ export function demoCsp(host: string | undefined): string {
 }
 
 /** Serves the demo web client (built on @parley/client) at `/`. */
-export function registerWebDemo(app: FastifyInstance, opts: WebDemoOptions): void {
+export function registerWebDemo(app: HttpApp, opts: WebDemoOptions): void {
   if (!opts.enabled) return;
   const cache = new Map<string, Promise<Asset>>();
   const load = (name: string, make: () => Promise<Asset>): Promise<Asset> => {
@@ -79,13 +79,15 @@ export function registerWebDemo(app: FastifyInstance, opts: WebDemoOptions): voi
     '/demo/app.js': async () => ({ type: 'text/javascript; charset=utf-8', body: await bundle() }),
   };
   for (const [url, make] of Object.entries(assets))
-    app.get(url, async (req: FastifyRequest, reply: FastifyReply) => {
+    app.route('GET', url, async (req, res) => {
       const asset = await load(url, make);
-      return reply
-        .header('content-type', asset.type)
-        .header('content-security-policy', demoCsp(req.headers.host))
-        .header('cache-control', 'no-cache')
-        .header('x-content-type-options', 'nosniff')
+      res
+        .set({
+          'content-type': asset.type,
+          'content-security-policy': demoCsp(req.headers.host),
+          'cache-control': 'no-cache',
+          'x-content-type-options': 'nosniff',
+        })
         .send(asset.body);
     });
 }

@@ -144,7 +144,12 @@ describe('web demo: two users chat in real time in Chromium (embedded mode)', fu
     await until(a, 'alice sees ✓✓ delivered', `${receipt('hello bob')} === 'delivered'`);
   });
 
-  it('shows presence: each sees the other online', async () => {
+  it('shows presence once bob accepts alice’s request: each sees the other online', async () => {
+    // A conversation someone else started is a request: bob's presence is shared once he accepts (#15).
+    await b.evaluate(inPage(`${entry(alice)}.click()`));
+    await until(b, 'the accept button', `!!document.querySelector('#accept-request')`);
+    await b.evaluate(inPage(`document.querySelector('#accept-request').click()`));
+    await until(b, 'the request accepted', `!document.querySelector('#accept-request')`);
     await until(
       a,
       'bob online for alice',

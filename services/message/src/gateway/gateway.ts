@@ -688,6 +688,21 @@ export class Gateway {
     }
   }
 
+  /**
+   * Pushes a user's current presence into one conversation, where it was not shared before (the
+   * user just accepted it), so its members need not wait for the next change.
+   */
+  async sharePresence(userId: string, conversationId: string): Promise<void> {
+    if (!(await this.sharesPresence(conversationId))) return;
+    const view = await this.presence.view(userId);
+    await this.hub.publish(conversationId, {
+      type: 'presence',
+      eventId: randomUUID(),
+      ...view,
+      conversationId,
+    });
+  }
+
   /** Direct chats and groups up to the configured size share presence (cached five minutes). */
   private async sharesPresence(conversationId: string): Promise<boolean> {
     const hit = this.groupSizes.get(conversationId);
