@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JSONWebKeySet, type JWK } from 'jose';
@@ -12,6 +13,8 @@ export interface SigningKey {
 export interface KeyRing {
   current: SigningKey;
   jwks: JSONWebKeySet;
+  /** A strong ETag of the JWKS (verifiers revalidate with If-None-Match). */
+  etag: string;
 }
 
 const KID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -39,14 +42,13 @@ export async function parseKeyRing(json: string, source: string): Promise<KeyRin
   }
   const first = keys[0]!;
   const privateKey = (await importJWK(first, ACCESS_TOKEN_ALG)) as CryptoKey;
-  return {
-    current: { kid: first.kid!, privateKey },
-    jwks: {
-      keys: keys.map(
-        ({ kty, crv, x, kid }) => ({ kty, crv, x, kid, alg: ACCESS_TOKEN_ALG, use: 'sig' }) as JWK,
-      ),
-    },
+  const jwks = {
+    keys: keys.map(
+      ({ kty, crv, x, kid }) => ({ kty, crv, x, kid, alg: ACCESS_TOKEN_ALG, use: 'sig' }) as JWK,
+    ),
   };
+  const etag = `"${createHash('sha256').update(JSON.stringify(jwks)).digest('base64url').slice(0, 27)}"`;
+  return { current: { kid: first.kid!, privateKey }, jwks, etag };
 }
 
 /** A fresh private Ed25519 JWK (for `npm run jwt:keygen` and embedded mode). */

@@ -34,12 +34,27 @@ export function authRoutes(api: Api, d: AuthRouteDeps): void {
     url: '/.well-known/jwks.json',
     operationId: 'getJwks',
     summary: 'Public keys that verify access tokens (current and previous)',
+    description:
+      'Cached by every verifier: answers with `Cache-Control` (five minutes) and an `ETag`, and `304` to a matching `If-None-Match`. Not rate limited.',
     tags,
     access: 'public',
-    responses: { 200: { description: 'JSON Web Key Set', schema: S.Jwks } },
-    handler: async (_req, reply) => {
-      reply.header('cache-control', 'public, max-age=300');
-      return d.keys().jwks;
+    unlimited: true,
+    responses: {
+      200: {
+        description: 'JSON Web Key Set',
+        schema: S.Jwks,
+        headers: { ETag: 'Changes when the key set changes.', 'Cache-Control': '`public, max-age=300`' },
+      },
+      304: { description: 'Not modified: the `If-None-Match` ETag is current.' },
+    },
+    handler: async (req, reply) => {
+      const { jwks, etag } = d.keys();
+      reply.header('cache-control', 'public, max-age=300').header('etag', etag);
+      if (req.headers['if-none-match']?.split(/\s*,\s*/).includes(etag)) {
+        reply.code(304);
+        return undefined;
+      }
+      return jwks;
     },
   });
 

@@ -9,7 +9,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Public keys that verify access tokens (current and previous) */
+    /**
+     * Public keys that verify access tokens (current and previous)
+     * @description Cached by every verifier: answers with `Cache-Control` (five minutes) and an `ETag`, and `304` to a matching `If-None-Match`. Not rate limited.
+     */
     get: operations['getJwks'];
     put?: never;
     post?: never;
@@ -704,6 +707,10 @@ export interface operations {
       /** @description JSON Web Key Set */
       200: {
         headers: {
+          /** @description `public, max-age=300` */
+          'Cache-Control'?: string;
+          /** @description Changes when the key set changes. */
+          ETag?: string;
           [name: string]: unknown;
         };
         content: {
@@ -719,7 +726,14 @@ export interface operations {
           };
         };
       };
-      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON` */
+      /** @description Not modified: the `If-None-Match` ETag is current. */
+      304: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `VALIDATION_FAILED` */
       400: {
         headers: {
           [name: string]: unknown;
@@ -863,6 +877,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -1004,6 +1020,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -1091,7 +1109,7 @@ export interface operations {
           };
         };
       };
-      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON`, `OAUTH_FAILED` */
+      /** @description `VALIDATION_FAILED`, `OAUTH_FAILED` */
       400: {
         headers: {
           [name: string]: unknown;
@@ -1121,6 +1139,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -1174,7 +1194,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON` */
+      /** @description `VALIDATION_FAILED` */
       400: {
         headers: {
           [name: string]: unknown;
@@ -1195,6 +1215,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -1335,6 +1357,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -1404,9 +1428,29 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `PAYLOAD_TOO_LARGE` */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNSUPPORTED_MEDIA_TYPE` */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -1480,9 +1524,29 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `PAYLOAD_TOO_LARGE` */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNSUPPORTED_MEDIA_TYPE` */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -1572,9 +1636,11 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `OTP_COOLDOWN`, `RATE_LIMITED` */
+      /** @description `RATE_LIMITED`, `OTP_COOLDOWN` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -1722,9 +1788,11 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `OTP_ATTEMPTS_EXCEEDED`, `RATE_LIMITED` */
+      /** @description `RATE_LIMITED`, `OTP_ATTEMPTS_EXCEEDED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -1843,6 +1911,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -1987,6 +2057,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -2078,7 +2150,7 @@ export interface operations {
           };
         };
       };
-      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON` */
+      /** @description `VALIDATION_FAILED` */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2108,6 +2180,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -2319,6 +2393,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -2406,7 +2482,7 @@ export interface operations {
           };
         };
       };
-      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON` */
+      /** @description `VALIDATION_FAILED` */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2445,6 +2521,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -2605,6 +2683,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -2719,8 +2799,26 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `PAYLOAD_TOO_LARGE` */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `URI_TOO_LONG` */
       414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNSUPPORTED_MEDIA_TYPE` */
+      415: {
         headers: {
           [name: string]: unknown;
         };
@@ -2731,6 +2829,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -2852,6 +2952,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -3020,6 +3122,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -3110,8 +3214,26 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `PAYLOAD_TOO_LARGE` */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `URI_TOO_LONG` */
       414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNSUPPORTED_MEDIA_TYPE` */
+      415: {
         headers: {
           [name: string]: unknown;
         };
@@ -3122,6 +3244,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -3283,6 +3407,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -3370,7 +3496,7 @@ export interface operations {
           };
         };
       };
-      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON` */
+      /** @description `VALIDATION_FAILED` */
       400: {
         headers: {
           [name: string]: unknown;
@@ -3418,6 +3544,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -3589,6 +3717,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -3651,7 +3781,7 @@ export interface operations {
           };
         };
       };
-      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON` */
+      /** @description `VALIDATION_FAILED` */
       400: {
         headers: {
           [name: string]: unknown;
@@ -3690,6 +3820,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -3811,6 +3943,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -3900,8 +4034,26 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `PAYLOAD_TOO_LARGE` */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `URI_TOO_LONG` */
       414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNSUPPORTED_MEDIA_TYPE` */
+      415: {
         headers: {
           [name: string]: unknown;
         };
@@ -3912,6 +4064,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -4072,6 +4226,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -4188,8 +4344,26 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `PAYLOAD_TOO_LARGE` */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `URI_TOO_LONG` */
       414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNSUPPORTED_MEDIA_TYPE` */
+      415: {
         headers: {
           [name: string]: unknown;
         };
@@ -4209,6 +4383,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -4325,8 +4501,26 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `PAYLOAD_TOO_LARGE` */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `URI_TOO_LONG` */
       414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNSUPPORTED_MEDIA_TYPE` */
+      415: {
         headers: {
           [name: string]: unknown;
         };
@@ -4346,6 +4540,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -4427,7 +4623,7 @@ export interface operations {
           };
         };
       };
-      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON` */
+      /** @description `VALIDATION_FAILED` */
       400: {
         headers: {
           [name: string]: unknown;
@@ -4466,6 +4662,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -4546,8 +4744,26 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `PAYLOAD_TOO_LARGE` */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `URI_TOO_LONG` */
       414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNSUPPORTED_MEDIA_TYPE` */
+      415: {
         headers: {
           [name: string]: unknown;
         };
@@ -4558,6 +4774,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -4638,8 +4856,26 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `PAYLOAD_TOO_LARGE` */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `URI_TOO_LONG` */
       414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNSUPPORTED_MEDIA_TYPE` */
+      415: {
         headers: {
           [name: string]: unknown;
         };
@@ -4650,6 +4886,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -4735,7 +4973,7 @@ export interface operations {
           };
         };
       };
-      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON` */
+      /** @description `VALIDATION_FAILED` */
       400: {
         headers: {
           [name: string]: unknown;
@@ -4774,6 +5012,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -4836,7 +5076,7 @@ export interface operations {
           };
         };
       };
-      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON` */
+      /** @description `VALIDATION_FAILED` */
       400: {
         headers: {
           [name: string]: unknown;
@@ -4875,6 +5115,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -4936,7 +5178,7 @@ export interface operations {
           };
         };
       };
-      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON` */
+      /** @description `VALIDATION_FAILED` */
       400: {
         headers: {
           [name: string]: unknown;
@@ -4975,6 +5217,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -5042,7 +5286,7 @@ export interface operations {
           };
         };
       };
-      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON` */
+      /** @description `VALIDATION_FAILED` */
       400: {
         headers: {
           [name: string]: unknown;
@@ -5072,6 +5316,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -5204,6 +5450,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -5284,8 +5532,26 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `PAYLOAD_TOO_LARGE` */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `URI_TOO_LONG` */
       414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNSUPPORTED_MEDIA_TYPE` */
+      415: {
         headers: {
           [name: string]: unknown;
         };
@@ -5296,6 +5562,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -5376,8 +5644,26 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `PAYLOAD_TOO_LARGE` */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `URI_TOO_LONG` */
       414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNSUPPORTED_MEDIA_TYPE` */
+      415: {
         headers: {
           [name: string]: unknown;
         };
@@ -5388,6 +5674,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -5455,7 +5743,7 @@ export interface operations {
           };
         };
       };
-      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON` */
+      /** @description `VALIDATION_FAILED` */
       400: {
         headers: {
           [name: string]: unknown;
@@ -5476,6 +5764,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -5556,8 +5846,26 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `PAYLOAD_TOO_LARGE` */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description `URI_TOO_LONG` */
       414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNSUPPORTED_MEDIA_TYPE` */
+      415: {
         headers: {
           [name: string]: unknown;
         };
@@ -5568,6 +5876,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -5682,6 +5992,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {
@@ -5761,7 +6073,7 @@ export interface operations {
           };
         };
       };
-      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON` */
+      /** @description `VALIDATION_FAILED` */
       400: {
         headers: {
           [name: string]: unknown;
@@ -5782,6 +6094,8 @@ export interface operations {
       /** @description `RATE_LIMITED` */
       429: {
         headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {

@@ -44,6 +44,11 @@ export interface RouteDef<B extends z.ZodType, Q extends z.ZodType, P extends z.
   errors?: readonly string[];
   /** Per-route body limit in bytes. */
   bodyLimit?: number;
+  /**
+   * Exempt from the general per-client rate limit (the JWKS: every verifier fetches and caches
+   * it, and throttling it would fail sign-ins everywhere). @default false
+   */
+  unlimited?: boolean;
   handler: (req: ApiRequest<z.output<B>, z.output<Q>, z.output<P>>, reply: ApiReply) => Promise<unknown>;
 }
 
@@ -80,6 +85,39 @@ export interface ApiOptions {
 
 interface Recorded {
   def: RouteDef<z.ZodType, z.ZodType, z.ZodType>;
+}
+
+/** Methods whose requests are read for a JSON body (http.ts), whether or not the route takes one. */
+const BODY_METHODS: readonly Method[] = ['POST', 'PUT', 'PATCH', 'DELETE'];
+
+/**
+ * The catalogued problems a route can answer with, by HTTP status: those it lists, plus what the
+ * layers around every handler produce (the parser, the body reader, validation, authentication,
+ * the general rate limit, the dependency check).
+ */
+export function problemStatuses(
+  def: Pick<
+    RouteDef<z.ZodType, z.ZodType, z.ZodType>,
+    'operationId' | 'method' | 'access' | 'params' | 'errors' | 'unlimited'
+  >,
+  catalogue: Catalogue,
+): Map<number, string[]> {
+  // HEADERS_TOO_LARGE and URI_TOO_LONG come from the HTTP parser and router, before the route.
+  const codes = new Set<string>(['VALIDATION_FAILED', 'HEADERS_TOO_LARGE', 'INTERNAL', 'UNAVAILABLE']);
+  if (!def.unlimited) codes.add('RATE_LIMITED');
+  for (const c of def.errors ?? []) codes.add(c);
+  if (def.params) codes.add('URI_TOO_LONG');
+  if (def.access !== 'public') codes.add('UNAUTHENTICATED');
+  if (def.access === 'admin') codes.add('FORBIDDEN');
+  if (BODY_METHODS.includes(def.method))
+    for (const c of ['MALFORMED_JSON', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE']) codes.add(c);
+  const byStatus = new Map<number, string[]>();
+  for (const c of codes) {
+    const spec = catalogue[c];
+    if (!spec) throw new Error(`route ${def.operationId} lists unknown error code ${c}`);
+    byStatus.set(spec.status, [...(byStatus.get(spec.status) ?? []), c]);
+  }
+  return byStatus;
 }
 
 function replyOf(res: Response): ApiReply {
@@ -165,7 +203,7 @@ export class Api {
           if (def.access === 'admin' && !principal.roles.includes('admin'))
             throw problems.FORBIDDEN('this route is for administrators');
         }
-        await this.opts.beforeHandler?.(req, principal, def);
+        if (!def.unlimited) await this.opts.beforeHandler?.(req, principal, def);
         // Express 5 gives parameters and the query on null-prototype objects; zod wants plain ones.
         const params = parse(def.params, { ...req.params }, 'params');
         const query = parse(def.query, { ...(req.query as Record<string, unknown>) }, 'query');
@@ -232,28 +270,19 @@ export class Api {
             : {}),
         };
       }
-      // HEADERS_TOO_LARGE and URI_TOO_LONG come from the HTTP parser and router, before the route.
-      const codes = new Set<string>([
-        'VALIDATION_FAILED',
-        'MALFORMED_JSON',
-        'HEADERS_TOO_LARGE',
-        'INTERNAL',
-        'UNAVAILABLE',
-        ...(def.errors ?? []),
-      ]);
-      if (def.params) codes.add('URI_TOO_LONG');
-      if (def.access !== 'public') codes.add('UNAUTHENTICATED');
-      if (def.access === 'admin') codes.add('FORBIDDEN');
-      if (def.body) ['PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'].forEach((c) => codes.add(c));
-      const byStatus = new Map<number, string[]>();
-      for (const c of codes) {
-        const spec = catalogue[c];
-        if (!spec) throw new Error(`route ${def.operationId} lists unknown error code ${c}`);
-        byStatus.set(spec.status, [...(byStatus.get(spec.status) ?? []), c]);
-      }
-      for (const [status, list] of byStatus)
+      for (const [status, list] of problemStatuses(def, catalogue))
         responses[String(status)] ??= {
           description: list.map((c) => `\`${c}\``).join(', '),
+          ...(status === 429
+            ? {
+                headers: {
+                  'Retry-After': {
+                    description: 'Seconds until the limit lets the request through.',
+                    schema: { type: 'integer', minimum: 1 },
+                  },
+                },
+              }
+            : {}),
           content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
         };
       (paths[path] ??= {})[def.method.toLowerCase()] = {

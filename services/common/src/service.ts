@@ -54,6 +54,8 @@ export interface RunOptions<S extends Spec> {
 
 export interface Running {
   http: HttpApp;
+  /** The route definitions behind /v1/openapi.json (contract tests walk them). */
+  api: Api;
   url: string;
   /** The management server: /healthz, /readyz, /metrics, /version. */
   managementUrl: string;
@@ -225,6 +227,7 @@ export async function runService<S extends Spec & { [K in keyof CommonConfig]: u
 
   return {
     http,
+    api,
     url,
     managementUrl,
     ready,

@@ -803,13 +803,16 @@ export function messageHttpSuite(name: string, stackEnv: () => Record<string, st
       expect(param('/v1/messages/{id}/reactions/{emoji}', 'put', 'emoji').description).to.match(
         /1 to 8 code points/,
       );
+      // A PUT can carry a body, so the body reader's 413 and 415 are listed too (#18).
       expect(op('/v1/messages/{id}/reactions/{emoji}', 'put').responses).to.have.keys(
         '200',
         '400',
         '401',
         '404',
         '409',
+        '413',
         '414',
+        '415',
         '422',
         '429',
         '431',
