@@ -23,6 +23,9 @@ npx eslint .
 npx prettier --check . >/dev/null || { npx prettier --check .; exit 1; }
 node --import tsx scripts/gen-config-docs.ts --check
 node --import tsx scripts/gen-metrics-docs.ts --check
+# The SDK as npm users get it: compiled into services/client/dist (the web demo bundles that) and
+# packed; services/standalone/src/sdk-package.int.test.ts installs the tarball into a scratch project.
+bash scripts/sdk/pack.sh >/dev/null
 # Further checks (generated files current, chart lint/validation, …): one script each.
 for check in scripts/checks/*.sh; do
   [[ -e $check ]] || continue

@@ -1,5 +1,5 @@
 /**
- * Parley's demo web client: plain DOM on top of @parley/client. Served at `/` by the message
+ * Parley's demo web client: plain DOM on top of @parley/client, imported as users import it. Served at `/` by the message
  * service (bundled by esbuild on first request); a browser end-to-end test drives it.
  */
 import {
@@ -12,7 +12,7 @@ import {
   type Me,
   type Message,
   type TokenPair,
-} from '../src/index.ts';
+} from '@parley/client';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const el = <K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string) => {

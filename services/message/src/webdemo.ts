@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { HttpApp } from '@parley/common';
@@ -9,6 +10,8 @@ export interface WebDemoOptions {
 
 /** The page's sources live with the SDK they demonstrate. */
 const demoDir = fileURLToPath(new URL('../../client/demo/', import.meta.url));
+/** The SDK as npm users get it (`bash scripts/sdk/pack.sh` compiles it here), used when present. */
+const builtSdk = fileURLToPath(new URL('../../client/dist/index.js', import.meta.url));
 
 interface Asset {
   type: string;
@@ -23,6 +26,7 @@ async function bundle(): Promise<string> {
   const { build } = await import('esbuild');
   const out = await build({
     entryPoints: [demoDir + 'app.ts'],
+    ...(existsSync(builtSdk) ? { alias: { '@parley/client': builtSdk } } : {}),
     bundle: true,
     write: false,
     format: 'esm',
