@@ -6,6 +6,7 @@ import { connectDependencies, type CommonConfig, type Connected, type Dependenci
 import { problems } from './errors.ts';
 import { Health } from './health.ts';
 import { createHttpApp, type HttpApp } from './http.ts';
+import { retryForever, type BackoffPolicy } from './retry.ts';
 import { inject, type InjectRequest, type InjectResponse } from './inject.ts';
 import { createManagementServer, listenManagement } from './management.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -38,9 +39,15 @@ export interface ServiceModule<C> {
   name: string;
   /** Adds HTTP routes; runs before the server listens, does no I/O. */
   routes?(http: HttpApp, ctx: ModuleContext<C>): void | Promise<void>;
-  /** Starts background work once dependencies are connected; returns how to stop it (drain). */
+  /**
+   * Starts background work once dependencies are connected; returns how to stop it (drain). A
+   * start that throws must release what it acquired: it is retried with backoff until it succeeds.
+   */
   start?(ctx: ModuleContext<C>): Promise<() => Promise<void>>;
 }
+
+/** Retries of a module start: quick at first, then every 30 s at most. */
+const MODULE_RETRY: BackoffPolicy = { initialMs: 500, maxMs: 30_000, factor: 2, jitter: 0.2 };
 
 export interface RunOptions<S extends Spec> {
   /** Process name in logs and metrics (parley-auth, parley-message, parley). */
@@ -198,8 +205,23 @@ export async function runService<S extends Spec & { [K in keyof CommonConfig]: u
     // Trace context rides in record headers, so the worker and the fan-out join the sender's trace.
     if (tracingEnabled())
       connected = { ...connected, deps: { ...connected.deps, log: tracedEventLog(connected.deps.log) } };
-    for (const m of modules)
-      if (m.start) stoppers.push(await m.start({ ...ctx, logger: logger.child({ module: m.name }) }));
+    // A module that cannot start yet (Kafka down while a pod restarts, say) is retried with
+    // backoff: the process stays up and unready instead of exiting and dropping its sockets (#21).
+    for (const m of modules) {
+      if (!m.start) continue;
+      const mctx = { ...ctx, logger: logger.child({ module: m.name }) };
+      stoppers.push(
+        await retryForever(() => m.start!(mctx), {
+          signal: abort.signal,
+          policy: MODULE_RETRY,
+          onFailure: (err, attempt) => {
+            health.down('modules', err);
+            if (attempt === 0 || attempt % 10 === 0)
+              mctx.logger.error({ err, attempt }, 'module start failed; retrying');
+          },
+        }),
+      );
+    }
     health.up('modules');
     logger.info('ready');
   })();
@@ -258,8 +280,8 @@ export async function main<S extends Spec & { [K in keyof CommonConfig]: unknown
 ): Promise<void> {
   try {
     const running = await runService({ ...opts, handleSignals: true });
-    // A module that cannot start leaves the process unready for good: exit, so the orchestrator
-    // restarts it (dependencies that are merely down are retried inside runService instead).
+    // Dependencies and module starts are retried inside runService; what still rejects here is
+    // unrecoverable: exit, so the orchestrator restarts the process.
     running.ready.catch(async () => {
       await running.stop('start-up failed').catch(() => false);
       process.exit(1);

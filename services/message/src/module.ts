@@ -98,6 +98,8 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
       const unsubscribe = await ctx
         .deps()
         .cache.subscribe(chat.persistedChannel, (id) => chat!.notifyPersisted(id));
+      // A start that fails part-way releases what it took: runService retries it (#21).
+      let relay: Awaited<ReturnType<typeof startRelay>> | undefined;
       const gw = new Gateway({
         opts: ctx.cfg.ws,
         cache: ctx.deps().cache,
@@ -107,15 +109,22 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
         logger: ctx.logger.child({ component: 'gateway' }),
         metrics: gatewayMetrics,
       });
-      await gw.start();
-      const relay = await startRelay({
-        log: ctx.deps().log,
-        cache: ctx.deps().cache,
-        topic: c.topicEvents,
-        groupId: ctx.cfg.ws.fanoutGroup,
-        logger: ctx.logger.child({ component: 'relay' }),
-        metrics: relayMetrics,
-      });
+      try {
+        relay = await startRelay({
+          log: ctx.deps().log,
+          cache: ctx.deps().cache,
+          topic: c.topicEvents,
+          groupId: ctx.cfg.ws.fanoutGroup,
+          logger: ctx.logger.child({ component: 'relay' }),
+          metrics: relayMetrics,
+        });
+        await gw.start();
+      } catch (err) {
+        await relay?.stop().catch(() => undefined);
+        await unsubscribe().catch(() => undefined);
+        throw err;
+      }
+      const started = relay;
       // Sockets are accepted only once deliveries can reach them.
       gateway = gw;
       const sweeper = setInterval(() => {
@@ -124,7 +133,7 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
       sweeper.unref();
       return async () => {
         clearInterval(sweeper);
-        await relay.stop();
+        await started.stop();
         await unsubscribe();
       };
     },
