@@ -26,6 +26,7 @@ for (let run = 0; run < Number(values.runs); run++)
   for (const stack of values.stack!.split(',')) {
     const env: Record<string, string> = {
       RATE_LIMIT_PER_MINUTE: '1000000',
+      SEND_RATE_PER_MINUTE: '1000000',
       RATE_LIMIT_LOGIN_FAILURES_PER_15MIN: '100000',
       RATE_LIMIT_REGISTER_PER_15MIN: '100000',
     };

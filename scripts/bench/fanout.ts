@@ -288,6 +288,7 @@ async function runParley(members: number, messages: number, rate: number, pub: C
     CHAT_TOPIC_PARTITIONS: '1',
     FANOUT_GROUP_ID: `fanout-${tag}.message-fanout`,
     RATE_LIMIT_PER_MINUTE: '1000000',
+    SEND_RATE_PER_MINUTE: '1000000',
     RATE_LIMIT_REGISTER_PER_15MIN: '100000',
     WS_MAX_CONNECTIONS_PER_USER: String(members + 10),
     WS_MAX_PENDING_AUTH: String(members + 10),

@@ -68,6 +68,7 @@ for (const { stack, mode } of plan) {
   const exported = { ...sink };
   const env: Record<string, string> = {
     RATE_LIMIT_PER_MINUTE: '1000000',
+    SEND_RATE_PER_MINUTE: '1000000',
     RATE_LIMIT_REGISTER_PER_15MIN: '100000',
     TOPIC_CHAT_MESSAGES: `bench-${tag}.chat.messages`,
     TOPIC_CHAT_EVENTS: `bench-${tag}.chat.events`,

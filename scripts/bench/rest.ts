@@ -54,8 +54,9 @@ async function start(tree: string): Promise<Server> {
       DATA_DIR: dir,
       LOG_LEVEL: 'warn',
       RATE_LIMIT_PER_MINUTE: '1000000',
+      SEND_RATE_PER_MINUTE: '1000000',
       RATE_LIMIT_REGISTER_PER_15MIN: '100000',
-      WS_USER_SENDS_PER_MINUTE: '1000000',
+      WS_USER_SENDS_PER_MINUTE: '1000000', // trees from before #18
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -146,6 +146,7 @@ async function startParley(maxSockets: number): Promise<Peer> {
     WS_MAX_CONNECTIONS_PER_USER: String(maxSockets + 10),
     WS_MAX_PENDING_AUTH: String(maxSockets + 10),
     RATE_LIMIT_PER_MINUTE: '100000',
+    SEND_RATE_PER_MINUTE: '100000',
     RATE_LIMIT_REGISTER_PER_15MIN: '1000',
     ACCESS_TOKEN_TTL_SECONDS: '3600',
   });

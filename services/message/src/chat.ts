@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { q, type EventLog, type Logger, type Principal } from '@parley/common';
+import { q, tooMany, type EventLog, type Logger, type Principal } from '@parley/common';
 import { chatEvent, messageIdFor, type ChatEventType, type SendCommand } from './envelopes.ts';
 import { messageProblems as P } from './errors.ts';
 import { indexMessage, searchMessages, unindexMessage } from './search.ts';
@@ -13,6 +13,9 @@ export interface ChatOptions {
   memberCap: number;
   editWindowSec: number;
   persistWaitMs: number;
+  /** The send limit, for its message (the bucket itself is the takeSend function's). */
+  sendRatePerMinute: number;
+  sendBurst: number;
 }
 
 const EMOJI = /^(?:\p{Extended_Pictographic}|\p{Emoji_Component}|\u200d|\ufe0f){1,8}$/u;
@@ -31,6 +34,13 @@ export class Chat {
     private readonly log: EventLog,
     private readonly opts: ChatOptions,
     private readonly logger: Logger,
+    /** Takes one send from the user's bucket, shared by REST and every socket on every pod. */
+    private readonly takeSend: (
+      userId: string,
+    ) => Promise<{ allowed: boolean; retryAfterMs: number }> = async () => ({
+      allowed: true,
+      retryAfterMs: 0,
+    }),
   ) {}
 
   /** Called with each id published on `persistedChannel`. */
@@ -431,6 +441,13 @@ export class Chat {
       return waitPersisted
         ? { status: 'persisted', message: messageView(stored) }
         : { status: 'accepted', id };
+    // A re-send answered from the store above costs nothing; a new send takes a token.
+    const quota = await this.takeSend(p.userId);
+    if (!quota.allowed)
+      throw tooMany(
+        `at most ${this.opts.sendRatePerMinute} messages per minute (bursts of ${this.opts.sendBurst})`,
+        Math.max(1, Math.ceil(quota.retryAfterMs / 1000)),
+      );
     const ttl = input.ttlSeconds ?? conv.defaultTtlSeconds;
     const now = Date.now();
     const command: SendCommand = {

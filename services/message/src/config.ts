@@ -70,6 +70,16 @@ export const messageSettings = {
       default: '900',
       doc: 'How long after sending a message its sender may edit it.',
     }),
+    sendRatePerMinute: field(parse.int(1, 1_000_000), {
+      env: 'SEND_RATE_PER_MINUTE',
+      default: '30',
+      doc: 'Messages one user may send per minute, sustained, over REST and every socket on every pod together (429 / RATE_LIMITED beyond).',
+    }),
+    sendBurst: field(parse.int(1, 1_000_000), {
+      env: 'SEND_BURST',
+      default: '10',
+      doc: 'Messages one user may send at once above the sustained rate (a token bucket of this size, refilled at SEND_RATE_PER_MINUTE).',
+    }),
     persistWaitMs: field(parse.int(100, 60_000), {
       env: 'PERSIST_WAIT_MS',
       default: '5000',
@@ -116,11 +126,6 @@ export const messageSettings = {
       env: 'WS_FRAME_BURST',
       default: '60',
       doc: 'Burst of frames per connection above the sustained rate.',
-    }),
-    sendsPerMinute: field(parse.int(1, 1_000_000), {
-      env: 'WS_USER_SENDS_PER_MINUTE',
-      default: '600',
-      doc: 'Messages one user may send per minute over all their sockets, on every gateway.',
     }),
     maxConnectionsPerUser: field(parse.int(1, 10_000), {
       env: 'WS_MAX_CONNECTIONS_PER_USER',

@@ -55,6 +55,7 @@ describe('worker crash (real stack)', function () {
       CHAT_TOPIC_PARTITIONS: '8',
       WORKER_GROUP_ID: `crash-${tag}.message-worker`,
       RATE_LIMIT_PER_MINUTE: '1000000',
+      SEND_RATE_PER_MINUTE: '1000000',
       RATE_LIMIT_REGISTER_PER_15MIN: '100000',
     };
     api = await runService({

@@ -68,6 +68,7 @@ describe('gateway across two processes (real stack)', function () {
       WORKER_GROUP_ID: `gw2-${tag}.message-worker`,
       FANOUT_GROUP_ID: `gw2-${tag}.message-fanout`,
       RATE_LIMIT_PER_MINUTE: '1000000',
+      SEND_RATE_PER_MINUTE: '1000000',
       RATE_LIMIT_REGISTER_PER_15MIN: '100000',
       KAFKA_SESSION_TIMEOUT_MS: '6000',
     };

@@ -66,6 +66,7 @@ export function messageHttpSuite(name: string, stackEnv: () => Record<string, st
         CHAT_TOPIC_PARTITIONS: '4',
         WORKER_GROUP_ID: `t-${randomBytes(3).toString('hex')}.message-worker`,
         RATE_LIMIT_PER_MINUTE: '10000',
+        SEND_RATE_PER_MINUTE: '10000',
         ...stackEnv(),
       };
       running = await boot();

@@ -92,8 +92,12 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
           memberCap: c.memberCap,
           editWindowSec: c.editWindowSec,
           persistWaitMs: c.persistWaitMs,
+          sendRatePerMinute: c.sendRatePerMinute,
+          sendBurst: c.sendBurst,
         },
         ctx.logger,
+        (userId) =>
+          ctx.deps().cache.takeToken(`send:user:${userId}`, 60_000 / c.sendRatePerMinute, c.sendBurst),
       );
       const unsubscribe = await ctx
         .deps()

@@ -386,6 +386,7 @@ describe('authorization matrix (embedded)', function () {
       AUTH_ADMIN_USERNAMES: 'root',
       WS_AUTH_TIMEOUT_MS: '500',
       RATE_LIMIT_PER_MINUTE: '100000',
+      SEND_RATE_PER_MINUTE: '100000',
       RATE_LIMIT_REGISTER_PER_15MIN: '1000',
     });
     await running.ready;

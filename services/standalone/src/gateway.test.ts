@@ -52,6 +52,7 @@ describe('WebSocket gateway (embedded)', function () {
       WS_TYPING_THROTTLE_MS: '60000',
       WS_DRAIN_MS: '300',
       RATE_LIMIT_PER_MINUTE: '100000',
+      SEND_RATE_PER_MINUTE: '100000',
       RATE_LIMIT_REGISTER_PER_15MIN: '1000',
     });
     await running.ready;

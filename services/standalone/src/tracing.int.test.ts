@@ -52,6 +52,7 @@ describe('tracing: one connected trace per message (real Kafka, FerretDB, Redis 
       DATA_DIR: dir,
       LOG_LEVEL: 'silent',
       RATE_LIMIT_PER_MINUTE: '100000',
+      SEND_RATE_PER_MINUTE: '100000',
       RATE_LIMIT_REGISTER_PER_15MIN: '1000',
     });
     await running.ready;

@@ -57,6 +57,20 @@ export function cacheContract(name: string, open: () => Promise<Cache>): void {
       expect(await cache.incr(k, 2, 200)).to.equal(2);
     });
 
+    it('lets a burst through a token bucket at once, then refuses with the wait, then refills', async () => {
+      const k = key();
+      // Ten concurrent takes from a bucket of 4 (one token per 300 ms): exactly 4 pass.
+      const takes = await Promise.all(Array.from({ length: 10 }, () => cache.takeToken(k, 300, 4)));
+      expect(takes.filter((t) => t.allowed)).to.have.length(4);
+      const refused = takes.filter((t) => !t.allowed);
+      for (const t of refused) expect(t.retryAfterMs).to.be.within(1, 300);
+      await waitFor(async () => (await cache.takeToken(k, 300, 4)).allowed, {
+        timeoutMs: 3000,
+        intervalMs: 50,
+        what: 'one token refilled',
+      });
+    });
+
     it('keeps hash fields under one key, removes them, and expires the whole hash', async () => {
       const k = key();
       expect(await cache.hashGetAll(k)).to.deep.equal({});

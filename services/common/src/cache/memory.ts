@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Cache } from './port.ts';
+import { gcra } from '../gcra.ts';
 
 interface Entry {
   value: string;
@@ -70,6 +71,14 @@ export class MemoryCache implements Cache {
     if (!Number.isInteger(n)) throw new Error(`value at ${key} is not an integer`);
     e.value = String(n + by);
     return n + by;
+  }
+
+  async takeToken(key: string, intervalMs: number, burst: number) {
+    const now = this.now();
+    const e = this.live(key);
+    const d = gcra(e ? Number(e.value) : null, now, { intervalMs, burst });
+    if (d.allowed) this.entries.set(key, { value: String(d.tat), expiresAt: d.tat + 1000 });
+    return { allowed: d.allowed, retryAfterMs: d.retryAfterMs };
   }
 
   async deleteIfEquals(key: string, value: string): Promise<boolean> {

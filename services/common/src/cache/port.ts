@@ -17,6 +17,15 @@ export interface Cache {
    * created, making a fixed-window rate limit one call.
    */
   incr(key: string, by: number, ttlMs: number): Promise<number>;
+  /**
+   * Takes one request from a token bucket (GCRA, see gcra.ts): `burst` at once, then one per
+   * `intervalMs`. Atomic, so every process sharing the cache shares the bucket.
+   */
+  takeToken(
+    key: string,
+    intervalMs: number,
+    burst: number,
+  ): Promise<{ allowed: boolean; retryAfterMs: number }>;
   /** Deletes the key only if it still holds `value` (releasing a lock someone else may have taken over). */
   deleteIfEquals(key: string, value: string): Promise<boolean>;
   /**

@@ -1,6 +1,8 @@
 import { Cluster, type ClusterNode } from 'ioredis';
 import type { Cache } from './port.ts';
 
+import { GCRA_LUA } from '../gcra.ts';
+
 const INCR_WITH_TTL = `
 local v = redis.call('INCRBY', KEYS[1], ARGV[1])
 if v == tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -92,6 +94,17 @@ export class RedisCache implements Cache {
 
   async incr(key: string, by: number, ttlMs: number): Promise<number> {
     return Number(await this.cluster.eval(INCR_WITH_TTL, 1, this.k(key), by, ttlMs));
+  }
+
+  async takeToken(key: string, intervalMs: number, burst: number) {
+    const [allowed, retryAfterMs] = (await this.cluster.eval(
+      GCRA_LUA,
+      1,
+      this.k(key),
+      intervalMs,
+      burst,
+    )) as [number, number];
+    return { allowed: allowed === 1, retryAfterMs: Number(retryAfterMs) };
   }
 
   async deleteIfEquals(key: string, value: string): Promise<boolean> {

@@ -7,7 +7,6 @@ import {
   inSpan,
   ProblemError,
   q,
-  RateLimiter,
   REVOCATIONS_CHANNEL,
   ROOT_CONTEXT,
   SpanKind,
@@ -49,7 +48,6 @@ export interface GatewayOptions {
   maxPendingAuth: number;
   framesPerSecond: number;
   frameBurst: number;
-  sendsPerMinute: number;
   maxConnectionsPerUser: number;
   resumeMaxMessages: number;
   resumeMaxConversations: number;
@@ -148,7 +146,6 @@ export class Gateway {
   private readonly connections = new Set<Connection>();
   readonly hub: Hub;
   readonly presence: Presence;
-  private readonly limiter: RateLimiter;
   private pendingAuth = 0;
   private draining = false;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -171,7 +168,6 @@ export class Gateway {
     this.presence = new Presence(d.cache, d.opts.presenceTtlMs, Date.now, (s) =>
       d.metrics.presenceChanges.labels(s).inc(),
     );
-    this.limiter = new RateLimiter(d.cache);
   }
 
   get size(): number {
@@ -522,21 +518,6 @@ export class Gateway {
   }
 
   private async onSend(conn: Connection, f: Extract<ClientFrame, { type: 'send' }>): Promise<void> {
-    const r = await this.limiter.hit(`ws:send:user:${conn.userId}`, {
-      max: this.d.opts.sendsPerMinute,
-      windowMs: 60_000,
-    });
-    if (!r.allowed)
-      return this.sendError(
-        conn,
-        f.id,
-        'RATE_LIMITED',
-        `at most ${this.d.opts.sendsPerMinute} messages per minute`,
-        {
-          conversationId: f.conversationId,
-          retryAfterMs: r.retryAfterSec * 1000,
-        },
-      );
     const res = await this.d.chat.send(
       conn.principal!,
       f.conversationId,

@@ -96,8 +96,8 @@ describe('monitoring queries against a live Prometheus (real stack)', function (
     const env = realStackEnv('prom', {
       CHAT_TOPIC_PARTITIONS: '4',
       RATE_LIMIT_PER_MINUTE: '1000000',
+      SEND_RATE_PER_MINUTE: '1000000',
       RATE_LIMIT_REGISTER_PER_15MIN: '100000',
-      WS_USER_SENDS_PER_MINUTE: '100000',
       WS_TYPING_THROTTLE_MS: '1000',
       KAFKA_SESSION_TIMEOUT_MS: '6000',
     });
