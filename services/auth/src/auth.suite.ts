@@ -421,6 +421,17 @@ export function authHttpSuite(name: string, stackEnv: () => Record<string, strin
           expect(res.json().code, why).to.equal('UNAUTHENTICATED');
         };
 
+        it('takes the Bearer scheme in any case (RFC 9110) (#15, finding 8)', async () => {
+          for (const scheme of ['bearer', 'BEARER', 'bEaReR']) {
+            const res = await running.app.inject({
+              method: 'GET',
+              url: '/v1/users/me',
+              headers: { authorization: `${scheme} ${good}` },
+            });
+            expect(res.statusCode, scheme).to.equal(200);
+          }
+        });
+
         it('rejects a missing or non-bearer authorization', async () => {
           expect((await call('GET', '/v1/users/me')).json().code).to.equal('UNAUTHENTICATED');
           const res = await running.app.inject({
@@ -435,7 +446,7 @@ export function authHttpSuite(name: string, stackEnv: () => Record<string, strin
           const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
           const c = claims(good);
           const forged = await new SignJWT(c)
-            .setProtectedHeader({ alg: 'EdDSA', kid: 'key-a' })
+            .setProtectedHeader({ alg: 'EdDSA', kid: 'key-a', typ: 'at+jwt' })
             .sign(privateKey);
           await expectRejected(forged, 'forged');
         });
@@ -449,7 +460,9 @@ export function authHttpSuite(name: string, stackEnv: () => Record<string, strin
             iat: Math.floor(Date.now() / 1000) - 3600,
             exp: Math.floor(Date.now() / 1000) - 60,
           };
-          const expired = await new SignJWT(c).setProtectedHeader({ alg: 'EdDSA', kid: 'key-a' }).sign(priv);
+          const expired = await new SignJWT(c)
+            .setProtectedHeader({ alg: 'EdDSA', kid: 'key-a', typ: 'at+jwt' })
+            .sign(priv);
           const res = await call('GET', '/v1/users/me', { token: expired });
           expect(res.statusCode).to.equal(401);
           expect(res.json().detail).to.match(/expired/);
@@ -460,7 +473,7 @@ export function authHttpSuite(name: string, stackEnv: () => Record<string, strin
           const priv = await importJWK(JSON.parse(keysJson)[0], 'EdDSA');
           for (const override of [{ iss: 'evil' }, { aud: 'other-service' }]) {
             const t = await new SignJWT({ ...claims(good), ...override })
-              .setProtectedHeader({ alg: 'EdDSA', kid: 'key-a' })
+              .setProtectedHeader({ alg: 'EdDSA', kid: 'key-a', typ: 'at+jwt' })
               .sign(priv);
             await expectRejected(t, JSON.stringify(override));
           }

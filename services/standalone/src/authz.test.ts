@@ -332,14 +332,14 @@ describe('authorization matrix (embedded)', function () {
   };
   const sign = async (
     claims: { sub: string; sid: string },
-    opts: { aud?: string; iss?: string; exp?: number },
+    opts: { aud?: string; iss?: string; exp?: number; iat?: number; typ?: string },
   ) =>
     new SignJWT({ sid: claims.sid, roles: ['user', 'admin'] })
-      .setProtectedHeader({ alg: 'EdDSA', kid: 'authz-key', typ: 'at+jwt' })
+      .setProtectedHeader({ alg: 'EdDSA', kid: 'authz-key', typ: opts.typ ?? 'at+jwt' })
       .setSubject(claims.sub)
       .setIssuer(opts.iss ?? 'parley-auth')
       .setAudience(opts.aud ?? 'parley')
-      .setIssuedAt()
+      .setIssuedAt(opts.iat ?? Math.floor(Date.now() / 1000))
       .setExpirationTime(opts.exp ?? Math.floor(Date.now() / 1000) + 600)
       .setJti(randomUUID())
       .sign(await importJWK(jwk, 'EdDSA'));
@@ -435,6 +435,8 @@ describe('authorization matrix (embedded)', function () {
       expired: await sign(mine, { exp: Math.floor(Date.now() / 1000) - 60 }),
       'other audience': await sign(mine, { aud: 'someone-else' }),
       'other issuer': await sign(mine, { iss: 'evil-auth' }),
+      'issued in the future (#15)': await sign(mine, { iat: Math.floor(Date.now() / 1000) + 600 }),
+      'no at+jwt typ header (#15)': await sign(mine, { typ: 'JWT' }),
       'revoked session': revoked.token,
     });
   });
@@ -654,6 +656,8 @@ describe('authorization matrix (embedded)', function () {
       'other audience': 4001,
       'other issuer': 4001,
       'revoked session': 4003,
+      'issued in the future (#15)': 4001,
+      'no at+jwt typ header (#15)': 4001,
     };
     it('closes with the documented code for every bad token, as subprotocol and as auth frame', async () => {
       expect(Object.keys(closeFor).sort()).to.deep.equal(Object.keys(badTokens).sort());
