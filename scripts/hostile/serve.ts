@@ -21,7 +21,6 @@ const running = await runStandalone({
   // The harnesses register many users and call fast; the limits themselves are tested elsewhere.
   RATE_LIMIT_PER_MINUTE: process.env.RATE_LIMIT_PER_MINUTE ?? '100000',
   RATE_LIMIT_REGISTER_PER_15MIN: process.env.RATE_LIMIT_REGISTER_PER_15MIN ?? '100000',
-  AUTH_ADMIN_USERNAMES: process.env.AUTH_ADMIN_USERNAMES ?? 'hostile_admin',
 });
 await running.ready;
 console.log(JSON.stringify({ url: running.url, managementUrl: running.managementUrl }));

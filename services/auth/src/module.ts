@@ -90,7 +90,7 @@ export function authModule<C extends AuthConfig>(): ServiceModule<C> {
           refreshTtlSec: cfg.auth.refreshTtlSec,
           otp: cfg.otp,
           limits: cfg.limits,
-          adminUsernames: (cfg.auth.bootstrapAdmins ?? []).map((u) => u.toLowerCase()),
+          adminBootstrapSecret: cfg.auth.adminBootstrapSecret,
         },
         logger,
         authMetrics,

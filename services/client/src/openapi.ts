@@ -53,6 +53,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/auth/admin-bootstrap': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Become admin with the one-time bootstrap secret (AUTH_ADMIN_BOOTSTRAP_SECRET)
+     * @description Each secret value works once. Refresh your tokens afterwards: the role is in the next access token.
+     */
+    post: operations['bootstrapAdmin'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/auth/github/callback': {
     parameters: {
       query?: never;
@@ -96,7 +116,10 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Sign in with username or email and password */
+    /**
+     * Sign in with username or email and password
+     * @description An email login finds only a proven email. After repeated failures for one login from any address, the answer is `LOGIN_DELAYED` with a proof-of-work challenge that lets the owner in without waiting.
+     */
     post: operations['login'];
     delete?: never;
     options?: never;
@@ -201,7 +224,10 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Create an account with a password and sign in */
+    /**
+     * Create an account with a password and sign in
+     * @description Email and phone are stored as `pendingEmail` and `pendingPhone`: unverified, not unique, never used to find an account, and never answered as taken.
+     */
     post: operations['register'];
     delete?: never;
     options?: never;
@@ -530,7 +556,10 @@ export interface paths {
     delete?: never;
     options?: never;
     head?: never;
-    /** Change your display name, email or phone (null removes) */
+    /**
+     * Change your display name, email or phone (null removes)
+     * @description A new email or phone becomes `pendingEmail` / `pendingPhone`; a proven phone stays until the new one is proven with its code. The answer is the same whoever else uses the value.
+     */
     patch: operations['updateMe'];
     trace?: never;
   };
@@ -581,6 +610,40 @@ export interface paths {
     post?: never;
     /** Sign a device out at once */
     delete: operations['revokeDevice'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/users/me/phone/verification': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Send a code to your pending phone number */
+    post: operations['requestPhoneVerification'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/users/me/phone/verify': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Prove your pending phone number with its code; it becomes your phone */
+    post: operations['verifyPhone'];
+    delete?: never;
     options?: never;
     head?: never;
     patch?: never;
@@ -645,8 +708,11 @@ export interface components {
         | 'INTERNAL'
         | 'UNAVAILABLE'
         | 'USERNAME_TAKEN'
-        | 'EMAIL_TAKEN'
         | 'PHONE_TAKEN'
+        | 'NOTHING_TO_VERIFY'
+        | 'DISPLAY_NAME_IMPERSONATION'
+        | 'LOGIN_DELAYED'
+        | 'ADMIN_BOOTSTRAP_REFUSED'
         | 'WEAK_PASSWORD'
         | 'INVALID_CREDENTIALS'
         | 'ACCOUNT_BLOCKED'
@@ -784,11 +850,17 @@ export interface operations {
             /** Format: date-time */
             createdAt: string;
             displayName: string;
+            /** @description Proven email (GitHub’s verified primary); logins resolve only this. */
             email?: string;
             githubLinked: boolean;
             hasPassword: boolean;
             /** Format: uuid */
             id: string;
+            /** @description Email you entered; unverified, never used to find an account. */
+            pendingEmail?: string;
+            /** @description Number you entered, waiting for its code (POST /v1/users/me/phone/verification). */
+            pendingPhone?: string;
+            /** @description Proven phone number; SMS sign-in resolves only this. */
             phone?: string;
             roles: ('user' | 'admin')[];
             /** @enum {string} */
@@ -925,11 +997,17 @@ export interface operations {
             /** Format: date-time */
             createdAt: string;
             displayName: string;
+            /** @description Proven email (GitHub’s verified primary); logins resolve only this. */
             email?: string;
             githubLinked: boolean;
             hasPassword: boolean;
             /** Format: uuid */
             id: string;
+            /** @description Email you entered; unverified, never used to find an account. */
+            pendingEmail?: string;
+            /** @description Number you entered, waiting for its code (POST /v1/users/me/phone/verification). */
+            pendingPhone?: string;
+            /** @description Proven phone number; SMS sign-in resolves only this. */
             phone?: string;
             roles: ('user' | 'admin')[];
             /** @enum {string} */
@@ -1039,6 +1117,142 @@ export interface operations {
       };
     };
   };
+  bootstrapAdmin: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          secret: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Your account, now with the admin role */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            /** Format: date-time */
+            createdAt: string;
+            displayName: string;
+            /** @description Proven email (GitHub’s verified primary); logins resolve only this. */
+            email?: string;
+            githubLinked: boolean;
+            hasPassword: boolean;
+            /** Format: uuid */
+            id: string;
+            /** @description Email you entered; unverified, never used to find an account. */
+            pendingEmail?: string;
+            /** @description Number you entered, waiting for its code (POST /v1/users/me/phone/verification). */
+            pendingPhone?: string;
+            /** @description Proven phone number; SMS sign-in resolves only this. */
+            phone?: string;
+            roles: ('user' | 'admin')[];
+            /** @enum {string} */
+            status: 'active' | 'blocked';
+            username: string;
+          };
+        };
+      };
+      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON` */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNAUTHENTICATED` */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `ADMIN_BOOTSTRAP_REFUSED` */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `USER_NOT_FOUND` */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `PAYLOAD_TOO_LARGE` */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNSUPPORTED_MEDIA_TYPE` */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `RATE_LIMITED` */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `INTERNAL` */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNAVAILABLE` */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
   githubCallback: {
     parameters: {
       query?: {
@@ -1077,11 +1291,17 @@ export interface operations {
               /** Format: date-time */
               createdAt: string;
               displayName: string;
+              /** @description Proven email (GitHub’s verified primary); logins resolve only this. */
               email?: string;
               githubLinked: boolean;
               hasPassword: boolean;
               /** Format: uuid */
               id: string;
+              /** @description Email you entered; unverified, never used to find an account. */
+              pendingEmail?: string;
+              /** @description Number you entered, waiting for its code (POST /v1/users/me/phone/verification). */
+              pendingPhone?: string;
+              /** @description Proven phone number; SMS sign-in resolves only this. */
               phone?: string;
               roles: ('user' | 'admin')[];
               /** @enum {string} */
@@ -1246,6 +1466,10 @@ export interface operations {
           };
           login: string;
           password: string;
+          proof?: {
+            challenge: string;
+            nonce: string;
+          };
         };
       };
     };
@@ -1273,11 +1497,17 @@ export interface operations {
               /** Format: date-time */
               createdAt: string;
               displayName: string;
+              /** @description Proven email (GitHub’s verified primary); logins resolve only this. */
               email?: string;
               githubLinked: boolean;
               hasPassword: boolean;
               /** Format: uuid */
               id: string;
+              /** @description Email you entered; unverified, never used to find an account. */
+              pendingEmail?: string;
+              /** @description Number you entered, waiting for its code (POST /v1/users/me/phone/verification). */
+              pendingPhone?: string;
+              /** @description Proven phone number; SMS sign-in resolves only this. */
               phone?: string;
               roles: ('user' | 'admin')[];
               /** @enum {string} */
@@ -1332,7 +1562,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `RATE_LIMITED` */
+      /** @description `LOGIN_DELAYED`, `RATE_LIMITED` */
       429: {
         headers: {
           [name: string]: unknown;
@@ -1663,11 +1893,17 @@ export interface operations {
               /** Format: date-time */
               createdAt: string;
               displayName: string;
+              /** @description Proven email (GitHub’s verified primary); logins resolve only this. */
               email?: string;
               githubLinked: boolean;
               hasPassword: boolean;
               /** Format: uuid */
               id: string;
+              /** @description Email you entered; unverified, never used to find an account. */
+              pendingEmail?: string;
+              /** @description Number you entered, waiting for its code (POST /v1/users/me/phone/verification). */
+              pendingPhone?: string;
+              /** @description Proven phone number; SMS sign-in resolves only this. */
               phone?: string;
               roles: ('user' | 'admin')[];
               /** @enum {string} */
@@ -1925,11 +2161,17 @@ export interface operations {
               /** Format: date-time */
               createdAt: string;
               displayName: string;
+              /** @description Proven email (GitHub’s verified primary); logins resolve only this. */
               email?: string;
               githubLinked: boolean;
               hasPassword: boolean;
               /** Format: uuid */
               id: string;
+              /** @description Email you entered; unverified, never used to find an account. */
+              pendingEmail?: string;
+              /** @description Number you entered, waiting for its code (POST /v1/users/me/phone/verification). */
+              pendingPhone?: string;
+              /** @description Proven phone number; SMS sign-in resolves only this. */
               phone?: string;
               roles: ('user' | 'admin')[];
               /** @enum {string} */
@@ -1948,7 +2190,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `USERNAME_TAKEN`, `EMAIL_TAKEN`, `PHONE_TAKEN` */
+      /** @description `USERNAME_TAKEN` */
       409: {
         headers: {
           [name: string]: unknown;
@@ -1975,7 +2217,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `WEAK_PASSWORD` */
+      /** @description `WEAK_PASSWORD`, `DISPLAY_NAME_IMPERSONATION` */
       422: {
         headers: {
           [name: string]: unknown;
@@ -5029,11 +5271,17 @@ export interface operations {
             /** Format: date-time */
             createdAt: string;
             displayName: string;
+            /** @description Proven email (GitHub’s verified primary); logins resolve only this. */
             email?: string;
             githubLinked: boolean;
             hasPassword: boolean;
             /** Format: uuid */
             id: string;
+            /** @description Email you entered; unverified, never used to find an account. */
+            pendingEmail?: string;
+            /** @description Number you entered, waiting for its code (POST /v1/users/me/phone/verification). */
+            pendingPhone?: string;
+            /** @description Proven phone number; SMS sign-in resolves only this. */
             phone?: string;
             roles: ('user' | 'admin')[];
             /** @enum {string} */
@@ -5134,11 +5382,17 @@ export interface operations {
             /** Format: date-time */
             createdAt: string;
             displayName: string;
+            /** @description Proven email (GitHub’s verified primary); logins resolve only this. */
             email?: string;
             githubLinked: boolean;
             hasPassword: boolean;
             /** Format: uuid */
             id: string;
+            /** @description Email you entered; unverified, never used to find an account. */
+            pendingEmail?: string;
+            /** @description Number you entered, waiting for its code (POST /v1/users/me/phone/verification). */
+            pendingPhone?: string;
+            /** @description Proven phone number; SMS sign-in resolves only this. */
             phone?: string;
             roles: ('user' | 'admin')[];
             /** @enum {string} */
@@ -5174,15 +5428,6 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `EMAIL_TAKEN`, `PHONE_TAKEN` */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
       /** @description `PAYLOAD_TOO_LARGE` */
       413: {
         headers: {
@@ -5194,6 +5439,15 @@ export interface operations {
       };
       /** @description `UNSUPPORTED_MEDIA_TYPE` */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `DISPLAY_NAME_IMPERSONATION` */
+      422: {
         headers: {
           [name: string]: unknown;
         };
@@ -5566,6 +5820,246 @@ export interface operations {
         };
       };
       /** @description `RATE_LIMITED` */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `INTERNAL` */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNAVAILABLE` */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  requestPhoneVerification: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Code sent */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            expiresInSec: number;
+            resendInSec: number;
+          };
+        };
+      };
+      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON` */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNAUTHENTICATED` */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `USER_NOT_FOUND` */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `NOTHING_TO_VERIFY` */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `OTP_COOLDOWN`, `RATE_LIMITED` */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `INTERNAL` */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `SMS_FAILED` */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNAVAILABLE` */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  verifyPhone: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          code: string & unknown;
+        };
+      };
+    };
+    responses: {
+      /** @description Your account */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            /** Format: date-time */
+            createdAt: string;
+            displayName: string;
+            /** @description Proven email (GitHub’s verified primary); logins resolve only this. */
+            email?: string;
+            githubLinked: boolean;
+            hasPassword: boolean;
+            /** Format: uuid */
+            id: string;
+            /** @description Email you entered; unverified, never used to find an account. */
+            pendingEmail?: string;
+            /** @description Number you entered, waiting for its code (POST /v1/users/me/phone/verification). */
+            pendingPhone?: string;
+            /** @description Proven phone number; SMS sign-in resolves only this. */
+            phone?: string;
+            roles: ('user' | 'admin')[];
+            /** @enum {string} */
+            status: 'active' | 'blocked';
+            username: string;
+          };
+        };
+      };
+      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON` */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `INVALID_OTP`, `UNAUTHENTICATED` */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `USER_NOT_FOUND` */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `NOTHING_TO_VERIFY`, `PHONE_TAKEN` */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `PAYLOAD_TOO_LARGE` */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNSUPPORTED_MEDIA_TYPE` */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `OTP_ATTEMPTS_EXCEEDED`, `RATE_LIMITED` */
       429: {
         headers: {
           [name: string]: unknown;
