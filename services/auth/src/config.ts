@@ -35,6 +35,10 @@ export const authSettings = {
       default: '2592000',
       doc: 'Lifetime of a session without refresh activity (sliding).',
     }),
+    legacyAdminUsernames: optionalField(parse.list(), {
+      env: 'AUTH_ADMIN_USERNAMES',
+      doc: 'Removed: it made whoever registered a listed name first an admin. Ignored, with a warning at start-up; use AUTH_ADMIN_BOOTSTRAP_SECRET.',
+    }),
     adminBootstrapSecret: optionalField(parse.string().min(32, 'must be at least 32 characters'), {
       env: 'AUTH_ADMIN_BOOTSTRAP_SECRET',
       secret: true,
