@@ -228,8 +228,8 @@ export class Accounts {
   /**
    * The per-account throttle, whatever the address: after `accountFailuresBeforeDelay` failures
    * within an hour, each failure opens a delay that doubles (capped). During a delay the login is
-   * not even checked, unless the client solved a proof of work for it: the owner pays one CPU
-   * second once, a guesser pays it per guess, so an attacker can slow the owner but not lock
+   * not even checked, unless the client solved a proof of work for it: the owner pays a few CPU
+   * seconds once, a guesser pays them per guess, so an attacker can slow the owner but not lock
    * them out. Keyed by the login as typed, known or not, so it reveals nothing about who exists.
    */
   private async accountGate(
