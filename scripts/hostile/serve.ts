@@ -22,7 +22,6 @@ const running = await runStandalone({
   RATE_LIMIT_PER_MINUTE: process.env.RATE_LIMIT_PER_MINUTE ?? '100000',
   SEND_RATE_PER_MINUTE: process.env.SEND_RATE_PER_MINUTE ?? '100000',
   RATE_LIMIT_REGISTER_PER_15MIN: process.env.RATE_LIMIT_REGISTER_PER_15MIN ?? '100000',
-  AUTH_ADMIN_USERNAMES: process.env.AUTH_ADMIN_USERNAMES ?? 'hostile_admin',
 });
 await running.ready;
 console.log(JSON.stringify({ url: running.url, managementUrl: running.managementUrl }));

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
 import {
   RateLimiter,
   revokedSessionKey,
@@ -27,11 +27,20 @@ export interface AccountsOptions {
   accessTtlSec: number;
   refreshTtlSec: number;
   otp: { ttlSec: number; maxAttempts: number; resendCooldownSec: number };
-  limits: { registerPer15Min: number; loginFailuresPer15Min: number };
-  adminUsernames: readonly string[];
+  limits: {
+    registerPer15Min: number;
+    loginFailuresPer15Min: number;
+    accountFailuresBeforeDelay: number;
+    accountMaxDelaySec: number;
+    proofOfWorkBits: number;
+  };
+  /** The one-time admin bootstrap secret; absent, nobody can become admin through the API. */
+  adminBootstrapSecret?: string | undefined;
 }
 
 const WINDOW_15_MIN = 15 * 60_000;
+const ACCOUNT_FAILURE_WINDOW_MS = 60 * 60_000;
+const CHALLENGE_TTL_MS = 5 * 60_000;
 
 /** The public view of a user: what the owner sees. */
 export function ownView(u: User) {
@@ -41,6 +50,8 @@ export function ownView(u: User) {
     displayName: u.displayName,
     ...(u.email ? { email: u.email } : {}),
     ...(u.phone ? { phone: u.phone } : {}),
+    ...(u.pendingEmail ? { pendingEmail: u.pendingEmail } : {}),
+    ...(u.pendingPhone ? { pendingPhone: u.pendingPhone } : {}),
     roles: u.roles,
     status: u.status,
     hasPassword: u.passwordHash !== undefined,
@@ -87,10 +98,15 @@ export class Accounts {
     this.limiter = new RateLimiter(cache, 'auth-rl:');
   }
 
-  private rolesFor(username: string, current: Role[] = ['user']): Role[] {
-    return this.opts.adminUsernames.includes(username) && !current.includes('admin')
-      ? [...current, 'admin']
-      : current;
+  /**
+   * Refuses a display name that reads as another account's username (case, a leading @ and
+   * Unicode compatibility forms ignored), so nobody can pass for someone else in a member list.
+   */
+  private async checkDisplayName(displayName: string, ownUsername: string): Promise<void> {
+    const bare = displayName.normalize('NFKC').trim().replace(/^@+/, '').trim().toLowerCase();
+    if (bare === ownUsername || !/^[a-z0-9_.]{3,32}$/.test(bare)) return;
+    if (await this.store.userByUsername(bare))
+      throw authProblems.DISPLAY_NAME_IMPERSONATION(`"${displayName}" is the username of another account`);
   }
 
   private async newUser(
@@ -101,7 +117,7 @@ export class Accounts {
     const user: User = {
       _id: randomUUID(),
       displayName: fields.displayName ?? fields.username,
-      roles: this.rolesFor(fields.username),
+      roles: ['user'] satisfies Role[],
       status: 'active',
       createdAt: now,
       updatedAt: now,
@@ -131,20 +147,24 @@ export class Accounts {
     },
     client: ClientContext,
   ): Promise<{ user: User; tokens: TokenPair }> {
-    await this.limiter.enforce(
-      `register:ip:${client.ip}`,
-      { max: this.opts.limits.registerPer15Min, windowMs: WINDOW_15_MIN },
-      'too many registrations from this address',
-    );
+    const limit = { max: this.opts.limits.registerPer15Min, windowMs: WINDOW_15_MIN };
+    await this.limiter.enforce(`register:ip:${client.ip}`, limit, 'too many registrations from this address');
+    // Per target too, so spreading sign-ups over many addresses does not help either.
+    const email = input.email?.toLowerCase();
+    if (email) await this.limiter.enforce(`register:email:${email}`, limit, 'too many registrations');
+    if (input.phone)
+      await this.limiter.enforce(`register:phone:${input.phone}`, limit, 'too many registrations');
     const username = input.username.toLowerCase();
     const weak = passwordProblem(input.password, username);
     if (weak) throw authProblems.WEAK_PASSWORD(`password ${weak}`);
+    if (input.displayName) await this.checkDisplayName(input.displayName, username);
+    // Email and phone are only claims until proven: kept pending, never unique, never resolved.
     const user = await this.newUser('password', {
       username,
       displayName: input.displayName ?? username,
       passwordHash: await hashPassword(input.password),
-      ...(input.email ? { email: input.email.toLowerCase() } : {}),
-      ...(input.phone ? { phone: input.phone } : {}),
+      ...(email ? { pendingEmail: email } : {}),
+      ...(input.phone ? { pendingPhone: input.phone } : {}),
     });
     return { user, tokens: await this.openSession(user, client) };
   }
@@ -160,7 +180,7 @@ export class Accounts {
       const outcome: LoginOutcome =
         code === 'ACCOUNT_BLOCKED'
           ? 'blocked'
-          : code === 'RATE_LIMITED' || code === 'OTP_ATTEMPTS_EXCEEDED'
+          : code === 'RATE_LIMITED' || code === 'OTP_ATTEMPTS_EXCEEDED' || code === 'LOGIN_DELAYED'
             ? 'locked'
             : code === 'REFRESH_TOKEN_REUSED'
               ? 'reused'
@@ -171,14 +191,14 @@ export class Accounts {
   }
 
   login(
-    input: { login: string; password: string },
+    input: { login: string; password: string; proof?: { challenge: string; nonce: string } | undefined },
     client: ClientContext,
   ): Promise<{ user: User; tokens: TokenPair }> {
     return this.counted('password', () => this.passwordLogin(input, client));
   }
 
   private async passwordLogin(
-    input: { login: string; password: string },
+    input: { login: string; password: string; proof?: { challenge: string; nonce: string } | undefined },
     client: ClientContext,
   ): Promise<{ user: User; tokens: TokenPair }> {
     const login = input.login.toLowerCase();
@@ -186,6 +206,8 @@ export class Accounts {
     const limit = { max: this.opts.limits.loginFailuresPer15Min, windowMs: WINDOW_15_MIN };
     const locked = await this.limiter.peek(failKey, limit);
     if (!locked.allowed) throw tooMany('too many failed logins; locked out', locked.retryAfterSec);
+    await this.accountGate(login, input.proof);
+    // Only a proven email finds an account (see User.email).
     const user = login.includes('@')
       ? await this.store.userByEmail(login)
       : await this.store.userByUsername(login);
@@ -193,16 +215,67 @@ export class Accounts {
     const ok = await verifyPassword(user?.passwordHash ?? (await dummyHash()), input.password);
     if (!user || !user.passwordHash || !ok) {
       await this.limiter.hit(failKey, limit);
+      await this.accountFailed(login);
       throw authProblems.INVALID_CREDENTIALS();
     }
     await this.limiter.reset(failKey);
+    await this.limiter.reset(`login-fail:acct:${login}`);
+    await this.cache.del(`auth-rl:login-delay:${login}`);
     if (user.status === 'blocked') throw authProblems.ACCOUNT_BLOCKED(user.blockedReason);
     return { user, tokens: await this.openSession(user, client) };
   }
 
+  /**
+   * The per-account throttle, whatever the address: after `accountFailuresBeforeDelay` failures
+   * within an hour, each failure opens a delay that doubles (capped). During a delay the login is
+   * not even checked, unless the client solved a proof of work for it: the owner pays a few CPU
+   * seconds once, a guesser pays them per guess, so an attacker can slow the owner but not lock
+   * them out. Keyed by the login as typed, known or not, so it reveals nothing about who exists.
+   */
+  private async accountGate(
+    login: string,
+    proof: { challenge: string; nonce: string } | undefined,
+  ): Promise<void> {
+    const delayKey = `auth-rl:login-delay:${login}`;
+    const leftMs = (await this.cache.get(delayKey)) === null ? 0 : ((await this.cache.ttlMs(delayKey)) ?? 0);
+    if (leftMs <= 0) return;
+    const bits = this.opts.limits.proofOfWorkBits;
+    if (bits > 0 && proof && (await this.redeemProof(login, proof, bits))) return;
+    const retryAfter = Math.max(1, Math.ceil(leftMs / 1000));
+    const extensions: Record<string, unknown> = { retryAfter };
+    if (bits > 0) {
+      const challenge = randomBytes(16).toString('base64url');
+      await this.cache.set(`auth-rl:login-pow:${challenge}`, login, { ttlMs: CHALLENGE_TTL_MS });
+      Object.assign(extensions, { challenge, difficulty: bits });
+    }
+    throw authProblems.LOGIN_DELAYED(`too many failed sign-ins for this account; retry in ${retryAfter} s`, {
+      headers: { 'retry-after': String(retryAfter) },
+      extensions,
+    });
+  }
+
+  /** A challenge works once, for the login it was issued to. */
+  private async redeemProof(
+    login: string,
+    proof: { challenge: string; nonce: string },
+    bits: number,
+  ): Promise<boolean> {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(proof.challenge)) return false;
+    if (!leadingZeroBits(createHash('sha256').update(`${proof.challenge}:${proof.nonce}`).digest(), bits))
+      return false;
+    return this.cache.deleteIfEquals(`auth-rl:login-pow:${proof.challenge}`, login);
+  }
+
+  private async accountFailed(login: string): Promise<void> {
+    const n = await this.cache.incr(`auth-rl:login-fail:acct:${login}`, 1, ACCOUNT_FAILURE_WINDOW_MS);
+    const over = n - this.opts.limits.accountFailuresBeforeDelay;
+    if (over < 0) return;
+    const delaySec = Math.min(this.opts.limits.accountMaxDelaySec, 2 ** Math.min(over, 30));
+    await this.cache.set(`auth-rl:login-delay:${login}`, '1', { ttlMs: delaySec * 1000 });
+  }
+
   private async openSession(user: User, client: ClientContext): Promise<TokenPair> {
-    const roles = this.rolesFor(user.username, user.roles);
-    if (roles.length !== user.roles.length) await this.store.updateUser(user._id, { roles });
+    const roles = user.roles;
     const sid = randomUUID();
     const now = Date.now();
     const refresh = newRefreshToken(sid, 0);
@@ -330,21 +403,28 @@ export class Accounts {
       phone?: string | null | undefined;
     },
   ): Promise<User> {
+    const current = await this.me(p);
     const set: Partial<User> = {};
     const unset: (keyof User)[] = [];
-    if (patch.displayName !== undefined) set.displayName = patch.displayName;
-    for (const f of ['email', 'phone'] as const) {
+    if (patch.displayName !== undefined) {
+      await this.checkDisplayName(patch.displayName, current.username);
+      set.displayName = patch.displayName;
+    }
+    // A new email or number is pending until proven; a proven one stays until the new one is.
+    // Nothing here looks at other accounts, so the answer cannot tell who owns what.
+    for (const [f, pending] of [
+      ['email', 'pendingEmail'],
+      ['phone', 'pendingPhone'],
+    ] as const) {
       const v = patch[f];
-      if (v === null) unset.push(f);
-      else if (v !== undefined) set[f] = f === 'email' ? v.toLowerCase() : v;
+      if (v === null) unset.push(f, pending);
+      else if (v !== undefined) {
+        const value = f === 'email' ? v.toLowerCase() : v;
+        if (value === current[f]) unset.push(pending);
+        else set[pending] = value;
+      }
     }
-    let u: User | null;
-    try {
-      u = await this.store.updateUser(p.userId, set, unset);
-    } catch (err) {
-      if (err instanceof AccountTakenError) throw takenProblem(err);
-      throw err;
-    }
+    const u = await this.store.updateUser(p.userId, set, unset);
     if (!u) throw authProblems.USER_NOT_FOUND();
     await this.events.emit(
       userEvent('user.updated', { userId: u._id, fields: [...Object.keys(set), ...unset] }),
@@ -404,10 +484,73 @@ export class Accounts {
     return n;
   }
 
-  async requestOtp(phone: string, ip: string): Promise<{ expiresInSec: number; resendInSec: number }> {
+  requestOtp(phone: string, ip: string): Promise<{ expiresInSec: number; resendInSec: number }> {
+    return this.sendCode(phone, phone, ip);
+  }
+
+  /** Sends a code proving the caller holds their pending number. */
+  async requestPhoneVerification(
+    p: Principal,
+    ip: string,
+  ): Promise<{ expiresInSec: number; resendInSec: number }> {
+    const u = await this.me(p);
+    if (!u.pendingPhone) throw authProblems.NOTHING_TO_VERIFY();
+    const limit = { max: this.opts.limits.registerPer15Min, windowMs: WINDOW_15_MIN };
+    await this.limiter.enforce(`verify:user:${u._id}`, limit, 'too many codes requested for this account');
+    return this.sendCode(verifySubject(u._id, u.pendingPhone), u.pendingPhone, ip);
+  }
+
+  /** Proves the pending number with its code: only then does it become the account's phone. */
+  async verifyPhone(p: Principal, code: string): Promise<User> {
+    const u = await this.me(p);
+    if (!u.pendingPhone) throw authProblems.NOTHING_TO_VERIFY();
+    await this.checkCode(verifySubject(u._id, u.pendingPhone), code);
+    let updated: User | null;
+    try {
+      updated = await this.store.updateUser(u._id, { phone: u.pendingPhone }, ['pendingPhone']);
+    } catch (err) {
+      // The caller holds the phone (right code), so telling them it is taken leaks nothing.
+      if (err instanceof AccountTakenError) throw takenProblem(err);
+      throw err;
+    }
+    if (!updated) throw authProblems.USER_NOT_FOUND();
+    await this.events.emit(userEvent('user.updated', { userId: u._id, fields: ['phone', 'pendingPhone'] }));
+    return updated;
+  }
+
+  /** Claims the admin role with the one-time bootstrap secret (each secret value works once). */
+  async bootstrapAdmin(p: Principal, secret: string, ip: string): Promise<User> {
+    await this.limiter.enforce(
+      `admin-bootstrap:ip:${ip}`,
+      { max: 5, windowMs: WINDOW_15_MIN },
+      'too many bootstrap attempts from this address',
+    );
+    const expected = this.opts.adminBootstrapSecret;
+    const digest = (s: string) => createHash('sha256').update(s).digest();
+    if (!expected || !timingSafeEqual(digest(secret), digest(expected)))
+      throw authProblems.ADMIN_BOOTSTRAP_REFUSED();
+    const u = await this.me(p);
+    if (!(await this.store.claimOnce(`admin-bootstrap:${digest(expected).toString('hex')}`)))
+      throw authProblems.ADMIN_BOOTSTRAP_REFUSED();
+    const roles: Role[] = u.roles.includes('admin') ? u.roles : [...u.roles, 'admin'];
+    const updated = await this.store.updateUser(u._id, { roles });
+    this.logger.warn(
+      { userId: u._id, username: u.username },
+      'admin role granted through the bootstrap secret',
+    );
+    await this.events.emit(userEvent('user.updated', { userId: u._id, fields: ['roles'] }));
+    return updated ?? u;
+  }
+
+  /** Sends a 6-digit code for `subject` (a phone for sign-in, or an account's pending number). */
+  private async sendCode(
+    subject: string,
+    phone: string,
+    ip: string,
+  ): Promise<{ expiresInSec: number; resendInSec: number }> {
     const limit = { max: this.opts.limits.registerPer15Min, windowMs: WINDOW_15_MIN };
     await this.limiter.enforce(`otp:ip:${ip}`, limit, 'too many codes requested from this address');
-    const cooldownKey = `otp-cooldown:${phone}`;
+    const cooldownKey = `otp-cooldown:${subject}`;
     const cooldownMs = this.opts.otp.resendCooldownSec * 1000;
     if (
       cooldownMs > 0 &&
@@ -422,7 +565,7 @@ export class Accounts {
     const now = Date.now();
     await this.store.saveOtp({
       _id: id,
-      phone,
+      phone: subject,
       codeHash: otpHash(id, code),
       createdAt: now,
       expiresAt: now + this.opts.otp.ttlSec * 1000,
@@ -452,17 +595,23 @@ export class Accounts {
     return this.counted('otp', () => this.otpLogin(phone, code, client));
   }
 
-  private async otpLogin(
-    phone: string,
-    code: string,
-    client: ClientContext,
-  ): Promise<{ user: User; tokens: TokenPair; created: boolean }> {
-    const otp = await this.store.latestOtp(phone);
+  private async checkCode(subject: string, code: string): Promise<void> {
+    const otp = await this.store.latestOtp(subject);
     if (!otp || otp.expiresAt <= Date.now()) throw authProblems.INVALID_OTP();
     const attempts = await this.store.recordOtpAttempt(otp._id, randomUUID());
     if (attempts > this.opts.otp.maxAttempts) throw authProblems.OTP_ATTEMPTS_EXCEEDED('request a new code');
     if (!sameHash(otpHash(otp._id, code), otp.codeHash)) throw authProblems.INVALID_OTP();
     if (!(await this.store.consumeOtp(otp._id))) throw authProblems.INVALID_OTP();
+  }
+
+  private async otpLogin(
+    phone: string,
+    code: string,
+    client: ClientContext,
+  ): Promise<{ user: User; tokens: TokenPair; created: boolean }> {
+    await this.checkCode(phone, code);
+    // Resolves only a proven number: someone who merely typed it (pendingPhone) is never found,
+    // so the holder of the phone gets an account of their own, not theirs.
     let user = await this.store.userByPhone(phone);
     let created = false;
     if (!user) {
@@ -497,9 +646,15 @@ export class Accounts {
         .slice(0, 28)
         .padEnd(3, '_');
       const emailFree = gh.email ? !(await this.store.userByEmail(gh.email)) : false;
+      const username = await this.freeUsername(base);
+      let displayName = (gh.name ?? gh.login).slice(0, 64);
+      displayName = await this.checkDisplayName(displayName, username).then(
+        () => displayName,
+        () => username,
+      );
       user = await this.newUser('github', {
-        username: await this.freeUsername(base),
-        displayName: (gh.name ?? gh.login).slice(0, 64),
+        username,
+        displayName,
         githubId: gh.id,
         ...(gh.email && emailFree ? { email: gh.email.toLowerCase() } : {}),
       });
@@ -517,6 +672,16 @@ export class Accounts {
     }
     return `user_${randomBytes(6).toString('hex')}`;
   }
+}
+
+/** Verification codes live beside sign-in codes under their own subject, so neither can stand in for the other. */
+function verifySubject(userId: string, phone: string): string {
+  return `verify:${userId}:${phone}`;
+}
+
+function leadingZeroBits(digest: Buffer, bits: number): boolean {
+  for (let i = 0; i < bits; i++) if ((digest[i >> 3]! >> (7 - (i & 7))) & 1) return false;
+  return true;
 }
 
 function otpHash(otpId: string, code: string): string {
@@ -541,8 +706,6 @@ function pair(
 
 function takenProblem(err: AccountTakenError) {
   switch (err.field) {
-    case 'email':
-      return authProblems.EMAIL_TAKEN();
     case 'phone':
       return authProblems.PHONE_TAKEN();
     default:

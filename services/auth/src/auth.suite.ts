@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +40,28 @@ export function authHttpSuite(name: string, stackEnv: () => Record<string, strin
     const github = new FakeGithub();
     let keysJson: string;
     let env: Record<string, string>;
+    // Per run: a store shared across runs remembers which secret values were used.
+    const bootstrapSecret = randomBytes(24).toString('hex');
+    // A listed name nobody has registered yet (a shared store may hold root_admin from older runs).
+    const squatName = uname('boss');
+    let admin: { id: string; username: string } | undefined;
+    /** The run's admin, made once through the bootstrap secret; a fresh token each call. */
+    async function adminSession(): Promise<{ id: string; token: string }> {
+      if (!admin) {
+        const r = await register(uname('adm'));
+        const res = await call('POST', '/v1/auth/admin-bootstrap', {
+          token: r.tokens.accessToken,
+          body: { secret: bootstrapSecret },
+        });
+        expect(res.statusCode, res.body).to.equal(200);
+        admin = r.user;
+      }
+      const login = await call('POST', '/v1/auth/login', {
+        body: { login: admin.username, password: PASSWORD },
+      });
+      expect(login.json().user.roles).to.include('admin');
+      return { id: admin.id, token: login.json().tokens.accessToken };
+    }
 
     async function boot(extra: Record<string, string> = {}): Promise<Running> {
       const r = await runService({
@@ -73,7 +95,10 @@ export function authHttpSuite(name: string, stackEnv: () => Record<string, strin
         GITHUB_REDIRECT_URL: 'http://127.0.0.1:1/v1/auth/github/callback',
         GITHUB_WEB_URL: githubUrl,
         GITHUB_API_URL: githubUrl,
-        AUTH_ADMIN_USERNAMES: 'root_admin',
+        // The old setting is ignored now: a name in it gets no admin role (#15, finding 3).
+        AUTH_ADMIN_USERNAMES: `root_admin,${squatName}`,
+        AUTH_ADMIN_BOOTSTRAP_SECRET: bootstrapSecret,
+        LOGIN_PROOF_OF_WORK_BITS: '8',
         OTP_RESEND_COOLDOWN_SECONDS: '2',
         // Runs must not share rate-limit counters or the inactivity lock through a long-lived Redis.
         REDIS_KEY_PREFIX: `parley-test-${randomBytes(4).toString('hex')}:`,
@@ -144,7 +169,12 @@ export function authHttpSuite(name: string, stackEnv: () => Record<string, strin
         const name = uname('Mixed');
         const r = await register(name, { email: `${name}@Example.com`, displayName: 'Mixed Case' });
         expect(r.user.username).to.equal(name.toLowerCase());
-        expect(r.user).to.include({ displayName: 'Mixed Case', email: `${name.toLowerCase()}@example.com` });
+        // An email nobody proved is pending, never the account's email (#15, finding 2).
+        expect(r.user).to.include({
+          displayName: 'Mixed Case',
+          pendingEmail: `${name.toLowerCase()}@example.com`,
+        });
+        expect(r.user).to.not.have.property('email');
         const me = await call('GET', '/v1/users/me', { token: r.tokens.accessToken });
         expect(me.json().id).to.equal(r.user.id);
       });
@@ -159,13 +189,64 @@ export function authHttpSuite(name: string, stackEnv: () => Record<string, strin
         expect(res.json().code).to.equal('USERNAME_TAKEN');
       });
 
-      it('refuses a taken email', async () => {
+      it('answers the same for an email or phone another account entered: nothing to enumerate (#15, finding 7)', async () => {
         const email = `${uname()}@example.com`;
-        await register(uname(), { email });
-        const res = await call('POST', '/v1/auth/register', {
-          body: { username: uname(), password: PASSWORD, email },
+        const phone = `+4792${String(randomInt(1_000_000)).padStart(6, '0')}`;
+        const first = await register(uname(), { email, phone });
+        const second = await call('POST', '/v1/auth/register', {
+          body: { username: uname(), password: PASSWORD, email, phone },
         });
-        expect(res.json().code).to.equal('EMAIL_TAKEN');
+        expect(second.statusCode, second.body).to.equal(201);
+        expect(second.json().user).to.include({ pendingEmail: email, pendingPhone: phone });
+        const other = await register();
+        const patched = await call('PATCH', '/v1/users/me', {
+          token: other.tokens.accessToken,
+          body: { email, phone },
+        });
+        expect(patched.statusCode, patched.body).to.equal(200);
+        expect(patched.json()).to.include({ pendingEmail: email, pendingPhone: phone });
+        expect(first.user.id).to.not.equal(other.user.id);
+      });
+
+      it('limits registrations per email and per phone across addresses (#15, finding 6)', async () => {
+        const email = `${uname()}@example.com`;
+        const codes: number[] = [];
+        for (let i = 0; i < 6; i++)
+          codes.push(
+            (
+              await call('POST', '/v1/auth/register', {
+                body: { username: uname(), password: PASSWORD, email },
+              })
+            ).statusCode,
+          );
+        expect(codes).to.deep.equal([201, 201, 201, 201, 201, 429]);
+      });
+
+      it('refuses a display name that is another user’s username (#15, finding 8)', async () => {
+        const victim = await register();
+        for (const displayName of [victim.user.username, `@${victim.user.username.toUpperCase()}`]) {
+          const res = await call('POST', '/v1/auth/register', {
+            body: { username: uname(), password: PASSWORD, displayName },
+          });
+          expect(res.statusCode, displayName).to.equal(422);
+          expect(res.json().code).to.equal('DISPLAY_NAME_IMPERSONATION');
+        }
+        const mallory = await register();
+        const patched = await call('PATCH', '/v1/users/me', {
+          token: mallory.tokens.accessToken,
+          body: { displayName: `@${victim.user.username}` },
+        });
+        expect(patched.json().code).to.equal('DISPLAY_NAME_IMPERSONATION');
+        // One's own username, and names nobody has, are fine.
+        for (const displayName of [`@${mallory.user.username}`, 'Mallory M.'])
+          expect(
+            (
+              await call('PATCH', '/v1/users/me', {
+                token: mallory.tokens.accessToken,
+                body: { displayName },
+              })
+            ).statusCode,
+          ).to.equal(200);
       });
 
       it('refuses a password under 10 characters as the document says (minLength), with VALIDATION_FAILED', async () => {
@@ -226,14 +307,80 @@ export function authHttpSuite(name: string, stackEnv: () => Record<string, strin
         expect(big.json().code).to.equal('PAYLOAD_TOO_LARGE');
       });
 
-      it('logs in by username or email, case-insensitively', async () => {
+      it('logs in by username case-insensitively; an unproven email finds no account', async () => {
         const name = uname();
         const email = `${name}@example.com`;
         await register(name, { email });
-        for (const login of [name, name.toUpperCase(), email.toUpperCase()]) {
+        for (const login of [name, name.toUpperCase()]) {
           const res = await call('POST', '/v1/auth/login', { body: { login, password: PASSWORD } });
           expect(res.statusCode, login).to.equal(200);
         }
+        const byEmail = await call('POST', '/v1/auth/login', { body: { login: email, password: PASSWORD } });
+        expect(byEmail.json().code).to.equal('INVALID_CREDENTIALS');
+      });
+
+      it('delays an account after failures from many addresses; the owner gets in with a proof of work (#15, finding 6)', async () => {
+        const name = uname();
+        await register(name);
+        // 10 failures (LOGIN_ACCOUNT_FAILURES_BEFORE_DELAY), each from a new address.
+        for (let i = 0; i < 10; i++)
+          expect(
+            (await call('POST', '/v1/auth/login', { body: { login: name, password: 'wrong wrong wrong' } }))
+              .statusCode,
+          ).to.equal(401);
+        const delayed = await call('POST', '/v1/auth/login', { body: { login: name, password: PASSWORD } });
+        expect(delayed.statusCode, delayed.body).to.equal(429);
+        const problem = delayed.json<{ code: string; challenge: string; difficulty: number }>();
+        expect(problem.code).to.equal('LOGIN_DELAYED');
+        expect(Number(delayed.headers['retry-after'])).to.be.within(1, 900);
+        expect(problem.difficulty).to.equal(8);
+        // An unknown login behaves alike, so the delay reveals nothing about who exists.
+        const ghost = uname();
+        for (let i = 0; i < 10; i++)
+          await call('POST', '/v1/auth/login', { body: { login: ghost, password: 'wrong wrong wrong' } });
+        expect(
+          (await call('POST', '/v1/auth/login', { body: { login: ghost, password: PASSWORD } })).json().code,
+        ).to.equal('LOGIN_DELAYED');
+        const solve = (challenge: string, bits: number) => {
+          for (let n = 0; ; n++) {
+            const d = createHash('sha256').update(`${challenge}:${n}`).digest();
+            let ok = true;
+            for (let i = 0; i < bits && ok; i++) ok = ((d[i >> 3]! >> (7 - (i & 7))) & 1) === 0;
+            if (ok) return String(n);
+          }
+        };
+        let unsolved = 0;
+        while (solve(problem.challenge, 8) === String(unsolved)) unsolved++;
+        const bad = await call('POST', '/v1/auth/login', {
+          body: {
+            login: name,
+            password: PASSWORD,
+            proof: { challenge: problem.challenge, nonce: String(unsolved) },
+          },
+        });
+        expect(bad.json().code, 'an unsolved challenge').to.equal('LOGIN_DELAYED');
+        const fresh = (
+          await call('POST', '/v1/auth/login', { body: { login: name, password: PASSWORD } })
+        ).json<{
+          challenge: string;
+        }>().challenge;
+        const proof = { challenge: fresh, nonce: solve(fresh, 8) };
+        const ok = await call('POST', '/v1/auth/login', { body: { login: name, password: PASSWORD, proof } });
+        expect(ok.statusCode, ok.body).to.equal(200);
+        // A challenge works once, and only for the login it was handed to.
+        const ghostChallenge = (
+          await call('POST', '/v1/auth/login', { body: { login: ghost, password: PASSWORD } })
+        ).json<{ challenge: string }>().challenge;
+        const other = { challenge: ghostChallenge, nonce: solve(ghostChallenge, 8) };
+        expect(
+          (await call('POST', '/v1/auth/login', { body: { login: name, password: PASSWORD, proof: other } }))
+            .statusCode,
+        ).to.equal(200);
+        expect(
+          (await call('POST', '/v1/auth/login', { body: { login: ghost, password: PASSWORD, proof } })).json()
+            .code,
+          'a used challenge',
+        ).to.equal('LOGIN_DELAYED');
       });
 
       it('gives the same answer for a wrong password and an unknown user', async () => {
@@ -421,6 +568,17 @@ export function authHttpSuite(name: string, stackEnv: () => Record<string, strin
           expect(res.json().code, why).to.equal('UNAUTHENTICATED');
         };
 
+        it('takes the Bearer scheme in any case (RFC 9110) (#15, finding 8)', async () => {
+          for (const scheme of ['bearer', 'BEARER', 'bEaReR']) {
+            const res = await running.inject({
+              method: 'GET',
+              url: '/v1/users/me',
+              headers: { authorization: `${scheme} ${good}` },
+            });
+            expect(res.statusCode, scheme).to.equal(200);
+          }
+        });
+
         it('rejects a missing or non-bearer authorization', async () => {
           expect((await call('GET', '/v1/users/me')).json().code).to.equal('UNAUTHENTICATED');
           const res = await running.inject({
@@ -435,7 +593,7 @@ export function authHttpSuite(name: string, stackEnv: () => Record<string, strin
           const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
           const c = claims(good);
           const forged = await new SignJWT(c)
-            .setProtectedHeader({ alg: 'EdDSA', kid: 'key-a' })
+            .setProtectedHeader({ alg: 'EdDSA', kid: 'key-a', typ: 'at+jwt' })
             .sign(privateKey);
           await expectRejected(forged, 'forged');
         });
@@ -449,7 +607,9 @@ export function authHttpSuite(name: string, stackEnv: () => Record<string, strin
             iat: Math.floor(Date.now() / 1000) - 3600,
             exp: Math.floor(Date.now() / 1000) - 60,
           };
-          const expired = await new SignJWT(c).setProtectedHeader({ alg: 'EdDSA', kid: 'key-a' }).sign(priv);
+          const expired = await new SignJWT(c)
+            .setProtectedHeader({ alg: 'EdDSA', kid: 'key-a', typ: 'at+jwt' })
+            .sign(priv);
           const res = await call('GET', '/v1/users/me', { token: expired });
           expect(res.statusCode).to.equal(401);
           expect(res.json().detail).to.match(/expired/);
@@ -460,7 +620,7 @@ export function authHttpSuite(name: string, stackEnv: () => Record<string, strin
           const priv = await importJWK(JSON.parse(keysJson)[0], 'EdDSA');
           for (const override of [{ iss: 'evil' }, { aud: 'other-service' }]) {
             const t = await new SignJWT({ ...claims(good), ...override })
-              .setProtectedHeader({ alg: 'EdDSA', kid: 'key-a' })
+              .setProtectedHeader({ alg: 'EdDSA', kid: 'key-a', typ: 'at+jwt' })
               .sign(priv);
             await expectRejected(t, JSON.stringify(override));
           }
@@ -554,6 +714,78 @@ export function authHttpSuite(name: string, stackEnv: () => Record<string, strin
         ).json();
         expect(second.created).to.equal(false);
         expect(second.user.id).to.equal(first.user.id);
+      });
+
+      it('never signs the phone’s holder into an account that only typed the number (pre-hijack, #15 finding 2)', async () => {
+        const p = phone();
+        const attacker = await register(uname(), { phone: p });
+        expect(attacker.user).to.not.have.property('phone');
+        await call('POST', '/v1/auth/otp/request', { body: { phone: p } });
+        const victim = await call('POST', '/v1/auth/otp/verify', { body: { phone: p, code: lastCode(p) } });
+        expect(victim.statusCode, victim.body).to.equal(200);
+        expect(victim.json()).to.include({ created: true });
+        expect(victim.json().user.id).to.not.equal(attacker.user.id);
+        expect(victim.json().user.phone).to.equal(p);
+        // The attacker cannot prove it either: the code goes to the victim's phone.
+        const mine = await call('GET', '/v1/users/me', { token: attacker.tokens.accessToken });
+        expect(mine.json()).to.include({ pendingPhone: p });
+        expect(mine.json()).to.not.have.property('phone');
+      });
+
+      it('proves a number with a code before it counts, and a verified number changes only through a code to the new one', async () => {
+        const first = phone();
+        const r = await register(uname(), { phone: first });
+        const t = r.tokens.accessToken;
+        expect(
+          (await call('POST', '/v1/users/me/phone/verify', { token: t, body: { code: '123456' } })).json()
+            .code,
+        ).to.equal('INVALID_OTP');
+        expect((await call('POST', '/v1/users/me/phone/verification', { token: t })).statusCode).to.equal(
+          202,
+        );
+        const wrong = lastCode(first) === '000000' ? '111111' : '000000';
+        expect(
+          (await call('POST', '/v1/users/me/phone/verify', { token: t, body: { code: wrong } })).json().code,
+        ).to.equal('INVALID_OTP');
+        const proven = await call('POST', '/v1/users/me/phone/verify', {
+          token: t,
+          body: { code: lastCode(first) },
+        });
+        expect(proven.statusCode, proven.body).to.equal(200);
+        expect(proven.json()).to.include({ phone: first });
+        expect(proven.json()).to.not.have.property('pendingPhone');
+        // Now SMS sign-in finds this account.
+        await call('POST', '/v1/auth/otp/request', { body: { phone: first } });
+        const signIn = await call('POST', '/v1/auth/otp/verify', {
+          body: { phone: first, code: lastCode(first) },
+        });
+        expect(signIn.json()).to.include({ created: false });
+        expect(signIn.json().user.id).to.equal(r.user.id);
+        // Changing it: the proven number stays until the new one is proven.
+        const second = phone();
+        const changed = await call('PATCH', '/v1/users/me', { token: t, body: { phone: second } });
+        expect(changed.json()).to.include({ phone: first, pendingPhone: second });
+        await call('POST', '/v1/auth/otp/request', { body: { phone: second } });
+        const stranger = await call('POST', '/v1/auth/otp/verify', {
+          body: { phone: second, code: lastCode(second) },
+        });
+        expect(stranger.json().user.id, 'an unproven new number finds nobody').to.not.equal(r.user.id);
+        // The stranger proved `second` first: our code now proves we hold it too, and only then are we told.
+        await waitFor(
+          async () =>
+            (await call('POST', '/v1/users/me/phone/verification', { token: t })).statusCode === 202,
+          { timeoutMs: 5000, intervalMs: 250 },
+        );
+        const taken = await call('POST', '/v1/users/me/phone/verify', {
+          token: t,
+          body: { code: lastCode(second) },
+        });
+        expect(taken.json().code).to.equal('PHONE_TAKEN');
+        const none = await register();
+        expect(
+          (await call('POST', '/v1/users/me/phone/verification', { token: none.tokens.accessToken })).json()
+            .code,
+        ).to.equal('NOTHING_TO_VERIFY');
       });
 
       it('enforces a resend cooldown with Retry-After', async () => {
@@ -770,16 +1002,30 @@ export function authHttpSuite(name: string, stackEnv: () => Record<string, strin
     });
 
     describe('administration', () => {
-      it('only admins may block; a blocked user loses sessions and gets ACCOUNT_BLOCKED', async () => {
-        // AUTH_ADMIN_USERNAMES names root_admin; a store shared across runs may already hold it.
-        const adminName = 'root_admin';
-        const login = await call('POST', '/v1/auth/login', {
-          body: { login: adminName, password: PASSWORD },
+      it('grants admin to no username, only through the one-time bootstrap secret (#15, finding 3)', async () => {
+        // squatName is in AUTH_ADMIN_USERNAMES; the setting no longer grants anything.
+        const squatter = await register(squatName);
+        const roles = (await call('GET', '/v1/users/me', { token: squatter.tokens.accessToken })).json()
+          .roles;
+        expect(roles).to.deep.equal(['user']);
+        const guess = await call('POST', '/v1/auth/admin-bootstrap', {
+          token: squatter.tokens.accessToken,
+          body: { secret: 'x'.repeat(48) },
         });
-        const adminToken: string =
-          login.statusCode === 200
-            ? login.json().tokens.accessToken
-            : (await register(adminName)).tokens.accessToken;
+        expect(guess.statusCode).to.equal(403);
+        expect(guess.json().code).to.equal('ADMIN_BOOTSTRAP_REFUSED');
+        const a = await adminSession();
+        expect((await call('GET', '/v1/users/me', { token: a.token })).json().roles).to.include('admin');
+        // The secret worked once.
+        const again = await call('POST', '/v1/auth/admin-bootstrap', {
+          token: squatter.tokens.accessToken,
+          body: { secret: bootstrapSecret },
+        });
+        expect(again.json().code).to.equal('ADMIN_BOOTSTRAP_REFUSED');
+      });
+
+      it('only admins may block; a blocked user loses sessions and gets ACCOUNT_BLOCKED', async () => {
+        const adminToken = (await adminSession()).token;
         const victimName = uname();
         const victim = await register(victimName);
         const notAdmin = await call('POST', '/v1/admin/users/:id/block', {
@@ -854,11 +1100,7 @@ export function authHttpSuite(name: string, stackEnv: () => Record<string, strin
         const store = await AuthStore.open(running.deps().store);
         const longAgo = Date.now() - 90 * 86_400_000;
         await store.updateUser(idle.user.id, { lastActiveAt: longAgo });
-        const adminLogin = await call('POST', '/v1/auth/login', {
-          body: { login: 'root_admin', password: PASSWORD },
-        });
-        const adminId: string =
-          adminLogin.statusCode === 200 ? adminLogin.json().user.id : (await register('root_admin')).user.id;
+        const adminId = (await adminSession()).id;
         await store.updateUser(adminId, { lastActiveAt: longAgo });
         // A second replica with the policy on shares the store; its first sweep runs at start-up.
         const sweeper = await boot({
@@ -950,7 +1192,9 @@ export function authHttpSuite(name: string, stackEnv: () => Record<string, strin
         maxLength: 64,
         pattern: '\\S',
       });
-      expect(doc.paths['/v1/auth/register'].post.responses['422'].description).to.equal('`WEAK_PASSWORD`');
+      expect(doc.paths['/v1/auth/register'].post.responses['422'].description).to.equal(
+        '`WEAK_PASSWORD`, `DISPLAY_NAME_IMPERSONATION`',
+      );
       expect(doc.paths['/v1/users/me'].get.responses).to.have.property('431');
     });
   });

@@ -35,9 +35,14 @@ export const authSettings = {
       default: '2592000',
       doc: 'Lifetime of a session without refresh activity (sliding).',
     }),
-    bootstrapAdmins: optionalField(parse.list(), {
+    legacyAdminUsernames: optionalField(parse.list(), {
       env: 'AUTH_ADMIN_USERNAMES',
-      doc: 'Usernames that receive the admin role when they register or sign in.',
+      doc: 'Removed: it made whoever registered a listed name first an admin. Ignored, with a warning at start-up; use AUTH_ADMIN_BOOTSTRAP_SECRET.',
+    }),
+    adminBootstrapSecret: optionalField(parse.string().min(32, 'must be at least 32 characters'), {
+      env: 'AUTH_ADMIN_BOOTSTRAP_SECRET',
+      secret: true,
+      doc: 'One-time secret (from a Secret, at least 32 characters) that makes the signed-in caller of POST /v1/auth/admin-bootstrap an admin. Each value works once (claimed in the store); set a new value to make another admin. Absent: the endpoint refuses. Admin is never granted by username.',
     }),
   },
   otp: {
@@ -61,12 +66,27 @@ export const authSettings = {
     registerPer15Min: field(parse.int(1, 100_000), {
       env: 'RATE_LIMIT_REGISTER_PER_15MIN',
       default: '5',
-      doc: 'Registrations and OTP requests per client IP (and OTP requests per phone) per 15 minutes.',
+      doc: 'Registrations and SMS codes per client IP per 15 minutes, and the same again per target: registrations per email and per phone, codes per phone, verification codes per account.',
     }),
     loginFailuresPer15Min: field(parse.int(1, 100_000), {
       env: 'RATE_LIMIT_LOGIN_FAILURES_PER_15MIN',
       default: '5',
       doc: 'Failed logins per (client IP, login) per 15 minutes before that pair is locked out for the rest of the window.',
+    }),
+    accountFailuresBeforeDelay: field(parse.int(1, 100_000), {
+      env: 'LOGIN_ACCOUNT_FAILURES_BEFORE_DELAY',
+      default: '10',
+      doc: 'Failed logins for one login name, from any address, within an hour before that account answers LOGIN_DELAYED: each further failure doubles the wait (1 s, 2 s, 4 s …).',
+    }),
+    accountMaxDelaySec: field(duration(1, 86_400), {
+      env: 'LOGIN_ACCOUNT_MAX_DELAY_SECONDS',
+      default: '900',
+      doc: 'Ceiling of the per-account back-off.',
+    }),
+    proofOfWorkBits: field(parse.int(0, 32), {
+      env: 'LOGIN_PROOF_OF_WORK_BITS',
+      default: '20',
+      doc: 'Leading zero bits of SHA-256 a client must find to sign in during a per-account back-off without waiting (20: about a million SHA-256, 2.7 s on average with Node’s crypto on a 2-core machine). The owner pays it once; a guesser pays it per guess. 0 turns the bypass off.',
     }),
   },
   github: {

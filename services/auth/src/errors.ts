@@ -7,8 +7,31 @@ export const authErrors = {
     title: 'Username taken',
     doc: 'Another account has this username (case-insensitive).',
   },
-  EMAIL_TAKEN: { status: 409, title: 'Email taken', doc: 'Another account uses this email address.' },
-  PHONE_TAKEN: { status: 409, title: 'Phone taken', doc: 'Another account uses this phone number.' },
+  PHONE_TAKEN: {
+    status: 409,
+    title: 'Phone taken',
+    doc: 'Another account proved this number first. Only answered after you proved it too (the right code), so it reveals nothing to someone who does not hold the phone.',
+  },
+  NOTHING_TO_VERIFY: {
+    status: 409,
+    title: 'No number waiting for verification',
+    doc: 'Set a phone number (register or PATCH /v1/users/me) before asking for or entering its code.',
+  },
+  DISPLAY_NAME_IMPERSONATION: {
+    status: 422,
+    title: 'Display name is another user’s username',
+    doc: 'A display name may not be (ignoring case, a leading @ and Unicode compatibility forms) the username of another account.',
+  },
+  LOGIN_DELAYED: {
+    status: 429,
+    title: 'Too many failed sign-ins for this account',
+    doc: 'The account is in a back-off after repeated wrong passwords from anywhere. Wait for Retry-After, or solve the proof of work in `challenge` (find `nonce` so that SHA-256 of `challenge:nonce` starts with `difficulty` zero bits) and send `{proof: {challenge, nonce}}` with the next login.',
+  },
+  ADMIN_BOOTSTRAP_REFUSED: {
+    status: 403,
+    title: 'Admin bootstrap refused',
+    doc: 'The bootstrap secret is wrong, already used, or not configured (one answer for all three).',
+  },
   WEAK_PASSWORD: {
     status: 422,
     title: 'Password too weak',

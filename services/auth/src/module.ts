@@ -74,6 +74,10 @@ export function authModule<C extends AuthConfig>(): ServiceModule<C> {
       const deps = ctx.deps();
       await deps.log.ensureTopics([{ name: cfg.topics.userEvents, partitions: cfg.topics.partitions }]);
       const store = await AuthStore.open(deps.store);
+      if (cfg.auth.legacyAdminUsernames?.length)
+        logger.warn(
+          'AUTH_ADMIN_USERNAMES is ignored (anyone could register a listed name first); grant admin with AUTH_ADMIN_BOOTSTRAP_SECRET and POST /v1/auth/admin-bootstrap',
+        );
       const tokens = new TokenIssuer(ring, {
         issuer: cfg.auth.issuer,
         audience: cfg.auth.audience,
@@ -90,7 +94,7 @@ export function authModule<C extends AuthConfig>(): ServiceModule<C> {
           refreshTtlSec: cfg.auth.refreshTtlSec,
           otp: cfg.otp,
           limits: cfg.limits,
-          adminUsernames: (cfg.auth.bootstrapAdmins ?? []).map((u) => u.toLowerCase()),
+          adminBootstrapSecret: cfg.auth.adminBootstrapSecret,
         },
         logger,
         authMetrics,

@@ -67,7 +67,9 @@ export function authRoutes(api: Api, d: AuthRouteDeps): void {
     access: 'public',
     body: S.RegisterBody,
     responses: { 201: { description: 'Account created; a new session', schema: S.SessionResult } },
-    errors: ['USERNAME_TAKEN', 'EMAIL_TAKEN', 'PHONE_TAKEN', 'WEAK_PASSWORD', 'RATE_LIMITED'],
+    description:
+      'Email and phone are stored as `pendingEmail` and `pendingPhone`: unverified, not unique, never used to find an account, and never answered as taken.',
+    errors: ['USERNAME_TAKEN', 'WEAK_PASSWORD', 'DISPLAY_NAME_IMPERSONATION', 'RATE_LIMITED'],
     handler: async (req, reply) => {
       const { device, ...input } = req.body;
       const r = await d.accounts().register(input, client(req, device));
@@ -85,7 +87,9 @@ export function authRoutes(api: Api, d: AuthRouteDeps): void {
     access: 'public',
     body: S.LoginBody,
     responses: { 200: { description: 'A new session', schema: S.SessionResult } },
-    errors: ['INVALID_CREDENTIALS', 'ACCOUNT_BLOCKED', 'RATE_LIMITED'],
+    description:
+      'An email login finds only a proven email. After repeated failures for one login from any address, the answer is `LOGIN_DELAYED` with a proof-of-work challenge that lets the owner in without waiting.',
+    errors: ['INVALID_CREDENTIALS', 'ACCOUNT_BLOCKED', 'LOGIN_DELAYED', 'RATE_LIMITED'],
     handler: async (req) => {
       const r = await d.accounts().login(req.body, client(req, req.body.device));
       return { user: ownView(r.user), tokens: r.tokens };
@@ -230,12 +234,65 @@ export function authRoutes(api: Api, d: AuthRouteDeps): void {
     url: '/v1/users/me',
     operationId: 'updateMe',
     summary: 'Change your display name, email or phone (null removes)',
+    description:
+      'A new email or phone becomes `pendingEmail` / `pendingPhone`; a proven phone stays until the new one is proven with its code. The answer is the same whoever else uses the value.',
     tags: users,
     access: 'user',
     body: S.PatchMeBody,
     responses: { 200: { description: 'Your account', schema: S.OwnUserView } },
-    errors: ['EMAIL_TAKEN', 'PHONE_TAKEN', 'USER_NOT_FOUND', 'RATE_LIMITED'],
+    errors: ['DISPLAY_NAME_IMPERSONATION', 'USER_NOT_FOUND', 'RATE_LIMITED'],
     handler: async (req) => ownView(await d.accounts().updateMe(me(req), req.body)),
+  });
+
+  api.route({
+    method: 'POST',
+    url: '/v1/users/me/phone/verification',
+    operationId: 'requestPhoneVerification',
+    summary: 'Send a code to your pending phone number',
+    tags: users,
+    access: 'user',
+    responses: { 202: { description: 'Code sent', schema: S.OtpRequestResult } },
+    errors: ['NOTHING_TO_VERIFY', 'OTP_COOLDOWN', 'SMS_FAILED', 'USER_NOT_FOUND', 'RATE_LIMITED'],
+    handler: async (req, reply) => {
+      const r = await d.accounts().requestPhoneVerification(me(req), req.ip);
+      reply.code(202);
+      return r;
+    },
+  });
+
+  api.route({
+    method: 'POST',
+    url: '/v1/users/me/phone/verify',
+    operationId: 'verifyPhone',
+    summary: 'Prove your pending phone number with its code; it becomes your phone',
+    tags: users,
+    access: 'user',
+    body: S.CodeBody,
+    responses: { 200: { description: 'Your account', schema: S.OwnUserView } },
+    errors: [
+      'NOTHING_TO_VERIFY',
+      'INVALID_OTP',
+      'OTP_ATTEMPTS_EXCEEDED',
+      'PHONE_TAKEN',
+      'USER_NOT_FOUND',
+      'RATE_LIMITED',
+    ],
+    handler: async (req) => ownView(await d.accounts().verifyPhone(me(req), req.body.code)),
+  });
+
+  api.route({
+    method: 'POST',
+    url: '/v1/auth/admin-bootstrap',
+    operationId: 'bootstrapAdmin',
+    summary: 'Become admin with the one-time bootstrap secret (AUTH_ADMIN_BOOTSTRAP_SECRET)',
+    description:
+      'Each secret value works once. Refresh your tokens afterwards: the role is in the next access token.',
+    tags: ['admin'],
+    access: 'user',
+    body: S.AdminBootstrapBody,
+    responses: { 200: { description: 'Your account, now with the admin role', schema: S.OwnUserView } },
+    errors: ['ADMIN_BOOTSTRAP_REFUSED', 'USER_NOT_FOUND', 'RATE_LIMITED'],
+    handler: async (req) => ownView(await d.accounts().bootstrapAdmin(me(req), req.body.secret, req.ip)),
   });
 
   api.route({

@@ -35,10 +35,17 @@ export const RegisterBody = z.strictObject({
   device: Device.optional(),
 });
 
+export const ProofOfWork = z.strictObject({
+  challenge: z.string().min(1).max(64),
+  nonce: z.string().min(1).max(64),
+});
+
 export const LoginBody = z.strictObject({
   login: z.string().min(1).max(254),
   password: Password,
   device: Device.optional(),
+  /** Skips a per-account delay (LOGIN_DELAYED): the challenge it handed out, solved. */
+  proof: ProofOfWork.optional(),
 });
 
 export const RefreshBody = z.strictObject({ refreshToken: z.string().min(1).max(512) });
@@ -55,6 +62,8 @@ export const PatchMeBody = atLeastOneField(
     phone: Phone.nullable().optional(),
   }),
 );
+export const CodeBody = z.strictObject({ code: z.string().regex(/^\d{6}$/, 'must be 6 digits') });
+export const AdminBootstrapBody = z.strictObject({ secret: z.string().min(1).max(512) });
 export const PublicKeyBody = z.strictObject({
   algorithm: z
     .string()
@@ -87,8 +96,19 @@ export const OwnUserView = z.object({
   id: z.uuid(),
   username: z.string(),
   displayName: z.string(),
-  email: z.string().optional(),
-  phone: z.string().optional(),
+  email: z
+    .string()
+    .optional()
+    .describe('Proven email (GitHub’s verified primary); logins resolve only this.'),
+  phone: z.string().optional().describe('Proven phone number; SMS sign-in resolves only this.'),
+  pendingEmail: z
+    .string()
+    .optional()
+    .describe('Email you entered; unverified, never used to find an account.'),
+  pendingPhone: z
+    .string()
+    .optional()
+    .describe('Number you entered, waiting for its code (POST /v1/users/me/phone/verification).'),
   roles: z.array(z.enum(['user', 'admin'])),
   status: z.enum(['active', 'blocked']),
   hasPassword: z.boolean(),

@@ -108,6 +108,29 @@ export function authStoreContract(name: string, open: () => Promise<DocumentStor
       expect(await store.claimRefresh(sid, 4)).to.equal(true);
     });
 
+    it('lets exactly one concurrent caller claim a one-time secret (the admin bootstrap)', async () => {
+      const id = `admin-bootstrap:${randomUUID()}`;
+      const wins = await Promise.all(Array.from({ length: 8 }, () => store.claimOnce(id)));
+      expect(wins.filter(Boolean)).to.have.length(1);
+      expect(await store.claimOnce(id)).to.equal(false);
+    });
+
+    it('keeps pending emails and phones out of the unique indexes and out of lookups', async () => {
+      const email = `${randomUUID()}@example.com`;
+      const phone = `+4793${String(Math.floor(Math.random() * 1e6)).padStart(6, '0')}`;
+      const a = user({ pendingEmail: email, pendingPhone: phone });
+      const b = user({ pendingEmail: email, pendingPhone: phone });
+      await store.createUser(a);
+      await store.createUser(b);
+      expect(await store.userByEmail(email)).to.equal(null);
+      expect(await store.userByPhone(phone)).to.equal(null);
+      await store.updateUser(a._id, { phone }, ['pendingPhone']);
+      expect((await store.userByPhone(phone))?._id).to.equal(a._id);
+      const err = await store.updateUser(b._id, { phone }, ['pendingPhone']).catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(AccountTakenError);
+      expect((err as AccountTakenError).field).to.equal('phone');
+    });
+
     it('counts OTP attempts exactly under concurrency and consumes a code once', async () => {
       const id = randomUUID();
       await store.saveOtp({

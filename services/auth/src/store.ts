@@ -11,8 +11,14 @@ export interface PublicKeyRecord {
 export interface User extends Doc {
   username: string;
   displayName: string;
+  /** A proven email (today only GitHub's verified primary email); unique, and the only one logins resolve. */
   email?: string;
+  /** A proven phone number (an SMS code reached it); unique, and the only one OTP sign-in resolves. */
   phone?: string;
+  /** An email the user typed and nobody proved: never unique, never used to find an account. */
+  pendingEmail?: string;
+  /** A number the user typed, waiting for its code: never unique, never used to find an account. */
+  pendingPhone?: string;
   githubId?: string;
   passwordHash?: string;
   roles: Role[];
@@ -43,6 +49,7 @@ export interface Session extends Doc {
 }
 
 export interface Otp extends Doc {
+  /** Whom the code is for: the phone number (sign-in), or `verify:<userId>:<phone>` (proving a pending number). */
   phone: string;
   codeHash: string;
   createdAt: number;
@@ -261,6 +268,11 @@ export class AuthStore {
   /** Marks a code used; only the first caller gets true. */
   consumeOtp(otpId: string): Promise<boolean> {
     return this.claim(`otp-used:${otpId}`, `otp-used:${otpId}`);
+  }
+
+  /** Claims a one-time secret (the admin bootstrap) by its hash; only the first caller gets true. */
+  claimOnce(id: string): Promise<boolean> {
+    return this.claim(`once:${id}`, 'once');
   }
 
   /** Deletes expired codes and their claims (housekeeping). */

@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { loadConfig, redactConfig } from '@parley/common';
+import { authSettings } from './config.ts';
 import { randomUUID } from 'node:crypto';
 import { deviceName } from './accounts.ts';
 import { parseKeyRing, generateSigningJwk } from './keys.ts';
@@ -84,4 +86,25 @@ describe('device names from User-Agent', () => {
   ];
   for (const [ua, want] of cases)
     it(`${ua.slice(0, 30) || '(empty)'} → ${want}`, () => expect(deviceName(ua)).to.equal(want));
+});
+
+describe('auth settings (#15)', () => {
+  const base = { DATA_DIR: '/tmp' };
+  const cases: [Record<string, string>, string | null][] = [
+    [{ AUTH_ADMIN_BOOTSTRAP_SECRET: 'too-short' }, 'must be at least 32 characters'],
+    [{ AUTH_ADMIN_BOOTSTRAP_SECRET: 'x'.repeat(32) }, null],
+    [{ LOGIN_PROOF_OF_WORK_BITS: '33' }, 'LOGIN_PROOF_OF_WORK_BITS'],
+    [{ LOGIN_ACCOUNT_FAILURES_BEFORE_DELAY: '0' }, 'LOGIN_ACCOUNT_FAILURES_BEFORE_DELAY'],
+  ];
+  for (const [env, want] of cases)
+    it(`${Object.keys(env)[0]}=${Object.values(env)[0]!.slice(0, 12)} → ${want ?? 'ok'}`, () => {
+      const load = () => loadConfig(authSettings, { ...base, ...env });
+      if (want === null) expect(load).to.not.throw();
+      else expect(load).to.throw(want);
+    });
+
+  it('keeps the bootstrap secret out of the redacted config', () => {
+    const cfg = loadConfig(authSettings, { ...base, AUTH_ADMIN_BOOTSTRAP_SECRET: 's'.repeat(40) });
+    expect(JSON.stringify(redactConfig(authSettings, cfg))).to.not.include('s'.repeat(40));
+  });
 });

@@ -56,6 +56,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/auth/admin-bootstrap': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Become admin with the one-time bootstrap secret (AUTH_ADMIN_BOOTSTRAP_SECRET)
+     * @description Each secret value works once. Refresh your tokens afterwards: the role is in the next access token.
+     */
+    post: operations['bootstrapAdmin'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/auth/github/callback': {
     parameters: {
       query?: never;
@@ -99,7 +119,10 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Sign in with username or email and password */
+    /**
+     * Sign in with username or email and password
+     * @description An email login finds only a proven email. After repeated failures for one login from any address, the answer is `LOGIN_DELAYED` with a proof-of-work challenge that lets the owner in without waiting.
+     */
     post: operations['login'];
     delete?: never;
     options?: never;
@@ -204,7 +227,10 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Create an account with a password and sign in */
+    /**
+     * Create an account with a password and sign in
+     * @description Email and phone are stored as `pendingEmail` and `pendingPhone`: unverified, not unique, never used to find an account, and never answered as taken.
+     */
     post: operations['register'];
     delete?: never;
     options?: never;
@@ -533,7 +559,10 @@ export interface paths {
     delete?: never;
     options?: never;
     head?: never;
-    /** Change your display name, email or phone (null removes) */
+    /**
+     * Change your display name, email or phone (null removes)
+     * @description A new email or phone becomes `pendingEmail` / `pendingPhone`; a proven phone stays until the new one is proven with its code. The answer is the same whoever else uses the value.
+     */
     patch: operations['updateMe'];
     trace?: never;
   };
@@ -584,6 +613,40 @@ export interface paths {
     post?: never;
     /** Sign a device out at once */
     delete: operations['revokeDevice'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/users/me/phone/verification': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Send a code to your pending phone number */
+    post: operations['requestPhoneVerification'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/users/me/phone/verify': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Prove your pending phone number with its code; it becomes your phone */
+    post: operations['verifyPhone'];
+    delete?: never;
     options?: never;
     head?: never;
     patch?: never;
@@ -648,8 +711,11 @@ export interface components {
         | 'INTERNAL'
         | 'UNAVAILABLE'
         | 'USERNAME_TAKEN'
-        | 'EMAIL_TAKEN'
         | 'PHONE_TAKEN'
+        | 'NOTHING_TO_VERIFY'
+        | 'DISPLAY_NAME_IMPERSONATION'
+        | 'LOGIN_DELAYED'
+        | 'ADMIN_BOOTSTRAP_REFUSED'
         | 'WEAK_PASSWORD'
         | 'INVALID_CREDENTIALS'
         | 'ACCOUNT_BLOCKED'
@@ -798,11 +864,17 @@ export interface operations {
             /** Format: date-time */
             createdAt: string;
             displayName: string;
+            /** @description Proven email (GitHub’s verified primary); logins resolve only this. */
             email?: string;
             githubLinked: boolean;
             hasPassword: boolean;
             /** Format: uuid */
             id: string;
+            /** @description Email you entered; unverified, never used to find an account. */
+            pendingEmail?: string;
+            /** @description Number you entered, waiting for its code (POST /v1/users/me/phone/verification). */
+            pendingPhone?: string;
+            /** @description Proven phone number; SMS sign-in resolves only this. */
             phone?: string;
             roles: ('user' | 'admin')[];
             /** @enum {string} */
@@ -941,11 +1013,17 @@ export interface operations {
             /** Format: date-time */
             createdAt: string;
             displayName: string;
+            /** @description Proven email (GitHub’s verified primary); logins resolve only this. */
             email?: string;
             githubLinked: boolean;
             hasPassword: boolean;
             /** Format: uuid */
             id: string;
+            /** @description Email you entered; unverified, never used to find an account. */
+            pendingEmail?: string;
+            /** @description Number you entered, waiting for its code (POST /v1/users/me/phone/verification). */
+            pendingPhone?: string;
+            /** @description Proven phone number; SMS sign-in resolves only this. */
             phone?: string;
             roles: ('user' | 'admin')[];
             /** @enum {string} */
@@ -1057,6 +1135,144 @@ export interface operations {
       };
     };
   };
+  bootstrapAdmin: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          secret: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Your account, now with the admin role */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            /** Format: date-time */
+            createdAt: string;
+            displayName: string;
+            /** @description Proven email (GitHub’s verified primary); logins resolve only this. */
+            email?: string;
+            githubLinked: boolean;
+            hasPassword: boolean;
+            /** Format: uuid */
+            id: string;
+            /** @description Email you entered; unverified, never used to find an account. */
+            pendingEmail?: string;
+            /** @description Number you entered, waiting for its code (POST /v1/users/me/phone/verification). */
+            pendingPhone?: string;
+            /** @description Proven phone number; SMS sign-in resolves only this. */
+            phone?: string;
+            roles: ('user' | 'admin')[];
+            /** @enum {string} */
+            status: 'active' | 'blocked';
+            username: string;
+          };
+        };
+      };
+      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON` */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNAUTHENTICATED` */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `ADMIN_BOOTSTRAP_REFUSED` */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `USER_NOT_FOUND` */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `PAYLOAD_TOO_LARGE` */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNSUPPORTED_MEDIA_TYPE` */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `RATE_LIMITED` */
+      429: {
+        headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `INTERNAL` */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNAVAILABLE` */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
   githubCallback: {
     parameters: {
       query?: {
@@ -1095,11 +1311,17 @@ export interface operations {
               /** Format: date-time */
               createdAt: string;
               displayName: string;
+              /** @description Proven email (GitHub’s verified primary); logins resolve only this. */
               email?: string;
               githubLinked: boolean;
               hasPassword: boolean;
               /** Format: uuid */
               id: string;
+              /** @description Email you entered; unverified, never used to find an account. */
+              pendingEmail?: string;
+              /** @description Number you entered, waiting for its code (POST /v1/users/me/phone/verification). */
+              pendingPhone?: string;
+              /** @description Proven phone number; SMS sign-in resolves only this. */
               phone?: string;
               roles: ('user' | 'admin')[];
               /** @enum {string} */
@@ -1268,6 +1490,10 @@ export interface operations {
           };
           login: string;
           password: string;
+          proof?: {
+            challenge: string;
+            nonce: string;
+          };
         };
       };
     };
@@ -1295,11 +1521,17 @@ export interface operations {
               /** Format: date-time */
               createdAt: string;
               displayName: string;
+              /** @description Proven email (GitHub’s verified primary); logins resolve only this. */
               email?: string;
               githubLinked: boolean;
               hasPassword: boolean;
               /** Format: uuid */
               id: string;
+              /** @description Email you entered; unverified, never used to find an account. */
+              pendingEmail?: string;
+              /** @description Number you entered, waiting for its code (POST /v1/users/me/phone/verification). */
+              pendingPhone?: string;
+              /** @description Proven phone number; SMS sign-in resolves only this. */
               phone?: string;
               roles: ('user' | 'admin')[];
               /** @enum {string} */
@@ -1354,7 +1586,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `RATE_LIMITED` */
+      /** @description `RATE_LIMITED`, `LOGIN_DELAYED` */
       429: {
         headers: {
           /** @description Seconds until the limit lets the request through. */
@@ -1729,11 +1961,17 @@ export interface operations {
               /** Format: date-time */
               createdAt: string;
               displayName: string;
+              /** @description Proven email (GitHub’s verified primary); logins resolve only this. */
               email?: string;
               githubLinked: boolean;
               hasPassword: boolean;
               /** Format: uuid */
               id: string;
+              /** @description Email you entered; unverified, never used to find an account. */
+              pendingEmail?: string;
+              /** @description Number you entered, waiting for its code (POST /v1/users/me/phone/verification). */
+              pendingPhone?: string;
+              /** @description Proven phone number; SMS sign-in resolves only this. */
               phone?: string;
               roles: ('user' | 'admin')[];
               /** @enum {string} */
@@ -1995,11 +2233,17 @@ export interface operations {
               /** Format: date-time */
               createdAt: string;
               displayName: string;
+              /** @description Proven email (GitHub’s verified primary); logins resolve only this. */
               email?: string;
               githubLinked: boolean;
               hasPassword: boolean;
               /** Format: uuid */
               id: string;
+              /** @description Email you entered; unverified, never used to find an account. */
+              pendingEmail?: string;
+              /** @description Number you entered, waiting for its code (POST /v1/users/me/phone/verification). */
+              pendingPhone?: string;
+              /** @description Proven phone number; SMS sign-in resolves only this. */
               phone?: string;
               roles: ('user' | 'admin')[];
               /** @enum {string} */
@@ -2018,7 +2262,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `USERNAME_TAKEN`, `EMAIL_TAKEN`, `PHONE_TAKEN` */
+      /** @description `USERNAME_TAKEN` */
       409: {
         headers: {
           [name: string]: unknown;
@@ -2045,7 +2289,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `WEAK_PASSWORD` */
+      /** @description `WEAK_PASSWORD`, `DISPLAY_NAME_IMPERSONATION` */
       422: {
         headers: {
           [name: string]: unknown;
@@ -5273,11 +5517,17 @@ export interface operations {
             /** Format: date-time */
             createdAt: string;
             displayName: string;
+            /** @description Proven email (GitHub’s verified primary); logins resolve only this. */
             email?: string;
             githubLinked: boolean;
             hasPassword: boolean;
             /** Format: uuid */
             id: string;
+            /** @description Email you entered; unverified, never used to find an account. */
+            pendingEmail?: string;
+            /** @description Number you entered, waiting for its code (POST /v1/users/me/phone/verification). */
+            pendingPhone?: string;
+            /** @description Proven phone number; SMS sign-in resolves only this. */
             phone?: string;
             roles: ('user' | 'admin')[];
             /** @enum {string} */
@@ -5380,11 +5630,17 @@ export interface operations {
             /** Format: date-time */
             createdAt: string;
             displayName: string;
+            /** @description Proven email (GitHub’s verified primary); logins resolve only this. */
             email?: string;
             githubLinked: boolean;
             hasPassword: boolean;
             /** Format: uuid */
             id: string;
+            /** @description Email you entered; unverified, never used to find an account. */
+            pendingEmail?: string;
+            /** @description Number you entered, waiting for its code (POST /v1/users/me/phone/verification). */
+            pendingPhone?: string;
+            /** @description Proven phone number; SMS sign-in resolves only this. */
             phone?: string;
             roles: ('user' | 'admin')[];
             /** @enum {string} */
@@ -5420,15 +5676,6 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `EMAIL_TAKEN`, `PHONE_TAKEN` */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
       /** @description `PAYLOAD_TOO_LARGE` */
       413: {
         headers: {
@@ -5440,6 +5687,15 @@ export interface operations {
       };
       /** @description `UNSUPPORTED_MEDIA_TYPE` */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `DISPLAY_NAME_IMPERSONATION` */
+      422: {
         headers: {
           [name: string]: unknown;
         };
@@ -5874,6 +6130,268 @@ export interface operations {
         };
       };
       /** @description `RATE_LIMITED` */
+      429: {
+        headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `INTERNAL` */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNAVAILABLE` */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  requestPhoneVerification: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Code sent */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            expiresInSec: number;
+            resendInSec: number;
+          };
+        };
+      };
+      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON` */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNAUTHENTICATED` */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `USER_NOT_FOUND` */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `NOTHING_TO_VERIFY` */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `PAYLOAD_TOO_LARGE` */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNSUPPORTED_MEDIA_TYPE` */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `RATE_LIMITED`, `OTP_COOLDOWN` */
+      429: {
+        headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `INTERNAL` */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `SMS_FAILED` */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNAVAILABLE` */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  verifyPhone: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          code: string & unknown;
+        };
+      };
+    };
+    responses: {
+      /** @description Your account */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            /** Format: date-time */
+            createdAt: string;
+            displayName: string;
+            /** @description Proven email (GitHub’s verified primary); logins resolve only this. */
+            email?: string;
+            githubLinked: boolean;
+            hasPassword: boolean;
+            /** Format: uuid */
+            id: string;
+            /** @description Email you entered; unverified, never used to find an account. */
+            pendingEmail?: string;
+            /** @description Number you entered, waiting for its code (POST /v1/users/me/phone/verification). */
+            pendingPhone?: string;
+            /** @description Proven phone number; SMS sign-in resolves only this. */
+            phone?: string;
+            roles: ('user' | 'admin')[];
+            /** @enum {string} */
+            status: 'active' | 'blocked';
+            username: string;
+          };
+        };
+      };
+      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON` */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `INVALID_OTP`, `UNAUTHENTICATED` */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `USER_NOT_FOUND` */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `NOTHING_TO_VERIFY`, `PHONE_TAKEN` */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `PAYLOAD_TOO_LARGE` */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNSUPPORTED_MEDIA_TYPE` */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `RATE_LIMITED`, `OTP_ATTEMPTS_EXCEEDED` */
       429: {
         headers: {
           /** @description Seconds until the limit lets the request through. */

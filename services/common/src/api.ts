@@ -362,10 +362,10 @@ export function atLeastOneField<T extends z.ZodObject>(schema: T) {
     .meta({ minProperties: 1 });
 }
 
-/** Reads the bearer token from the Authorization header. */
+/** Reads the bearer token from the Authorization header; the scheme name is case-insensitive (RFC 9110 §11.1). */
 export function bearerToken(req: Request): string | undefined {
   const h = req.headers.authorization;
   if (typeof h !== 'string') return undefined;
-  const m = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(h.trim());
+  const m = /^Bearer +([A-Za-z0-9._~+/-]+=*)$/i.exec(h.trim());
   return m?.[1];
 }

@@ -11,13 +11,18 @@ async function keyPair(kid: string) {
   return { kid, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: 'EdDSA', use: 'sig' } as JWK };
 }
 
-function sign(k: { kid: string; privateKey: CryptoKey }, sid = 's1') {
+function sign(
+  k: { kid: string; privateKey: CryptoKey },
+  sid = 's1',
+  opts: { typ?: string | null; iat?: number } = {},
+) {
+  const typ = opts.typ === undefined ? 'at+jwt' : opts.typ;
   return new SignJWT({ sid, roles: ['user'] })
-    .setProtectedHeader({ alg: 'EdDSA', kid: k.kid })
+    .setProtectedHeader({ alg: 'EdDSA', kid: k.kid, ...(typ === null ? {} : { typ }) })
     .setSubject('u1')
     .setIssuer('parley-auth')
     .setAudience('parley')
-    .setIssuedAt()
+    .setIssuedAt(opts.iat ?? Math.floor(Date.now() / 1000))
     .setExpirationTime('5m')
     .sign(k.privateKey);
 }
@@ -78,5 +83,39 @@ describe('AccessTokenVerifier with a remote JWKS', () => {
     });
     const err = await v.verify(await sign(await keyPair('zzz'))).catch((e: unknown) => e);
     expect((err as ProblemError).code).to.equal('UNAUTHENTICATED');
+  });
+
+  describe('#15 finding 8: header and clock checks', () => {
+    let k: Awaited<ReturnType<typeof keyPair>>;
+    let v: AccessTokenVerifier;
+    before(async () => {
+      k = await keyPair('c');
+      keys = [k.jwk];
+      v = new AccessTokenVerifier({
+        issuer: 'parley-auth',
+        audience: 'parley',
+        keys: { jwksUrl: url },
+        cache: new MemoryCache(),
+        jwksCooldownMs: 0,
+      });
+    });
+    const refusal = async (token: Promise<string>) =>
+      ((await v.verify(await token).catch((e: unknown) => e)) as ProblemError).code;
+
+    it('accepts an at+jwt token issued now or within the clock skew', async () => {
+      expect((await v.verify(await sign(k))).userId).to.equal('u1');
+      const soon = Math.floor(Date.now() / 1000) + 3;
+      expect((await v.verify(await sign(k, 's1', { iat: soon }))).userId).to.equal('u1');
+    });
+
+    it('refuses a token issued in the future beyond the clock skew', async () => {
+      const later = Math.floor(Date.now() / 1000) + 120;
+      expect(await refusal(sign(k, 's1', { iat: later }))).to.equal('UNAUTHENTICATED');
+    });
+
+    for (const typ of [null, 'JWT', 'id+jwt'])
+      it(`refuses a token whose typ header is ${typ === null ? 'missing' : typ}`, async () => {
+        expect(await refusal(sign(k, 's1', { typ }))).to.equal('UNAUTHENTICATED');
+      });
   });
 });

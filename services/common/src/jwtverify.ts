@@ -12,6 +12,8 @@ import { problems } from './errors.ts';
 
 /** The only algorithm Parley signs with; pinning it defeats alg=none and key-confusion attacks. */
 export const ACCESS_TOKEN_ALG = 'EdDSA';
+/** The `typ` header the auth service signs access tokens with (RFC 9068); other JWTs are not access tokens. */
+export const ACCESS_TOKEN_TYP = 'at+jwt';
 
 /** Cache key marking a session revoked, so access tokens carrying its sid stop working at once. */
 /**
@@ -62,12 +64,14 @@ export class AccessTokenVerifier {
 
   async verify(token: string): Promise<Principal> {
     let payload;
+    const skew = this.opts.clockToleranceSec ?? 5;
     try {
       ({ payload } = await jwtVerify(token, this.getKey, {
         algorithms: [ACCESS_TOKEN_ALG],
+        typ: ACCESS_TOKEN_TYP,
         issuer: this.opts.issuer,
         audience: this.opts.audience,
-        clockTolerance: this.opts.clockToleranceSec ?? 5,
+        clockTolerance: skew,
         requiredClaims: ['sub', 'sid', 'exp', 'iat'],
       }));
     } catch (err) {
@@ -79,6 +83,9 @@ export class AccessTokenVerifier {
         throw problems.UNAVAILABLE('token keys are unavailable; retry');
       throw problems.UNAUTHENTICATED('invalid access token');
     }
+    // jose accepts any iat; a token from the future is minted by a clock we do not trust.
+    if (typeof payload.iat !== 'number' || payload.iat > Date.now() / 1000 + skew)
+      throw problems.UNAUTHENTICATED('invalid access token');
     const sid = payload.sid;
     const roles = payload.roles;
     if (typeof payload.sub !== 'string' || typeof sid !== 'string' || !Array.isArray(roles))

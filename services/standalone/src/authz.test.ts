@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,6 +97,21 @@ const SECURED: Record<string, Op> = {
   'GET /v1/users/{username}/public-key': {
     req: (w) => ({ path: `/v1/users/${w.users.alice.username}/public-key` }),
     denials: [],
+  },
+  'POST /v1/users/me/phone/verification': {
+    // Only ever about the caller's own pending number.
+    req: () => ({ path: '/v1/users/me/phone/verification', body: {} }),
+    denials: [],
+  },
+  'POST /v1/users/me/phone/verify': {
+    req: () => ({ path: '/v1/users/me/phone/verify', body: { code: '000000' } }),
+    denials: [],
+  },
+  'POST /v1/auth/admin-bootstrap': {
+    req: () => ({ path: '/v1/auth/admin-bootstrap', body: { secret: 'not the bootstrap secret' } }),
+    denials: [
+      { as: 'mallory', why: 'guesses the bootstrap secret', status: 403, code: 'ADMIN_BOOTSTRAP_REFUSED' },
+    ],
   },
   'POST /v1/admin/users/{id}/block': {
     req: (w) => ({ path: `/v1/admin/users/${w.users.bob.id}/block`, body: {} }),
@@ -278,6 +293,7 @@ const PUBLIC: Record<
 };
 
 const PROBLEM_FIELDS = ['type', 'title', 'status', 'code', 'detail', 'instance', 'requestId', 'errors'];
+const BOOTSTRAP_SECRET = 'authz-bootstrap-secret-0123456789abcdef';
 
 type Doc = {
   paths: Record<
@@ -332,14 +348,14 @@ describe('authorization matrix (embedded)', function () {
   };
   const sign = async (
     claims: { sub: string; sid: string },
-    opts: { aud?: string; iss?: string; exp?: number },
+    opts: { aud?: string; iss?: string; exp?: number; iat?: number; typ?: string },
   ) =>
     new SignJWT({ sid: claims.sid, roles: ['user', 'admin'] })
-      .setProtectedHeader({ alg: 'EdDSA', kid: 'authz-key', typ: 'at+jwt' })
+      .setProtectedHeader({ alg: 'EdDSA', kid: 'authz-key', typ: opts.typ ?? 'at+jwt' })
       .setSubject(claims.sub)
       .setIssuer(opts.iss ?? 'parley-auth')
       .setAudience(opts.aud ?? 'parley')
-      .setIssuedAt()
+      .setIssuedAt(opts.iat ?? Math.floor(Date.now() / 1000))
       .setExpirationTime(opts.exp ?? Math.floor(Date.now() / 1000) + 600)
       .setJti(randomUUID())
       .sign(await importJWK(jwk, 'EdDSA'));
@@ -383,7 +399,11 @@ describe('authorization matrix (embedded)', function () {
       DATA_DIR: dir,
       LOG_LEVEL: 'silent',
       JWT_SIGNING_KEYS: JSON.stringify([jwk]),
-      AUTH_ADMIN_USERNAMES: 'root',
+      // Ignored since #15: a name listed here is squattable, so it grants nothing (see the squatting case).
+      AUTH_ADMIN_USERNAMES: 'root,boss',
+      AUTH_ADMIN_BOOTSTRAP_SECRET: BOOTSTRAP_SECRET,
+      LOGIN_PROOF_OF_WORK_BITS: '8',
+      LOGIN_ACCOUNT_FAILURES_BEFORE_DELAY: '3',
       WS_AUTH_TIMEOUT_MS: '500',
       RATE_LIMIT_PER_MINUTE: '100000',
       SEND_RATE_PER_MINUTE: '100000',
@@ -400,6 +420,18 @@ describe('authorization matrix (embedded)', function () {
     [u.bob, u.carol, u.mallory, u.root] = (await Promise.all(
       ['bob', 'carol', 'mallory', 'root'].map((n) => register(n)),
     )) as [User, User, User, User];
+    // root becomes admin the only way there is: the one-time bootstrap secret, then new tokens.
+    await json('POST', '/v1/auth/admin-bootstrap', u.root.token, { secret: BOOTSTRAP_SECRET });
+    const rootLogin = await json('POST', '/v1/auth/login', undefined, {
+      login: 'root',
+      password: 'correct horse battery',
+    });
+    u.root = {
+      ...u.root,
+      token: rootLogin.tokens.accessToken,
+      refresh: rootLogin.tokens.refreshToken,
+      sid: String(decodeJwt(rootLogin.tokens.accessToken).sid),
+    };
     w.bobDevice = (await json('GET', '/v1/users/me/devices', u.bob.token)).devices[0].id;
     w.group = (
       await json('POST', '/v1/conversations', u.alice.token, {
@@ -436,6 +468,8 @@ describe('authorization matrix (embedded)', function () {
       expired: await sign(mine, { exp: Math.floor(Date.now() / 1000) - 60 }),
       'other audience': await sign(mine, { aud: 'someone-else' }),
       'other issuer': await sign(mine, { iss: 'evil-auth' }),
+      'issued in the future (#15)': await sign(mine, { iat: Math.floor(Date.now() / 1000) + 600 }),
+      'no at+jwt typ header (#15)': await sign(mine, { typ: 'JWT' }),
       'revoked session': revoked.token,
     });
   });
@@ -571,6 +605,92 @@ describe('authorization matrix (embedded)', function () {
     expect((await json('GET', '/v1/users/me', root.token)).roles).to.include('admin');
   });
 
+  describe('account attacks (#15, findings 2, 3, 6, 7 and 8)', () => {
+    const outbox = () => (running.deps().sms as unknown as { outbox: { to: string; body: string }[] }).outbox;
+    const lastCode = (to: string) =>
+      /(\d{6})/.exec([...outbox()].reverse().find((x) => x.to === to)?.body ?? '')?.[1];
+
+    it('admin squatting: registering a name from AUTH_ADMIN_USERNAMES grants nothing', async () => {
+      const boss = await register('boss');
+      expect((await json('GET', '/v1/users/me', boss.token)).roles).to.deep.equal(['user']);
+      const r = await call('POST', `/v1/admin/users/${w.users.bob.id}/block`, boss.token, {});
+      refused(r, 403, 'FORBIDDEN', 'squatted admin name');
+      // The secret root used is spent: it works once.
+      const again = await call('POST', '/v1/auth/admin-bootstrap', boss.token, { secret: BOOTSTRAP_SECRET });
+      refused(again, 403, 'ADMIN_BOOTSTRAP_REFUSED', 'a spent bootstrap secret');
+    });
+
+    it('pre-hijack: an account that typed the victim’s number is never what the victim’s SMS sign-in opens', async () => {
+      const phone = '+4790011223';
+      const squatter = await register('prehijacker', { phone });
+      await json('POST', '/v1/auth/otp/request', undefined, { phone });
+      const victim = await json('POST', '/v1/auth/otp/verify', undefined, { phone, code: lastCode(phone) });
+      expect(victim.created).to.equal(true);
+      expect(victim.user.id).to.not.equal(squatter.id);
+      // The squatter cannot prove the number: the code goes to the victim's phone.
+      const proof = await call('POST', '/v1/users/me/phone/verify', squatter.token, { code: '000000' });
+      refused(proof, 401, 'INVALID_OTP', 'proving a number without its code');
+    });
+
+    it('enumeration: register and PATCH answer alike whoever else entered an email or phone', async () => {
+      const taken = await call('POST', '/v1/auth/register', undefined, {
+        username: 'enum_probe',
+        password: 'correct horse battery',
+        email: SECRET.email,
+      });
+      expect(taken.status, taken.text).to.equal(201);
+      const p = await call('PATCH', '/v1/users/me', w.users.mallory.token, {
+        email: SECRET.email,
+        phone: '+4790011223',
+      });
+      expect(p.status, p.text).to.equal(200);
+      expect(p.text).to.not.include('TAKEN');
+    });
+
+    it('per-account throttle: failures from many addresses delay the account, and the owner still gets in', async () => {
+      await register('throttled');
+      // Three failures (LOGIN_ACCOUNT_FAILURES_BEFORE_DELAY here): under the per-(IP, login) limit
+      // of 5, so what answers next is the per-account throttle alone, which ignores the address.
+      for (let i = 0; i < 3; i++)
+        expect(
+          (
+            await call('POST', '/v1/auth/login', undefined, {
+              login: 'throttled',
+              password: `wrong guess ${i}`,
+            })
+          ).status,
+        ).to.equal(401);
+      const delayed = await call('POST', '/v1/auth/login', undefined, {
+        login: 'throttled',
+        password: 'correct horse battery',
+      });
+      expect(delayed.status, delayed.text).to.equal(429);
+      const problem = JSON.parse(delayed.text) as Json;
+      expect(problem.code).to.equal('LOGIN_DELAYED');
+      let nonce = 0;
+      const zeroBits = (d: Buffer) => d[0] === 0; // 8 bits
+      while (!zeroBits(createHash('sha256').update(`${problem.challenge}:${nonce}`).digest())) nonce++;
+      const owner = await call('POST', '/v1/auth/login', undefined, {
+        login: 'throttled',
+        password: 'correct horse battery',
+        proof: { challenge: problem.challenge, nonce: String(nonce) },
+      });
+      expect(owner.status, owner.text).to.equal(200);
+    });
+
+    it('display names cannot pass for another user', async () => {
+      const r = await call('PATCH', '/v1/users/me', w.users.mallory.token, { displayName: '@alice' });
+      refused(r, 422, 'DISPLAY_NAME_IMPERSONATION', 'display name @alice');
+    });
+
+    it('Bearer is case-insensitive', async () => {
+      const res = await fetch(`${base}/v1/users/me`, {
+        headers: { authorization: `bearer ${w.users.bob.token}` },
+      });
+      expect(res.status).to.equal(200);
+    });
+  });
+
   describe('WebSocket', () => {
     const connect = async (u: User) => {
       const s = await TestSocket.bearer(base, u.token);
@@ -655,6 +775,8 @@ describe('authorization matrix (embedded)', function () {
       'other audience': 4001,
       'other issuer': 4001,
       'revoked session': 4003,
+      'issued in the future (#15)': 4001,
+      'no at+jwt typ header (#15)': 4001,
     };
     it('closes with the documented code for every bad token, as subprotocol and as auth frame', async () => {
       expect(Object.keys(closeFor).sort()).to.deep.equal(Object.keys(badTokens).sort());
