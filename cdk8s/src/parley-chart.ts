@@ -54,6 +54,7 @@ export class ParleyChart extends Chart {
           GITHUB_CLIENT_SECRET: 'client-secret',
           GITHUB_REDIRECT_URL: 'redirect-url',
         }),
+        ...optionalSecretEnv(secrets.adminBootstrap, { AUTH_ADMIN_BOOTSTRAP_SECRET: 'secret' }),
         { name: 'TOPIC_USER_EVENTS_PARTITIONS', value: k.text('topics.userEventsPartitions') },
       ],
     });

@@ -33,6 +33,8 @@ export class Secrets extends Construct {
   /** Optional: Twilio and GitHub are off while their Secret is absent. */
   readonly twilio: string;
   readonly github: string;
+  /** Optional: the one-time admin bootstrap secret (#15). */
+  readonly adminBootstrap: string;
 
   constructor(scope: Construct, id: string, k: Knobs) {
     super(scope, id);
@@ -41,6 +43,7 @@ export class Secrets extends Construct {
     this.mongodb = k.secretName(GENERATED.mongodb.path, 'mongodb');
     this.twilio = k.secretName('auth.twilio.existingSecret', 'twilio');
     this.github = k.secretName('auth.github.existingSecret', 'github');
+    this.adminBootstrap = k.secretName('auth.adminBootstrap.existingSecret', 'admin-bootstrap');
 
     const entries = Object.entries(GENERATED).map(([suffix, { path, keys }]) => {
       const supplied = Boolean(

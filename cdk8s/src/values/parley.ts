@@ -6,7 +6,7 @@
 import { block, bool, defaultsOf, group, int, str, type Infer } from './spec.ts';
 
 /** The chart's version and the Parley release its images are built from. */
-export const CHART_VERSION = '0.1.0';
+export const CHART_VERSION = '0.2.0';
 export const APP_VERSION = '0.1.0';
 
 const stringMap = { type: 'object', additionalProperties: { type: 'string' } };
@@ -92,6 +92,12 @@ export const parleyValuesSpec = group('', {
     }),
     github: group('GitHub OAuth (off when the Secret is absent)', {
       existingSecret: existingSecret('GitHub OAuth settings', 'client-id, client-secret, redirect-url'),
+    }),
+    adminBootstrap: group('One-time admin bootstrap (off when the Secret is absent)', {
+      existingSecret: existingSecret(
+        'the admin bootstrap secret (POST /v1/auth/admin-bootstrap; each value makes one admin)',
+        'secret: at least 32 characters',
+      ),
     }),
   }),
   message: group('Message service', {
