@@ -22,7 +22,8 @@ export interface GcraDecision {
 export function gcra(storedTat: number | null, now: number, p: GcraPolicy): GcraDecision {
   const tat = Math.max(storedTat ?? now, now);
   const allowAt = tat - (p.burst - 1) * p.intervalMs;
-  if (now < allowAt) return { allowed: false, tat, retryAfterMs: allowAt - now };
+  // Within a microsecond counts as on time: fractional intervals add up with rounding errors.
+  if (allowAt - now > 1e-3) return { allowed: false, tat, retryAfterMs: allowAt - now };
   return { allowed: true, tat: tat + p.intervalMs, retryAfterMs: 0 };
 }
 
@@ -35,7 +36,7 @@ local burst = tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
 local allowAt = tat - (burst - 1) * interval
-if now < allowAt then return {0, allowAt - now} end
+if allowAt - now > 0.001 then return {0, math.ceil(allowAt - now)} end
 tat = tat + interval
-redis.call('SET', KEYS[1], tat, 'PX', tat - now + 1000)
+redis.call('SET', KEYS[1], tat, 'PX', math.ceil(tat - now) + 1000)
 return {1, 0}`;

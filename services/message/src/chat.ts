@@ -437,12 +437,12 @@ export class Chat {
       (!parent || parent.conversationId !== conversationId || parent.expiresAt <= Date.now())
     )
       throw P.MESSAGE_NOT_FOUND('replyTo is not a message of this conversation');
-    if (stored)
-      return waitPersisted
-        ? { status: 'persisted', message: messageView(stored) }
-        : { status: 'accepted', id };
-    // A re-send answered from the store above costs nothing; a new send takes a token.
-    const quota = await this.takeSend(p.userId);
+    // A re-send of a stored message is answered with it (id and seq) and broadcasts nothing (#18).
+    // Only if its event never went out (a crash in between) does the command go again, for the
+    // worker to announce it. Either way it costs no token.
+    if (stored && (await this.store.announced(stored)))
+      return { status: 'persisted', message: messageView(stored) };
+    const quota = stored ? { allowed: true, retryAfterMs: 0 } : await this.takeSend(p.userId);
     if (!quota.allowed)
       throw tooMany(
         `at most ${this.opts.sendRatePerMinute} messages per minute (bursts of ${this.opts.sendBurst})`,
@@ -465,7 +465,7 @@ export class Chat {
       ...(waitPersisted ? { notify: this.persistedChannel } : {}),
     };
     // Registered before producing, so a fast worker cannot notify before we listen.
-    const waiter = waitPersisted ? this.waitPersisted(id, this.opts.persistWaitMs) : undefined;
+    const waiter = waitPersisted && !stored ? this.waitPersisted(id, this.opts.persistWaitMs) : undefined;
     try {
       await this.log.produce(this.opts.topicMessages, [
         { key: conversationId, value: JSON.stringify(command), headers: { 'command-type': 'message.send' } },
@@ -475,6 +475,7 @@ export class Chat {
       this.logger.warn({ err, conversationId, messageId: id }, 'produce failed');
       throw P.SEND_FAILED();
     }
+    if (stored) return { status: 'persisted', message: messageView(stored) };
     if (!waitPersisted) return { status: 'accepted', id };
     if (!waiter) return { status: 'accepted', id };
     await waiter.done;

@@ -7,7 +7,9 @@ import { authModule, authSettings, generateSigningJwk } from '@parley/auth';
 import { runService, waitFor, type ConsumedRecord, type Infer, type Running } from '@parley/common';
 import { OpenApiChecker, validOpenApi } from '@parley/common/testing';
 import { messageSettings } from './config.ts';
+import { messageIdFor, NEVER } from './envelopes.ts';
 import { messageApiModule, messageWorkerModule } from './module.ts';
+import { MessageStore } from './store.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
@@ -306,6 +308,96 @@ export function messageHttpSuite(name: string, stackEnv: () => Record<string, st
           await call('GET', '/v1/conversations/:id/messages', { token: b.token, params: { id: conv } })
         ).json();
         expect(list.messages).to.have.length(1);
+      });
+
+      /** Counts message.created events per message id on this run's events topic. */
+      async function watchCreated() {
+        const seen = new Map<string, number>();
+        const sub = await running.deps().log.subscribe({
+          groupId: `watch-${randomBytes(4).toString('hex')}`,
+          topics: [env.TOPIC_CHAT_EVENTS!],
+          fromBeginning: true,
+          handler: async (batch) => {
+            for (const r of batch) {
+              const e = JSON.parse(r.value.toString()) as { type: string; data: { id: string } };
+              if (e.type === 'message.created') seen.set(e.data.id, (seen.get(e.data.id) ?? 0) + 1);
+            }
+          },
+        });
+        return { seen, stop: () => sub.stop() };
+      }
+
+      it('answers a re-send with the stored message and broadcasts no second message.created (#18)', async () => {
+        const [a, b] = [await user(), await user()];
+        const conv = await direct(a, b);
+        const first = await send(a.token, conv, { clientMsgId: 'once', body: 'only once' });
+        expect(first.statusCode).to.equal(201);
+        // Re-sent over REST, waiting or not: the stored message, with its seq.
+        for (const wait of [false, true]) {
+          const again = await send(a.token, conv, { clientMsgId: 'once', body: 'only once' }, wait);
+          expect([again.statusCode, again.json().id, again.json().seq]).to.deep.equal([
+            201,
+            first.json().id,
+            1,
+          ]);
+        }
+        const marker = await send(a.token, conv, { clientMsgId: 'after', body: 'marker' });
+        const watch = await watchCreated();
+        try {
+          // Every event before the marker's is in once the marker's is.
+          await waitFor(() => watch.seen.has(marker.json().id), {
+            timeoutMs: 20_000,
+            what: 'the marker event',
+          });
+          expect(watch.seen.get(first.json().id)).to.equal(1);
+        } finally {
+          await watch.stop();
+        }
+      });
+
+      it('announces, on its re-send, a message stored before a crash lost its event (#18)', async () => {
+        const [a, b] = [await user(), await user()];
+        const conv = await direct(a, b);
+        // As if a worker stored it and died before producing its event: stored, not emitted.
+        const store = await MessageStore.open(running.deps().store);
+        const id = messageIdFor(conv, a.id, 'lost');
+        await store.messages.insertOne({
+          _id: id,
+          conversationId: conv,
+          seq: 1,
+          senderId: a.id,
+          clientMsgId: 'lost',
+          body: 'stored, never announced',
+          createdAt: new Date().toISOString(),
+          acceptedAt: Date.now(),
+          expiresAt: NEVER,
+          editCount: 0,
+        });
+        const watch = await watchCreated();
+        try {
+          const resent = await send(
+            a.token,
+            conv,
+            { clientMsgId: 'lost', body: 'stored, never announced' },
+            false,
+          );
+          expect([resent.statusCode, resent.json().id, resent.json().seq]).to.deep.equal([201, id, 1]);
+          await waitFor(() => watch.seen.get(id) === 1, { timeoutMs: 20_000, what: 'the late event' });
+          await waitFor(async () => store.announced({ conversationId: conv, seq: 1 }), {
+            timeoutMs: 10_000,
+            what: 'the state to record it announced',
+          });
+          // Announced once: a further re-send is answered from the store and broadcasts nothing.
+          await send(a.token, conv, { clientMsgId: 'lost', body: 'stored, never announced' });
+          const marker = await send(a.token, conv, { clientMsgId: 'after', body: 'marker' });
+          await waitFor(() => watch.seen.has(marker.json().id), {
+            timeoutMs: 20_000,
+            what: 'the marker event',
+          });
+          expect(watch.seen.get(id)).to.equal(1);
+        } finally {
+          await watch.stop();
+        }
       });
 
       it('refuses a message with U+0000 before accepting it (it could never be stored)', async () => {

@@ -31,6 +31,13 @@ export interface Member extends Doc {
 /** Written only by the worker that owns the conversation's partition. */
 export interface ConversationState extends Doc {
   lastSeq: number;
+  /**
+   * The highest seq whose `message.created` event is out (written after the events, in the same
+   * write as the rest of the state). A re-send of a stored message above it (stored, then a crash
+   * before its event) announces it; at or below it, a re-send broadcasts nothing. Absent in
+   * documents from before it existed: lastSeq stands in.
+   */
+  emittedSeq?: number;
   lastMessageAt: string;
   preview: {
     id: string;
@@ -212,6 +219,12 @@ export class MessageStore {
       if (err instanceof DuplicateKeyError) return false;
       throw err;
     }
+  }
+
+  /** Whether a stored message's event is out (see ConversationState.emittedSeq). */
+  async announced(message: { conversationId: string; seq: number }): Promise<boolean> {
+    const st = await this.states.findById(message.conversationId);
+    return message.seq <= (st?.emittedSeq ?? st?.lastSeq ?? 0);
   }
 
   /** The highest stored seq of a conversation (0 when none). */

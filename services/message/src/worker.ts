@@ -103,6 +103,8 @@ export class Persister {
 
   /** Last seq stored per conversation by this worker; a stale value is caught by the unique index. */
   private readonly lastSeqCache = new Map<string, number>();
+  /** emittedSeq per conversation, as this worker last read or wrote it. */
+  private readonly emittedCache = new Map<string, number>();
 
   async handle(batch: readonly ConsumedRecord[]): Promise<void> {
     const started = performance.now();
@@ -132,6 +134,7 @@ export class Persister {
       async (conv) => {
         const st = await this.store.states.findById(conv);
         if (st) this.lastSeqCache.set(conv, st.lastSeq);
+        this.emittedCache.set(conv, st?.emittedSeq ?? st?.lastSeq ?? 0);
       },
     );
 
@@ -150,65 +153,77 @@ export class Persister {
       return message ? [{ message, command: c.command, record: c.record }] : [];
     });
 
-    // Per conversation once per batch: the state document (single writer: this partition's
-    // worker), the recipients, the search terms.
+    // A re-send or a redelivery of a message whose event is already out changes nothing and
+    // broadcasts nothing (#18); one stored before a crash that lost its event is announced now.
+    const fresh = stored.filter(
+      ({ message }) => message.seq > (this.emittedCache.get(message.conversationId) ?? 0),
+    );
+
+    // Per conversation once per batch: the recipients, the search terms, and after the events the
+    // state document (single writer: this partition's worker).
     const last = new Map<string, Message>();
-    for (const { message } of stored) {
+    for (const { message } of fresh) {
       const prev = last.get(message.conversationId);
       if (!prev || message.seq > prev.seq) last.set(message.conversationId, message);
     }
     const recipients = new Map<string, string[]>();
-    await inParallel([...last], STORE_PARALLELISM, async ([conversationId, m]) => {
-      const [, members] = await Promise.all([
-        this.store.states.updateOne(
-          { _id: conversationId },
-          {
-            $set: {
-              lastSeq: Math.max(m.seq, this.lastSeqCache.get(conversationId) ?? 0),
-              lastMessageAt: m.createdAt,
-              preview: {
-                id: m._id,
-                seq: m.seq,
-                senderId: m.senderId,
-                ...(m.body !== undefined ? { body: m.body.slice(0, 140) } : {}),
-                encrypted: m.ciphertext !== undefined,
-                createdAt: m.createdAt,
-              },
-            },
-          },
-          { upsert: true },
-        ),
-        this.store.membersOf(conversationId),
-      ]);
+    await inParallel([...last.keys()], STORE_PARALLELISM, async (conversationId) => {
+      const members = await this.store.membersOf(conversationId);
       recipients.set(
         conversationId,
         members.map((x) => x.userId),
       );
     });
-    await this.store.terms.insertMany(stored.flatMap(({ message }) => searchTerms(message)));
+    await this.store.terms.insertMany(fresh.flatMap(({ message }) => searchTerms(message)));
 
     // Events go out once per batch, before the offsets are committed: a crash re-emits them
     // (at least once; clients de-duplicate by message id).
-    await this.log.produce(
-      this.opts.topicEvents,
-      stored.map(({ message, command, record }) => ({
-        key: message.conversationId,
-        value: JSON.stringify(
-          chatEvent(
-            'message.created',
-            message.conversationId,
-            recipients.get(message.conversationId) ?? [],
-            messageView(message),
-            command.acceptedAt,
+    if (fresh.length > 0)
+      await this.log.produce(
+        this.opts.topicEvents,
+        fresh.map(({ message, command, record }) => ({
+          key: message.conversationId,
+          value: JSON.stringify(
+            chatEvent(
+              'message.created',
+              message.conversationId,
+              recipients.get(message.conversationId) ?? [],
+              messageView(message),
+              command.acceptedAt,
+            ),
           ),
-        ),
-        headers: {
-          'event-type': 'message.created',
-          // Each event continues its own message's trace (see the store span in persist()).
-          ...traceHeaders(traced.get(message._id) ?? recordContext(record)),
+          headers: {
+            'event-type': 'message.created',
+            // Each event continues its own message's trace (see the store span in persist()).
+            ...traceHeaders(traced.get(message._id) ?? recordContext(record)),
+          },
+        })),
+      );
+    // The state follows the events: what it says was announced was (a crash before this write
+    // re-announces the batch on redelivery or re-send: at least once).
+    await inParallel([...last], STORE_PARALLELISM, async ([conversationId, m]) => {
+      const seq = Math.max(m.seq, this.lastSeqCache.get(conversationId) ?? 0);
+      await this.store.states.updateOne(
+        { _id: conversationId },
+        {
+          $set: {
+            lastSeq: seq,
+            emittedSeq: Math.max(m.seq, this.emittedCache.get(conversationId) ?? 0),
+            lastMessageAt: m.createdAt,
+            preview: {
+              id: m._id,
+              seq: m.seq,
+              senderId: m.senderId,
+              ...(m.body !== undefined ? { body: m.body.slice(0, 140) } : {}),
+              encrypted: m.ciphertext !== undefined,
+              createdAt: m.createdAt,
+            },
+          },
         },
-      })),
-    );
+        { upsert: true },
+      );
+      this.emittedCache.set(conversationId, Math.max(m.seq, this.emittedCache.get(conversationId) ?? 0));
+    });
     // Wake API processes waiting on ?wait=persisted; best effort, they fall back to a timeout.
     await Promise.all(
       stored.map(({ command }) =>

@@ -71,6 +71,14 @@ export function cacheContract(name: string, open: () => Promise<Cache>): void {
       });
     });
 
+    it('takes tokens at rates that are not whole milliseconds (a million a minute)', async () => {
+      const k = key();
+      const takes = await Promise.all(
+        Array.from({ length: 20 }, () => cache.takeToken(k, 60_000 / 1_000_000, 10)),
+      );
+      expect(takes.filter((t) => t.allowed).length).to.be.within(10, 20);
+    });
+
     it('keeps hash fields under one key, removes them, and expires the whole hash', async () => {
       const k = key();
       expect(await cache.hashGetAll(k)).to.deep.equal({});
