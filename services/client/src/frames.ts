@@ -13,6 +13,8 @@ export type SendFields = {
   replyTo?: string;
   ttlSeconds?: number;
   traceparent?: string;
+  /** Set by the session on a retry after a reconnect: a stored message is acked with its seq. */
+  resend?: boolean;
 } & ({ body: string; ciphertext?: never } | { ciphertext: string; body?: never });
 
 export type ClientFrame = { id?: string } & (
@@ -42,6 +44,8 @@ export interface SendAck {
   messageId: string;
   conversationId: string;
   clientMsgId: string;
+  /** Present when the message was already stored (a retry of it). */
+  seq?: number;
   /** The message's trace, when the server traces it (quote it when reporting a late message). */
   traceId?: string;
 }

@@ -427,7 +427,8 @@ export class ParleySocket extends Emitter<SocketEvents> {
       for (const conv of Object.keys(chunk)) this.resuming.add(conv);
       this.write({ type: 'resume', cursors: chunk });
     }
-    for (const frame of this.outbox.frames()) this.write(frame);
+    // Retries: the server answers a stored one with its seq instead of broadcasting it again.
+    for (const frame of this.outbox.frames()) this.write({ ...frame, resend: true });
     const waiters = this.waiters;
     this.waiters = [];
     for (const w of waiters) w.resolve(f);

@@ -330,6 +330,29 @@ describe('WebSocket gateway (embedded)', function () {
       await a.next('message.created');
     });
 
+    it('acks a resend of a stored message with its seq and broadcasts it no second time (#18)', async () => {
+      const a = await connect(alice);
+      const b = await connect(bob);
+      const clientMsgId = randomUUID();
+      const frame = { type: 'send', conversationId: direct, clientMsgId, body: 'once only' };
+      a.send({ ...frame, id: 'r1' });
+      const first = await a.next('ack', { id: 'r1' });
+      const created = (await b.next('message.created', { conversationId: direct })).data as {
+        id: string;
+        seq: number;
+      };
+      expect(created.id).to.equal(first.messageId);
+      a.send({ ...frame, id: 'r2', resend: true });
+      const again = await a.next('ack', { id: 'r2' });
+      expect(again).to.include({ messageId: first.messageId, seq: created.seq });
+      // A later message arrives, and nothing for the resent one came before it.
+      a.send({ type: 'send', id: 'r3', conversationId: direct, clientMsgId: randomUUID(), body: 'marker' });
+      const marker = await a.next('ack', { id: 'r3' });
+      const ids = () => b.of('message.created').map((e) => (e.data as { id: string }).id);
+      await waitFor(() => ids().includes(marker.messageId as string), { what: 'the marker' });
+      expect(ids().filter((id) => id === first.messageId)).to.have.length(1);
+    });
+
     it('replays exactly the gap in seq order, then live events with no duplicate across the boundary', async () => {
       const group = (
         await call('POST', '/v1/conversations', alice.token, {

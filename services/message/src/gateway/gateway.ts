@@ -529,7 +529,8 @@ export class Gateway {
         ttlSeconds: f.ttlSeconds,
       },
       false,
-      true,
+      // A first send skips the lookup (its id is new); a retry is answered from the store (#18).
+      !f.resend,
     );
     const traceId = traceIdOf(context.active());
     this.send(conn, {
@@ -539,6 +540,7 @@ export class Gateway {
       messageId: res.status === 'accepted' ? res.id : res.message.id,
       conversationId: f.conversationId,
       clientMsgId: f.clientMsgId,
+      ...(res.status === 'persisted' ? { seq: res.message.seq } : {}),
       ...(traceId ? { traceId } : {}),
     });
   }

@@ -129,6 +129,11 @@ export const ClientFrame = z.discriminatedUnion('type', [
     ciphertext: SendBody.shape.ciphertext,
     replyTo: SendBody.shape.replyTo,
     ttlSeconds: SendBody.shape.ttlSeconds,
+    /**
+     * A retry of a send whose ack never came (after a reconnect): the server looks it up first, so
+     * a stored message is acked with its seq and not broadcast again.
+     */
+    resend: z.boolean().optional(),
     /** W3C trace context of the client's span, joined by the server's spans. */
     traceparent: z
       .string()
