@@ -69,6 +69,7 @@ export async function startTracing(cfg: TracingConfig, logger: Logger): Promise<
     { NodeSDK },
     { OTLPTraceExporter },
     { HttpInstrumentation },
+    { ExpressInstrumentation, ExpressLayerType },
     { IORedisInstrumentation },
     { MongoDBInstrumentation },
     { UndiciInstrumentation },
@@ -78,6 +79,7 @@ export async function startTracing(cfg: TracingConfig, logger: Logger): Promise<
     import('@opentelemetry/sdk-node'),
     import('@opentelemetry/exporter-trace-otlp-http'),
     import('@opentelemetry/instrumentation-http'),
+    import('@opentelemetry/instrumentation-express'),
     import('@opentelemetry/instrumentation-ioredis'),
     import('@opentelemetry/instrumentation-mongodb'),
     import('@opentelemetry/instrumentation-undici'),
@@ -102,6 +104,15 @@ export async function startTracing(cfg: TracingConfig, logger: Logger): Promise<
         // Probes and scrapes are not the story of a message.
         ignoreIncomingRequestHook: (req) => /^\/(livez|readyz|healthz|metrics)\b/.test(req.url ?? ''),
         requireParentforOutgoingSpans: true,
+      }),
+      // The route template of each request on its HTTP server span (http.route). No spans of its
+      // own: a span per middleware and handler would be noise on every request.
+      new ExpressInstrumentation({
+        ignoreLayersType: [
+          ExpressLayerType.MIDDLEWARE,
+          ExpressLayerType.ROUTER,
+          ExpressLayerType.REQUEST_HANDLER,
+        ],
       }),
       // fetch(): the JWKS download of token verification, GitHub OAuth.
       new UndiciInstrumentation({ requireParentforSpans: true }),
@@ -142,6 +153,7 @@ function patchLoadedModules(): void {
   for (const id of [
     'node:http',
     'node:https',
+    'express',
     'ioredis',
     'mongodb',
     'mongodb/lib/cmap/connection.js',
