@@ -58,6 +58,8 @@ describe('web demo: two users chat in real time in Chromium (embedded mode)', fu
       HOST: '127.0.0.1',
       DATA_DIR: dir,
       LOG_LEVEL: 'silent',
+      // The history test sends 35 messages at once, beyond the default send limit.
+      SEND_RATE_PER_MINUTE: '100000',
     });
     await running.ready;
     // launch() gives the browser a fresh temporary profile, removed on close.
