@@ -51,6 +51,24 @@ export async function load(
   };
 }
 
+/**
+ * The environment of an embedded server on loopback: the parent's stack addresses must not leak
+ * into it (only what the caller adds selects adapters).
+ */
+export function embeddedEnv(port: number, managementPort: number, dataDir: string): NodeJS.ProcessEnv {
+  return {
+    ...Object.fromEntries(
+      Object.entries(process.env).filter(([k]) => !['MONGO_URL', 'KAFKA_BROKERS', 'REDIS_NODES'].includes(k)),
+    ),
+    PORT: String(port),
+    MANAGEMENT_PORT: String(managementPort),
+    HOST: '127.0.0.1',
+    MANAGEMENT_HOST: '127.0.0.1',
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+  };
+}
+
 /** Starts `npm start`'s entry point in a child process and waits for /readyz. */
 export async function startServer(
   env: Record<string, string>,
@@ -60,21 +78,7 @@ export async function startServer(
   const dir = mkdtempSync(join(tmpdir(), 'parley-bench-'));
   const extraArgs = process.env.BENCH_SERVER_NODE_ARGS ? process.env.BENCH_SERVER_NODE_ARGS.split(' ') : [];
   const proc = spawn(process.execPath, [...extraArgs, '--import', 'tsx', 'services/standalone/src/main.ts'], {
-    env: {
-      // The parent's stack addresses must not leak into an embedded run: only `env` selects adapters.
-      ...Object.fromEntries(
-        Object.entries(process.env).filter(
-          ([k]) => !['MONGO_URL', 'KAFKA_BROKERS', 'REDIS_NODES'].includes(k),
-        ),
-      ),
-      PORT: String(port),
-      MANAGEMENT_PORT: String(managementPort),
-      HOST: '127.0.0.1',
-      MANAGEMENT_HOST: '127.0.0.1',
-      DATA_DIR: dir,
-      LOG_LEVEL: 'warn',
-      ...env,
-    },
+    env: { ...embeddedEnv(port, managementPort, dir), ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;

@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cpuSeconds, freePort, loadNote, table } from './lib.ts';
+import { cpuSeconds, embeddedEnv, freePort, loadNote, table } from './lib.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -42,17 +42,7 @@ async function start(tree: string): Promise<Server> {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'services/standalone/src/main.ts'], {
     cwd: tree,
     env: {
-      ...Object.fromEntries(
-        Object.entries(process.env).filter(
-          ([k]) => !['MONGO_URL', 'KAFKA_BROKERS', 'REDIS_NODES'].includes(k),
-        ),
-      ),
-      PORT: String(port),
-      MANAGEMENT_PORT: String(managementPort),
-      HOST: '127.0.0.1',
-      MANAGEMENT_HOST: '127.0.0.1',
-      DATA_DIR: dir,
-      LOG_LEVEL: 'warn',
+      ...embeddedEnv(port, managementPort, dir),
       RATE_LIMIT_PER_MINUTE: '1000000',
       SEND_RATE_PER_MINUTE: '1000000',
       RATE_LIMIT_REGISTER_PER_15MIN: '100000',
