@@ -9,6 +9,7 @@ import {
   PatchStrategy,
   Watch,
   setHeaderOptions,
+  V1MicroTime,
   type V1Lease,
 } from '@kubernetes/client-node';
 import {
@@ -89,7 +90,9 @@ function leaseFrom(l: V1Lease): LeaseRecord {
 }
 
 function leaseTo(l: LeaseRecord): V1Lease {
-  const date = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms));
+  // Lease times are MicroTime: the API server refuses anything but six fractional digits
+  // ("2006-01-02T15:04:05.000000Z07:00"), and a plain Date serializes three.
+  const date = (ms: number | undefined) => (ms === undefined ? undefined : new V1MicroTime(ms));
   return {
     apiVersion: 'coordination.k8s.io/v1',
     kind: 'Lease',

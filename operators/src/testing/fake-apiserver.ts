@@ -217,7 +217,22 @@ export class FakeApiServer {
     o.status = { ...o.status, replicas, readyReplicas: replicas, availableReplicas: replicas };
   }
 
+  /** A Lease's times are MicroTime: the real API server refuses any other precision with 400. */
+  private checkMicroTimes(c: Collection, o: Obj): void {
+    if (c.plural !== 'leases') return;
+    for (const field of ['acquireTime', 'renewTime']) {
+      const v = o.spec?.[field];
+      if (v !== undefined && (typeof v !== 'string' || !/\.\d{6}(Z|[+-]\d\d:\d\d)$/.test(v)))
+        throw new HttpError(
+          400,
+          'BadRequest',
+          `Lease in version "v1" cannot be handled as a Lease: parsing time ${JSON.stringify(v)} as "2006-01-02T15:04:05.000000Z07:00"`,
+        );
+    }
+  }
+
   private create(c: Collection, namespace: string, o: Obj): Obj {
+    this.checkMicroTimes(c, o);
     const meta = (o.metadata ??= { name: '', namespace }) as Obj['metadata'];
     if (!meta.name && typeof meta.generateName === 'string')
       meta.name = `${meta.generateName}${randomBytes(3).toString('hex')}`;
@@ -244,6 +259,7 @@ export class FakeApiServer {
 
   /** Replaces the main resource (spec + metadata) or, with part 'status', only the status. */
   private replace(c: Collection, next: Obj, part: 'main' | 'status'): Obj {
+    this.checkMicroTimes(c, next);
     const key = this.key(c.plural, next.metadata.namespace, next.metadata.name);
     const current = this.objects.get(key);
     if (!current) throw new HttpError(404, 'NotFound', `${c.plural} "${next.metadata.name}" not found`);
