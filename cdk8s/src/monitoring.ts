@@ -54,32 +54,40 @@ export class Monitoring extends Construct {
   constructor(scope: Construct, id: string, k: Knobs, props: MonitoringProps) {
     super(scope, id);
     k.when('metrics.enabled', () => this.exporters(k, props));
-    k.when('metrics.serviceMonitor', () => {
-      for (const component of [...Object.keys(APPS), ...Object.keys(EXPORTER_PORTS)]) {
-        const exporter = component in EXPORTER_PORTS;
-        const port = exporter ? 'metrics' : APPS[component as keyof typeof APPS][0];
-        const scrape = () =>
-          k.emit(this, `sm-${component}`, {
-            apiVersion: 'monitoring.coreos.com/v1',
-            kind: 'ServiceMonitor',
-            metadata: k.meta(k.name(component), component),
-            spec: {
-              selector: { matchLabels: k.selector(component) },
-              endpoints: [{ port, path: '/metrics', interval: '30s' }],
-            },
-          });
-        if (exporter) k.when('metrics.enabled', scrape);
-        else scrape();
-      }
-    });
-    k.when('metrics.prometheusRule', () => {
-      k.emit(this, 'rules', {
-        apiVersion: 'monitoring.coreos.com/v1',
-        kind: 'PrometheusRule',
-        metadata: k.meta(k.name('alerts'), 'monitoring'),
-        spec: alertRules(),
-      });
-    });
+    // Without the Prometheus Operator's API the chart skips these (NOTES.txt says so) rather than
+    // failing the install; the plain manifests assume the values were set knowingly.
+    const withPrometheusOperator = (build: () => void) =>
+      k.under('$.Capabilities.APIVersions.Has "monitoring.coreos.com/v1"', true, build);
+    k.when('metrics.serviceMonitor', () =>
+      withPrometheusOperator(() => {
+        for (const component of [...Object.keys(APPS), ...Object.keys(EXPORTER_PORTS)]) {
+          const exporter = component in EXPORTER_PORTS;
+          const port = exporter ? 'metrics' : APPS[component as keyof typeof APPS][0];
+          const scrape = () =>
+            k.emit(this, `sm-${component}`, {
+              apiVersion: 'monitoring.coreos.com/v1',
+              kind: 'ServiceMonitor',
+              metadata: k.meta(k.name(component), component),
+              spec: {
+                selector: { matchLabels: k.selector(component) },
+                endpoints: [{ port, path: '/metrics', interval: '30s' }],
+              },
+            });
+          if (exporter) k.when('metrics.enabled', scrape);
+          else scrape();
+        }
+      }),
+    );
+    k.when('metrics.prometheusRule', () =>
+      withPrometheusOperator(() => {
+        k.emit(this, 'rules', {
+          apiVersion: 'monitoring.coreos.com/v1',
+          kind: 'PrometheusRule',
+          metadata: k.meta(k.name('alerts'), 'monitoring'),
+          spec: alertRules(),
+        });
+      }),
+    );
     k.when('metrics.dashboards', () => {
       for (const [file, json] of Object.entries(dashboards())) {
         const name = file.replace(/\.json$/, '');

@@ -24,10 +24,18 @@ export class Operator extends Construct {
         ...(structuredClone(crd) as unknown as Record<string, unknown>),
         apiVersion: crd.apiVersion,
         kind: crd.kind,
+        // The chart ships CRDs in crds/ (helm installs them before the Topics that need them,
+        // never upgrades or deletes them, and a second release reuses them), where nothing is
+        // templated: their labels name no release.
         metadata: {
           name: crd.metadata.name,
-          labels: { ...crd.metadata.labels, ...k.labels('operator') },
-          // Deleting a CRD deletes every Topic with it: uninstall leaves them.
+          labels: {
+            ...crd.metadata.labels,
+            'app.kubernetes.io/name': 'parley',
+            'app.kubernetes.io/part-of': 'parley',
+            'app.kubernetes.io/component': 'operator',
+          },
+          // Deleting a CRD deletes every Topic with it: nothing that uninstalls Parley may.
           annotations: { 'helm.sh/resource-policy': 'keep' },
         },
       });

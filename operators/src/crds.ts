@@ -32,6 +32,8 @@ export interface JSONSchemaProps {
   minLength?: number;
   maxLength?: number;
   minItems?: number;
+  /** Filled in by the API server when the field is absent (structural defaulting). */
+  default?: string | number | boolean;
   'x-kubernetes-list-type'?: 'atomic' | 'set' | 'map';
   'x-kubernetes-list-map-keys'?: string[];
   'x-kubernetes-preserve-unknown-fields'?: boolean;
@@ -131,6 +133,12 @@ const topicSchema = resourceSchema(
         rule: 'has(self.topicName) == has(oldSelf.topicName)',
         message: 'spec.topicName cannot be added or removed after creation',
       },
+      {
+        // Kafka cannot remove partitions. (A spec below what Kafka already has, such as an adopted
+        // topic, is still refused by the operator with Ready=False NotSupported.)
+        rule: 'self.partitions >= oldSelf.partitions',
+        message: 'spec.partitions cannot decrease: Kafka cannot remove partitions',
+      },
     ],
     properties: {
       topicName: {
@@ -154,6 +162,7 @@ const topicSchema = resourceSchema(
       deletionPolicy: {
         type: 'string',
         enum: [...DELETION_POLICIES],
+        default: 'Retain',
         description: 'What deleting the resource does to the Kafka topic. Retain (default) keeps it.',
       },
     },
@@ -255,6 +264,11 @@ const autoscalerSchema = resourceSchema(
     lastScaleTime: { type: 'string', format: 'date-time' },
   },
 );
+
+// Every optional field shows its effective value in `kubectl get -o yaml`: the API server fills in
+// the same defaults the operator applies (AUTOSCALER_DEFAULTS).
+for (const [field, value] of Object.entries(AUTOSCALER_DEFAULTS))
+  autoscalerSchema.properties!.spec!.properties![field]!.default = value;
 
 const age: PrinterColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
 const ready: PrinterColumn = { name: 'Ready', type: 'string', jsonPath: READY_JSONPATH };

@@ -69,6 +69,17 @@ uninstall, with the data volumes. Twilio SMS and GitHub sign-in stay off until t
 
 Kafka UI: kubectl -n {{ .Release.Namespace }} port-forward svc/{{ include "parley.fullname" . }}-kafka-ui 8081:8080
 {{- end }}
+{{- if and (or .Values.metrics.serviceMonitor .Values.metrics.prometheusRule) (not (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1")) }}
+
+WARNING: metrics.serviceMonitor / metrics.prometheusRule are set, but this cluster has no
+monitoring.coreos.com/v1 API (the Prometheus Operator's CRDs), so no ServiceMonitor or
+PrometheusRule was created. Install the Prometheus Operator, then run \`helm upgrade\` again.
+{{- end }}
+
+CRDs (Topic, ConsumerAutoscaler) come from the chart's crds/ directory: helm installs them once and
+never upgrades them. Before upgrading to a chart with changed CRDs:
+
+     kubectl apply --server-side --force-conflicts -f charts/parley/crds/
 `;
 
 export const HELMIGNORE = `.DS_Store
@@ -114,5 +125,7 @@ export const ARGOCD_MANIFESTS = argoApplication(
     '# Jobs carry the revision in their name (…-r1); Replace lets a changed Job be recreated.',
   'parley-manifests',
   { path: 'charts/manifests', directory: { include: 'parley.yaml' } },
-  ['Replace=true'],
+  // The CRDs and the Topics that need them are in one file: skip the dry run of a kind whose CRD
+  // this same sync creates.
+  ['Replace=true', 'SkipDryRunOnMissingResource=true'],
 );

@@ -39,6 +39,13 @@ export function chartFiles(): Map<string, string> {
 
   const byFile = new Map<string, string[]>();
   for (const manifest of chart.toJson() as Json[]) {
+    if (manifest.kind === 'CustomResourceDefinition') {
+      // crds/: installed before the templates, never templated, upgraded or deleted by helm.
+      const text = stringify(manifest, { lineWidth: 0, indentSeq: true });
+      if (text.includes('__H')) throw new Error(`a CRD cannot depend on values: ${String(manifest.kind)}`);
+      files.set(`crds/${String((manifest.metadata as Json).name)}.yaml`, `${HEADER}---\n${text}`);
+      continue;
+    }
     const labels = ((manifest.metadata as Json).labels ?? {}) as Record<string, string>;
     const component = labels['app.kubernetes.io/component'] ?? 'parley';
     const kind = String(manifest.kind).toLowerCase();

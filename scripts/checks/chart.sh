@@ -30,7 +30,10 @@ for values in "${value_sets[@]}"; do
   out="$work/rendered-${values//\//-}"
   helm lint "$chart" --strict --kube-version "$kube_version" -f "$chart/$values" >"$work/lint.txt" 2>&1 ||
     { cat "$work/lint.txt" >&2; fail "helm lint with $values"; }
-  helm template parley "$chart" --namespace parley --kube-version "$kube_version" -f "$chart/$values" >"$out" 2>"$work/err.txt" ||
+  # --api-versions: render the ServiceMonitors and PrometheusRule as on a cluster with the
+  # Prometheus Operator (without it they are skipped; the real-API-server suite covers both).
+  helm template parley "$chart" --namespace parley --kube-version "$kube_version" --include-crds \
+    --api-versions monitoring.coreos.com/v1 -f "$chart/$values" >"$out" 2>"$work/err.txt" ||
     { cat "$work/err.txt" >&2; fail "helm template with $values"; }
   helm template parley "$work/notes-chart" --kube-version "$kube_version" -f "$chart/$values" \
     --show-only templates/zz-notes.yaml >/dev/null 2>"$work/err.txt" || { cat "$work/err.txt" >&2; fail "NOTES.txt with $values"; }

@@ -32,17 +32,42 @@ export class KafkaActionError extends Error {
  * it manages, DescribeConfigs, and Delete only for deletionPolicy Delete.
  */
 export class KafkaTopics {
-  private constructor(private readonly admin: Admin) {}
+  private connecting: Promise<void> | undefined;
 
+  private constructor(private readonly admin: Admin) {
+    // A lost connection is made again by the next call, whatever it is.
+    admin.on(admin.events.DISCONNECT, () => (this.connecting = undefined));
+  }
+
+  /**
+   * An adapter that connects on first use, and again after a failure: the operator runs, watches
+   * and reports `KafkaError` on its resources while Kafka is away, instead of exiting.
+   */
+  static create(brokers: readonly string[], clientId = 'parley-operator'): KafkaTopics {
+    return new KafkaTopics(
+      new Kafka({
+        clientId,
+        brokers: [...brokers],
+        logLevel: logLevel.NOTHING,
+        retry: { retries: 3 },
+      }).admin(),
+    );
+  }
+
+  /** `create`, then connect now (throws when Kafka cannot be reached). */
   static async connect(brokers: readonly string[], clientId = 'parley-operator'): Promise<KafkaTopics> {
-    const admin = new Kafka({
-      clientId,
-      brokers: [...brokers],
-      logLevel: logLevel.NOTHING,
-      retry: { retries: 3 },
-    }).admin();
-    await admin.connect();
-    return new KafkaTopics(admin);
+    const topics = KafkaTopics.create(brokers, clientId);
+    await topics.ready();
+    return topics;
+  }
+
+  /** Connects unless connected; a failed attempt is forgotten so the next call tries again. */
+  ready(): Promise<void> {
+    this.connecting ??= this.admin.connect().catch((err: unknown) => {
+      this.connecting = undefined;
+      throw err;
+    });
+    return this.connecting;
   }
 
   /**
@@ -59,6 +84,7 @@ export class KafkaTopics {
    * number: the Topic controller observes every topic of a reconcile batch at once.
    */
   async observeMany(names: readonly string[]): Promise<Map<string, ObservedTopic>> {
+    await this.ready();
     const existing = new Set(await this.admin.listTopics());
     const wanted = [...new Set(names)].filter((n) => existing.has(n));
     const out = new Map<string, ObservedTopic>();
@@ -98,6 +124,7 @@ export class KafkaTopics {
   /** Runs one planned action. "Already exists" counts as success. */
   async apply(action: TopicAction, observed: ObservedTopic | undefined): Promise<void> {
     try {
+      await this.ready();
       switch (action.kind) {
         case 'create':
           try {
@@ -157,6 +184,7 @@ export class KafkaTopics {
    * committed offset (null where the group never committed), log start and end per partition.
    */
   async offsets(groupId: string, topics: readonly string[], now = Date.now()): Promise<OffsetSnapshot> {
+    await this.ready();
     const committed = await this.admin.fetchOffsets({ groupId, topics: [...topics] });
     const byTp = new Map<string, number | null>();
     for (const t of committed)
@@ -179,6 +207,7 @@ export class KafkaTopics {
   }
 
   async delete(name: string): Promise<void> {
+    await this.ready();
     try {
       await this.admin.deleteTopics({ topics: [name] });
     } catch (err) {

@@ -1,0 +1,137 @@
+/**
+ * The real Kubernetes control plane of the local stack (scripts/kube/up.sh: etcd, kube-apiserver,
+ * kube-controller-manager) as tests use it: the admin kubeconfig, kubectl and helm, a fresh
+ * namespace per test, credentials of a ServiceAccount (TokenRequest), and an API server restart.
+ *
+ * Needs KUBECONFIG, PARLEY_KUBE_BIN and PARLEY_KUBE_DIR from `eval "$(bash scripts/kube/env.sh)"`
+ * (scripts/test.sh sets them).
+ */
+import { execFile, type ExecFileOptions } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { requireEnv } from '@parley/common/testing';
+import { eventually } from './eventually.ts';
+
+const run = promisify(execFile);
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command; never throws on a non-zero exit (the result says). */
+export async function command(
+  file: string,
+  args: readonly string[],
+  opts: ExecFileOptions & { input?: string } = {},
+): Promise<CommandResult> {
+  const child = run(file, [...args], { maxBuffer: 64 * 1024 * 1024, encoding: 'utf8', ...opts });
+  if (opts.input !== undefined) {
+    child.child.stdin?.end(opts.input);
+  }
+  try {
+    const { stdout, stderr } = await child;
+    return { code: 0, stdout: String(stdout), stderr: String(stderr) };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+export class Cluster {
+  readonly kubeconfig = requireEnv('KUBECONFIG');
+  readonly bin = requireEnv('PARLEY_KUBE_BIN');
+  readonly dir = requireEnv('PARLEY_KUBE_DIR');
+  readonly kc: KubeConfig;
+  readonly core: CoreV1Api;
+
+  constructor() {
+    this.kc = new KubeConfig();
+    this.kc.loadFromFile(this.kubeconfig);
+    this.core = this.kc.makeApiClient(CoreV1Api);
+  }
+
+  /** kubectl as the admin; `check` throws with its stderr on a non-zero exit. */
+  kubectl(args: readonly string[], input?: string): Promise<CommandResult> {
+    return command(join(this.bin, 'kubectl'), ['--kubeconfig', this.kubeconfig, ...args], { input });
+  }
+
+  async check(args: readonly string[], input?: string): Promise<string> {
+    const r = await this.kubectl(args, input);
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+    return r.stdout;
+  }
+
+  /** `kubectl get -o json` of one object, or undefined when it does not exist. */
+  async get<T = Record<string, unknown>>(args: readonly string[]): Promise<T | undefined> {
+    const r = await this.kubectl(['get', ...args, '-o', 'json']);
+    if (r.code !== 0) {
+      if (/NotFound|not found/.test(r.stderr)) return undefined;
+      throw new Error(`kubectl get ${args.join(' ')}: ${r.stderr}`);
+    }
+    return JSON.parse(r.stdout) as T;
+  }
+
+  /** helm (from scripts/stack/tools.sh, on PATH in the test run) against this cluster. */
+  helm(args: readonly string[]): Promise<CommandResult> {
+    return command('helm', [...args], { env: { ...process.env, KUBECONFIG: this.kubeconfig } });
+  }
+
+  /** A new namespace `<prefix>-<random>`, with labels (Pod Security, say). */
+  async namespace(prefix: string, labels: Record<string, string> = {}): Promise<string> {
+    const name = `${prefix}-${randomBytes(3).toString('hex')}`;
+    await this.core.createNamespace({ body: { metadata: { name, labels } } });
+    // The ServiceAccount admission plugin needs the namespace's "default" ServiceAccount.
+    await eventually(
+      () => this.core.readNamespacedServiceAccount({ namespace: name, name: 'default' }),
+      30_000,
+    );
+    return name;
+  }
+
+  async deleteNamespace(name: string): Promise<void> {
+    await this.core.deleteNamespace({ name }).catch(() => undefined);
+  }
+
+  /** A kubeconfig that authenticates as a ServiceAccount (a bound token, one hour). */
+  async as(namespace: string, serviceAccount: string): Promise<KubeConfig> {
+    const tr = await this.core.createNamespacedServiceAccountToken({
+      namespace,
+      name: serviceAccount,
+      body: { spec: { audiences: [], expirationSeconds: 3600 } },
+    });
+    const cluster = this.kc.getCurrentCluster()!;
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ ...cluster, name: 'parley-test' }],
+      users: [{ name: serviceAccount, token: tr.status!.token }],
+      contexts: [{ name: 'sa', cluster: 'parley-test', user: serviceAccount }],
+      currentContext: 'sa',
+    });
+    return kc;
+  }
+
+  /** Stops and starts kube-apiserver (etcd keeps the data): open watches end, clients reconnect. */
+  async restartApiServer(): Promise<void> {
+    const pid = Number(readFileSync(join(this.dir, 'run', 'kube-apiserver.pid'), 'utf8'));
+    process.kill(pid, 'SIGTERM');
+    await eventually(
+      () => {
+        try {
+          process.kill(pid, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      30_000,
+      100,
+    );
+    const up = await command('bash', [new URL('../../../scripts/kube/up.sh', import.meta.url).pathname]);
+    if (up.code !== 0) throw new Error(`scripts/kube/up.sh failed: ${up.stderr}`);
+  }
+}
