@@ -43,12 +43,14 @@ describe('the Helm chart against a real API server', function () {
   before(async function () {
     if (!process.env.PARLEY_KUBE_BIN) this.skip();
     cluster = new Cluster();
-    // Each run starts without the CRDs, as a fresh cluster does (other suites may have applied them).
+    // Each run starts without the CRDs (Parley's, the Prometheus Operator's), as a fresh cluster does (other suites may have applied them).
     await cluster.kubectl([
       'delete',
       'crd',
       'topics.parley.dev',
       'consumerautoscalers.parley.dev',
+      'servicemonitors.monitoring.coreos.com',
+      'prometheusrules.monitoring.coreos.com',
       '--ignore-not-found',
       '--wait',
     ]);
@@ -63,17 +65,9 @@ describe('the Helm chart against a real API server', function () {
     return ns;
   }
 
-  async function install(ns: string, values: string, extra: string[] = []) {
-    const r = await cluster.helm([
-      'install',
-      'parley',
-      CHART,
-      '-n',
-      ns,
-      '-f',
-      `${CHART}/${values}`,
-      ...extra,
-    ]);
+  /** `helm install|upgrade parley` with a profile, failing on any Pod Security warning at admission. */
+  async function release(verb: 'install' | 'upgrade', ns: string, values: string, extra: string[] = []) {
+    const r = await cluster.helm([verb, 'parley', CHART, '-n', ns, '-f', `${CHART}/${values}`, ...extra]);
     expect(r.code, r.stderr).to.equal(0);
     // No Pod Security warning at admission of any workload (Deployments, StatefulSets, Jobs).
     expect(r.stderr).to.not.match(/PodSecurity|would violate/);
@@ -92,14 +86,7 @@ describe('the Helm chart against a real API server', function () {
     const got = await cluster.kubectl(['get', '-n', ns, '-f', '-', '-o', 'name'], rendered);
     expect(got.code, got.stderr).to.equal(0);
     expect(got.stdout.trim().split('\n')).to.have.length(objectsOf(rendered).length);
-    const crds = await cluster.kubectl([
-      'wait',
-      '--for=condition=Established',
-      'crd/topics.parley.dev',
-      'crd/consumerautoscalers.parley.dev',
-      '--timeout=60s',
-    ]);
-    expect(crds.code, crds.stderr).to.equal(0);
+    await cluster.established(['topics.parley.dev', 'consumerautoscalers.parley.dev']);
     // ReplicaSets, StatefulSets and Jobs made their pods: each admitted under "restricted".
     await eventually(async () => {
       const pods = (await cluster.get<Json>(['pods', '-n', ns]))!.items as Json[];
@@ -152,29 +139,17 @@ describe('the Helm chart against a real API server', function () {
   for (const [profile, values] of profiles) {
     it(`${profile}: install, upgrade, rollback and uninstall; every object admitted under Pod Security "restricted"`, async () => {
       const ns = await restrictedNamespace(`chart-${profile.split(' ')[0]!.toLowerCase()}`);
-      await install(ns, values);
+      await release('install', ns, values);
       await admitted(ns);
       const api = async () =>
         (await cluster.get<Json>(['deployment', '-n', ns, 'parley-message-api']))!.spec.replicas as number;
       const before = await api();
 
-      const up = await cluster.helm([
-        'upgrade',
-        'parley',
-        CHART,
-        '-n',
-        ns,
-        '-f',
-        `${CHART}/${values}`,
-        '--set',
-        'message.api.autoscaling.enabled=false',
-        '--set',
-        `message.api.replicaCount=${before + 2}`,
-        '--set',
-        'topics.retentionMs=3600000',
+      await release('upgrade', ns, values, [
+        '--set=message.api.autoscaling.enabled=false',
+        `--set=message.api.replicaCount=${before + 2}`,
+        '--set=topics.retentionMs=3600000',
       ]);
-      expect(up.code, up.stderr).to.equal(0);
-      expect(up.stderr).to.not.match(/PodSecurity|would violate/);
       expect(await api()).to.equal(before + 2);
       const topic = (await cluster.get<Json>(['topics.parley.dev', '-n', ns, 'parley-chat-messages']))!;
       expect(topic.spec.config['retention.ms']).to.equal('3600000');
@@ -201,8 +176,8 @@ describe('the Helm chart against a real API server', function () {
 
   it('a second release in another namespace installs beside the first (the CRDs are shared, not owned)', async () => {
     const [a, b] = [await restrictedNamespace('chart-a'), await restrictedNamespace('chart-b')];
-    await install(a, 'values-kind.yaml');
-    const second = await install(b, 'values-kind.yaml');
+    await release('install', a, 'values-kind.yaml');
+    const second = await release('install', b, 'values-kind.yaml');
     expect(second.stdout).to.match(/STATUS: deployed/);
     await admitted(b);
     // helm owns no CRD: it neither adopts nor deletes them.
@@ -222,7 +197,7 @@ describe('the Helm chart against a real API server', function () {
 
   it('production without the Prometheus Operator: installs, skips ServiceMonitors and PrometheusRule, and says so', async () => {
     const ns = await restrictedNamespace('chart-noprom');
-    const r = await install(ns, 'values-production.yaml');
+    const r = await release('install', ns, 'values-production.yaml');
     expect(r.stdout).to.match(/WARNING: metrics\.serviceMonitor \/ metrics\.prometheusRule are set/);
     expect(
       objectsOf(await manifest(ns)).filter((k) => /ServiceMonitor|PrometheusRule/.test(k)),
@@ -244,15 +219,12 @@ describe('the Helm chart against a real API server', function () {
       );
       expect(applied.code, applied.stderr).to.equal(0);
     }
-    await cluster.check([
-      'wait',
-      '--for=condition=Established',
-      'crd/servicemonitors.monitoring.coreos.com',
-      'crd/prometheusrules.monitoring.coreos.com',
-      '--timeout=60s',
+    await cluster.established([
+      'servicemonitors.monitoring.coreos.com',
+      'prometheusrules.monitoring.coreos.com',
     ]);
     const ns = await restrictedNamespace('chart-prom');
-    const r = await install(ns, 'values-production.yaml');
+    const r = await release('install', ns, 'values-production.yaml');
     expect(r.stdout).to.not.match(/WARNING: metrics/);
     const monitors = (await cluster.get<Json>(['servicemonitors.monitoring.coreos.com', '-n', ns]))!
       .items as Json[];

@@ -1,13 +1,10 @@
 import { expect } from 'chai';
-import { readdirSync, readFileSync } from 'node:fs';
 import { ApiException, CustomObjectsApi } from '@kubernetes/client-node';
 import { AUTOSCALER_DEFAULTS } from './autoscale/types.ts';
 import { Cluster } from './testing/cluster.ts';
 
 type Json = Record<string, unknown>;
 type Plural = 'topics' | 'consumerautoscalers';
-
-const CRDS = new URL('../../charts/parley/crds/', import.meta.url);
 
 /**
  * The CRDs as the real API server applies them (scripts/kube): OpenAPI validation, CEL rules with
@@ -24,15 +21,7 @@ describe('CRDs against the real API server', function () {
   before(async function () {
     if (!process.env.PARLEY_KUBE_BIN) this.skip();
     cluster = new Cluster();
-    for (const file of readdirSync(CRDS))
-      await cluster.check(['apply', '--server-side', '-f', '-'], readFileSync(new URL(file, CRDS), 'utf8'));
-    await cluster.check([
-      'wait',
-      '--for=condition=Established',
-      'crd/topics.parley.dev',
-      'crd/consumerautoscalers.parley.dev',
-      '--timeout=60s',
-    ]);
+    await cluster.applyParleyCrds();
     custom = cluster.kc.makeApiClient(CustomObjectsApi);
     namespace = await cluster.namespace('crds');
   });

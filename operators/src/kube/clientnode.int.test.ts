@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { readdirSync, readFileSync } from 'node:fs';
 import { AppsV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { FakeApiServer } from '../testing/fake-apiserver.ts';
 import { Cluster } from '../testing/cluster.ts';
@@ -27,8 +26,6 @@ interface Server {
   close(): Promise<void>;
 }
 
-const CRDS = new URL('../../../charts/parley/crds/', import.meta.url);
-
 async function fakeServer(): Promise<Server> {
   const fake = await FakeApiServer.start();
   const namespace = 'parley';
@@ -47,9 +44,7 @@ async function fakeServer(): Promise<Server> {
 
 async function realServer(): Promise<Server> {
   const cluster = new Cluster();
-  for (const file of readdirSync(CRDS))
-    await cluster.check(['apply', '--server-side', '-f', '-'], readFileSync(new URL(file, CRDS), 'utf8'));
-  await cluster.check(['wait', '--for=condition=Established', 'crd/topics.parley.dev', '--timeout=60s']);
+  await cluster.applyParleyCrds();
   const namespace = await cluster.namespace('clientnode');
   const custom = cluster.kc.makeApiClient(CustomObjectsApi);
   const apps = cluster.kc.makeApiClient(AppsV1Api);

@@ -76,6 +76,22 @@ export class Cluster {
     return JSON.parse(r.stdout) as T;
   }
 
+  /** Applies the chart's CRDs (charts/parley/crds) server-side and waits until both are Established. */
+  async applyParleyCrds(): Promise<void> {
+    const dir = new URL('../../../charts/parley/crds/', import.meta.url).pathname;
+    await this.check(['apply', '--server-side', '--force-conflicts', '-f', dir]);
+    await this.established(['topics.parley.dev', 'consumerautoscalers.parley.dev']);
+  }
+
+  async established(crds: readonly string[]): Promise<void> {
+    await this.check([
+      'wait',
+      '--for=condition=Established',
+      ...crds.map((c) => `crd/${c}`),
+      '--timeout=60s',
+    ]);
+  }
+
   /** helm (from scripts/stack/tools.sh, on PATH in the test run) against this cluster. */
   helm(args: readonly string[]): Promise<CommandResult> {
     return command('helm', [...args], { env: { ...process.env, KUBECONFIG: this.kubeconfig } });
