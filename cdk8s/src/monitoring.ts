@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import type { Knobs } from './knobs.ts';
 import { containerSecurity, imageOf, secretEnv, tcpProbe, type Json } from './pod.ts';
 import { HTTP_PORT, MANAGEMENT_PORT } from './parley-app.ts';
+import { RUNBOOK_BASE_URL } from './values/parley.ts';
 import { Workload } from './workload.ts';
 
 /** Metrics port of each exporter. */
@@ -22,9 +23,29 @@ const APPS = {
   operator: ['http', HTTP_PORT],
 } as const;
 
-/** The alerting rules (monitoring/prometheus/rules.yaml), as a Prometheus rule file object. */
-export function alertRules(): { groups: Json[] } {
-  return parse(readFileSync(new URL('prometheus/rules.yaml', MONITORING_DIR), 'utf8')) as { groups: Json[] };
+/**
+ * The alerting rules file (monitoring/prometheus/rules.yaml) with every runbook_url moved from
+ * RUNBOOK_BASE_URL to `base` (`<base>#<anchor>`). The text, not a re-serialization, so the plain
+ * prometheus.yml ConfigMap carries the file as written.
+ */
+export function alertRulesText(base: string = RUNBOOK_BASE_URL): string {
+  const text = readFileSync(new URL('prometheus/rules.yaml', MONITORING_DIR), 'utf8');
+  const prefix = `${RUNBOOK_BASE_URL}#`;
+  for (const group of (parse(text) as { groups: { rules: Json[] }[] }).groups) {
+    for (const rule of group.rules) {
+      const url = (rule.annotations as Record<string, string> | undefined)?.runbook_url ?? '';
+      if (!url.startsWith(prefix) || url.length === prefix.length) {
+        throw new Error(`alert ${String(rule.alert)}: runbook_url (${url}) must be ${prefix}<anchor>`);
+      }
+    }
+  }
+  // A function, so a `$` in the base is not read as a replacement pattern.
+  return text.replaceAll(prefix, () => `${base}#`);
+}
+
+/** The alerting rules as a Prometheus rule file object, runbook links under `base`. */
+export function alertRules(base: string = RUNBOOK_BASE_URL): { groups: Json[] } {
+  return parse(alertRulesText(base)) as { groups: Json[] };
 }
 
 /** Grafana dashboards (monitoring/dashboards/*.json): file name → JSON text. */
@@ -84,7 +105,7 @@ export class Monitoring extends Construct {
           apiVersion: 'monitoring.coreos.com/v1',
           kind: 'PrometheusRule',
           metadata: k.meta(k.name('alerts'), 'monitoring'),
-          spec: alertRules(),
+          spec: alertRules(k.v<string>('metrics.runbookBaseUrl')),
         });
       }),
     );
@@ -109,7 +130,7 @@ export class Monitoring extends Construct {
         metadata: k.meta(k.name('prometheus-config'), 'monitoring'),
         data: {
           'prometheus.yml': prometheusYml(k),
-          'parley-rules.yml': readFileSync(new URL('prometheus/rules.yaml', MONITORING_DIR), 'utf8'),
+          'parley-rules.yml': alertRulesText(k.v<string>('metrics.runbookBaseUrl')),
         },
       });
     });

@@ -2,13 +2,16 @@
  * Every metric an alert or dashboard queries must exist: Parley's own metrics are looked up in
  * the registries the processes build (scripts/metrics-catalogue.ts), exporters' in
  * monitoring/exporter-metrics.yaml. Also: each dashboard is valid JSON with queries, and each alert
- * has severity, summary, description, runbook_url, a `for:` and two promtool cases.
+ * has severity, summary, description, a `for:`, two promtool cases and a runbook_url of the form
+ * `<RUNBOOK_BASE_URL>#<anchor>` (the chart swaps the base for metrics.runbookBaseUrl) whose anchor
+ * is a section of monitoring/RUNBOOKS.md.
  *
  *   node --import tsx scripts/chart/metrics-check.ts
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { RUNBOOK_BASE_URL } from '../../cdk8s/src/values/parley.ts';
 import { metricCatalogue, seriesNames } from '../metrics-catalogue.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -21,6 +24,22 @@ interface Rule {
   annotations?: Record<string, string>;
 }
 const METRIC = /\b(?:parley|kafka|redis|mongodb|node)_[A-Za-z0-9_]+\b|\bup\b/g;
+
+/** The anchors GitHub gives the headings of a Markdown file (`## ParleyServiceDown` → parleyservicedown). */
+export function headingAnchors(markdown: string): Set<string> {
+  const anchors = new Set<string>();
+  const prose = markdown.replace(/^(```|~~~)[^]*?^\1/gm, ''); // a `#` line in a code block is no heading
+  for (const [, heading] of prose.matchAll(/^#{1,6}\s+(.+?)\s*#*\s*$/gm)) {
+    const slug = heading!
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .replace(/\s/g, '-');
+    let anchor = slug;
+    for (let n = 1; anchors.has(anchor); n++) anchor = `${slug}-${n}`;
+    anchors.add(anchor);
+  }
+  return anchors;
+}
 
 /** Series names of the Parley metrics, from the registries the processes build. */
 export async function registeredMetrics(): Promise<Set<string>> {
@@ -48,12 +67,18 @@ export async function checkMetrics(): Promise<string[]> {
     groups: { rules: Rule[] }[];
   };
   const tests = readFileSync(join(root, 'monitoring/prometheus/rules.test.yaml'), 'utf8');
+  const runbooks = headingAnchors(readFileSync(join(root, 'monitoring/RUNBOOKS.md'), 'utf8'));
   for (const r of rules.groups.flatMap((g) => g.rules)) {
     check(`alert ${r.alert}`, r.expr);
     if (!['critical', 'warning', 'info'].includes(r.labels?.severity ?? ''))
       problems.push(`alert ${r.alert}: no severity`);
     for (const a of ['summary', 'description', 'runbook_url'])
       if (!r.annotations?.[a]) problems.push(`alert ${r.alert}: no ${a}`);
+    const url = r.annotations?.runbook_url;
+    if (url && !url.startsWith(`${RUNBOOK_BASE_URL}#`))
+      problems.push(`alert ${r.alert}: runbook_url ${url} does not start with ${RUNBOOK_BASE_URL}#`);
+    else if (url && !runbooks.has(url.slice(RUNBOOK_BASE_URL.length + 1)))
+      problems.push(`alert ${r.alert}: runbook_url ${url} names no section of monitoring/RUNBOOKS.md`);
     if (!r.for) problems.push(`alert ${r.alert}: no for: threshold`);
     const cases = tests.match(new RegExp(`alertname: ${r.alert}$`, 'gm'))?.length ?? 0;
     if (cases < 2)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Monitoring (#6): the alerting rules load and their promtool tests pass (each alert quiet before
-# and firing after its `for:`), every alert has severity, summary, description and runbook_url,
-# the dashboards are current and valid JSON, and every metric a rule or dashboard queries exists
+# and firing after its `for:`), every alert has severity, summary, description and a runbook_url
+# whose anchor is a section of monitoring/RUNBOOKS.md, the dashboards are current and valid
+# JSON, and every metric a rule or dashboard queries exists
 # (Parley's in the code, exporters' in monitoring/exporter-metrics.yaml). promtool comes from
 # Debian's prometheus package, installed when missing.
 set -euo pipefail

@@ -6,8 +6,14 @@
 import { block, bool, defaultsOf, group, int, str, type Infer } from './spec.ts';
 
 /** The chart's version and the Parley release its images are built from. */
-export const CHART_VERSION = '0.3.0';
+export const CHART_VERSION = '0.4.0';
 export const APP_VERSION = '0.1.0';
+
+/**
+ * Where monitoring/RUNBOOKS.md is published: monitoring/prometheus/rules.yaml links each alert to
+ * `<this>#<anchor>`, and the chart swaps this prefix for `metrics.runbookBaseUrl`.
+ */
+export const RUNBOOK_BASE_URL = 'https://github.com/parley-chat/parley/blob/main/monitoring/RUNBOOKS.md';
 
 const stringMap = { type: 'object', additionalProperties: { type: 'string' } };
 const anyObject = { type: 'object' };
@@ -264,6 +270,11 @@ export const parleyValuesSpec = group('', {
     prometheusConfig: bool(
       false,
       'Create a ConfigMap with a plain prometheus.yml for clusters without the operator',
+    ),
+    runbookBaseUrl: str(
+      RUNBOOK_BASE_URL,
+      "Where monitoring/RUNBOOKS.md is published (e.g. an internal copy); each alert's runbook_url is <this>#<its section>, e.g. #parleyservicedown",
+      { pattern: '^https?://[^\\s#]+$' },
     ),
     kafkaExporterImage: image('danielqsj/kafka-exporter', 'v1.8.0', 'Kafka exporter'),
     redisExporterImage: image('oliver006/redis_exporter', 'v1.62.0', 'Redis exporter'),

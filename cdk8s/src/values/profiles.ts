@@ -97,6 +97,7 @@ export const CI_VALUES: Record<string, unknown> = {
       prometheusRule: true,
       dashboards: true,
       prometheusConfig: true,
+      runbookBaseUrl: 'https://wiki.example.com/ops/parley-runbooks',
     },
     kafkaUi: { enabled: true },
     networkPolicy: { enabled: true },
