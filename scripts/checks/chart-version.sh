@@ -34,8 +34,9 @@ semver='^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\+[
 current=$(version_of <"$chart_yaml")
 [[ $current =~ $semver ]] || fail "version '$current' in $chart_yaml is not semver (MAJOR.MINOR.PATCH)"
 
-# -G matches the lines a commit adds or removes, so this is the commit that last set the version.
-base=$(git log -1 --format=%H -G'^version:' -- "$chart_yaml")
+# -G matches the lines a commit adds or removes, so this is the commit that last set the version;
+# --first-parent -m also sees a merge that brought a new version in (against its first parent).
+base=$(git log -1 --format=%H --first-parent -m -G'^version:' -- "$chart_yaml")
 [[ -n $base ]] || skip "no commit has set the version in $chart_yaml yet"
 released=$(git show "$base:$chart_yaml" | version_of)
 short=$(git rev-parse --short "$base")
