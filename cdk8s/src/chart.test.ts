@@ -316,7 +316,7 @@ describe('cdk8s app details', () => {
       monitors.find((m) => m.metadata.name === name)!.spec.endpoints[0].port as string;
     expect(portOf('parley-auth')).to.equal('management');
     expect(portOf('parley-message-api')).to.equal('management');
-    expect(portOf('parley-operator')).to.equal('http');
+    expect(portOf('parley-operator')).to.equal('management');
   });
 
   it('gives the services a termination grace period longer than their drain', () => {

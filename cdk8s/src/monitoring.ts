@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { parse } from 'yaml';
 import type { Knobs } from './knobs.ts';
 import { containerSecurity, imageOf, secretEnv, tcpProbe, type Json } from './pod.ts';
-import { HTTP_PORT, MANAGEMENT_PORT } from './parley-app.ts';
+import { MANAGEMENT_PORT } from './parley-app.ts';
 import { RUNBOOK_BASE_URL } from './values/parley.ts';
 import { Workload } from './workload.ts';
 
@@ -20,7 +20,7 @@ const APPS = {
   auth: ['management', MANAGEMENT_PORT],
   'message-api': ['management', MANAGEMENT_PORT],
   'message-worker': ['management', MANAGEMENT_PORT],
-  operator: ['http', HTTP_PORT],
+  operator: ['management', MANAGEMENT_PORT],
 } as const;
 
 /**

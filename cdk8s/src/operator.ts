@@ -47,10 +47,8 @@ export class Operator extends Construct {
       backends: props.backends,
       apiAccess: true,
       stores: false,
-      // Its settings have no OTEL_* fields: it does not trace.
-      traced: false,
-      // Its health and metrics are on its HTTP port, which no Ingress routes to.
-      management: false,
+      // No API: /healthz, /readyz, /metrics and /version on the management port, like the services.
+      api: false,
       env: [
         { name: 'WATCH_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
         { name: 'LEASE_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },

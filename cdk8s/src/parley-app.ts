@@ -49,13 +49,13 @@ export interface ParleyAppProps {
   readonly stores?: boolean;
   /** PDB maxUnavailable (0 = none). @default 1 */
   readonly maxUnavailable?: number;
-  /** Reads the OTEL_* settings, so gets them from `tracing.*` (not the operator). @default true */
+  /** Reads the OTEL_* settings, so gets them from `tracing.*`. @default true */
   readonly traced?: boolean;
   /**
-   * Serves /readyz and /metrics on MANAGEMENT_PORT rather than its HTTP port (the services; the
-   * operator serves them on its own HTTP port, which no Ingress routes to). @default true
+   * Serves an API on HTTP_PORT (the services). Without one (the operator) the process has only its
+   * management server: /healthz, /readyz, /metrics and /version on MANAGEMENT_PORT. @default true
    */
-  readonly management?: boolean;
+  readonly api?: boolean;
 }
 
 /** Where the stateful backends are, and the Secrets holding their credentials. */
@@ -89,13 +89,17 @@ export class ParleyApp extends Construct {
       data: k.expr(config.plain, config.helm, 'block'),
     });
     const database = k.v<string>('mongodb.database');
-    const management = props.management ?? true;
-    const probePort = management ? 'management' : 'http';
+    const api = props.api ?? true;
+    const probePort = 'management';
     const env: Json[] = [
-      { name: 'HOST', value: '0.0.0.0' },
-      { name: 'PORT', value: String(HTTP_PORT) },
-      ...(management ? [{ name: 'MANAGEMENT_PORT', value: String(MANAGEMENT_PORT) }] : []),
-      { name: 'TRUST_PROXY', value: 'true' },
+      ...(api
+        ? [
+            { name: 'HOST', value: '0.0.0.0' },
+            { name: 'PORT', value: String(HTTP_PORT) },
+            { name: 'TRUST_PROXY', value: 'true' },
+          ]
+        : []),
+      { name: 'MANAGEMENT_PORT', value: String(MANAGEMENT_PORT) },
       { name: 'SHUTDOWN_TIMEOUT_MS', value: String(SHUTDOWN_SECONDS * 1000) },
       fieldEnv('POD_NAME', 'metadata.name'),
       fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
@@ -129,8 +133,8 @@ export class ParleyApp extends Construct {
           env,
           envFrom: [{ configMapRef: { name: configName } }],
           ports: [
-            { name: 'http', containerPort: HTTP_PORT },
-            ...(management ? [{ name: 'management', containerPort: MANAGEMENT_PORT }] : []),
+            ...(api ? [{ name: 'http', containerPort: HTTP_PORT }] : []),
+            { name: 'management', containerPort: MANAGEMENT_PORT },
           ],
           resources: k.block(`${valuesPath}.resources`),
           securityContext: containerSecurity(true),
@@ -153,8 +157,8 @@ export class ParleyApp extends Construct {
         })),
       ],
       ports: [
-        { name: 'http', port: HTTP_PORT },
-        ...(management ? [{ name: 'management', port: MANAGEMENT_PORT }] : []),
+        ...(api ? [{ name: 'http', port: HTTP_PORT }] : []),
+        { name: 'management', port: MANAGEMENT_PORT },
       ],
     });
   }

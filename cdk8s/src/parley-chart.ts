@@ -204,11 +204,15 @@ function allows(k: Knobs): Allow[] {
     { from: c('redis-exporter'), to: c('redis'), ports: tcp(REDIS_PORT), when: whenMetrics },
     { from: c('mongodb-exporter'), to: c('mongodb'), ports: tcp(MONGODB_PORT), when: whenMetrics },
     { from: c('kafka-ui'), to: c('kafka'), ports: tcp(KAFKA_PORT), when: whenUi },
-    // Prometheus scrapes the services' management port and the operator's HTTP port.
-    ...apps.map((app) => ({ from: prometheus, to: c(app), ports: tcp(MANAGEMENT_PORT), when: whenMetrics })),
-    { from: prometheus, to: c('operator'), ports: http, when: whenMetrics },
-    // The traced processes (the operator does not trace) export spans to the collector.
-    ...apps.map((app) => ({
+    // Prometheus scrapes every Parley process on its management port.
+    ...[...apps, 'operator'].map((app) => ({
+      from: prometheus,
+      to: c(app),
+      ports: tcp(MANAGEMENT_PORT),
+      when: whenMetrics,
+    })),
+    // Every Parley process, the operator included, exports spans to the collector.
+    ...[...apps, 'operator'].map((app) => ({
       from: c(app),
       to: collector,
       ports: tcp(k.v('tracing.collector.port')),

@@ -1,6 +1,7 @@
 import { authSettings } from '@parley/auth';
-import { loadConfig } from '@parley/common';
+import { loadConfig, type Spec } from '@parley/common';
 import { messageSettings } from '@parley/message';
+import { operatorSettings } from '@parley/operators';
 import { Ajv } from 'ajv';
 import { expect } from 'chai';
 import { environment, synthDocs, type Json } from './testkit.ts';
@@ -8,7 +9,13 @@ import { defaultValues, parleyValuesSpec } from './values/parley.ts';
 import { jsonSchemaOf, mergeValues } from './values/spec.ts';
 
 const ENDPOINT = 'http://otel-collector.observability:4318/v1/traces';
-const traced = ['auth', 'message-api', 'message-worker'];
+const settingsOf: Record<string, Spec> = {
+  auth: authSettings,
+  'message-api': messageSettings,
+  'message-worker': messageSettings,
+  operator: operatorSettings,
+};
+const traced = Object.keys(settingsOf);
 const withValues = (overlay: unknown) => synthDocs(mergeValues(defaultValues(), overlay));
 const otelOf = (env: Record<string, string>) =>
   Object.fromEntries(Object.entries(env).filter(([name]) => name.startsWith('OTEL_')));
@@ -21,12 +28,11 @@ const checksum = (docs: Json[], deployment: string) =>
 describe('tracing values', () => {
   it('are off by default: no OTEL_* setting in any pod and no egress to a collector', () => {
     const docs = withValues({});
-    for (const c of [...traced, 'operator'])
-      expect(otelOf(environment(docs, `parley-${c}`)), c).to.deep.equal({});
+    for (const c of traced) expect(otelOf(environment(docs, `parley-${c}`)), c).to.deep.equal({});
     expect(collectorPolicies(docs)).to.deep.equal([]);
   });
 
-  it('give the auth service and the message api and worker the endpoint and ratio, which they accept', () => {
+  it('give every Parley process the endpoint and ratio, which it accepts', () => {
     const docs = withValues({ tracing: { endpoint: ENDPOINT, sampleRatio: 0.25 } });
     for (const c of traced) {
       const env = environment(docs, `parley-${c}`);
@@ -34,15 +40,14 @@ describe('tracing values', () => {
         OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: ENDPOINT,
         OTEL_TRACES_SAMPLER_ARG: '0.25',
       });
-      const config = loadConfig(c === 'auth' ? authSettings : messageSettings, env);
+      const config = loadConfig(settingsOf[c]!, { KAFKA_BROKERS: 'kafka:9092', ...env });
       expect(config.tracing, c).to.deep.equal({ endpoint: ENDPOINT, sampleRatio: 0.25 });
     }
   });
 
-  it('leave the operator out: it does not read the OTEL_* settings', () => {
+  it('let the operator export spans to the collector too', () => {
     const docs = withValues({ tracing: { endpoint: ENDPOINT } });
-    expect(otelOf(environment(docs, 'parley-operator'))).to.deep.equal({});
-    expect(collectorPolicies(docs).map((p) => p.metadata.name)).to.not.include(
+    expect(collectorPolicies(docs).map((p) => p.metadata.name)).to.include(
       'parley-operator-to-otel-collector',
     );
   });
@@ -58,11 +63,10 @@ describe('tracing values', () => {
     expect(environment(docs, 'parley-message-api').OTEL_TRACES_SAMPLER_ARG).to.equal('0.5');
   });
 
-  it('roll the traced pods when tracing is turned on, and not the operator', () => {
+  it('roll every traced pod when tracing is turned on', () => {
     const off = withValues({});
     const on = withValues({ tracing: { endpoint: ENDPOINT } });
     for (const c of traced) expect(checksum(on, `parley-${c}`), c).to.not.equal(checksum(off, `parley-${c}`));
-    expect(checksum(on, 'parley-operator')).to.equal(checksum(off, 'parley-operator'));
   });
 
   it("allow egress from each traced pod to the collector's namespaces and pods on its port", () => {

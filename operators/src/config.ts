@@ -1,6 +1,6 @@
 /** The operator's settings: one typed schema, a default and a doc string per field, parsed once at boot. */
 import { hostname } from 'node:os';
-import { field, optionalField, parse, type Infer } from '@parley/common';
+import { field, optionalField, parse, processSettings, type Infer } from '@parley/common';
 
 export const operatorSettings = {
   kafka: {
@@ -79,30 +79,9 @@ export const operatorSettings = {
       doc: 'Longest retry delay.',
     }),
   },
-  http: {
-    host: field(parse.string(), {
-      env: 'HOST',
-      default: '0.0.0.0',
-      doc: 'Address of /healthz, /readyz, /metrics.',
-    }),
-    port: field(parse.int(0, 65535), {
-      env: 'PORT',
-      default: '8080',
-      doc: 'Port of /healthz, /readyz, /metrics.',
-    }),
-  },
-  log: {
-    level: field(parse.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), {
-      env: 'LOG_LEVEL',
-      default: 'info',
-      doc: 'Minimum level of JSON log lines written to stdout.',
-    }),
-  },
-  shutdownTimeoutMs: field(parse.int(100, 600_000), {
-    env: 'SHUTDOWN_TIMEOUT_MS',
-    default: '20000',
-    doc: 'Deadline for a graceful stop (finish the batch in flight, release the Lease).',
-  }),
+  // Management server (/healthz, /readyz, /metrics, /version), logs, shutdown deadline and tracing:
+  // the same settings, under the same names, as every Parley service.
+  ...processSettings,
 };
 
 export type OperatorConfig = Infer<typeof operatorSettings>;

@@ -6,3 +6,4 @@ export * from './autoscale/types.ts';
 export * from './autoscale/observe.ts';
 export * from './autoscale/policy.ts';
 export * from './crds.ts';
+export { operatorSettings, type OperatorConfig } from './config.ts';

@@ -1,64 +1,69 @@
 /**
- * The operator process: config, Kafka and Kubernetes adapters, leader election, /healthz, /readyz,
- * /metrics, and a graceful stop on SIGTERM (finish the batch in flight, release the Lease).
+ * The operator process, on the shared process runtime (config, JSON logs, tracing, metrics, the
+ * management server with /healthz, /readyz, /metrics and /version, ordered shutdown): leader
+ * election, then the informers and controllers. Kafka is connected on first use and again after a
+ * failure: without Kafka the operator runs, watches and reports Ready=False KafkaError on its
+ * resources, and /readyz names kafka, until Kafka is back.
  */
-import {
-  createManagementServer,
-  createLogger,
-  createMetrics,
-  Health,
-  listenManagement,
-  loadConfig,
-  redactConfig,
-  Shutdown,
-} from '@parley/common';
+import { exitOnStartupFailure, retryForever, startProcess } from '@parley/common';
 import { checkOperatorConfig, operatorSettings } from './config.ts';
 import { KafkaTopics } from './kafka/topics.ts';
 import { ClientNodeKube, kubeConfigFor } from './kube/clientnode.ts';
 import { OperatorMetrics } from './metrics.ts';
 import { Operator } from './operator.ts';
 
-const config = checkOperatorConfig(loadConfig(operatorSettings));
-const log = createLogger({ level: config.log.level, name: 'parley-operator' });
-log.info({ config: redactConfig(operatorSettings, config) }, 'starting');
+const NAME = 'parley-operator';
 
-const metrics = createMetrics({ service: 'parley-operator' });
-const operatorMetrics = new OperatorMetrics(metrics.registry);
-const health = new Health(log);
-health.register('kafka');
-const shutdown = new Shutdown(log, config.shutdownTimeoutMs);
+try {
+  const proc = await startProcess({
+    name: NAME,
+    spec: operatorSettings,
+    check: (c) => void checkOperatorConfig(c),
+  });
+  const { cfg: config, logger: log, health, shutdown } = proc;
+  const kafka = KafkaTopics.create(config.kafka.brokers, config.kafka.clientId);
+  const operator = new Operator(
+    new ClientNodeKube(kubeConfigFor({ server: config.kube.server })),
+    kafka,
+    new OperatorMetrics(proc.metrics.registry),
+    log,
+    {
+      identity: config.leader.identity,
+      lease: { ...config.leader },
+      namespace: config.kube.namespace,
+      topicResyncMs: config.reconcile.topicResyncMs,
+      maxBatch: config.reconcile.maxBatch,
+      batchLingerMs: config.reconcile.batchLingerMs,
+      backoff: { baseMs: config.reconcile.backoffBaseMs, maxMs: config.reconcile.backoffMaxMs },
+      component: NAME,
+    },
+  );
 
-// The operator has no API: its port serves /healthz, /readyz, /metrics and /version only.
-const management = createManagementServer({
-  metrics,
-  health,
-  version: { service: 'parley-operator', version: process.env.npm_package_version ?? '0.1.0' },
-});
+  // Readiness names Kafka until the first connection; reconciles retry on their own backoff.
+  health.register('kafka');
+  const abort = new AbortController();
+  void retryForever(() => kafka.ready(), {
+    signal: abort.signal,
+    policy: { initialMs: 500, maxMs: 30_000, factor: 2, jitter: 0.2 },
+    onFailure: (err, attempt) => {
+      health.down('kafka', err);
+      if (attempt === 0 || attempt % 10 === 0) log.warn({ err, attempt }, 'Kafka unreachable; retrying');
+    },
+  })
+    .then(() => health.up('kafka'))
+    .catch(() => undefined); // aborted by shutdown
 
-const kafka = await KafkaTopics.connect(config.kafka.brokers, config.kafka.clientId);
-health.up('kafka');
-const operator = new Operator(
-  new ClientNodeKube(kubeConfigFor({ server: config.kube.server })),
-  kafka,
-  operatorMetrics,
-  log,
-  {
-    identity: config.leader.identity,
-    lease: { ...config.leader },
-    namespace: config.kube.namespace,
-    topicResyncMs: config.reconcile.topicResyncMs,
-    maxBatch: config.reconcile.maxBatch,
-    batchLingerMs: config.reconcile.batchLingerMs,
-    backoff: { baseMs: config.reconcile.backoffBaseMs, maxMs: config.reconcile.backoffMaxMs },
-    component: 'parley-operator',
-  },
-);
+  shutdown.add('readiness', () => {
+    health.startDraining();
+    abort.abort();
+  });
+  shutdown.add('operator', () => operator.stop(true));
+  shutdown.add('kafka', () => kafka.close());
+  shutdown.installSignalHandlers();
 
-shutdown.add('readiness', () => health.startDraining());
-shutdown.add('operator', () => operator.stop(true));
-shutdown.add('kafka', () => kafka.close());
-shutdown.add('http', () => new Promise<void>((resolve) => management.close(() => resolve())));
-shutdown.installSignalHandlers();
-
-await listenManagement(management, config.http.host, config.http.port);
-operator.start();
+  const managementUrl = await proc.listenManagement();
+  log.info({ managementUrl }, 'listening');
+  operator.start();
+} catch (err) {
+  exitOnStartupFailure(NAME, err);
+}

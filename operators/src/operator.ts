@@ -3,7 +3,7 @@
  * the leader runs informers and controllers. Losing the Lease stops them (the batch in flight
  * finishes), so two replicas never reconcile at once for longer than a renew deadline.
  */
-import type { Logger } from '@parley/common';
+import { inSpan, type Logger } from '@parley/common';
 import type { ConsumerAutoscaler } from './autoscale/types.ts';
 import type { Topic } from './topic/types.ts';
 import { CONSUMER_AUTOSCALERS, TOPICS } from './kube/kinds.ts';
@@ -88,12 +88,12 @@ export class Operator {
     };
     this.topicController = new Controller(
       { name: 'topic', ...controllerOpts },
-      (keys) => topic.reconcileBatch(keys),
+      (keys) => traced('topic', keys, () => topic.reconcileBatch(keys)),
       this.hooks('topic'),
     );
     this.autoscalerController = new Controller(
       { name: 'consumerautoscaler', ...controllerOpts },
-      (keys) => autoscaler.reconcileBatch(keys),
+      (keys) => traced('consumerautoscaler', keys, () => autoscaler.reconcileBatch(keys)),
       this.hooks('consumerautoscaler'),
     );
     this.elector = new LeaderElector(kube, opts.lease, opts.identity, opts.lease, {
@@ -154,4 +154,13 @@ export class Operator {
     });
     return this.transition;
   }
+}
+
+/** One span per reconcile batch (Kafka and API server calls happen inside it). */
+function traced<T>(controller: ControllerName, keys: readonly string[], run: () => Promise<T>): Promise<T> {
+  return inSpan(
+    `reconcile ${controller}`,
+    { attributes: { 'parley.controller': controller, 'parley.batch.size': keys.length } },
+    run,
+  );
 }

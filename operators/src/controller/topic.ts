@@ -128,9 +128,14 @@ export class TopicReconciler {
         await this.report(current, { kind: 'failed', reason: 'KafkaError', message: messageOf(error) });
         throw error;
       }
+      // A topic this reconcile created has its id only now: Kafka assigns it.
+      const created = plan.actions.some((a) => a.kind === 'create');
+      const topicId = created
+        ? (await this.kafka.observeMany([plan.spec.topicName])).get(plan.spec.topicName)?.topicId
+        : observed?.topicId;
       const status: TopicStatus = {
         topicName: plan.spec.topicName,
-        topicId: observed?.topicId ?? plan.spec.topicName,
+        topicId,
         partitions: plan.spec.partitions,
         replicationFactor: plan.spec.replicationFactor,
         appliedConfig: replacing(current.status?.appliedConfig, plan.spec.config),

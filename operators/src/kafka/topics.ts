@@ -1,3 +1,4 @@
+import { Admin as IdAdmin } from '@platformatic/kafka';
 import kafkajs, { Kafka, logLevel, type Admin } from 'kafkajs';
 import type { OffsetSample, OffsetSnapshot } from '../autoscale/observe.ts';
 import type { ConfigSource, ObservedConfigEntry, ObservedTopic, TopicAction } from '../topic/plan.ts';
@@ -34,7 +35,14 @@ export class KafkaActionError extends Error {
 export class KafkaTopics {
   private connecting: Promise<void> | undefined;
 
-  private constructor(private readonly admin: Admin) {
+  private constructor(
+    private readonly admin: Admin,
+    /**
+     * Topic ids: kafkajs speaks Metadata versions without them, @platformatic/kafka speaks v12.
+     * One more connection, used for one Metadata request per observation round.
+     */
+    private readonly ids: IdAdmin,
+  ) {
     // A lost connection is made again by the next call, whatever it is.
     admin.on(admin.events.DISCONNECT, () => (this.connecting = undefined));
   }
@@ -51,6 +59,7 @@ export class KafkaTopics {
         logLevel: logLevel.NOTHING,
         retry: { retries: 3 },
       }).admin(),
+      new IdAdmin({ clientId, bootstrapBrokers: [...brokers], retries: 3 }),
     );
   }
 
@@ -70,17 +79,13 @@ export class KafkaTopics {
     return this.connecting;
   }
 
-  /**
-   * The topic as Kafka reports it, or undefined when it does not exist. kafkajs speaks Metadata
-   * versions without topic ids, so the name stands in for the id: a topic deleted and re-created
-   * outside the operator between two reconciles looks like the same topic.
-   */
+  /** The topic as Kafka reports it (with its topic id), or undefined when it does not exist. */
   async observe(name: string): Promise<ObservedTopic | undefined> {
     return (await this.observeMany([name])).get(name);
   }
 
   /**
-   * A batch of topics in three requests (Metadata, Metadata, DescribeConfigs) whatever their
+   * A batch of topics in four requests (Metadata, Metadata twice, DescribeConfigs) whatever their
    * number: the Topic controller observes every topic of a reconcile batch at once.
    */
   async observeMany(names: readonly string[]): Promise<Map<string, ObservedTopic>> {
@@ -89,7 +94,10 @@ export class KafkaTopics {
     const wanted = [...new Set(names)].filter((n) => existing.has(n));
     const out = new Map<string, ObservedTopic>();
     if (wanted.length === 0) return out;
-    const meta = await this.admin.fetchTopicMetadata({ topics: wanted });
+    const [meta, withIds] = await Promise.all([
+      this.admin.fetchTopicMetadata({ topics: wanted }),
+      this.ids.metadata({ topics: wanted, forceUpdate: true }),
+    ]);
     const described = await this.admin.describeConfigs({
       includeSynonyms: false,
       resources: wanted.map((name) => ({ type: ConfigResourceTypes.TOPIC, name })),
@@ -112,7 +120,7 @@ export class KafkaTopics {
       }
       out.set(t.name, {
         name: t.name,
-        topicId: t.name,
+        topicId: withIds.topics.get(t.name)?.id ?? '',
         partitions: t.partitions.length,
         replicationFactor,
         config,
@@ -216,6 +224,6 @@ export class KafkaTopics {
   }
 
   async close(): Promise<void> {
-    await this.admin.disconnect();
+    await Promise.all([this.admin.disconnect(), this.ids.close()]);
   }
 }

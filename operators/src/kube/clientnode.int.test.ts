@@ -1,91 +1,17 @@
 import { expect } from 'chai';
-import { AppsV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { FakeApiServer } from '../testing/fake-apiserver.ts';
-import { Cluster } from '../testing/cluster.ts';
 import { eventually } from '../testing/eventually.ts';
+import { testDeployment, testServers, type TestObject, type TestServer } from '../testing/servers.ts';
 import { TOPICS } from './kinds.ts';
-import { ClientNodeKube, kubeConfigFor } from './clientnode.ts';
+import { ClientNodeKube } from './clientnode.ts';
 import { ConflictError, type KubeObject, type WatchEventType } from './port.ts';
 
-type Json = Record<string, unknown>;
-type Obj = KubeObject & Json;
+type Obj = TestObject;
 
-/** What the contract needs from a server besides the adapter under test. */
-interface Server {
-  kc: KubeConfig;
-  namespace: string;
-  /** Creates or replaces an object behind the adapter's back (as a user would). */
-  apply(plural: 'topics' | 'deployments', object: Obj): Promise<Obj>;
-  get(plural: 'topics' | 'deployments', name: string): Promise<Obj | undefined>;
-  delete(plural: 'topics', name: string): Promise<void>;
-  events(): Promise<Json[]>;
-  /** The replicas a Deployment reports ready: the fake acts as a kubelet, the real server has none. */
-  readyReplicas(replicas: number): number;
-  /** Ends every open watch from the server's side, when the server can do that cheaply. */
-  dropWatches?(): void;
-  close(): Promise<void>;
-}
-
-async function fakeServer(): Promise<Server> {
-  const fake = await FakeApiServer.start();
-  const namespace = 'parley';
-  return {
-    kc: kubeConfigFor({ server: fake.url }),
-    namespace,
-    apply: async (plural, o) => fake.apply(plural, { ...o, metadata: { ...o.metadata, namespace } }) as Obj,
-    get: async (plural, name) => fake.get(plural, namespace, name) as Obj | undefined,
-    delete: async (plural, name) => fake.delete(plural, namespace, name),
-    events: async () => fake.list('events', namespace),
-    readyReplicas: (n) => n,
-    dropWatches: () => fake.dropWatches(),
-    close: () => fake.close(),
-  };
-}
-
-async function realServer(): Promise<Server> {
-  const cluster = new Cluster();
-  await cluster.applyParleyCrds();
-  const namespace = await cluster.namespace('clientnode');
-  const custom = cluster.kc.makeApiClient(CustomObjectsApi);
-  const apps = cluster.kc.makeApiClient(AppsV1Api);
-  const topic = { group: 'parley.dev', version: 'v1alpha1', plural: 'topics', namespace };
-  return {
-    kc: cluster.kc,
-    namespace,
-    async apply(plural, o) {
-      const body = { ...o, metadata: { ...o.metadata, namespace } };
-      if (plural === 'deployments')
-        return (await apps.createNamespacedDeployment({ namespace, body: body as never })) as unknown as Obj;
-      const current = (await custom
-        .getNamespacedCustomObject({ ...topic, name: o.metadata.name })
-        .catch(() => undefined)) as Obj | undefined;
-      if (!current) return (await custom.createNamespacedCustomObject({ ...topic, body })) as Obj;
-      return (await custom.replaceNamespacedCustomObject({
-        ...topic,
-        name: o.metadata.name,
-        body: { ...body, metadata: { ...body.metadata, resourceVersion: current.metadata.resourceVersion } },
-      })) as Obj;
-    },
-    get: (plural, name) =>
-      cluster.get<Obj>([plural === 'topics' ? 'topics.parley.dev' : plural, '-n', namespace, name]),
-    async delete(_plural, name) {
-      await custom.deleteNamespacedCustomObject({ ...topic, name });
-    },
-    events: async () => (await cluster.core.listNamespacedEvent({ namespace })).items as unknown as Json[],
-    readyReplicas: () => 0,
-    close: () => cluster.deleteNamespace(namespace),
-  };
-}
-
-const servers: [string, () => Promise<Server>][] = [['the fake API server', fakeServer]];
-if (process.env.KUBECONFIG && process.env.PARLEY_KUBE_BIN)
-  servers.push(['the real API server (scripts/kube)', realServer]);
-
-for (const [label, start] of servers) {
-  /** The client-node adapter's REST contract, run against every server we have. */
+for (const [label, start] of testServers('clientnode')) {
+  /** The client-node adapter's REST contract, run against every server we have (on the real one, with the chart's operator RBAC). */
   describe(`ClientNodeKube against ${label}`, function () {
     this.timeout(30_000);
-    let server: Server;
+    let server: TestServer;
     let kube: ClientNodeKube;
     let ns: string;
     beforeEach(async () => {
@@ -100,19 +26,6 @@ for (const [label, start] of servers) {
       kind: 'Topic',
       metadata: { name },
       spec: { partitions, replicationFactor: 1 },
-    });
-    const deployment = (name: string, replicas: number): Obj => ({
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name },
-      spec: {
-        replicas,
-        selector: { matchLabels: { app: name } },
-        template: {
-          metadata: { labels: { app: name } },
-          spec: { containers: [{ name: 'c', image: 'parley/message:test' }] },
-        },
-      },
     });
 
     it('lists with a resourceVersion and watches every later change in order', async () => {
@@ -177,7 +90,7 @@ for (const [label, start] of servers) {
     });
 
     it('reads a Deployment and writes its scale subresource, 409 when stale', async () => {
-      await server.apply('deployments', deployment('w', 1));
+      await server.apply('deployments', testDeployment('w', 1));
       await eventually(async () =>
         expect(await kube.getDeployment(ns, 'w')).to.deep.equal({
           name: 'w',
@@ -188,9 +101,14 @@ for (const [label, start] of servers) {
         }),
       );
       expect(await kube.getDeployment(ns, 'missing')).to.equal(undefined);
-      const scale = (await kube.getDeploymentScale(ns, 'w'))!;
-      const updated = await kube.updateDeploymentScale(ns, 'w', 3, scale.resourceVersion);
-      expect(updated.replicas).to.equal(3);
+      // The deployment controller writes status meanwhile (a new resourceVersion): a 409 then means
+      // read again and retry, as the autoscaler does on its next reconcile.
+      const scale = await eventually(async () => {
+        const read = (await kube.getDeploymentScale(ns, 'w'))!;
+        const updated = await kube.updateDeploymentScale(ns, 'w', 3, read.resourceVersion);
+        expect(updated.replicas).to.equal(3);
+        return read;
+      });
       expect((await server.get('deployments', 'w'))!.spec).to.deep.include({ replicas: 3 });
       let err: unknown;
       await kube.updateDeploymentScale(ns, 'w', 4, scale.resourceVersion).catch((e) => (err = e));

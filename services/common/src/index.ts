@@ -14,6 +14,7 @@ export { recordContext, traceHeaders, tracedEventLog } from './eventlog/traced.t
 export * from './settings.ts';
 export * from './dependencies.ts';
 export * from './service.ts';
+export * from './process.ts';
 export * from './docstore/port.ts';
 export * from './eventlog/port.ts';
 export * from './cache/port.ts';

@@ -1,19 +1,18 @@
-import { readFileSync } from 'node:fs';
+export { packageVersion } from './version.ts';
 import { Api, bearerToken, type Principal } from './api.ts';
 import { RateLimiter, tooMany } from './ratelimit.ts';
-import { ConfigError, loadConfig, redactConfig, type Infer, type Spec } from './config.ts';
+import { ConfigError, type Infer, type Spec } from './config.ts';
 import { connectDependencies, type CommonConfig, type Connected, type Dependencies } from './dependencies.ts';
 import { problems } from './errors.ts';
-import { Health } from './health.ts';
+import type { Health } from './health.ts';
 import { createHttpApp, type HttpApp } from './http.ts';
 import { retryForever, type BackoffPolicy } from './retry.ts';
 import { inject, type InjectRequest, type InjectResponse } from './inject.ts';
-import { createManagementServer, listenManagement } from './management.ts';
-import { createLogger, type Logger } from './logger.ts';
-import { createMetrics, type Metrics } from './metrics.ts';
-import { Shutdown } from './shutdown.ts';
+import type { Logger } from './logger.ts';
+import type { Metrics } from './metrics.ts';
+import { exitOnStartupFailure, startProcess } from './process.ts';
 import { tracedEventLog } from './eventlog/traced.ts';
-import { startTracing, trace, traceparentOf, tracingEnabled, context } from './tracing.ts';
+import { trace, traceparentOf, tracingEnabled, context } from './tracing.ts';
 
 export interface ModuleContext<C> {
   cfg: C;
@@ -75,17 +74,6 @@ export interface Running {
   stop(reason?: string): Promise<boolean>;
 }
 
-export function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
-      version: string;
-    };
-    return pkg.version;
-  } catch {
-    return '0.0.0';
-  }
-}
-
 /**
  * Boots a process: config (throws ConfigError naming the bad setting), logging, metrics, tracing,
  * HTTP with health routes, dependencies (retried with backoff), modules, and ordered shutdown.
@@ -93,28 +81,19 @@ export function packageVersion(): string {
 export async function runService<S extends Spec & { [K in keyof CommonConfig]: unknown }>(
   opts: RunOptions<S>,
 ): Promise<Running> {
-  const cfg = loadConfig(opts.spec, opts.env ?? process.env);
-  const common = cfg as unknown as CommonConfig;
-  const version = { service: opts.name, version: packageVersion(), commit: process.env.GIT_COMMIT };
-  const logger = createLogger({
-    level: common.log.level,
+  const proc = await startProcess({
     name: opts.name,
-    base: { version: version.version },
-  });
-  logger.info({ config: redactConfig(opts.spec, cfg) }, 'starting');
-
-  const tracing = await startTracing(
-    {
-      endpoint: common.tracing.endpoint,
-      serviceName: opts.name,
-      serviceVersion: version.version,
-      sampleRatio: common.tracing.sampleRatio,
+    spec: opts.spec,
+    env: opts.env,
+    check: (c) => {
+      const m = (c as unknown as CommonConfig).management;
+      const h = (c as unknown as CommonConfig).http;
+      if (m.port !== 0 && m.port === h.port)
+        throw new ConfigError('management.port', 'MANAGEMENT_PORT', `must differ from PORT (${h.port})`);
     },
-    logger,
-  );
-  const metrics = createMetrics({ service: opts.name });
-  const health = new Health(logger);
-  const shutdown = new Shutdown(logger, common.shutdown.timeoutMs);
+  });
+  const { cfg, logger, metrics, health, shutdown, management } = proc;
+  const common = cfg as unknown as CommonConfig;
   const abort = new AbortController();
 
   let connected: Connected | undefined;
@@ -171,18 +150,11 @@ export async function runService<S extends Spec & { [K in keyof CommonConfig]: u
   for (const m of modules) await m.routes?.(http, { ...ctx, logger: logger.child({ module: m.name }) });
   const openapi = api.openapi({
     title: `Parley API (${opts.name})`,
-    version: version.version,
+    version: proc.version.version,
     description: 'REST API of Parley. Errors are RFC 9457 problem+json with a stable `code`.',
   });
   http.route('GET', '/v1/openapi.json', (_req, res) => void res.json(openapi));
-  if (common.management.port !== 0 && common.management.port === common.http.port)
-    throw new ConfigError(
-      'management.port',
-      'MANAGEMENT_PORT',
-      `must differ from PORT (${common.http.port})`,
-    );
-  const management = createManagementServer({ health, metrics, version });
-  const managementUrl = await listenManagement(management, common.management.host, common.management.port);
+  const managementUrl = await proc.listenManagement();
   const url = await http.listen(common.http.host, common.http.port).catch(async (err: unknown) => {
     management.close();
     throw err;
@@ -240,13 +212,6 @@ export async function runService<S extends Spec & { [K in keyof CommonConfig]: u
     for (const stop of stoppers.reverse()) await stop();
   });
   shutdown.add('close adapters', async () => connected?.close());
-  shutdown.add('flush traces', () => tracing.shutdown());
-  // Last: /readyz answers "draining" to the end.
-  shutdown.add('close management server', async () => {
-    management.closeAllConnections();
-    await new Promise<void>((resolve) => management.close(() => resolve()));
-  });
-
   return {
     http,
     api,
@@ -287,12 +252,6 @@ export async function main<S extends Spec & { [K in keyof CommonConfig]: unknown
       process.exit(1);
     });
   } catch (err) {
-    if (err instanceof ConfigError)
-      process.stderr.write(`${opts.name}: invalid configuration: ${err.message}\n`);
-    else
-      process.stderr.write(
-        `${opts.name}: start-up failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-      );
-    process.exit(1);
+    exitOnStartupFailure(opts.name, err);
   }
 }

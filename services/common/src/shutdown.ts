@@ -3,6 +3,8 @@ import type { Logger } from './logger.ts';
 export interface ShutdownStep {
   name: string;
   run: () => Promise<void> | void;
+  /** Runs after every step without it (the process runtime's own: flush traces, close management). */
+  last?: boolean;
 }
 
 /**
@@ -18,8 +20,8 @@ export class Shutdown {
     private readonly deadlineMs: number,
   ) {}
 
-  add(name: string, run: ShutdownStep['run']): void {
-    this.steps.push({ name, run });
+  add(name: string, run: ShutdownStep['run'], opts: { last?: boolean } = {}): void {
+    this.steps.push({ name, run, last: opts.last === true });
   }
 
   /** Resolves true when every step finished in time. Idempotent. */
@@ -37,7 +39,8 @@ export class Shutdown {
       timer.unref();
     });
     const all = (async () => {
-      for (const step of this.steps) {
+      const ordered = [...this.steps.filter((s) => !s.last), ...this.steps.filter((s) => s.last)];
+      for (const step of ordered) {
         try {
           await step.run();
           this.logger.debug({ step: step.name }, 'shutdown step done');
