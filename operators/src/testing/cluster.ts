@@ -131,22 +131,24 @@ export class Cluster {
     return kc;
   }
 
-  /** Stops and starts kube-apiserver (etcd keeps the data): open watches end, clients reconnect. */
+  /**
+   * Stops and starts kube-apiserver (etcd keeps the data): open watches end, clients reconnect.
+   * SIGTERM first; an API server still draining long-running requests after 5 s is killed.
+   */
   async restartApiServer(): Promise<void> {
     const pid = Number(readFileSync(join(this.dir, 'run', 'kube-apiserver.pid'), 'utf8'));
+    const gone = () => {
+      try {
+        process.kill(pid, 0);
+        // A zombie (not reaped yet) is gone too.
+        return readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2] === 'Z';
+      } catch {
+        return true;
+      }
+    };
     process.kill(pid, 'SIGTERM');
-    await eventually(
-      () => {
-        try {
-          process.kill(pid, 0);
-          return false;
-        } catch {
-          return true;
-        }
-      },
-      30_000,
-      100,
-    );
+    await eventually(gone, 5_000, 100).catch(() => process.kill(pid, 'SIGKILL'));
+    await eventually(gone, 10_000, 100);
     const up = await command('bash', [new URL('../../../scripts/kube/up.sh', import.meta.url).pathname]);
     if (up.code !== 0) throw new Error(`scripts/kube/up.sh failed: ${up.stderr}`);
   }
