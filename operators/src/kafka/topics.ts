@@ -1,6 +1,8 @@
 import { Admin as IdAdmin } from '@platformatic/kafka';
 import kafkajs, { Kafka, logLevel, type Admin } from 'kafkajs';
 import type { OffsetSample, OffsetSnapshot } from '../autoscale/observe.ts';
+import type { OffsetSource } from '../controller/autoscaler.ts';
+import type { TopicStore } from '../controller/topic.ts';
 import type { ConfigSource, ObservedConfigEntry, ObservedTopic, TopicAction } from '../topic/plan.ts';
 
 // Node's ESM loader cannot see this CommonJS export by name (only under mocha's loader it worked).
@@ -32,7 +34,7 @@ export class KafkaActionError extends Error {
  * planner's actions. Permissions needed: Describe, Create, Alter and AlterConfigs on the topics
  * it manages, DescribeConfigs, and Delete only for deletionPolicy Delete.
  */
-export class KafkaTopics {
+export class KafkaTopics implements TopicStore, OffsetSource {
   private connecting: Promise<void> | undefined;
 
   private constructor(
