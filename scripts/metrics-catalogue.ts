@@ -8,7 +8,7 @@ import { createMetrics } from '../services/common/src/metrics.ts';
 import { AuthMetrics } from '../services/auth/src/metrics.ts';
 import { GatewayMetrics } from '../services/message/src/gateway/metrics.ts';
 import { RelayMetrics } from '../services/message/src/fanout/relay.ts';
-import { WorkerMetrics } from '../services/message/src/worker.ts';
+import { WorkerMetrics } from '../services/message/src/worker/worker.ts';
 import { OperatorMetrics } from '../operators/src/metrics.ts';
 
 export interface MetricDoc {

@@ -5,18 +5,19 @@ import {
   type Infer,
   type ServiceModule,
 } from '@parley/common';
-import { Chat } from './chat.ts';
+import { createChat, type Chat } from './api/chat.ts';
 import { RelayMetrics, startRelay } from './fanout/relay.ts';
 import { originAllowed } from './gateway/origin.ts';
 import { Gateway, refuse, WS_PATH } from './gateway/gateway.ts';
 import { GatewayMetrics } from './gateway/metrics.ts';
-import { presenceRoutes } from './presence.routes.ts';
-import { registerWebDemo } from './webdemo.ts';
+import { presenceRoutes } from './api/presence.routes.ts';
+import { registerWebDemo } from './api/webdemo.ts';
 import type { messageSettings } from './config.ts';
-import { messageErrors } from './errors.ts';
-import { messageRoutes } from './routes.ts';
-import { MessageStore } from './store.ts';
-import { Persister, WorkerMetrics } from './worker.ts';
+import { messageErrors } from './domain/errors.ts';
+import { messageRoutes } from './api/routes.ts';
+import { MessageStore } from './domain/store.ts';
+import { sweepExpired } from './worker/expiry.ts';
+import { Persister, WorkerMetrics } from './worker/worker.ts';
 
 type Settings = typeof messageSettings;
 export type MessageConfig = Infer<Omit<Settings, 'role'>>;
@@ -83,7 +84,7 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
       await ensureTopics(ctx);
       const store = await MessageStore.open(ctx.deps().store);
       const c = ctx.cfg.chat;
-      chat = new Chat(
+      chat = createChat(
         store,
         ctx.deps().log,
         {
@@ -101,13 +102,12 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
       );
       const unsubscribe = await ctx
         .deps()
-        .cache.subscribe(chat.persistedChannel, (id) => chat!.notifyPersisted(id));
+        .cache.subscribe(chat.sender.persistedChannel, (id) => chat!.sender.notifyPersisted(id));
       // A start that fails part-way releases what it took: runService retries it (#21).
       let relay: Awaited<ReturnType<typeof startRelay>> | undefined;
       const gw = new Gateway({
         opts: ctx.cfg.ws,
         cache: ctx.deps().cache,
-        store,
         chat,
         authenticate: (token) => ctx.authenticateToken(token),
         logger: ctx.logger.child({ component: 'gateway' }),
@@ -132,7 +132,7 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
       // Sockets are accepted only once deliveries can reach them.
       gateway = gw;
       const sweeper = setInterval(() => {
-        chat!.sweepExpired().catch((err: unknown) => ctx.logger.error({ err }, 'expiry sweep failed'));
+        sweepExpired(store).catch((err: unknown) => ctx.logger.error({ err }, 'expiry sweep failed'));
       }, c.sweepIntervalSec * 1000);
       sweeper.unref();
       return async () => {

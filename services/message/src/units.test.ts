@@ -1,8 +1,8 @@
 import { expect } from 'chai';
-import { messageIdFor, parseCommand } from './envelopes.ts';
-import { rank, tokenize } from './search.ts';
-import { assignSequences, parseSeq } from './sequencing.ts';
-import { inParallel } from './worker.ts';
+import { messageIdFor, parseCommand } from './domain/envelopes.ts';
+import { rank, tokenize } from './domain/search.ts';
+import { assignSequences, parseSeq } from './domain/sequencing.ts';
+import { inParallel } from './worker/worker.ts';
 
 describe('sequencing', () => {
   it('numbers new messages per conversation in batch order after the last stored seq', () => {

@@ -10,8 +10,7 @@ import {
   type Subscription,
 } from '@parley/common';
 import client from 'prom-client';
-import { eventFrameTypes } from '../gateway/protocol.ts';
-import type { ChatEvent } from '../envelopes.ts';
+import { chatEventTypes, type ChatEvent } from '../domain/envelopes.ts';
 import { parseChatEvent, route } from './routing.ts';
 
 export class RelayMetrics {
@@ -37,7 +36,7 @@ export class RelayMetrics {
       help: 'chat.events records that were not valid envelopes, skipped.',
       registers,
     });
-    for (const t of eventFrameTypes) this.events.labels(t).inc(0);
+    for (const t of chatEventTypes) this.events.labels(t).inc(0);
   }
 }
 

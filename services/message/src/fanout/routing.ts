@@ -1,4 +1,4 @@
-import type { ChatEvent } from '../envelopes.ts';
+import type { ChatEvent } from '../domain/envelopes.ts';
 
 /**
  * Fan-out routing, pure. Events travel per conversation: one SPUBLISH per event, whatever the

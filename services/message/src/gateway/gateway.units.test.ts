@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { route, parseChatEvent, conversationChannel, userChannel } from '../fanout/routing.ts';
-import { chatEvent } from '../envelopes.ts';
-import { aggregatePresence, encodeEntry } from '../presence.ts';
+import { chatEvent } from '../domain/envelopes.ts';
+import { aggregatePresence, encodeEntry } from '../domain/presence.ts';
 import { parseClientFrame, parseCursors } from './protocol.ts';
 import { originAllowed } from './origin.ts';
 import { TokenBucket } from './tokenbucket.ts';

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { Registry } from 'prom-client';
 import { MemoryCache } from '@parley/common/testing';
-import { deliveryLatency } from '../latency.ts';
-import { Presence, type PresenceStatus } from '../presence.ts';
+import { deliveryLatency } from '../domain/latency.ts';
+import { Presence, type PresenceStatus } from '../domain/presence.ts';
 import { GatewayMetrics } from './metrics.ts';
 
 async function series(registry: Registry, name: string): Promise<Record<string, string | number>[]> {

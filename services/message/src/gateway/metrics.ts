@@ -1,5 +1,5 @@
 import client from 'prom-client';
-import { deliveryLatency } from '../latency.ts';
+import { deliveryLatency } from '../domain/latency.ts';
 import { clientFrameTypes, CloseCodes, serverFrameTypes } from './protocol.ts';
 
 /** How a handled frame failed: answered with an error frame, or an unexpected failure. */

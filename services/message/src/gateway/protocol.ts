@@ -1,6 +1,7 @@
+import { chatEventTypes } from '../domain/envelopes.ts';
 import { z } from 'zod';
 import { checkJsonShape, findNul, JSON_LIMITS } from '@parley/common';
-import { SendBody } from '../schemas.ts';
+import { SendBody } from '../api/schemas.ts';
 
 /**
  * The WebSocket protocol of `GET /v1/ws` (version 1), pure: frame schemas, close codes and error
@@ -162,16 +163,7 @@ export type ClientFrameType = ClientFrame['type'];
 export const clientFrameTypes = ClientFrame.options.map((o) => o.shape.type.value) as ClientFrameType[];
 
 /** The chat events a user receives (from `chat.events`), plus the gateway's own frames. */
-export const eventFrameTypes = [
-  'message.created',
-  'message.edited',
-  'message.deleted',
-  'reaction.changed',
-  'receipt.updated',
-  'conversation.updated',
-  'member.added',
-  'member.removed',
-] as const;
+export const eventFrameTypes = chatEventTypes;
 export const serverFrameTypes = [
   'ready',
   'ack',

@@ -10,13 +10,13 @@ import {
   type Logger,
 } from '@parley/common';
 import client from 'prom-client';
-import { chatEvent, NEVER, parseCommand, type SendCommand } from './envelopes.ts';
-import { searchTerms } from './search.ts';
-import { messageView } from './view.ts';
-import { deliveryLatency } from './latency.ts';
-import { assignSequences } from './sequencing.ts';
+import { chatEvent, NEVER, parseCommand, type SendCommand } from '../domain/envelopes.ts';
+import { searchTerms } from '../domain/search.ts';
+import { messageView } from '../domain/view.ts';
+import { deliveryLatency } from '../domain/latency.ts';
+import { assignSequences } from '../domain/sequencing.ts';
 import { DuplicateKeyError } from '@parley/common';
-import type { Message, MessageStore } from './store.ts';
+import type { Message, MessageStore } from '../domain/store.ts';
 
 /** Store round trips a batch keeps in flight at once (the driver's pool is larger). */
 const STORE_PARALLELISM = 16;

@@ -8,7 +8,7 @@ import { authModule, authSettings, generateSigningJwk } from '@parley/auth';
 import { requireEnv, TestSocket, type Frame } from '@parley/common/testing';
 import { runService, waitFor, type Infer, type Running } from '@parley/common';
 
-const MAIN = new URL('./main.ts', import.meta.url).pathname;
+const MAIN = new URL('../main.ts', import.meta.url).pathname;
 
 interface Proc {
   child: ChildProcess;

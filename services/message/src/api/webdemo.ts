@@ -9,9 +9,9 @@ export interface WebDemoOptions {
 }
 
 /** The page's sources live with the SDK they demonstrate. */
-const demoDir = fileURLToPath(new URL('../../client/demo/', import.meta.url));
+const demoDir = fileURLToPath(new URL('../../../client/demo/', import.meta.url));
 /** The SDK as npm users get it (`bash scripts/sdk/pack.sh` compiles it here), used when present. */
-const builtSdk = fileURLToPath(new URL('../../client/dist/index.js', import.meta.url));
+const builtSdk = fileURLToPath(new URL('../../../client/dist/index.js', import.meta.url));
 
 interface Asset {
   type: string;

@@ -8,7 +8,7 @@ import {
   type Span,
 } from '@parley/common';
 import * as ws from 'ws';
-import { conversationChannel, userChannel } from '../fanout/routing.ts';
+import { conversationChannel, userChannel } from './routing.ts';
 
 const wireSender = (ws as unknown as { Sender: { frame(data: Buffer, o: object): Buffer[] } }).Sender;
 

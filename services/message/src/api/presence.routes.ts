@@ -1,7 +1,7 @@
 import { problems, type Api, type Principal } from '@parley/common';
 import { z } from 'zod';
 import type { Chat } from './chat.ts';
-import type { Gateway } from './gateway/gateway.ts';
+import type { Presence } from '../domain/presence.ts';
 import { ConversationParams, ConversationView } from './schemas.ts';
 
 const PresenceList = z.object({
@@ -14,8 +14,14 @@ const PresenceList = z.object({
   ),
 });
 
+/** What these routes need of the gateway (module.ts passes it in): presence, and pushing it. */
+export interface PresenceSource {
+  presence: Pick<Presence, 'view'>;
+  sharePresence(userId: string, conversationId: string): Promise<void>;
+}
+
 /** Presence over REST, for large groups (no pushed presence) and for a client's first paint. */
-export function presenceRoutes(api: Api, started: () => { chat: Chat; gateway: Gateway }): void {
+export function presenceRoutes(api: Api, started: () => { chat: Chat; gateway: PresenceSource }): void {
   // Accepting is what shares presence, so it lives here, where the gateway is at hand.
   api.route({
     method: 'POST',
@@ -33,7 +39,7 @@ export function presenceRoutes(api: Api, started: () => { chat: Chat; gateway: G
       const p: Principal | undefined = req.principal;
       if (!p) throw problems.UNAUTHENTICATED();
       const { chat, gateway } = started();
-      const view = await chat.accept(p, req.params.id);
+      const view = await chat.conversations.accept(p, req.params.id);
       await gateway.sharePresence(p.userId, req.params.id);
       return view;
     },
@@ -55,7 +61,7 @@ export function presenceRoutes(api: Api, started: () => { chat: Chat; gateway: G
       const p: Principal | undefined = req.principal;
       if (!p) throw problems.UNAUTHENTICATED();
       const { chat, gateway } = started();
-      const members = await chat.presenceVisibleTo(p, req.params.id);
+      const members = await chat.views.presenceVisibleTo(p, req.params.id);
       return { members: await Promise.all(members.map((u) => gateway.presence.view(u))) };
     },
   });

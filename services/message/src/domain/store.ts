@@ -1,7 +1,14 @@
 import { DuplicateKeyError, q, type Collection, type Doc, type DocumentStore } from '@parley/common';
-import type { SearchTerm } from './search.ts';
 
 export type Role = 'owner' | 'admin' | 'member';
+
+export interface SearchTerm extends Doc {
+  _id: string;
+  term: string;
+  messageId: string;
+  conversationId: string;
+  at: number;
+}
 
 export interface Conversation extends Doc {
   type: 'direct' | 'group';

@@ -1,5 +1,5 @@
-import { q, type Doc } from '@parley/common';
-import type { Message, MessageStore } from './store.ts';
+import { q } from '@parley/common';
+import type { Message, MessageStore, SearchTerm } from './store.ts';
 
 /**
  * Message search without text indexes (FerretDB v1 has none): the worker writes one small
@@ -14,14 +14,6 @@ export function tokenize(text: string, max = 64): string[] {
     if (out.size >= max) break;
   }
   return [...out];
-}
-
-export interface SearchTerm extends Doc {
-  _id: string;
-  term: string;
-  messageId: string;
-  conversationId: string;
-  at: number;
 }
 
 /** The term documents of a message; none for ciphertext or a tombstone. */

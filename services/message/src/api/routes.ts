@@ -28,10 +28,10 @@ export function messageRoutes(api: Api, chat: () => Chat): void {
     errors: ['USER_NOT_FOUND', 'INVALID_MEMBERS', 'BLOCKED', 'MEMBER_CAP_REACHED', 'RATE_LIMITED'],
     handler: async (req, reply) => {
       const p = who(req);
-      const { conv, created } = await chat().create(p, req.body);
+      const { conv, created } = await chat().conversations.create(p, req.body);
       reply.code(created ? 201 : 200);
-      const { me } = await chat().member(p, conv._id);
-      return chat().view(p, conv, me, true);
+      const { me } = await chat().access.member(p, conv._id);
+      return chat().views.view(p, conv, me, { withMembers: true });
     },
   });
 
@@ -45,7 +45,7 @@ export function messageRoutes(api: Api, chat: () => Chat): void {
     query: S.ListQuery,
     responses: { 200: { description: 'A page', schema: S.ConversationList } },
     errors: ['INVALID_CURSOR', 'RATE_LIMITED'],
-    handler: async (req) => chat().list(who(req), req.query.cursor, req.query.limit ?? 50),
+    handler: async (req) => chat().views.list(who(req), req.query.cursor, req.query.limit ?? 50),
   });
 
   api.route({
@@ -60,8 +60,8 @@ export function messageRoutes(api: Api, chat: () => Chat): void {
     errors: common,
     handler: async (req) => {
       const p = who(req);
-      const { conv, me } = await chat().member(p, req.params.id);
-      return chat().view(p, conv, me, true);
+      const { conv, me } = await chat().access.member(p, req.params.id);
+      return chat().views.view(p, conv, me, { withMembers: true });
     },
   });
 
@@ -76,7 +76,7 @@ export function messageRoutes(api: Api, chat: () => Chat): void {
     body: S.PatchConversationBody,
     responses: { 200: { description: 'The conversation', schema: S.ConversationView } },
     errors: [...common, 'NOT_ALLOWED_BY_ROLE'],
-    handler: async (req) => chat().patch(who(req), req.params.id, req.body),
+    handler: async (req) => chat().conversations.patch(who(req), req.params.id, req.body),
   });
 
   api.route({
@@ -90,7 +90,7 @@ export function messageRoutes(api: Api, chat: () => Chat): void {
     body: S.AddMembersBody,
     responses: { 200: { description: 'The conversation', schema: S.ConversationView } },
     errors: [...common, 'NOT_ALLOWED_BY_ROLE', 'USER_NOT_FOUND', 'MEMBER_CAP_REACHED', 'BLOCKED'],
-    handler: async (req) => chat().addMembers(who(req), req.params.id, req.body.members),
+    handler: async (req) => chat().conversations.addMembers(who(req), req.params.id, req.body.members),
   });
 
   api.route({
@@ -104,7 +104,7 @@ export function messageRoutes(api: Api, chat: () => Chat): void {
     responses: { 204: { description: 'Removed' } },
     errors: [...common, 'NOT_ALLOWED_BY_ROLE', 'USER_NOT_FOUND'],
     handler: async (req, reply) => {
-      await chat().removeMember(who(req), req.params.id, req.params.userId);
+      await chat().conversations.removeMember(who(req), req.params.id, req.params.userId);
       reply.code(204);
     },
   });
@@ -120,7 +120,8 @@ export function messageRoutes(api: Api, chat: () => Chat): void {
     body: S.RoleBody,
     responses: { 200: { description: 'The conversation', schema: S.ConversationView } },
     errors: [...common, 'NOT_ALLOWED_BY_ROLE', 'USER_NOT_FOUND'],
-    handler: async (req) => chat().setRole(who(req), req.params.id, req.params.userId, req.body.role),
+    handler: async (req) =>
+      chat().conversations.setRole(who(req), req.params.id, req.params.userId, req.body.role),
   });
 
   api.route({
@@ -143,7 +144,9 @@ export function messageRoutes(api: Api, chat: () => Chat): void {
     handler: async (req, reply) => {
       // A `traceparent` request header is continued by the HTTP server span (when tracing is on);
       // the produce carries that trace on to the worker in the record's headers.
-      const r = await chat().send(who(req), req.params.id, req.body, req.query.wait === 'persisted');
+      const r = await chat().sender.send(who(req), req.params.id, req.body, {
+        waitPersisted: req.query.wait === 'persisted',
+      });
       if (r.status === 'persisted') {
         reply.code(201);
         return r.message;
@@ -164,7 +167,7 @@ export function messageRoutes(api: Api, chat: () => Chat): void {
     query: S.MessagesQuery,
     responses: { 200: { description: 'A page', schema: S.MessagePage } },
     errors: [...common, 'INVALID_CURSOR'],
-    handler: async (req) => chat().messages(who(req), req.params.id, req.query),
+    handler: async (req) => chat().views.messages(who(req), req.params.id, req.query),
   });
 
   for (const kind of ['read', 'delivered'] as const) {
@@ -187,7 +190,7 @@ export function messageRoutes(api: Api, chat: () => Chat): void {
         },
       },
       errors: common,
-      handler: async (req) => chat().receipt(who(req), req.params.id, req.body.seq, kind),
+      handler: async (req) => chat().actions.receipt(who(req), req.params.id, req.body.seq, kind),
     });
   }
 
@@ -209,7 +212,7 @@ export function messageRoutes(api: Api, chat: () => Chat): void {
       'MESSAGE_ENCRYPTED',
       'RATE_LIMITED',
     ],
-    handler: async (req) => chat().edit(who(req), req.params.id, req.body.body),
+    handler: async (req) => chat().actions.edit(who(req), req.params.id, req.body.body),
   });
 
   api.route({
@@ -223,7 +226,7 @@ export function messageRoutes(api: Api, chat: () => Chat): void {
     responses: { 204: { description: 'Deleted' } },
     errors: ['MESSAGE_NOT_FOUND', 'NOT_ALLOWED_BY_ROLE', 'RATE_LIMITED'],
     handler: async (req, reply) => {
-      await chat().remove(who(req), req.params.id);
+      await chat().actions.remove(who(req), req.params.id);
       reply.code(204);
     },
   });
@@ -243,7 +246,7 @@ export function messageRoutes(api: Api, chat: () => Chat): void {
       },
     },
     errors: ['MESSAGE_NOT_FOUND', 'RATE_LIMITED'],
-    handler: async (req) => chat().replies(who(req), req.params.id),
+    handler: async (req) => chat().views.replies(who(req), req.params.id),
   });
 
   for (const on of [true, false]) {
@@ -257,7 +260,7 @@ export function messageRoutes(api: Api, chat: () => Chat): void {
       params: S.ReactionParams,
       responses: { 200: { description: 'The message with reaction counts', schema: S.MessageView } },
       errors: ['MESSAGE_NOT_FOUND', 'INVALID_EMOJI', 'MESSAGE_DELETED', 'RATE_LIMITED'],
-      handler: async (req) => chat().react(who(req), req.params.id, req.params.emoji, on),
+      handler: async (req) => chat().actions.react(who(req), req.params.id, req.params.emoji, on),
     });
     api.route({
       method: on ? 'PUT' : 'DELETE',
@@ -270,7 +273,7 @@ export function messageRoutes(api: Api, chat: () => Chat): void {
       responses: { 204: { description: 'Done' } },
       errors: ['MESSAGE_NOT_FOUND', 'RATE_LIMITED'],
       handler: async (req, reply) => {
-        await chat().star(who(req), req.params.id, on);
+        await chat().actions.star(who(req), req.params.id, on);
         reply.code(204);
       },
     });
@@ -285,7 +288,7 @@ export function messageRoutes(api: Api, chat: () => Chat): void {
       responses: { 204: { description: 'Done' } },
       errors: ['USER_NOT_FOUND', 'RATE_LIMITED'],
       handler: async (req, reply) => {
-        await chat().block(who(req), req.params.username, on);
+        await chat().conversations.block(who(req), req.params.username, on);
         reply.code(204);
       },
     });
@@ -307,7 +310,7 @@ export function messageRoutes(api: Api, chat: () => Chat): void {
       },
     },
     errors: ['CONVERSATION_NOT_FOUND', 'INVALID_CURSOR', 'RATE_LIMITED'],
-    handler: async (req) => chat().search(who(req), req.query),
+    handler: async (req) => chat().views.search(who(req), req.query),
   });
 
   api.route({
@@ -321,6 +324,6 @@ export function messageRoutes(api: Api, chat: () => Chat): void {
       200: { description: 'Starred messages', schema: S.z.object({ messages: S.z.array(S.MessageView) }) },
     },
     errors: ['RATE_LIMITED'],
-    handler: async (req) => chat().starred(who(req)),
+    handler: async (req) => chat().views.starred(who(req)),
   });
 }

@@ -33,15 +33,18 @@ export const SendCommand = z.strictObject({
 });
 export type SendCommand = z.infer<typeof SendCommand>;
 
-export type ChatEventType =
-  | 'message.created'
-  | 'message.edited'
-  | 'message.deleted'
-  | 'reaction.changed'
-  | 'receipt.updated'
-  | 'conversation.updated'
-  | 'member.added'
-  | 'member.removed';
+/** Every event type on `chat.events`; each reaches clients as a frame of the same type. */
+export const chatEventTypes = [
+  'message.created',
+  'message.edited',
+  'message.deleted',
+  'reaction.changed',
+  'receipt.updated',
+  'conversation.updated',
+  'member.added',
+  'member.removed',
+] as const;
+export type ChatEventType = (typeof chatEventTypes)[number];
 
 /** The versioned envelope of every record on `chat.events` (key = conversation id). */
 export interface ChatEvent<D = Record<string, unknown>> {

@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import { tooMany, type EventLog, type Logger, type Principal } from '@parley/common';
+import type { Access } from '../domain/access.ts';
+import { messageIdFor, type SendCommand } from '../domain/envelopes.ts';
+import { messageProblems as P } from '../domain/errors.ts';
+import type { MessageStore } from '../domain/store.ts';
+import { messageView } from '../domain/view.ts';
+
+export interface SendOptions {
+  topicMessages: string;
+  persistWaitMs: number;
+  /** The send limit, for its message (the bucket itself is the takeSend function's). */
+  sendRatePerMinute: number;
+  sendBurst: number;
+}
+
+/**
+ * The write path of a message, REST and WebSocket alike: check membership, blocks, the reply
+ * target and the send limit, then produce a `message.send` command to `chat.messages`, keyed by
+ * conversation. The worker sequences and stores it (worker/worker.ts); a REST send may wait for
+ * that, woken through pub/sub on `persistedChannel`.
+ */
+export class Sender {
+  /** One channel per API process: the worker tells it when a message it waits for is stored. */
+  readonly persistedChannel = `persisted:${randomUUID()}`;
+  private readonly waiters = new Map<string, Set<() => void>>();
+
+  constructor(
+    private readonly store: MessageStore,
+    private readonly access: Access,
+    /** The event log (Kafka, or the embedded one). */
+    private readonly events: EventLog,
+    private readonly opts: SendOptions,
+    private readonly logger: Logger,
+    /** Takes one send from the user's bucket, shared by REST and every socket on every pod. */
+    private readonly takeSend: (
+      userId: string,
+    ) => Promise<{ allowed: boolean; retryAfterMs: number }> = async () => ({
+      allowed: true,
+      retryAfterMs: 0,
+    }),
+  ) {}
+
+  /** Called with each id published on `persistedChannel`. */
+  notifyPersisted(id: string): void {
+    for (const wake of this.waiters.get(id) ?? []) wake();
+  }
+
+  private waitPersisted(id: string, ms: number): { done: Promise<void>; cancel: () => void } {
+    let wake!: () => void;
+    const done = new Promise<void>((resolve) => (wake = resolve));
+    const set = this.waiters.get(id) ?? new Set();
+    set.add(wake);
+    this.waiters.set(id, set);
+    const timer = setTimeout(wake, ms);
+    const cancel = () => {
+      clearTimeout(timer);
+      set.delete(wake);
+      if (set.size === 0) this.waiters.delete(id);
+    };
+    void done.then(cancel);
+    return { done, cancel };
+  }
+
+  async send(
+    p: Principal,
+    conversationId: string,
+    input: {
+      clientMsgId: string;
+      body?: string | undefined;
+      ciphertext?: string | undefined;
+      replyTo?: string | undefined;
+      ttlSeconds?: number | undefined;
+    },
+    opts: {
+      /** Answer with the stored message (REST), within persistWaitMs; else with its id at once. */
+      waitPersisted: boolean;
+      /** Skip the read that answers a re-send from the store (a socket's first send: its id is new). */
+      skipStoredCheck?: boolean;
+    },
+  ): Promise<
+    { status: 'accepted'; id: string } | { status: 'persisted'; message: ReturnType<typeof messageView> }
+  > {
+    const id = messageIdFor(conversationId, p.userId, input.clientMsgId);
+    // Two rounds of independent reads instead of four in a row; nothing is used before the
+    // membership check passes, so a non-member learns nothing.
+    const [{ conv, me }, stored] = await Promise.all([
+      this.access.member(p, conversationId),
+      opts.skipStoredCheck ? null : this.store.messages.findById(id),
+    ]);
+    const other = conv.type === 'direct' ? conv.directKey!.split(':').find((u) => u !== p.userId) : undefined;
+    const [blocked, parent] = await Promise.all([
+      other ? this.store.isBlocked(other, p.userId) : false,
+      input.replyTo ? this.store.messages.findById(input.replyTo) : undefined,
+    ]);
+    if (blocked) throw P.BLOCKED();
+    // Replying accepts a conversation request.
+    if (me.pending) await this.access.markAccepted(me);
+    if (
+      parent !== undefined &&
+      (!parent || parent.conversationId !== conversationId || parent.expiresAt <= Date.now())
+    )
+      throw P.MESSAGE_NOT_FOUND('replyTo is not a message of this conversation');
+    // A re-send of a stored message is answered with it (id and seq) and broadcasts nothing (#18).
+    // Only if its event never went out (a crash in between) does the command go again, for the
+    // worker to announce it. Either way it costs no token.
+    if (stored && (await this.store.announced(stored)))
+      return { status: 'persisted', message: messageView(stored) };
+    const quota = stored ? { allowed: true, retryAfterMs: 0 } : await this.takeSend(p.userId);
+    if (!quota.allowed)
+      throw tooMany(
+        `at most ${this.opts.sendRatePerMinute} messages per minute (bursts of ${this.opts.sendBurst})`,
+        Math.max(1, Math.ceil(quota.retryAfterMs / 1000)),
+      );
+    const ttl = input.ttlSeconds ?? conv.defaultTtlSeconds;
+    const now = Date.now();
+    const command: SendCommand = {
+      type: 'message.send',
+      version: 1,
+      id,
+      conversationId,
+      senderId: p.userId,
+      clientMsgId: input.clientMsgId,
+      ...(input.body !== undefined ? { body: input.body } : {}),
+      ...(input.ciphertext !== undefined ? { ciphertext: input.ciphertext } : {}),
+      ...(input.replyTo ? { replyTo: input.replyTo } : {}),
+      ...(ttl ? { expiresAt: now + ttl * 1000 } : {}),
+      acceptedAt: now,
+      ...(opts.waitPersisted ? { notify: this.persistedChannel } : {}),
+    };
+    // Registered before producing, so a fast worker cannot notify before we listen.
+    const waiter =
+      opts.waitPersisted && !stored ? this.waitPersisted(id, this.opts.persistWaitMs) : undefined;
+    try {
+      await this.events.produce(this.opts.topicMessages, [
+        { key: conversationId, value: JSON.stringify(command), headers: { 'command-type': 'message.send' } },
+      ]);
+    } catch (err) {
+      waiter?.cancel();
+      this.logger.warn({ err, conversationId, messageId: id }, 'produce failed');
+      throw P.SEND_FAILED();
+    }
+    if (stored) return { status: 'persisted', message: messageView(stored) };
+    if (!opts.waitPersisted) return { status: 'accepted', id };
+    if (!waiter) return { status: 'accepted', id };
+    await waiter.done;
+    // One read after the notification (or the timeout): the store is the source of truth.
+    const m = await this.store.messages.findById(id);
+    return m ? { status: 'persisted', message: messageView(m) } : { status: 'accepted', id };
+  }
+}
