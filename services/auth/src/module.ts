@@ -52,7 +52,7 @@ export function authModule<C extends AuthConfig>(): ServiceModule<C> {
         if (
           ctx.deps().cache.kind === 'memory' &&
           accounts &&
-          (await accounts.sessionRevoked(principal.sessionId))
+          (await accounts.sessions.isRevoked(principal.sessionId))
         )
           throw problems.UNAUTHENTICATED('session revoked; sign in again');
         return principal;
@@ -130,7 +130,7 @@ export function authModule<C extends AuthConfig>(): ServiceModule<C> {
             }))
           )
             return;
-          const n = await accounts!.blockInactive(Date.now() - days * 86_400_000);
+          const n = await accounts!.admin.blockInactive(Date.now() - days * 86_400_000);
           await store.purgeOtps(Date.now() - 86_400_000);
           if (n > 0) logger.info({ blocked: n, afterDays: days }, 'blocked inactive users');
         };
