@@ -4,7 +4,8 @@ import { Accounts } from './accounts.ts';
 import type { authSettings } from './config.ts';
 import { authErrors } from './errors.ts';
 import { UserEvents } from './events.ts';
-import { GithubOAuth } from './github.ts';
+import { GithubHttpApi } from './github/http.ts';
+import { GithubOAuth } from './github/oauth.ts';
 import { loadKeyRing, type KeyRing } from './keys.ts';
 import { AuthMetrics } from './metrics.ts';
 import { authRoutes } from './routes.ts';
@@ -102,13 +103,13 @@ export function authModule<C extends AuthConfig>(): ServiceModule<C> {
       const gh = cfg.github;
       if (gh.clientId && gh.clientSecret && gh.redirectUrl)
         github = new GithubOAuth(
-          {
+          new GithubHttpApi({
             clientId: gh.clientId,
             clientSecret: gh.clientSecret,
             redirectUrl: gh.redirectUrl,
             webUrl: gh.webUrl,
             apiUrl: gh.apiUrl,
-          },
+          }),
           deps.cache,
         );
       else if (gh.clientId)

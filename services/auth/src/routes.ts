@@ -4,7 +4,7 @@ import type { Accounts } from './accounts.ts';
 import type { ClientContext } from './accounts/context.ts';
 import { ownView, publicView } from './accounts/views.ts';
 import { authProblems } from './errors.ts';
-import type { GithubOAuth } from './github.ts';
+import type { GithubOAuth } from './github/oauth.ts';
 import type { KeyRing } from './keys.ts';
 import * as S from './schemas.ts';
 

@@ -1,4 +1,4 @@
-import type { GithubIdentity } from '../github.ts';
+import type { GithubIdentity } from '../github/oauth.ts';
 import { authProblems } from '../errors.ts';
 import type { User } from '../store.ts';
 import type { TokenPair } from '../tokens.ts';
