@@ -4,7 +4,8 @@ import { Accounts } from './accounts.ts';
 import type { authSettings } from './config.ts';
 import { authErrors } from './errors.ts';
 import { UserEvents } from './events.ts';
-import { GithubOAuth } from './github.ts';
+import { GithubHttpApi } from './github/http.ts';
+import { GithubOAuth } from './github/oauth.ts';
 import { loadKeyRing, type KeyRing } from './keys.ts';
 import { AuthMetrics } from './metrics.ts';
 import { authRoutes } from './routes.ts';
@@ -52,7 +53,7 @@ export function authModule<C extends AuthConfig>(): ServiceModule<C> {
         if (
           ctx.deps().cache.kind === 'memory' &&
           accounts &&
-          (await accounts.sessionRevoked(principal.sessionId))
+          (await accounts.sessions.isRevoked(principal.sessionId))
         )
           throw problems.UNAUTHENTICATED('session revoked; sign in again');
         return principal;
@@ -102,13 +103,13 @@ export function authModule<C extends AuthConfig>(): ServiceModule<C> {
       const gh = cfg.github;
       if (gh.clientId && gh.clientSecret && gh.redirectUrl)
         github = new GithubOAuth(
-          {
+          new GithubHttpApi({
             clientId: gh.clientId,
             clientSecret: gh.clientSecret,
             redirectUrl: gh.redirectUrl,
             webUrl: gh.webUrl,
             apiUrl: gh.apiUrl,
-          },
+          }),
           deps.cache,
         );
       else if (gh.clientId)
@@ -130,7 +131,7 @@ export function authModule<C extends AuthConfig>(): ServiceModule<C> {
             }))
           )
             return;
-          const n = await accounts!.blockInactive(Date.now() - days * 86_400_000);
+          const n = await accounts!.admin.blockInactive(Date.now() - days * 86_400_000);
           await store.purgeOtps(Date.now() - 86_400_000);
           if (n > 0) logger.info({ blocked: n, afterDays: days }, 'blocked inactive users');
         };

@@ -1,8 +1,10 @@
 import type { Api, ApiRequest, Principal } from '@parley/common';
 import { problems } from '@parley/common';
-import { ownView, publicView, type Accounts, type ClientContext } from './accounts.ts';
+import type { Accounts } from './accounts.ts';
+import type { ClientContext } from './accounts/context.ts';
+import { ownView, publicView } from './accounts/views.ts';
 import { authProblems } from './errors.ts';
-import type { GithubOAuth } from './github.ts';
+import type { GithubOAuth } from './github/oauth.ts';
 import type { KeyRing } from './keys.ts';
 import * as S from './schemas.ts';
 
@@ -72,7 +74,7 @@ export function authRoutes(api: Api, d: AuthRouteDeps): void {
     errors: ['USERNAME_TAKEN', 'WEAK_PASSWORD', 'DISPLAY_NAME_IMPERSONATION', 'RATE_LIMITED'],
     handler: async (req, reply) => {
       const { device, ...input } = req.body;
-      const r = await d.accounts().register(input, client(req, device));
+      const r = await d.accounts().password.register(input, client(req, device));
       reply.code(201);
       return { user: ownView(r.user), tokens: r.tokens };
     },
@@ -91,7 +93,7 @@ export function authRoutes(api: Api, d: AuthRouteDeps): void {
       'An email login finds only a proven email. After repeated failures for one login from any address, the answer is `LOGIN_DELAYED` with a proof-of-work challenge that lets the owner in without waiting.',
     errors: ['INVALID_CREDENTIALS', 'ACCOUNT_BLOCKED', 'LOGIN_DELAYED', 'RATE_LIMITED'],
     handler: async (req) => {
-      const r = await d.accounts().login(req.body, client(req, req.body.device));
+      const r = await d.accounts().password.login(req.body, client(req, req.body.device));
       return { user: ownView(r.user), tokens: r.tokens };
     },
   });
@@ -108,7 +110,7 @@ export function authRoutes(api: Api, d: AuthRouteDeps): void {
     body: S.RefreshBody,
     responses: { 200: { description: 'A new token pair', schema: S.TokenPairView } },
     errors: ['INVALID_REFRESH_TOKEN', 'REFRESH_TOKEN_REUSED', 'ACCOUNT_BLOCKED', 'RATE_LIMITED'],
-    handler: async (req) => d.accounts().refresh(req.body.refreshToken, client(req)),
+    handler: async (req) => d.accounts().sessions.refresh(req.body.refreshToken, client(req)),
   });
 
   api.route({
@@ -121,7 +123,7 @@ export function authRoutes(api: Api, d: AuthRouteDeps): void {
     responses: { 204: { description: 'Signed out' } },
     errors: ['RATE_LIMITED'],
     handler: async (req, reply) => {
-      await d.accounts().logout(me(req));
+      await d.accounts().sessions.logout(me(req));
       reply.code(204);
     },
   });
@@ -140,7 +142,7 @@ export function authRoutes(api: Api, d: AuthRouteDeps): void {
       },
     },
     errors: ['RATE_LIMITED'],
-    handler: async (req) => ({ revoked: await d.accounts().logoutAll(me(req)) }),
+    handler: async (req) => ({ revoked: await d.accounts().sessions.logoutAll(me(req)) }),
   });
 
   api.route({
@@ -154,7 +156,7 @@ export function authRoutes(api: Api, d: AuthRouteDeps): void {
     responses: { 202: { description: 'Code sent', schema: S.OtpRequestResult } },
     errors: ['OTP_COOLDOWN', 'SMS_FAILED', 'RATE_LIMITED'],
     handler: async (req, reply) => {
-      const r = await d.accounts().requestOtp(req.body.phone, req.ip);
+      const r = await d.accounts().otp.request(req.body.phone, req.ip);
       reply.code(202);
       return r;
     },
@@ -173,7 +175,7 @@ export function authRoutes(api: Api, d: AuthRouteDeps): void {
     },
     errors: ['INVALID_OTP', 'OTP_ATTEMPTS_EXCEEDED', 'ACCOUNT_BLOCKED', 'RATE_LIMITED'],
     handler: async (req) => {
-      const r = await d.accounts().verifyOtp(req.body.phone, req.body.code, client(req, req.body.device));
+      const r = await d.accounts().otp.verify(req.body.phone, req.body.code, client(req, req.body.device));
       return { user: ownView(r.user), tokens: r.tokens, created: r.created };
     },
   });
@@ -210,7 +212,7 @@ export function authRoutes(api: Api, d: AuthRouteDeps): void {
       if (req.query.error) throw authProblems.OAUTH_FAILED(`GitHub: ${req.query.error}`);
       if (!req.query.code || !req.query.state) throw authProblems.OAUTH_FAILED('code and state are required');
       const identity = await gh.finish(req.query.code, req.query.state);
-      const r = await d.accounts().githubLogin(identity, client(req));
+      const r = await d.accounts().github.login(identity, client(req));
       return { user: ownView(r.user), tokens: r.tokens, created: r.created };
     },
   });
@@ -226,7 +228,7 @@ export function authRoutes(api: Api, d: AuthRouteDeps): void {
     access: 'user',
     responses: { 200: { description: 'Your account', schema: S.OwnUserView } },
     errors: ['USER_NOT_FOUND', 'RATE_LIMITED'],
-    handler: async (req) => ownView(await d.accounts().me(me(req))),
+    handler: async (req) => ownView(await d.accounts().profile.me(me(req))),
   });
 
   api.route({
@@ -241,7 +243,7 @@ export function authRoutes(api: Api, d: AuthRouteDeps): void {
     body: S.PatchMeBody,
     responses: { 200: { description: 'Your account', schema: S.OwnUserView } },
     errors: ['DISPLAY_NAME_IMPERSONATION', 'USER_NOT_FOUND', 'RATE_LIMITED'],
-    handler: async (req) => ownView(await d.accounts().updateMe(me(req), req.body)),
+    handler: async (req) => ownView(await d.accounts().profile.updateMe(me(req), req.body)),
   });
 
   api.route({
@@ -254,7 +256,7 @@ export function authRoutes(api: Api, d: AuthRouteDeps): void {
     responses: { 202: { description: 'Code sent', schema: S.OtpRequestResult } },
     errors: ['NOTHING_TO_VERIFY', 'OTP_COOLDOWN', 'SMS_FAILED', 'USER_NOT_FOUND', 'RATE_LIMITED'],
     handler: async (req, reply) => {
-      const r = await d.accounts().requestPhoneVerification(me(req), req.ip);
+      const r = await d.accounts().otp.requestPhoneVerification(me(req), req.ip);
       reply.code(202);
       return r;
     },
@@ -277,7 +279,7 @@ export function authRoutes(api: Api, d: AuthRouteDeps): void {
       'USER_NOT_FOUND',
       'RATE_LIMITED',
     ],
-    handler: async (req) => ownView(await d.accounts().verifyPhone(me(req), req.body.code)),
+    handler: async (req) => ownView(await d.accounts().otp.verifyPhone(me(req), req.body.code)),
   });
 
   api.route({
@@ -292,7 +294,7 @@ export function authRoutes(api: Api, d: AuthRouteDeps): void {
     body: S.AdminBootstrapBody,
     responses: { 200: { description: 'Your account, now with the admin role', schema: S.OwnUserView } },
     errors: ['ADMIN_BOOTSTRAP_REFUSED', 'USER_NOT_FOUND', 'RATE_LIMITED'],
-    handler: async (req) => ownView(await d.accounts().bootstrapAdmin(me(req), req.body.secret, req.ip)),
+    handler: async (req) => ownView(await d.accounts().admin.bootstrap(me(req), req.body.secret, req.ip)),
   });
 
   api.route({
@@ -304,7 +306,7 @@ export function authRoutes(api: Api, d: AuthRouteDeps): void {
     access: 'user',
     responses: { 200: { description: 'Active sessions, newest first', schema: S.DevicesView } },
     errors: ['RATE_LIMITED'],
-    handler: async (req) => ({ devices: await d.accounts().devices(me(req)) }),
+    handler: async (req) => ({ devices: await d.accounts().devices.list(me(req)) }),
   });
 
   api.route({
@@ -318,7 +320,7 @@ export function authRoutes(api: Api, d: AuthRouteDeps): void {
     responses: { 204: { description: 'Revoked' } },
     errors: ['DEVICE_NOT_FOUND', 'RATE_LIMITED'],
     handler: async (req, reply) => {
-      await d.accounts().revokeDevice(me(req), req.params.id);
+      await d.accounts().devices.revoke(me(req), req.params.id);
       reply.code(204);
     },
   });
@@ -334,7 +336,7 @@ export function authRoutes(api: Api, d: AuthRouteDeps): void {
     responses: { 200: { description: 'The key as stored', schema: S.PublicKeyView } },
     errors: ['USER_NOT_FOUND', 'RATE_LIMITED'],
     handler: async (req) => {
-      const u = await d.accounts().setPublicKey(me(req), req.body.algorithm, req.body.key);
+      const u = await d.accounts().profile.setPublicKey(me(req), req.body.algorithm, req.body.key);
       return { username: u.username, ...u.publicKey! };
     },
   });
@@ -349,7 +351,7 @@ export function authRoutes(api: Api, d: AuthRouteDeps): void {
     params: S.UsernameParams,
     responses: { 200: { description: 'Public profile', schema: S.PublicUserView } },
     errors: ['USER_NOT_FOUND', 'RATE_LIMITED'],
-    handler: async (req) => publicView(await d.accounts().userByUsername(req.params.username)),
+    handler: async (req) => publicView(await d.accounts().profile.userByUsername(req.params.username)),
   });
 
   api.route({
@@ -363,7 +365,7 @@ export function authRoutes(api: Api, d: AuthRouteDeps): void {
     responses: { 200: { description: 'The key', schema: S.PublicKeyView } },
     errors: ['USER_NOT_FOUND', 'NOT_FOUND', 'RATE_LIMITED'],
     handler: async (req) => {
-      const u = await d.accounts().userByUsername(req.params.username);
+      const u = await d.accounts().profile.userByUsername(req.params.username);
       if (!u.publicKey) throw problems.NOT_FOUND(`${u.username} has not published a key`);
       return { username: u.username, ...u.publicKey };
     },
@@ -385,7 +387,7 @@ export function authRoutes(api: Api, d: AuthRouteDeps): void {
         ownView(
           await d
             .accounts()
-            .setBlocked(
+            .admin.setBlocked(
               me(req).userId,
               req.params.id,
               blocked,

@@ -2,7 +2,10 @@ import { expect } from 'chai';
 import { loadConfig, redactConfig } from '@parley/common';
 import { authSettings } from './config.ts';
 import { randomUUID } from 'node:crypto';
-import { deviceName } from './accounts.ts';
+import { usernameBase } from './accounts/github.ts';
+import { loginDelaySec, solvesChallenge } from './accounts/password.ts';
+import { deviceName, loginOutcome } from './accounts/sessions.ts';
+import { bareName } from './accounts/users.ts';
 import { parseKeyRing, generateSigningJwk } from './keys.ts';
 import { passwordProblem } from './passwords.ts';
 import { newRefreshToken, parseRefreshToken } from './tokens.ts';
@@ -86,6 +89,58 @@ describe('device names from User-Agent', () => {
   ];
   for (const [ua, want] of cases)
     it(`${ua.slice(0, 30) || '(empty)'} → ${want}`, () => expect(deviceName(ua)).to.equal(want));
+});
+
+describe('account rules', () => {
+  const delays: [number, number | undefined][] = [
+    [9, undefined],
+    [10, 1],
+    [11, 2],
+    [14, 16],
+    [30, 900],
+  ];
+  for (const [failures, want] of delays)
+    it(`delays sign-in ${want ?? 'not at all'} s after ${failures} failures (10 before delay, at most 900 s)`, () =>
+      expect(loginDelaySec(failures, 10, 900)).to.equal(want));
+
+  it('accepts a proof of work only for a well-formed challenge with enough leading zero bits', () => {
+    const challenge = 'abc_DEF-123';
+    let nonce = 0;
+    while (!solvesChallenge({ challenge, nonce: String(nonce) }, 8)) nonce++;
+    let unsolved = 0;
+    while (solvesChallenge({ challenge, nonce: String(unsolved) }, 8)) unsolved++;
+    expect(solvesChallenge({ challenge, nonce: String(unsolved) }, 8)).to.equal(false);
+    expect(solvesChallenge({ challenge, nonce: String(unsolved) }, 0)).to.equal(true);
+    expect(solvesChallenge({ challenge: 'not/base64url', nonce: String(nonce) }, 0)).to.equal(false);
+    expect(solvesChallenge({ challenge: 'x'.repeat(65), nonce: '0' }, 0)).to.equal(false);
+  });
+
+  const outcomes: [string | undefined, string][] = [
+    ['ACCOUNT_BLOCKED', 'blocked'],
+    ['RATE_LIMITED', 'locked'],
+    ['OTP_ATTEMPTS_EXCEEDED', 'locked'],
+    ['LOGIN_DELAYED', 'locked'],
+    ['REFRESH_TOKEN_REUSED', 'reused'],
+    ['INVALID_CREDENTIALS', 'invalid'],
+    [undefined, 'invalid'],
+  ];
+  for (const [code, want] of outcomes)
+    it(`counts a sign-in failing with ${code ?? 'no code'} as ${want}`, () =>
+      expect(loginOutcome(code)).to.equal(want));
+
+  const logins: [string, string][] = [
+    ['Octo-Cat', 'octo_cat'],
+    ['ab', 'ab_'],
+    ['x'.repeat(40), 'x'.repeat(28)],
+  ];
+  for (const [login, want] of logins)
+    it(`takes GitHub login ${login.slice(0, 12)} as username ${want.slice(0, 12)}`, () =>
+      expect(usernameBase(login)).to.equal(want));
+
+  it('reads a display name as the username it could pass for', () => {
+    expect(bareName('  @@Alice ')).to.equal('alice');
+    expect(bareName('ＡＬＩＣＥ')).to.equal('alice');
+  });
 });
 
 describe('auth settings (#15)', () => {

@@ -13,7 +13,8 @@ export interface FakeGithubUser {
  * A local stand-in for GitHub's OAuth web flow and REST API with the real endpoints' shapes:
  * GET /login/oauth/authorize (redirects back with code and state), POST
  * /login/oauth/access_token (JSON, checks client secret, redirect_uri and the PKCE verifier),
- * GET /user and GET /user/emails (Bearer token).
+ * GET /user and GET /user/emails (Bearer token, User-Agent required). Behind the GitHub port's
+ * contract (github/contract.ts) and the auth service's HTTP suite.
  */
 export class FakeGithub {
   readonly clientId = 'Iv1.' + randomBytes(8).toString('hex');
@@ -88,7 +89,10 @@ export class FakeGithub {
       return void res.end();
     }
     if (method === 'POST' && url.pathname === '/login/oauth/access_token') {
-      const b = JSON.parse(body || '{}') as Record<string, string>;
+      // GitHub takes the parameters as JSON or as a form.
+      const b = String(headers['content-type'] ?? '').includes('application/json')
+        ? (JSON.parse(body || '{}') as Record<string, string>)
+        : Object.fromEntries(new URLSearchParams(body));
       const grant = this.codes.get(b.code ?? '');
       // GitHub answers 200 with an error field for a bad code.
       if (!grant || b.client_id !== this.clientId || b.client_secret !== this.clientSecret)
@@ -104,11 +108,23 @@ export class FakeGithub {
         return json(200, { error: 'bad_verification_code', error_description: 'PKCE verification failed.' });
       const token = 'gho_' + randomBytes(16).toString('hex');
       this.tokens.set(token, grant.user);
-      return json(200, { access_token: token, token_type: 'bearer', scope: 'read:user,user:email' });
+      const answer = { access_token: token, token_type: 'bearer', scope: 'read:user,user:email' };
+      // Without Accept: application/json, GitHub answers form-encoded.
+      if (!String(headers.accept ?? '').includes('application/json')) {
+        res.writeHead(200, { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' });
+        return void res.end(new URLSearchParams(answer).toString());
+      }
+      return json(200, answer);
     }
     const auth = String(headers.authorization ?? '');
     const user = this.tokens.get(auth.replace(/^Bearer /, ''));
     if (url.pathname === '/user' || url.pathname === '/user/emails') {
+      // The REST API refuses requests without a User-Agent.
+      if (!headers['user-agent'])
+        return json(403, {
+          message:
+            'Request forbidden by administrative rules. Please make sure your request has a User-Agent header',
+        });
       if (!user)
         return json(401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' });
       if (url.pathname === '/user')
