@@ -43,6 +43,8 @@ describe('the Helm chart against a real API server', function () {
   before(async function () {
     if (!process.env.PARLEY_KUBE_BIN) this.skip();
     cluster = new Cluster();
+    // Topics another suite left behind with finalizers would hold the CRD deletion forever.
+    await cluster.releaseTopics();
     // Each run starts without the CRDs (Parley's, the Prometheus Operator's), as a fresh cluster does (other suites may have applied them).
     await cluster.kubectl([
       'delete',

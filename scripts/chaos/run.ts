@@ -15,23 +15,13 @@ import { MongoDocumentStore } from '@parley/common/testing';
 import { faultNames, faults, type FaultName } from './faults.ts';
 import { Fleet, sleep, until } from './fleet.ts';
 import { stack } from './stack.ts';
-import { fmt, markdownTable, percentile } from './table.ts';
-import { groupLag, topicSize } from './topics.ts';
-import { Balancer, Traffic, type SendRecord, type TrafficOptions } from './traffic.ts';
+import { summary } from './report.ts';
+import type { ChaosOptions, ChaosResult, PhaseResult } from './result.ts';
 
-export interface ChaosOptions extends TrafficOptions {
-  faults: FaultName[];
-  /** Seconds of traffic per fault (the phase also lasts until healing is done plus `settleS`). */
-  phaseS: number;
-  warmupS: number;
-  settleS: number;
-  /** After a phase, how long to wait for its sends to be acked and shown to everyone. */
-  catchUpS: number;
-  /** At the end, how long to wait for the last acks, the store and the deliveries (each). */
-  finalWaitS: number;
-  /** Progress lines (default: stderr). */
-  log?: (line: string) => void;
-}
+export type { ChaosOptions, ChaosResult, PhaseResult } from './result.ts';
+import { percentile } from './table.ts';
+import { groupLag, topicSize } from './topics.ts';
+import { Balancer, Traffic, type SendRecord } from './traffic.ts';
 
 export const defaultOptions: ChaosOptions = {
   faults: [...faultNames],
@@ -59,61 +49,6 @@ export const shortOptions: ChaosOptions = {
   catchUpS: 20,
   finalWaitS: 30,
 };
-
-export interface PhaseResult {
-  fault: FaultName | 'baseline';
-  startedAt: number;
-  endedAt: number;
-  notes: string[];
-  /** Healing finished (ms after injection). */
-  healedMs?: number;
-  error?: string;
-  sent: number;
-  acked: number;
-  /** Sends the SDK gave up on (a final error frame). */
-  failed: number;
-  /** Still unacknowledged when the run ended. */
-  unacked: number;
-  /** Acked messages found in the store (each at most once: ids and unique indexes). */
-  stored: number;
-  /** Acked messages not in the store. */
-  lost: number;
-  /** Acked messages stored more than once (same conversation, sender and clientMsgId). */
-  storedTwice: number;
-  expectedDeliveries: number;
-  delivered: number;
-  /** Duplicates the SDK showed (the same message id emitted twice to one user). */
-  duplicatesShown: number;
-  /** Injection until the last message the fault delayed was acked and shown to every member. */
-  recoveryMs?: number;
-  /** Injection until the last send the fault delayed was acked. */
-  ackRecoveryMs?: number;
-  maxAckMs?: number;
-  maxE2eMs?: number;
-  p99E2eMs?: number;
-  /** Process exits nobody asked for (the supervisor restarted them). */
-  unexpectedExits: number;
-  pass: boolean;
-}
-
-export interface ChaosResult {
-  options: ChaosOptions;
-  phases: PhaseResult[];
-  /** Conversations whose stored seqs are not exactly 1..n. */
-  seqGaps: string[];
-  /** Stored messages nobody got an ack for (a send in flight at a crash, re-sent: still stored once). */
-  storedUnacked: number;
-  dlqRecords: number;
-  stackHealthyAtEnd: boolean;
-  pass: boolean;
-  table: string;
-  errors: string[];
-  /** Sends behind a failure and unfinished consumer partitions. */
-  diagnostics: string[];
-  logDir?: string;
-  /** The machine's 1/5/15-minute load averages (others share it). */
-  loadAverage?: string;
-}
 
 interface StoredMessage {
   [field: string]: unknown;
@@ -433,64 +368,6 @@ function fill(
   p.maxAckMs = Math.max(0, ...ackLatencies(acked));
   p.maxE2eMs = e2es.length ? Math.max(...e2es) : undefined;
   p.p99E2eMs = percentile(e2es, 99);
-}
-
-const secs = (ms: number | undefined) => (ms === undefined ? '–' : fmt(ms / 1000));
-
-export function summary(r: ChaosResult): string {
-  const rows = r.phases.map((p) => [
-    p.fault,
-    p.sent,
-    p.acked,
-    p.stored,
-    p.lost,
-    p.storedTwice,
-    p.unacked + p.failed,
-    `${p.delivered}/${p.expectedDeliveries}`,
-    p.duplicatesShown,
-    p.fault === 'baseline' ? '–' : secs(p.ackRecoveryMs),
-    p.fault === 'baseline' ? '–' : secs(p.recoveryMs),
-    secs(p.maxAckMs),
-    secs(p.maxE2eMs),
-    p.unexpectedExits,
-    p.pass ? 'pass' : 'FAIL',
-  ]);
-  const table = markdownTable(
-    [
-      'fault',
-      'sent',
-      'acked',
-      'stored',
-      'lost',
-      'stored 2×',
-      'unacked',
-      'shown/expected',
-      'dup shown',
-      'acks back s',
-      'recovery s',
-      'max ack s',
-      'max e2e s',
-      'crashes',
-      'result',
-    ],
-    rows,
-  );
-  const lines = [
-    table,
-    '',
-    `seqs gap-free in every conversation: ${r.seqGaps.length === 0 ? 'yes' : `NO (${r.seqGaps.length} conversations)`}; ` +
-      `stored without an ack: ${r.storedUnacked}; DLQ records: ${r.dlqRecords}; stack healthy at the end: ${r.stackHealthyAtEnd ? 'yes' : 'NO'}`,
-    `${r.options.rate} sends/s, ${r.options.users} users, ${r.options.conversations} conversations of ${r.options.membersPerConversation}; ` +
-      `${r.options.phaseS} s per fault; load average ${r.loadAverage ?? '?'}`,
-  ];
-  for (const p of r.phases)
-    if (p.notes.length || p.error)
-      lines.push(`${p.fault}: ${p.notes.join('; ')}${p.error ? `; ERROR ${p.error}` : ''}`);
-  for (const e of r.errors) lines.push(`error: ${e}`);
-  for (const d of r.diagnostics) lines.push(`diagnostic: ${d}`);
-  if (r.logDir && !r.pass) lines.push(`process logs: ${r.logDir}`);
-  lines.push(r.pass ? 'RESULT: pass' : 'RESULT: FAIL');
-  return lines.join('\n');
 }
 
 function parseArgs(argv: string[]): Partial<ChaosOptions> {

@@ -109,8 +109,36 @@ export class Cluster {
     return name;
   }
 
+  /**
+   * Deletes a namespace. Topics left with the operator's finalizer (no operator runs any more to
+   * remove it) would hold the namespace, and any later CRD deletion, forever: they lose it first.
+   */
   async deleteNamespace(name: string): Promise<void> {
+    await this.releaseTopics(name);
     await this.core.deleteNamespace({ name }).catch(() => undefined);
+  }
+
+  /** Removes finalizers from the Topics of a namespace (all namespaces when absent). */
+  async releaseTopics(namespace?: string): Promise<void> {
+    const scope = namespace ? ['-n', namespace] : ['--all-namespaces'];
+    const r = await this.kubectl(['get', 'topics.parley.dev', ...scope, '-o', 'json']);
+    if (r.code !== 0) return; // no CRD: no Topics
+    const items = (
+      JSON.parse(r.stdout) as {
+        items: { metadata: { name: string; namespace: string; finalizers?: string[] } }[];
+      }
+    ).items;
+    for (const t of items.filter((i) => (i.metadata.finalizers ?? []).length > 0))
+      await this.kubectl([
+        'patch',
+        'topics.parley.dev',
+        t.metadata.name,
+        '-n',
+        t.metadata.namespace,
+        '--type=merge',
+        '-p',
+        '{"metadata":{"finalizers":null}}',
+      ]);
   }
 
   /** A kubeconfig that authenticates as a ServiceAccount (a bound token, one hour). */
