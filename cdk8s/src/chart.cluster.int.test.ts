@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { Cluster, command } from '@parley/operators/testing';
-import { eventually } from '../../operators/src/testing/eventually.ts';
+import { waitFor } from '@parley/common';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -90,10 +90,13 @@ describe('the Helm chart against a real API server', function () {
     expect(got.stdout.trim().split('\n')).to.have.length(objectsOf(rendered).length);
     await cluster.established(['topics.parley.dev', 'consumerautoscalers.parley.dev']);
     // ReplicaSets, StatefulSets and Jobs made their pods: each admitted under "restricted".
-    await eventually(async () => {
-      const pods = (await cluster.get<Json>(['pods', '-n', ns]))!.items as Json[];
-      expect(pods.length).to.be.greaterThan(3);
-    }, 60_000);
+    await waitFor(
+      async () => {
+        const pods = (await cluster.get<Json>(['pods', '-n', ns]))!.items as Json[];
+        return expect(pods.length).to.be.greaterThan(3);
+      },
+      { timeoutMs: 60_000 },
+    );
     const refused = (await cluster.get<Json>([
       'events',
       '-n',
@@ -170,7 +173,10 @@ describe('the Helm chart against a real API server', function () {
       const gone = await cluster.helm(['uninstall', 'parley', '-n', ns, '--wait', '--timeout', '2m']);
       expect(gone.code, gone.stderr).to.equal(0);
       // The garbage collector removes what the controllers made (ReplicaSets, pods) by ownerReferences.
-      await eventually(async () => expect(await leftovers(ns)).to.deep.equal([]), 90_000, 500);
+      await waitFor(async () => expect(await leftovers(ns)).to.deep.equal([]), {
+        timeoutMs: 90_000,
+        intervalMs: 500,
+      });
       // The CRDs stay: deleting them would delete every Topic of every release.
       expect(await cluster.get(['crd', 'topics.parley.dev'])).to.not.equal(undefined);
     });

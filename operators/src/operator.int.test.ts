@@ -1,13 +1,12 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
-import { createLogger, createMetrics } from '@parley/common';
+import { createLogger, createMetrics, waitFor } from '@parley/common';
 import { requireEnv } from '@parley/common/testing';
 import { KafkaTopics } from './kafka/topics.ts';
 import { ClientNodeKube } from './kube/clientnode.ts';
 import { OperatorMetrics } from './metrics.ts';
 import { Operator } from './operator.ts';
-import { eventually } from './testing/eventually.ts';
 import { testDeployment, testServers, type TestObject, type TestServer } from './testing/servers.ts';
 
 type Condition = { type: string; status: string; reason: string; message: string };
@@ -110,7 +109,7 @@ for (const [label, start] of testServers('operator')) {
         config: { 'retention.ms': 3600000 },
         deletionPolicy: 'Delete',
       });
-      await eventually(async () =>
+      await waitFor(async () =>
         expect((await ready(name)).ready).to.include({ status: 'True', reason: 'Reconciled' }),
       );
       const t = (await kafka.observe(name))!;
@@ -133,20 +132,20 @@ for (const [label, start] of testServers('operator')) {
         config: { 'retention.ms': 3600000 },
         deletionPolicy: 'Delete',
       });
-      await eventually(async () => expect((await ready(name)).observedGeneration).to.equal(2));
+      await waitFor(async () => expect((await ready(name)).observedGeneration).to.equal(2));
       expect((await kafka.observe(name))!.partitions).to.equal(4);
       expect((await ready(name)).topic!.status!.partitions).to.equal(4);
 
       // A spec below what Kafka has: the API server refuses lowering spec.partitions (a CEL rule), so
       // the topic grows in Kafka behind the operator's back; it cannot shrink it back.
       await admin.createPartitions({ topicPartitions: [{ topic: name, count: 6 }] });
-      await eventually(async () =>
+      await waitFor(async () =>
         expect((await ready(name)).ready).to.include({ status: 'False', reason: 'NotSupported' }),
       );
       expect((await ready(name)).ready!.message).to.contain('Decreasing partitions is not supported');
       expect((await kafka.observe(name))!.partitions).to.equal(6);
       const warnings = () => eventsWith('NotSupported');
-      await eventually(async () => expect(await warnings()).to.have.length(1));
+      await waitFor(async () => expect(await warnings()).to.have.length(1));
       // Terminal: counted as such, not as an error to retry.
       const terminal = (await metrics.reconciles.get()).values.find(
         (v) => v.labels.controller === 'topic' && v.labels.result === 'terminal',
@@ -155,7 +154,7 @@ for (const [label, start] of testServers('operator')) {
 
       await server.delete('topics', name);
       expect(await warnings()).to.have.length(1);
-      await eventually(async () => expect(await server.get('topics', name)).to.equal(undefined));
+      await waitFor(async () => expect(await server.get('topics', name)).to.equal(undefined));
       expect(await kafka.observe(name)).to.equal(undefined);
     });
 
@@ -163,7 +162,7 @@ for (const [label, start] of testServers('operator')) {
       operator('solo');
       const name = topicName('drift');
       await applyTopic(name, { partitions: 1, replicationFactor: 1, config: { 'retention.ms': 3600000 } });
-      await eventually(async () => expect((await ready(name)).ready).to.include({ status: 'True' }));
+      await waitFor(async () => expect((await ready(name)).ready).to.include({ status: 'True' }));
       const t = (await kafka.observe(name))!;
       await kafka.apply(
         {
@@ -177,10 +176,10 @@ for (const [label, start] of testServers('operator')) {
         t,
       );
       // The periodic resync re-reads Kafka and puts the spec's value back.
-      await eventually(async () =>
+      await waitFor(async () =>
         expect((await kafka.observe(name))!.config['retention.ms']!.value).to.equal('3600000'),
       );
-      await eventually(async () => expect(await eventsWith('ConfigDriftReverted')).to.not.have.length(0));
+      await waitFor(async () => expect(await eventsWith('ConfigDriftReverted')).to.not.have.length(0));
     });
 
     it('keeps reconciling other Topics next to a bad spec and an unmanaged one', async () => {
@@ -191,14 +190,14 @@ for (const [label, start] of testServers('operator')) {
       await applyTopic(bad, { partitions: 1, replicationFactor: 1, config: { 'min.insync.replicas': 3 } });
       await applyTopic(unmanaged, { partitions: 1, replicationFactor: 1 }, { 'parley.dev/managed': 'false' });
       await applyTopic(good, { partitions: 1, replicationFactor: 1 });
-      await eventually(async () => expect((await ready(good)).ready).to.include({ status: 'True' }));
-      await eventually(async () =>
+      await waitFor(async () => expect((await ready(good)).ready).to.include({ status: 'True' }));
+      await waitFor(async () =>
         expect((await ready(bad)).ready).to.include({ status: 'False', reason: 'InvalidSpec' }),
       );
       expect((await ready(bad)).ready!.message).to.equal(
         'spec.config["min.insync.replicas"] (3) must be <= spec.replicationFactor (1)',
       );
-      await eventually(async () =>
+      await waitFor(async () =>
         expect((await ready(unmanaged)).ready).to.include({ status: 'Unknown', reason: 'Unmanaged' }),
       );
       expect(await kafka.observe(bad)).to.equal(undefined);
@@ -241,10 +240,10 @@ for (const [label, start] of testServers('operator')) {
         },
       });
       // 2000 / 500 = 4 replicas, and never more than the 4 partitions.
-      await eventually(async () =>
+      await waitFor(async () =>
         expect((await server.get('deployments', 'worker'))!.spec!.replicas).to.equal(4),
       );
-      await eventually(async () =>
+      await waitFor(async () =>
         expect((await server.get('consumerautoscalers', 'worker'))!.status).to.deep.include({
           totalLag: 2000,
           desiredReplicas: 4,
@@ -273,7 +272,7 @@ for (const [label, start] of testServers('operator')) {
           pollingIntervalSeconds: 1,
         },
       });
-      await eventually(async () =>
+      await waitFor(async () =>
         expect(readyOf(await server.get('consumerautoscalers', 'orphan'))).to.include({
           status: 'False',
           reason: 'TargetMissing',
@@ -286,11 +285,11 @@ for (const [label, start] of testServers('operator')) {
     it('fails over: only the leader reconciles; when it dies the other takes the Lease and reconciles', async () => {
       const a = operator('replica-a');
       const lease = async () => (await server.get('leases', 'parley-operator'))?.spec;
-      await eventually(async () => expect((await lease())?.holderIdentity).to.equal('replica-a'));
+      await waitFor(async () => expect((await lease())?.holderIdentity).to.equal('replica-a'));
       const b = operator('replica-b');
       const first = topicName('failover-1');
       await applyTopic(first, { partitions: 1, replicationFactor: 1 });
-      await eventually(async () => expect((await ready(first)).ready).to.include({ status: 'True' }));
+      await waitFor(async () => expect((await ready(first)).ready).to.include({ status: 'True' }));
       expect(a.op.isLeader).to.equal(true);
       expect(b.op.isLeader).to.equal(false);
       expect(
@@ -302,8 +301,8 @@ for (const [label, start] of testServers('operator')) {
       await running.splice(running.indexOf(a.op), 1)[0]!.stop(false);
       const second = topicName('failover-2');
       await applyTopic(second, { partitions: 1, replicationFactor: 1 });
-      await eventually(async () => expect((await lease())!.holderIdentity).to.equal('replica-b'));
-      await eventually(async () => expect((await ready(second)).ready).to.include({ status: 'True' }));
+      await waitFor(async () => expect((await lease())!.holderIdentity).to.equal('replica-b'));
+      await waitFor(async () => expect((await ready(second)).ready).to.include({ status: 'True' }));
       expect(b.op.isLeader).to.equal(true);
       expect((await lease())!.leaseTransitions).to.equal(transitions + 1);
 
@@ -311,7 +310,7 @@ for (const [label, start] of testServers('operator')) {
       await running.splice(running.indexOf(b.op), 1)[0]!.stop(true);
       expect((await lease())!.holderIdentity ?? '').to.equal('');
       const c = operator('replica-c');
-      await eventually(() => expect(c.op.isLeader).to.equal(true), 1500);
+      await waitFor(() => expect(c.op.isLeader).to.equal(true), { timeoutMs: 1500 });
     });
   });
 }

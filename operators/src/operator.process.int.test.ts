@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { requireEnv } from '@parley/common/testing';
-import { eventually } from './testing/eventually.ts';
+import { waitFor } from '@parley/common';
 import { realServer, type TestServer } from './testing/servers.ts';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -140,7 +140,10 @@ describe('operator processes against the real API server and real Kafka', functi
       ...env,
     });
     processes.push(p);
-    await eventually(async () => expect((await p.readyz()).status).to.be.oneOf([200, 503]), 30_000, 200);
+    await waitFor(async () => expect((await p.readyz()).status).to.be.oneOf([200, 503]), {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+    });
     return p;
   }
 
@@ -169,11 +172,10 @@ describe('operator processes against the real API server and real Kafka', functi
     try {
       const name = topicName('nokafka');
       await applyTopic(name);
-      await eventually(
+      await waitFor(
         async () =>
           expect(readyOf(await asUserSees(name))).to.include({ status: 'False', reason: 'KafkaError' }),
-        60_000,
-        250,
+        { timeoutMs: 60_000, intervalMs: 250 },
       );
       const readyz = await op.readyz();
       expect(readyz.status).to.equal(503);
@@ -181,13 +183,15 @@ describe('operator processes against the real API server and real Kafka', functi
       expect(op.exited).to.equal(false);
 
       await gate.open();
-      await eventually(
+      await waitFor(
         async () =>
           expect(readyOf(await asUserSees(name))).to.include({ status: 'True', reason: 'Reconciled' }),
-        60_000,
-        250,
+        { timeoutMs: 60_000, intervalMs: 250 },
       );
-      await eventually(async () => expect((await op.readyz()).status).to.equal(200), 30_000, 250);
+      await waitFor(async () => expect((await op.readyz()).status).to.equal(200), {
+        timeoutMs: 30_000,
+        intervalMs: 250,
+      });
       const seen = await asUserSees(name);
       expect(seen.status.observedGeneration).to.equal(seen.metadata.generation);
       expect(readyOf(seen)!.observedGeneration).to.equal(seen.metadata.generation);
@@ -216,60 +220,64 @@ describe('operator processes against the real API server and real Kafka', functi
 
   it('fails over between processes: the leader is killed (SIGKILL), the other holds the Lease within its duration and reconciles', async () => {
     const a = await start('process-a');
-    await eventually(async () => expect(await holder()).to.equal('process-a'), 30_000, 100);
+    await waitFor(async () => expect(await holder()).to.equal('process-a'), {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+    });
     const b = await start('process-b');
     const first = topicName('before');
     await applyTopic(first);
-    await eventually(
-      async () => expect(readyOf(await asUserSees(first))).to.include({ status: 'True' }),
-      30_000,
-      250,
-    );
+    await waitFor(async () => expect(readyOf(await asUserSees(first))).to.include({ status: 'True' }), {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+    });
 
     a.kill('SIGKILL');
     const killed = Date.now();
-    await eventually(async () => expect(await holder()).to.equal('process-b'), 30_000, 100);
+    await waitFor(async () => expect(await holder()).to.equal('process-b'), {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+    });
     // Lease duration 3 s, retry period 0.5 s: the standby takes over within about 3.5 s.
     expect(Date.now() - killed).to.be.below(6_000);
     const second = topicName('after');
     await applyTopic(second);
-    await eventually(
-      async () => expect(readyOf(await asUserSees(second))).to.include({ status: 'True' }),
-      30_000,
-      250,
-    );
+    await waitFor(async () => expect(readyOf(await asUserSees(second))).to.include({ status: 'True' }), {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+    });
     expect(b.exited).to.equal(false);
   });
 
   it('keeps reconciling across an API server restart (its watches end and are made again)', async () => {
     const op = await start('restart');
-    await eventually(async () => expect(await holder()).to.equal('restart'), 30_000, 100);
+    await waitFor(async () => expect(await holder()).to.equal('restart'), {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+    });
     const name = topicName('restart');
     await applyTopic(name, 1);
-    await eventually(
-      async () => expect(readyOf(await asUserSees(name))).to.include({ status: 'True' }),
-      30_000,
-      250,
-    );
+    await waitFor(async () => expect(readyOf(await asUserSees(name))).to.include({ status: 'True' }), {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+    });
 
     await server.cluster!.restartApiServer();
     await applyTopic(name, 3);
-    await eventually(
+    await waitFor(
       async () => {
         const seen = await asUserSees(name);
         expect(seen.status.partitions).to.equal(3);
-        expect(seen.status.observedGeneration).to.equal(seen.metadata.generation);
+        return expect(seen.status.observedGeneration).to.equal(seen.metadata.generation);
       },
-      60_000,
-      250,
+      { timeoutMs: 60_000, intervalMs: 250 },
     );
     const created = topicName('after-restart');
     await applyTopic(created);
-    await eventually(
-      async () => expect(readyOf(await asUserSees(created))).to.include({ status: 'True' }),
-      60_000,
-      250,
-    );
+    await waitFor(async () => expect(readyOf(await asUserSees(created))).to.include({ status: 'True' }), {
+      timeoutMs: 60_000,
+      intervalMs: 250,
+    });
     expect(op.exited).to.equal(false);
   });
 });

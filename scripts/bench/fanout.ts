@@ -270,7 +270,7 @@ async function runSocketIo(members: number, messages: number, rate: number): Pro
 
 async function runParley(members: number, messages: number, rate: number, pub: Cluster): Promise<Result> {
   const { authModule, authSettings, generateSigningJwk } = await import('@parley/auth');
-  const { runService } = await import('@parley/common');
+  const { runService } = await import('@parley/common/service');
   const dir = mkdtempSync(join(tmpdir(), 'parley-fanout-'));
   const tag = randomBytes(3).toString('hex');
   const prefix = `bench-fanout-${tag}:`;

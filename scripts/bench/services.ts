@@ -9,7 +9,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { authModule, authSettings, generateSigningJwk } from '@parley/auth';
-import { runService, type Infer, type Running } from '@parley/common';
+import type { Infer, Running } from '@parley/common';
+import { runService } from '@parley/common/service';
 import { freePort, waitReady } from './lib.ts';
 
 const MESSAGE_MAIN = new URL('../../services/message/src/main.ts', import.meta.url).pathname;

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { backoffDelay, Controller, WorkQueue, type Outcome } from './queue.ts';
-import { eventually } from '../testing/eventually.ts';
+import { waitFor } from '@parley/common';
 
 const backoff = { baseMs: 100, maxMs: 1000 };
 const ok: Outcome = { kind: 'ok' };
@@ -119,9 +119,9 @@ describe('Controller', () => {
     });
     c.start();
     for (const k of ['a', 'b', 'c']) c.enqueue(k);
-    await eventually(() => expect(batches.flat()).to.have.members(['a', 'b', 'c']));
+    await waitFor(() => expect(batches.flat()).to.have.members(['a', 'b', 'c']));
     c.enqueue('a');
-    await eventually(() => expect(batches.flat()).to.have.length(4));
+    await waitFor(() => expect(batches.flat()).to.have.length(4));
     expect(batches[0]).to.deep.equal(['a', 'b', 'c']);
     expect(maxConcurrent).to.equal(1);
     await c.stop();
@@ -137,7 +137,7 @@ describe('Controller', () => {
     );
     c.start();
     c.enqueue('a');
-    await eventually(() => expect(outcomes).to.deep.equal(['error', 'error', 'ok']));
+    await waitFor(() => expect(outcomes).to.deep.equal(['error', 'error', 'ok']));
     await c.stop();
   });
 });

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { eventually } from '../testing/eventually.ts';
+import { waitFor } from '@parley/common';
 import { testDeployment, testServers, type TestObject, type TestServer } from '../testing/servers.ts';
 import { TOPICS } from './kinds.ts';
 import { ClientNodeKube } from './clientnode.ts';
@@ -43,7 +43,7 @@ for (const [label, start] of testServers('clientnode')) {
       await server.apply('topics', topic('b', 1));
       await server.apply('topics', topic('a', 2));
       await server.delete('topics', 'b');
-      await eventually(() => expect(seen).to.have.length(3));
+      await waitFor(() => expect(seen).to.have.length(3));
       expect(seen).to.deep.equal(['ADDED b gen=1', 'MODIFIED a gen=2', 'DELETED b gen=1']);
       handle.stop();
     });
@@ -86,12 +86,12 @@ for (const [label, start] of testServers('clientnode')) {
       const deleting = (await kube.get(TOPICS, ns, 'a'))!;
       expect(deleting.metadata.deletionTimestamp).to.be.a('string');
       await kube.setFinalizers(TOPICS, ns, 'a', [], deleting.metadata.resourceVersion!);
-      await eventually(async () => expect(await kube.get(TOPICS, ns, 'a')).to.equal(undefined));
+      await waitFor(async () => expect(await kube.get(TOPICS, ns, 'a')).to.equal(undefined));
     });
 
     it('reads a Deployment and writes its scale subresource, 409 when stale', async () => {
       await server.apply('deployments', testDeployment('w', 1));
-      await eventually(async () =>
+      await waitFor(async () =>
         expect(await kube.getDeployment(ns, 'w')).to.deep.equal({
           name: 'w',
           namespace: ns,
@@ -103,7 +103,7 @@ for (const [label, start] of testServers('clientnode')) {
       expect(await kube.getDeployment(ns, 'missing')).to.equal(undefined);
       // The deployment controller writes status meanwhile (a new resourceVersion): a 409 then means
       // read again and retry, as the autoscaler does on its next reconcile.
-      const scale = await eventually(async () => {
+      const scale = await waitFor(async () => {
         const read = (await kube.getDeploymentScale(ns, 'w'))!;
         const updated = await kube.updateDeploymentScale(ns, 'w', 3, read.resourceVersion);
         expect(updated.replicas).to.equal(3);

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { requireEnv } from '@parley/common/testing';
-import { eventually } from './eventually.ts';
+import { waitFor } from '@parley/common';
 
 const run = promisify(execFile);
 
@@ -102,10 +102,9 @@ export class Cluster {
     const name = `${prefix}-${randomBytes(3).toString('hex')}`;
     await this.core.createNamespace({ body: { metadata: { name, labels } } });
     // The ServiceAccount admission plugin needs the namespace's "default" ServiceAccount.
-    await eventually(
-      () => this.core.readNamespacedServiceAccount({ namespace: name, name: 'default' }),
-      30_000,
-    );
+    await waitFor(() => this.core.readNamespacedServiceAccount({ namespace: name, name: 'default' }), {
+      timeoutMs: 30_000,
+    });
     return name;
   }
 
@@ -175,8 +174,8 @@ export class Cluster {
       }
     };
     process.kill(pid, 'SIGTERM');
-    await eventually(gone, 5_000, 100).catch(() => process.kill(pid, 'SIGKILL'));
-    await eventually(gone, 10_000, 100);
+    await waitFor(gone, { timeoutMs: 5_000, intervalMs: 100 }).catch(() => process.kill(pid, 'SIGKILL'));
+    await waitFor(gone, { timeoutMs: 10_000, intervalMs: 100 });
     const up = await command('bash', [new URL('../../../scripts/kube/up.sh', import.meta.url).pathname]);
     if (up.code !== 0) throw new Error(`scripts/kube/up.sh failed: ${up.stderr}`);
   }

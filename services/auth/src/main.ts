@@ -1,4 +1,4 @@
-import { main } from '@parley/common';
+import { main } from '@parley/common/service';
 import { authSettings } from './config.ts';
 import { authModule } from './module.ts';
 

@@ -1,4 +1,7 @@
+import type { EventType } from './events.ts';
 import type { Message } from './types.ts';
+
+export { eventTypes, type EventType } from './events.ts';
 
 /**
  * The frames of Parley's WebSocket protocol (`GET /v1/ws`, subprotocol `parley.v1`) as the client
@@ -88,8 +91,7 @@ export interface PresenceFrame {
   lastSeen?: string;
 }
 
-/** The `data` of each chat event type. */
-export interface EventData {
+interface EventDataByType {
   'message.created': Message;
   'message.edited': { message: Message };
   'message.deleted': { id: string; seq: number; by: string };
@@ -99,7 +101,11 @@ export interface EventData {
   'member.added': { userId: string; by: string };
   'member.removed': { userId: string; by: string };
 }
-export type EventType = keyof EventData;
+/**
+ * The `data` of each chat event type. The types come from the AsyncAPI document (events.ts is
+ * generated): a new event there fails to compile here until its data shape is written above.
+ */
+export type EventData = { [T in EventType]: EventDataByType[T] };
 export type ChatEventFrame = {
   [T in EventType]: {
     type: T;
@@ -115,16 +121,6 @@ export type ChatEventFrame = {
     traceparent?: string;
   };
 }[EventType];
-export const eventTypes: readonly EventType[] = [
-  'message.created',
-  'message.edited',
-  'message.deleted',
-  'reaction.changed',
-  'receipt.updated',
-  'conversation.updated',
-  'member.added',
-  'member.removed',
-];
 
 export type ServerFrame =
   | ReadyFrame

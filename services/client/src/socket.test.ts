@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { waitFor } from '@parley/common';
 import { ParleyClient } from './client.ts';
 import type { ClientFrame, ServerFrame } from './frames.ts';
 import { ParleySocket, type WebSocketLike } from './socket.ts';
@@ -51,15 +52,8 @@ class FakeWS implements WebSocketLike {
   }
 }
 
-async function until<T>(fn: () => T | undefined | false, what: string, ms = 2_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+/** waitFor options for this file's fake sockets: everything happens within milliseconds. */
+const soon = (what: string) => ({ what, timeoutMs: 2_000, intervalMs: 2 });
 
 const msg = (seq: number, id = `m${seq}`): Message => ({
   id,
@@ -97,7 +91,11 @@ function session() {
   const socket = new ParleySocket({ client, WebSocket: FakeWS, backoff: { baseMs: 1, maxMs: 5 } });
   const messages: string[] = [];
   socket.on('message', (m, meta) => messages.push(`${m.id}${meta.replay ? ' (replay)' : ''}`));
-  return { socket, messages, ws: (i: number) => until(() => FakeWS.all[i], `socket ${i}`) };
+  return {
+    socket,
+    messages,
+    ws: (i: number) => waitFor(() => FakeWS.all[i], soon(`socket ${i}`)),
+  };
 }
 
 describe('ParleySocket (in-memory WebSocket)', () => {
@@ -123,7 +121,7 @@ describe('ParleySocket (in-memory WebSocket)', () => {
     w0.serverClose(1006);
     const w1 = await ws(1);
     w1.ready();
-    const resend = await until(() => w1.sent.find((f) => f.type === 'send'), 're-send');
+    const resend = await waitFor(() => w1.sent.find((f) => f.type === 'send'), soon('re-send'));
     expect(resend).to.include({ conversationId: C, clientMsgId: 'k-1', body: 'hi' });
     w1.deliver({ type: 'ack', for: 'send', messageId: 'mid', conversationId: C, clientMsgId: 'k-1' });
     expect((await sent).messageId).to.equal('mid');
@@ -141,7 +139,7 @@ describe('ParleySocket (in-memory WebSocket)', () => {
     w0.serverClose(4010, 'slow consumer');
     const w1 = await ws(1);
     w1.ready();
-    const resume = await until(() => w1.sent.find((f) => f.type === 'resume'), 'resume');
+    const resume = await waitFor(() => w1.sent.find((f) => f.type === 'resume'), soon('resume'));
     expect(resume).to.deep.include({ cursors: { [C]: 2 } });
     w1.deliver(created(msg(2), true)); // a duplicate the SDK must drop
     w1.deliver(created(msg(3), true));
@@ -237,7 +235,7 @@ describe('ParleySocket (in-memory WebSocket)', () => {
     socket.on('state', (s) => states.push(s));
     socket.on('error', () => {});
     void socket.connect();
-    const w = await until(() => FakeWS.all[0], 'a socket after the retry');
+    const w = await waitFor(() => FakeWS.all[0], soon('a socket after the retry'));
     expect(w.protocols).to.deep.equal(['parley.v1', 'parley.bearer.at2']);
     expect(states.slice(0, 3)).to.deep.equal(['connecting', 'waiting', 'connecting']);
     socket.close();
@@ -274,7 +272,7 @@ describe('ParleySocket (in-memory WebSocket)', () => {
     expect(await refused.catch((e: Error) => e.message)).to.equal(
       'CONVERSATION_NOT_FOUND: no such conversation',
     );
-    await until(() => w0.sent.filter((f) => f.type === 'send').length === 3, 'the retry');
+    await waitFor(() => w0.sent.filter((f) => f.type === 'send').length === 3, soon('the retry'));
     w0.deliver({ type: 'ack', for: 'send', messageId: 'ok', conversationId: C, clientMsgId: 'later' });
     expect((await retried).messageId).to.equal('ok');
     socket.close();

@@ -406,7 +406,7 @@ export class ParleySocket extends Emitter<SocketEvents> {
         if (f.eventId && !this.seen.add(`p:${f.eventId}`)) return;
         return this.emit('presence', f);
       default:
-        if ((eventTypes as string[]).includes(f.type)) this.onEvent(f);
+        if ((eventTypes as readonly string[]).includes(f.type)) this.onEvent(f);
     }
   }
 

@@ -12,8 +12,12 @@ export { findNul } from './nul.ts';
 export { checkJsonShape, JSON_LIMITS, type JsonShapeProblem } from './jsonshape.ts';
 export { recordContext, traceHeaders, tracedEventLog } from './eventlog/traced.ts';
 export * from './settings.ts';
-export * from './dependencies.ts';
-export * from './service.ts';
+// Connecting the adapters loads every driver (mongodb, kafkajs, ioredis, better-sqlite3, twilio):
+// that lives behind '@parley/common/dependencies' and '@parley/common/service' (runService, main),
+// so importing this index does not. Their types are free, so they stay here.
+export type { CommonConfig, ConnectOptions, Connected, Dependencies } from './dependencies.ts';
+export type { ModuleContext, RunOptions, Running, ServiceModule } from './service.ts';
+export { packageVersion } from './version.ts';
 export * from './process.ts';
 export * from './docstore/port.ts';
 export * from './eventlog/port.ts';

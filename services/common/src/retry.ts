@@ -36,7 +36,12 @@ export async function retryForever<T>(
   }
 }
 
-/** Polls `check` until it returns a truthy value or the deadline passes. For tests and scripts. */
+/**
+ * Polls `check` until it returns a truthy value or the deadline passes: tests and scripts wait for
+ * async work with this, never with a fixed sleep. A throw counts as "not yet", so an assertion
+ * works as a check (`() => expect(x).to.equal(1)`: a chai Assertion is truthy); on timeout the
+ * last error is the thrown error's message and cause.
+ */
 export async function waitFor<T>(
   check: () => T | Promise<T>,
   opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
@@ -52,7 +57,7 @@ export async function waitFor<T>(
     }
     if (Date.now() > deadline) {
       const why = lastErr instanceof Error ? `: ${lastErr.message}` : '';
-      throw new Error(`timed out waiting for ${opts.what ?? 'condition'}${why}`);
+      throw new Error(`timed out waiting for ${opts.what ?? 'condition'}${why}`, { cause: lastErr });
     }
     await sleep(opts.intervalMs ?? 25);
   }

@@ -1,4 +1,3 @@
-export { packageVersion } from './version.ts';
 import { Api, bearerToken, type Principal } from './api.ts';
 import { RateLimiter, tooMany } from './ratelimit.ts';
 import { ConfigError, type Infer, type Spec } from './config.ts';

@@ -78,6 +78,9 @@ describe('tracing on (in-memory exporter)', () => {
     expect((await finished(1))[0]!.parentSpanContext?.spanId).to.equal('b7ad6b7169203331');
   });
 
+  // The one test of this file on a (loopback) port, kept in the unit phase on purpose: tracing
+  // started and shut down once in a process does not patch http again, so run in the integration
+  // phase it would leave services/standalone/src/tracing.int.test.ts without HTTP spans.
   it('traces fetch() and the HTTP server it calls as one trace (traceparent on the wire)', async () => {
     const server = createServer((_req, res) => res.end('ok'));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { authModule, authSettings, generateSigningJwk } from '@parley/auth';
 import { MongoDocumentStore, requireEnv } from '@parley/common/testing';
-import { q, runService, waitFor, type Infer, type Running } from '@parley/common';
+import { q, waitFor, type Infer, type Running } from '@parley/common';
+import { runService } from '@parley/common/service';
 import { messageSettings } from './config.ts';
 import { messageApiModule } from './module.ts';
 

@@ -1,4 +1,4 @@
-import { main } from '@parley/common';
+import { main } from '@parley/common/service';
 import { messageSettings } from './config.ts';
 import { messageApiModule, messageWorkerModule } from './module.ts';
 

@@ -1,5 +1,6 @@
 import { authModule } from '@parley/auth';
-import { runService, type Infer, type Running } from '@parley/common';
+import type { Infer, Running } from '@parley/common';
+import { runService } from '@parley/common/service';
 import { messageApiModule, messageWorkerModule } from '@parley/message';
 import { standaloneSettings } from './config.ts';
 

@@ -1,4 +1,5 @@
-import { main, type Infer } from '@parley/common';
+import type { Infer } from '@parley/common';
+import { main } from '@parley/common/service';
 import { authModule } from '@parley/auth';
 import { messageApiModule, messageWorkerModule } from '@parley/message';
 import { standaloneSettings } from './config.ts';

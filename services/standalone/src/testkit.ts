@@ -1,51 +1,45 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Running } from '@parley/common';
 import { TestSocket } from '@parley/common/testing';
+import { runStandalone } from './app.ts';
 
-// Test-side view of JSON answers: loose on purpose, each assertion names the fields it needs.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Json = Record<string, any>;
+export { restClient, type Json, type User } from '@parley/common/testing';
 
-export interface User {
-  id: string;
-  username: string;
-  token: string;
-  refresh: string;
-}
-
-/** A REST caller for tests against a running Parley at `base`. */
-export function restClient(base: () => string) {
-  const call = async (
-    method: string,
-    path: string,
-    token?: string,
-    body?: unknown,
-    headers: Record<string, string> = {},
-  ) => {
-    const res = await fetch(base() + path, {
-      method,
-      headers: {
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-        ...headers,
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+/**
+ * An embedded Parley on free loopback ports, silent, with its data in a fresh temporary directory
+ * (`env` adds or overrides settings), once ready. `stop` stops it and removes the directory.
+ */
+export async function startEmbedded(
+  name: string,
+  env: Record<string, string> = {},
+): Promise<{ running: Running; dir: string; stop(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), `parley-${name}-`));
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  let running: Running;
+  try {
+    running = await runStandalone({
+      PORT: '0',
+      MANAGEMENT_PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: dir,
+      LOG_LEVEL: 'silent',
+      ...env,
     });
-    const text = await res.text();
-    return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : {}) as Json };
+    await running.ready;
+  } catch (err) {
+    remove();
+    throw err;
+  }
+  return {
+    running,
+    dir,
+    stop: async () => {
+      await running.stop('test');
+      remove();
+    },
   };
-  const register = async (username: string): Promise<User> => {
-    const r = await call('POST', '/v1/auth/register', undefined, {
-      username,
-      password: 'correct horse battery',
-    });
-    if (r.status !== 201) throw new Error(`register ${username}: ${r.status} ${JSON.stringify(r.body)}`);
-    return {
-      id: r.body.user.id,
-      username,
-      token: r.body.tokens.accessToken,
-      refresh: r.body.tokens.refreshToken,
-    };
-  };
-  return { call, register };
 }
 
 /** Sockets opened by a test, terminated together afterwards. */

@@ -7,3 +7,4 @@ export { MemoryCache } from '../cache/memory.ts';
 export { TestSocket, wsUrl, type Frame } from './wsclient.ts';
 export { adapterUnderTest } from './contract.ts';
 export { apiCaller, randomIp, type Call, type CallOptions, type TestResponse } from './http.ts';
+export { restClient, TEST_PASSWORD, type Json, type User } from './restclient.ts';

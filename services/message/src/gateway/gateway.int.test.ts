@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { authModule, authSettings, generateSigningJwk } from '@parley/auth';
 import { requireEnv, TestSocket, type Frame } from '@parley/common/testing';
-import { runService, waitFor, type Infer, type Running } from '@parley/common';
+import { waitFor, type Infer, type Running } from '@parley/common';
+import { runService } from '@parley/common/service';
 
 const MAIN = new URL('../main.ts', import.meta.url).pathname;
 

@@ -1,32 +1,20 @@
 import { expect } from 'chai';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ParleyApiError, ParleyClient } from '@parley/client';
 import type { Running } from '@parley/common';
-import { runStandalone } from './app.ts';
+import { startEmbedded } from './testkit.ts';
 
 describe('client SDK against an embedded server', function () {
   this.timeout(20_000);
   let running: Running;
-  let dir: string;
+  let stop: () => Promise<void>;
   let client: ParleyClient;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'parley-client-'));
-    running = await runStandalone({
-      PORT: '0',
-      MANAGEMENT_PORT: '0',
-      HOST: '127.0.0.1',
-      DATA_DIR: dir,
-      LOG_LEVEL: 'silent',
-    });
-    await running.ready;
+    ({ running, stop } = await startEmbedded('client'));
     client = new ParleyClient({ baseUrl: running.url + '/' });
   });
   after(async () => {
-    await running.stop('test');
-    rmSync(dir, { recursive: true, force: true });
+    await stop();
   });
 
   it('reads liveness', async () => {

@@ -1,10 +1,7 @@
 import { expect } from 'chai';
 import { randomInt, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Running } from '@parley/common';
-import { runStandalone } from './app.ts';
+import { startEmbedded } from './testkit.ts';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -17,30 +14,22 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 describe('API contract: every status the server produces is documented (embedded)', function () {
   this.timeout(120_000);
   let running: Running;
-  let dir: string;
+  let stop: (() => Promise<void>) | undefined;
   let doc: { paths: Record<string, Record<string, Json>> };
   // A fresh client address per call: the general limit is per client.
   const from = () => `10.${randomInt(250)}.${randomInt(250)}.${randomInt(250) + 1}`;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'parley-contract-'));
-    running = await runStandalone({
-      PORT: '0',
-      MANAGEMENT_PORT: '0',
-      HOST: '127.0.0.1',
-      DATA_DIR: dir,
-      LOG_LEVEL: 'silent',
+    ({ running, stop } = await startEmbedded('contract', {
       HTTP_BODY_LIMIT_BYTES: '4096',
       // Low enough to reach on every operation; each probe comes from its own address.
       RATE_LIMIT_PER_MINUTE: '2',
       RATE_LIMIT_REGISTER_PER_15MIN: '1000',
-    });
-    await running.ready;
+    }));
     doc = (await running.inject({ method: 'GET', url: '/v1/openapi.json' })).json();
   });
   after(async () => {
-    await running?.stop('test');
-    rmSync(dir, { recursive: true, force: true });
+    await stop?.();
   });
 
   const operations = () =>

@@ -1,16 +1,12 @@
 import { expect } from 'chai';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Running } from '@parley/common';
-import { runStandalone } from './app.ts';
-import { restClient, SocketPool, type User } from './testkit.ts';
+import { restClient, SocketPool, startEmbedded, type User } from './testkit.ts';
 
 /** One send limit per user over REST and every socket together (#18): a token bucket. */
 describe('per-user send limit (embedded)', function () {
   this.timeout(30_000);
   let running: Running;
-  let dir: string;
+  let stop: (() => Promise<void>) | undefined;
   let base: string;
   let alice: User;
   let conv: string;
@@ -18,17 +14,10 @@ describe('per-user send limit (embedded)', function () {
   const pool = new SocketPool(() => base);
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'parley-sendlimit-'));
-    running = await runStandalone({
-      PORT: '0',
-      MANAGEMENT_PORT: '0',
-      HOST: '127.0.0.1',
-      DATA_DIR: dir,
-      LOG_LEVEL: 'silent',
+    ({ running, stop } = await startEmbedded('sendlimit', {
       SEND_RATE_PER_MINUTE: '30', // one token every 2 s
       SEND_BURST: '3',
-    });
-    await running.ready;
+    }));
     base = running.url;
     [alice] = (await Promise.all(['alice', 'bob'].map(register))) as [User, User];
     conv = (await call('POST', '/v1/conversations', alice.token, { type: 'direct', members: ['bob'] })).body
@@ -36,8 +25,7 @@ describe('per-user send limit (embedded)', function () {
   });
   after(async () => {
     for (const s of pool.sockets.splice(0)) s.ws.terminate();
-    await running?.stop('test');
-    rmSync(dir, { recursive: true, force: true });
+    await stop?.();
   });
 
   it('lets a burst through, then answers REST with 429 and Retry-After and the socket with RATE_LIMITED', async () => {
