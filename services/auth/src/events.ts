@@ -22,13 +22,13 @@ export function userEvent(
 
 export class UserEvents {
   constructor(
-    private readonly log: EventLog,
+    private readonly events: EventLog,
     private readonly topic: string,
   ) {}
 
   async emit(...events: UserEvent[]): Promise<void> {
     if (events.length === 0) return;
-    await this.log.produce(
+    await this.events.produce(
       this.topic,
       events.map((e) => ({
         key: e.data.userId,

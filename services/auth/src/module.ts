@@ -73,7 +73,7 @@ export function authModule<C extends AuthConfig>(): ServiceModule<C> {
     async start(ctx) {
       const { cfg, logger } = ctx;
       const deps = ctx.deps();
-      await deps.log.ensureTopics([{ name: cfg.topics.userEvents, partitions: cfg.topics.partitions }]);
+      await deps.events.ensureTopics([{ name: cfg.topics.userEvents, partitions: cfg.topics.partitions }]);
       const store = await AuthStore.open(deps.store);
       if (cfg.auth.legacyAdminUsernames?.length)
         logger.warn(
@@ -88,7 +88,7 @@ export function authModule<C extends AuthConfig>(): ServiceModule<C> {
         store,
         deps.cache,
         deps.sms,
-        new UserEvents(deps.log, cfg.topics.userEvents),
+        new UserEvents(deps.events, cfg.topics.userEvents),
         tokens,
         {
           accessTtlSec: cfg.auth.accessTtlSec,

@@ -20,7 +20,8 @@ import type { Sms } from './sms/port.ts';
 
 export interface Dependencies {
   store: DocumentStore;
-  log: EventLog;
+  /** The event log (Kafka, or the embedded one): commands and events, not logging. */
+  events: EventLog;
   cache: Cache;
   sms: Sms;
 }
@@ -31,7 +32,7 @@ export type CommonConfig = Infer<typeof commonSettings>;
 export function selectAdapters(cfg: CommonConfig): Record<keyof Dependencies, string> {
   return {
     store: cfg.mongo.url ? 'mongo' : 'sqlite',
-    log: cfg.kafka.brokers ? 'kafka' : 'embedded',
+    events: cfg.kafka.brokers ? 'kafka' : 'embedded',
     cache: cfg.redis.nodes ? 'redis' : 'memory',
     sms: cfg.twilio.accountSid ? 'twilio' : 'console',
   };
@@ -147,7 +148,7 @@ export async function connectDependencies(opts: ConnectOptions): Promise<Connect
   timer.unref();
 
   return {
-    deps: { store, log, cache, sms },
+    deps: { store, events: log, cache, sms },
     close: async () => {
       clearInterval(timer);
       // The event log first: consumers commit what they finished, before the store goes away.

@@ -175,7 +175,10 @@ export async function runService<S extends Spec & { [K in keyof CommonConfig]: u
     });
     // Trace context rides in record headers, so the worker and the fan-out join the sender's trace.
     if (tracingEnabled())
-      connected = { ...connected, deps: { ...connected.deps, log: tracedEventLog(connected.deps.log) } };
+      connected = {
+        ...connected,
+        deps: { ...connected.deps, events: tracedEventLog(connected.deps.events) },
+      };
     // A module that cannot start yet (Kafka down while a pod restarts, say) is retried with
     // backoff: the process stays up and unready instead of exiting and dropping its sockets (#21).
     for (const m of modules) {

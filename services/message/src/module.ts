@@ -25,7 +25,7 @@ export type MessageConfig = Infer<Omit<Settings, 'role'>>;
 async function ensureTopics(ctx: { cfg: MessageConfig; deps: () => Dependencies }) {
   const c = ctx.cfg.chat;
   const spec = { partitions: c.partitions, replicationFactor: c.replicationFactor };
-  await ctx.deps().log.ensureTopics([
+  await ctx.deps().events.ensureTopics([
     { name: c.topicMessages, ...spec },
     { name: c.topicEvents, ...spec },
     { name: c.topicDlq, ...spec },
@@ -86,7 +86,7 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
       const c = ctx.cfg.chat;
       chat = createChat(
         store,
-        ctx.deps().log,
+        ctx.deps().events,
         {
           topicMessages: c.topicMessages,
           topicEvents: c.topicEvents,
@@ -115,7 +115,7 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
       });
       try {
         relay = await startRelay({
-          log: ctx.deps().log,
+          events: ctx.deps().events,
           cache: ctx.deps().cache,
           topic: c.topicEvents,
           groupId: ctx.cfg.ws.fanoutGroup,
@@ -158,13 +158,13 @@ export function messageWorkerModule<C extends MessageConfig>(): ServiceModule<C>
       const store = await MessageStore.open(ctx.deps().store);
       const persister = new Persister(
         store,
-        ctx.deps().log,
+        ctx.deps().events,
         ctx.deps().cache,
         { topicEvents: c.topicEvents, topicDlq: c.topicDlq, maxAttempts: c.maxAttempts },
         ctx.logger,
         metrics,
       );
-      const sub = await ctx.deps().log.subscribe({
+      const sub = await ctx.deps().events.subscribe({
         groupId: c.workerGroup,
         topics: [c.topicMessages],
         fromBeginning: true,

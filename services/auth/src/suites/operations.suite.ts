@@ -37,7 +37,7 @@ export function eventCases(h: AuthHarness): void {
   describe('events', () => {
     it('writes versioned envelopes to user.events keyed by user id', async () => {
       const seen: Record<string, unknown>[] = [];
-      const sub = await h.running.deps().log.subscribe({
+      const sub = await h.running.deps().events.subscribe({
         groupId: `test-${randomUUID()}`,
         topics: ['user.events'],
         fromBeginning: true,

@@ -10,14 +10,14 @@ import type { MessageStore } from '../domain/store.ts';
 export class ChatEvents {
   constructor(
     private readonly store: MessageStore,
-    private readonly log: EventLog,
+    private readonly events: EventLog,
     private readonly topic: string,
   ) {}
 
   /** Produces one event, keyed by conversation, with the members as recipients. */
   async emit(type: ChatEventType, conversationId: string, data: Record<string, unknown>): Promise<void> {
     const recipients = (await this.store.membersOf(conversationId)).map((m) => m.userId);
-    await this.log.produce(this.topic, [
+    await this.events.produce(this.topic, [
       {
         key: conversationId,
         value: JSON.stringify(chatEvent(type, conversationId, recipients, data)),

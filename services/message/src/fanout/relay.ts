@@ -46,14 +46,14 @@ export class RelayMetrics {
  * which Kafka redelivers; clients de-duplicate by id, and resume closes any gap.
  */
 export async function startRelay(opts: {
-  log: EventLog;
+  events: EventLog;
   cache: Cache;
   topic: string;
   groupId: string;
   logger: Logger;
   metrics: RelayMetrics;
 }): Promise<Subscription> {
-  return opts.log.subscribe({
+  return opts.events.subscribe({
     groupId: opts.groupId,
     topics: [opts.topic],
     // Live delivery only: what happened before this group existed is served by resume.

@@ -28,7 +28,7 @@ export function messageCases(h: MessageHarness): void {
     /** Counts message.created events per message id on this run's events topic. */
     async function watchCreated() {
       const seen = new Map<string, number>();
-      const sub = await h.running.deps().log.subscribe({
+      const sub = await h.running.deps().events.subscribe({
         groupId: `watch-${randomBytes(4).toString('hex')}`,
         topics: [h.env.TOPIC_CHAT_EVENTS!],
         fromBeginning: true,

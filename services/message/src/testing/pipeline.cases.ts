@@ -61,7 +61,7 @@ export function pipelineCases(h: MessageHarness): void {
       const [a, b] = [await user(), await user()];
       const conv = await direct(a, b);
       const events: Json[] = [];
-      const sub = await h.running.deps().log.subscribe({
+      const sub = await h.running.deps().events.subscribe({
         groupId: `t-${randomUUID()}`,
         topics: [h.env.TOPIC_CHAT_EVENTS!],
         fromBeginning: true,
@@ -84,7 +84,7 @@ export function pipelineCases(h: MessageHarness): void {
       const [a, b] = [await user(), await user()];
       const conv = await direct(a, b);
       const dlq: ConsumedRecord[] = [];
-      const sub = await h.running.deps().log.subscribe({
+      const sub = await h.running.deps().events.subscribe({
         groupId: `t-${randomUUID()}`,
         topics: [h.env.TOPIC_CHAT_DLQ!],
         fromBeginning: true,
@@ -93,7 +93,7 @@ export function pipelineCases(h: MessageHarness): void {
       try {
         await h.running
           .deps()
-          .log.produce(h.env.TOPIC_CHAT_MESSAGES!, [
+          .events.produce(h.env.TOPIC_CHAT_MESSAGES!, [
             { key: conv, value: '{"type":"message.send", "oops": ' },
           ]);
         const after = await send(a.token, conv, { clientMsgId: 'after-poison', body: 'still flowing' });

@@ -94,7 +94,7 @@ export class Persister {
 
   constructor(
     private readonly store: MessageStore,
-    private readonly log: EventLog,
+    private readonly events: EventLog,
     private readonly cache: Cache,
     private readonly opts: WorkerOptions,
     private readonly logger: Logger,
@@ -179,7 +179,7 @@ export class Persister {
     // Events go out once per batch, before the offsets are committed: a crash re-emits them
     // (at least once; clients de-duplicate by message id).
     if (fresh.length > 0)
-      await this.log.produce(
+      await this.events.produce(
         this.opts.topicEvents,
         fresh.map(({ message, command, record }) => ({
           key: message.conversationId,
@@ -368,7 +368,7 @@ export class Persister {
       },
       'command sent to DLQ',
     );
-    await this.log.produce(this.opts.topicDlq, [
+    await this.events.produce(this.opts.topicDlq, [
       {
         key: record.key,
         value: record.value,
