@@ -62,17 +62,20 @@ export async function freePort(): Promise<number> {
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Polls `cond` until true; throws with `what` after `timeoutMs`. */
+/** Polls `cond` until true; throws with `what` (computed then, so it can hold fresh logs) after `timeoutMs`. */
 export async function until(
   cond: () => boolean | Promise<boolean>,
   timeoutMs: number,
-  what: string,
+  what: string | (() => string),
   intervalMs = 200,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await Promise.resolve(cond()).catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`,
+      );
     await sleep(intervalMs);
   }
 }
@@ -216,7 +219,12 @@ export class Fleet {
   }
 
   async waitReady(name: string, timeoutMs = 90_000): Promise<void> {
-    await until(() => this.ready(name), timeoutMs, `${name} ready (log: ${this.logTail(name, 15)})`, 250);
+    await until(
+      () => this.ready(name),
+      timeoutMs,
+      () => `${name} ready (log: ${this.logTail(name, 15)})`,
+      250,
+    );
   }
 
   /** Sends `signal` and waits for the exit; the supervisor does not restart it. */

@@ -141,8 +141,8 @@ describe('monitoring queries against a live Prometheus (real stack)', function (
         LEASE_NAMESPACE: NAMESPACE,
         LEASE_NAME: `parley-operator-${tag}`,
         POD_NAME: `operator-${tag}`,
-        HOST: '127.0.0.1',
-        PORT: String(operatorPort),
+        MANAGEMENT_HOST: '127.0.0.1',
+        MANAGEMENT_PORT: String(operatorPort),
         LOG_LEVEL: 'warn',
       },
     );
