@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { messageIdFor, parseCommand } from './domain/envelopes.ts';
 import { rank, tokenize } from './domain/search.ts';
-import { assignSequences, parseSeq } from './domain/sequencing.ts';
+import { assignSequences, parseSeq, SequencePlan } from './domain/sequencing.ts';
 import { inParallel } from './worker/worker.ts';
 
 describe('sequencing', () => {
@@ -38,6 +38,65 @@ describe('sequencing', () => {
       ['a3', 3],
     ]);
   });
+
+  type Step = ['stored' | 'alreadyStored', string] | ['stale', number];
+  const plans: [
+    string,
+    { ids: string[]; last: number; stored?: string[] },
+    Step[],
+    Record<string, number | undefined>,
+  ][] = [
+    ['plans in record order after the last seq', { ids: ['a', 'b', 'c'], last: 4 }, [], { a: 5, b: 6, c: 7 }],
+    [
+      'skips ids stored before the batch and repeats within it',
+      { ids: ['a', 'b', 'b', 'c'], last: 0, stored: ['a'] },
+      [],
+      { a: undefined, b: 1, c: 2 },
+    ],
+    [
+      'keeps the plan as each command is stored',
+      { ids: ['a', 'b'], last: 2 },
+      [['stored', 'a']],
+      { a: undefined, b: 4 },
+    ],
+    [
+      'moves the rest down when one turns out stored already (no gap)',
+      { ids: ['a', 'b', 'c'], last: 2 },
+      [['alreadyStored', 'a']],
+      { a: undefined, b: 3, c: 4 },
+    ],
+    [
+      "re-plans what is left after a stale guess, from the store's last seq",
+      { ids: ['a', 'b', 'c'], last: 2 },
+      [
+        ['stored', 'a'],
+        ['stale', 9],
+      ],
+      { a: undefined, b: 10, c: 11 },
+    ],
+    [
+      'never plans below a seq it stored, whatever the store says',
+      { ids: ['a', 'b'], last: 5 },
+      [
+        ['stored', 'a'],
+        ['stale', 3],
+      ],
+      { a: undefined, b: 7 },
+    ],
+  ];
+  for (const [name, init, steps, want] of plans)
+    it(`SequencePlan ${name}`, () => {
+      const plan = new SequencePlan(
+        init.ids.map((id) => ({ id, conversationId: 'A' })),
+        init.last,
+        new Set(init.stored ?? []),
+      );
+      for (const [kind, arg] of steps) {
+        if (kind === 'stale') plan.stale(arg);
+        else plan[kind](arg);
+      }
+      expect(Object.fromEntries(Object.keys(want).map((id) => [id, plan.seqOf(id)]))).to.deep.equal(want);
+    });
 
   const cursors: [string | undefined, number | null][] = [
     ['0', 0],

@@ -14,7 +14,7 @@ import { chatEvent, NEVER, parseCommand, type SendCommand } from '../domain/enve
 import { searchTerms } from '../domain/search.ts';
 import { messageView } from '../domain/view.ts';
 import { deliveryLatency } from '../domain/latency.ts';
-import { assignSequences } from '../domain/sequencing.ts';
+import { SequencePlan } from '../domain/sequencing.ts';
 import { DuplicateKeyError } from '@parley/common';
 import type { Message, MessageStore } from '../domain/store.ts';
 
@@ -142,8 +142,16 @@ export class Persister {
     const traced = new Map<string, Context>();
     const results = new Map<(typeof commands)[number], Message>();
     await inParallel([...byConversation.values()], STORE_PARALLELISM, async (list) => {
+      // One plan per conversation and batch: the next seqs after the last stored one, in record
+      // order, repaired as commands turn out stored already, are dropped, or meet a stale guess.
+      const conversationId = list[0]!.command.conversationId;
+      const plan = new SequencePlan(
+        list.map((c) => c.command),
+        await this.lastSeq(conversationId, false),
+        new Set(list.filter((c) => existing.has(c.command.id)).map((c) => c.command.id)),
+      );
       for (const c of list) {
-        const message = await this.storeOrDeadLetter(c, existing, traced);
+        const message = await this.storeOrDeadLetter(c, existing, traced, plan);
         if (message) results.set(c, message);
       }
     });
@@ -250,12 +258,13 @@ export class Persister {
     c: { record: ConsumedRecord; command: SendCommand },
     existing: Map<string, Message>,
     traced: Map<string, Context>,
+    plan: SequencePlan,
   ): Promise<Message | undefined> {
     const key = `${c.record.topic}/${c.record.partition}/${c.record.offset}`;
     try {
       const known = existing.get(c.command.id);
       if (known) this.metrics.duplicates.inc();
-      const message = known ?? (await this.persistTraced(c.record, c.command, traced));
+      const message = known ?? (await this.persistTraced(c.record, c.command, traced, plan));
       existing.set(message._id, message);
       this.failures.delete(key);
       return message;
@@ -264,6 +273,7 @@ export class Persister {
       this.failures.set(key, n);
       if (n < this.opts.maxAttempts) throw err;
       this.failures.delete(key);
+      plan.dropped(c.command.id);
       await this.deadLetter(
         c.record,
         'attempts',
@@ -287,8 +297,9 @@ export class Persister {
     record: ConsumedRecord,
     cmd: SendCommand,
     traced: Map<string, Context>,
+    plan: SequencePlan,
   ): Promise<Message> {
-    if (!tracingEnabled()) return this.persist(cmd);
+    if (!tracingEnabled()) return this.persist(cmd, plan);
     return inSpan(
       'store message',
       {
@@ -296,7 +307,7 @@ export class Persister {
         attributes: { 'parley.conversation.id': cmd.conversationId, 'parley.message.id': cmd.id },
       },
       async (span, ctx) => {
-        const message = await this.persist(cmd);
+        const message = await this.persist(cmd, plan);
         span.setAttribute('parley.message.seq', message.seq);
         traced.set(message._id, ctx);
         return message;
@@ -304,15 +315,15 @@ export class Persister {
     );
   }
 
-  /** Stores one new message with the next seq; the unique indexes catch a stale guess. */
-  private async persist(cmd: SendCommand): Promise<Message> {
+  /** Stores one new message with its planned seq; the unique indexes catch a stale guess. */
+  private async persist(cmd: SendCommand, plan: SequencePlan): Promise<Message> {
     for (let attempt = 0; attempt < 2; attempt++) {
-      const last = await this.lastSeq(cmd.conversationId, attempt > 0);
-      const [assigned] = assignSequences([cmd], new Map([[cmd.conversationId, last]]), new Set());
+      const seq = plan.seqOf(cmd.id);
+      if (seq === undefined) break;
       const message: Message = {
         _id: cmd.id,
         conversationId: cmd.conversationId,
-        seq: assigned!.seq,
+        seq,
         senderId: cmd.senderId,
         clientMsgId: cmd.clientMsgId,
         ...(cmd.body !== undefined ? { body: cmd.body } : {}),
@@ -325,13 +336,11 @@ export class Persister {
       };
       try {
         await this.store.messages.insertOne(message);
+        plan.stored(cmd.id);
         this.metrics.stored.inc();
         this.metrics.persistLatency.labels('persisted').observe((Date.now() - cmd.acceptedAt) / 1000);
-        this.lastSeqCache.set(cmd.conversationId, message.seq);
-        this.logger.debug(
-          { conversationId: cmd.conversationId, messageId: cmd.id, seq: message.seq },
-          'message stored',
-        );
+        this.lastSeqCache.set(cmd.conversationId, seq);
+        this.logger.debug({ conversationId: cmd.conversationId, messageId: cmd.id, seq }, 'message stored');
         return message;
       } catch (err) {
         if (!(err instanceof DuplicateKeyError)) throw err;
@@ -340,9 +349,11 @@ export class Persister {
         this.lastSeqCache.delete(cmd.conversationId);
         const found = await this.store.messages.findById(cmd.id);
         if (found) {
+          plan.alreadyStored(cmd.id);
           this.metrics.duplicates.inc();
           return found;
         }
+        plan.stale(await this.lastSeq(cmd.conversationId, true));
       }
     }
     throw new Error(`could not assign a seq in ${cmd.conversationId}; retrying the batch`);
