@@ -45,13 +45,13 @@ export function authModule<C extends AuthConfig>(): ServiceModule<C> {
           issuer: cfg.auth.issuer,
           audience: cfg.auth.audience,
           keys: { jwks: () => ring().jwks },
-          cache: ctx.deps().cache,
+          cache: ctx.deps().cachePubSub,
         });
         const principal = await verifier.current.verify(token);
         // The in-process cache forgets revocations on restart; the session record does not.
         // With Redis the marker outlives the token, so the extra read is only paid embedded.
         if (
-          ctx.deps().cache.kind === 'memory' &&
+          ctx.deps().cachePubSub.kind === 'memory' &&
           accounts &&
           (await accounts.sessions.isRevoked(principal.sessionId))
         )
@@ -86,7 +86,7 @@ export function authModule<C extends AuthConfig>(): ServiceModule<C> {
       });
       accounts = new Accounts(
         store,
-        deps.cache,
+        deps.cachePubSub,
         deps.sms,
         new UserEvents(deps.events, cfg.topics.userEvents),
         tokens,
@@ -110,7 +110,7 @@ export function authModule<C extends AuthConfig>(): ServiceModule<C> {
             webUrl: gh.webUrl,
             apiUrl: gh.apiUrl,
           }),
-          deps.cache,
+          deps.cachePubSub,
         );
       else if (gh.clientId)
         logger.warn(
@@ -125,7 +125,7 @@ export function authModule<C extends AuthConfig>(): ServiceModule<C> {
           // One replica per interval: the lock expires with the interval instead of being released.
           const owner = `${process.pid}-${Math.random()}`;
           if (
-            !(await deps.cache.set('auth:lock:inactivity-sweep', owner, {
+            !(await deps.cachePubSub.set('auth:lock:inactivity-sweep', owner, {
               ttlMs: cfg.inactivity.intervalSec * 1000,
               onlyIfAbsent: true,
             }))

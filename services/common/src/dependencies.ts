@@ -22,7 +22,8 @@ export interface Dependencies {
   store: DocumentStore;
   /** The event log (Kafka, or the embedded one): commands and events, not logging. */
   events: EventLog;
-  cache: Cache;
+  /** Shared state (rate limits, sessions, presence, JWKS) and pub/sub (fan-out, revocations, notices). */
+  cachePubSub: Cache;
   sms: Sms;
 }
 
@@ -33,7 +34,7 @@ export function selectAdapters(cfg: CommonConfig): Record<keyof Dependencies, st
   return {
     store: cfg.mongo.url ? 'mongo' : 'sqlite',
     events: cfg.kafka.brokers ? 'kafka' : 'embedded',
-    cache: cfg.redis.nodes ? 'redis' : 'memory',
+    cachePubSub: cfg.redis.nodes ? 'redis' : 'memory',
     sms: cfg.twilio.accountSid ? 'twilio' : 'console',
   };
 }
@@ -148,7 +149,7 @@ export async function connectDependencies(opts: ConnectOptions): Promise<Connect
   timer.unref();
 
   return {
-    deps: { store, events: log, cache, sms },
+    deps: { store, events: log, cachePubSub: cache, sms },
     close: async () => {
       clearInterval(timer);
       // The event log first: consumers commit what they finished, before the store goes away.

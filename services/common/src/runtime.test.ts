@@ -22,7 +22,7 @@ function capture() {
 
 describe('adapter selection', () => {
   const cases: [Record<string, string>, Record<string, string>][] = [
-    [{}, { store: 'sqlite', events: 'embedded', cache: 'memory', sms: 'console' }],
+    [{}, { store: 'sqlite', events: 'embedded', cachePubSub: 'memory', sms: 'console' }],
     [
       {
         MONGO_URL: 'mongodb://h/db',
@@ -30,9 +30,12 @@ describe('adapter selection', () => {
         REDIS_NODES: 'r:7001',
         TWILIO_ACCOUNT_SID: 'AC1',
       },
-      { store: 'mongo', events: 'kafka', cache: 'redis', sms: 'twilio' },
+      { store: 'mongo', events: 'kafka', cachePubSub: 'redis', sms: 'twilio' },
     ],
-    [{ KAFKA_BROKERS: 'k:9092' }, { store: 'sqlite', events: 'kafka', cache: 'memory', sms: 'console' }],
+    [
+      { KAFKA_BROKERS: 'k:9092' },
+      { store: 'sqlite', events: 'kafka', cachePubSub: 'memory', sms: 'console' },
+    ],
   ];
   for (const [env, want] of cases)
     it(`picks ${JSON.stringify(want)} for ${JSON.stringify(env)}`, () => {

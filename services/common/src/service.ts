@@ -119,7 +119,7 @@ export async function runService<S extends Spec & { [K in keyof CommonConfig]: u
     },
     beforeHandler: async (req, principal) => {
       if (!connected) throw problems.UNAVAILABLE('dependencies are still connecting');
-      limiter ??= new RateLimiter(connected.deps.cache);
+      limiter ??= new RateLimiter(connected.deps.cachePubSub);
       const key = principal ? `general:user:${principal.userId}` : `general:ip:${req.ip}`;
       const r = await limiter.hit(key, perMinute);
       if (!r.allowed) throw tooMany('request rate limit reached', r.retryAfterSec);

@@ -56,7 +56,7 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
             issuer: cfg.jwt.issuer,
             audience: cfg.jwt.audience,
             keys: { jwksUrl: cfg.jwt.jwksUrl! },
-            cache: ctx.deps().cache,
+            cache: ctx.deps().cachePubSub,
           });
           return verifier.verify(token);
         });
@@ -98,16 +98,16 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
         },
         ctx.logger,
         (userId) =>
-          ctx.deps().cache.takeToken(`send:user:${userId}`, 60_000 / c.sendRatePerMinute, c.sendBurst),
+          ctx.deps().cachePubSub.takeToken(`send:user:${userId}`, 60_000 / c.sendRatePerMinute, c.sendBurst),
       );
       const unsubscribe = await ctx
         .deps()
-        .cache.subscribe(chat.sender.persistedChannel, (id) => chat!.sender.notifyPersisted(id));
+        .cachePubSub.subscribe(chat.sender.persistedChannel, (id) => chat!.sender.notifyPersisted(id));
       // A start that fails part-way releases what it took: runService retries it (#21).
       let relay: Awaited<ReturnType<typeof startRelay>> | undefined;
       const gw = new Gateway({
         opts: ctx.cfg.ws,
-        cache: ctx.deps().cache,
+        cache: ctx.deps().cachePubSub,
         chat,
         authenticate: (token) => ctx.authenticateToken(token),
         logger: ctx.logger.child({ component: 'gateway' }),
@@ -116,7 +116,7 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
       try {
         relay = await startRelay({
           events: ctx.deps().events,
-          cache: ctx.deps().cache,
+          cache: ctx.deps().cachePubSub,
           topic: c.topicEvents,
           groupId: ctx.cfg.ws.fanoutGroup,
           logger: ctx.logger.child({ component: 'relay' }),
@@ -159,7 +159,7 @@ export function messageWorkerModule<C extends MessageConfig>(): ServiceModule<C>
       const persister = new Persister(
         store,
         ctx.deps().events,
-        ctx.deps().cache,
+        ctx.deps().cachePubSub,
         { topicEvents: c.topicEvents, topicDlq: c.topicDlq, maxAttempts: c.maxAttempts },
         ctx.logger,
         metrics,
