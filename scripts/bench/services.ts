@@ -70,7 +70,9 @@ export interface Proc {
 /** One message-service process of `role`, ready (its /readyz answers 200). */
 export async function startMessage(role: 'api' | 'worker', env: Record<string, string>): Promise<Proc> {
   const [port, managementPort] = [await freePort(), await freePort()];
-  const proc = spawn(process.execPath, ['--import', 'tsx', MESSAGE_MAIN], {
+  // BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the processes.
+  const extraArgs = process.env.BENCH_SERVER_NODE_ARGS ? process.env.BENCH_SERVER_NODE_ARGS.split(' ') : [];
+  const proc = spawn(process.execPath, [...extraArgs, '--import', 'tsx', MESSAGE_MAIN], {
     env: {
       ...process.env,
       LOG_LEVEL: 'warn',

@@ -1,4 +1,5 @@
 import client from 'prom-client';
+import { registerSqliteMetrics } from './docstore/sqlitestats.ts';
 import { EventLogMetrics } from './eventlog/metrics.ts';
 
 export { EventLogMetrics, consumerLag } from './eventlog/metrics.ts';
@@ -43,6 +44,7 @@ export function createMetrics(defaultLabels: Record<string, string> = {}): Metri
       registers: [registry],
     }),
   };
+  registerSqliteMetrics(registry);
   return { registry, http, eventlog: new EventLogMetrics(registry) };
 }
 

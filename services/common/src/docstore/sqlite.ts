@@ -20,6 +20,7 @@ import {
   type Scalar,
   type Update,
 } from './port.ts';
+import { instrumentSqlite } from './sqlitestats.ts';
 
 type Param = string | number | null;
 
@@ -42,29 +43,50 @@ function extract(path: string): string {
   return `json_extract(doc, '${jsonPath(path)}')`;
 }
 
-/** Translates a port filter to a WHERE clause with bound parameters. */
-export function toWhere(filter: Filter): { sql: string; params: Param[] } {
+/** A blob no JSON value equals, and greater than any of them (SQLite orders NULL < numbers < text < blobs). */
+const MISSING = "x'00'";
+
+/**
+ * Translates a port filter to a WHERE clause with bound parameters. Paths in `coalesced` are
+ * indexed as `coalesce(json_extract(…), x'00')` (unique indexes, see collection()): comparisons
+ * that can never match a missing field are written on that same expression, so SQLite can use the
+ * index; `nonNull` lists the paths the clause requires to be present, for orderBy.
+ */
+export function toWhere(
+  filter: Filter,
+  coalesced: ReadonlySet<string> = new Set(),
+): { sql: string; params: Param[]; nonNull: Set<string> } {
   const parts: string[] = [];
   const params: Param[] = [];
+  const nonNull = new Set<string>();
   for (const [path, c] of normalizeFilter(filter)) {
-    const col = path === '_id' ? 'id' : extract(path);
+    const bare = path === '_id' ? 'id' : extract(path);
+    const indexed = coalesced.has(path) ? `coalesce(${bare}, ${MISSING})` : bare;
     const v = c.value as Scalar;
     switch (c.op) {
       case 'eq':
-        parts.push(v === null ? `${col} IS NULL` : `${col} = ?`);
-        if (v !== null) params.push(bind(v));
+        if (v === null) parts.push(`${bare} IS NULL`);
+        else {
+          parts.push(`${indexed} = ?`);
+          params.push(bind(v));
+          nonNull.add(path);
+        }
         break;
       case 'ne':
-        parts.push(`${col} IS NOT ?`);
+        parts.push(`${bare} IS NOT ?`);
         params.push(bind(v));
         break;
       case 'gt':
       case 'gte':
       case 'lt':
-      case 'lte':
-        parts.push(`${col} ${{ gt: '>', gte: '>=', lt: '<', lte: '<=' }[c.op]} ?`);
+      case 'lte': {
+        parts.push(`${indexed} ${{ gt: '>', gte: '>=', lt: '<', lte: '<=' }[c.op]} ?`);
         params.push(bind(v));
+        // A missing field coalesces to the blob, above every value: bound it out of > and >=.
+        if (indexed !== bare && (c.op === 'gt' || c.op === 'gte')) parts.push(`${indexed} < ${MISSING}`);
+        nonNull.add(path);
         break;
+      }
       case 'in':
       case 'nin': {
         const vals = c.value as readonly Scalar[];
@@ -72,13 +94,15 @@ export function toWhere(filter: Filter): { sql: string; params: Param[] } {
           parts.push(c.op === 'in' ? '0' : '1');
           break;
         }
-        const nonNull = vals.filter((x) => x !== null);
-        const hasNull = nonNull.length !== vals.length;
-        const inList = nonNull.length ? `${col} IN (${nonNull.map(() => '?').join(',')})` : '0';
+        const nonNullVals = vals.filter((x) => x !== null);
+        const hasNull = nonNullVals.length !== vals.length;
+        const col = c.op === 'in' && !hasNull ? indexed : bare;
+        const inList = nonNullVals.length ? `${col} IN (${nonNullVals.map(() => '?').join(',')})` : '0';
         const expr = hasNull ? `(${inList} OR ${col} IS NULL)` : inList;
         // NOT IN must also match missing fields, as MongoDB's $nin does.
         parts.push(c.op === 'in' ? expr : `NOT coalesce(${expr}, 0)`);
-        params.push(...nonNull.map(bind));
+        params.push(...nonNullVals.map(bind));
+        if (c.op === 'in' && !hasNull) nonNull.add(path);
         break;
       }
       case 'exists':
@@ -92,15 +116,29 @@ export function toWhere(filter: Filter): { sql: string; params: Param[] } {
         break;
     }
   }
-  return { sql: parts.length ? parts.join(' AND ') : '1', params };
+  return { sql: parts.length ? parts.join(' AND ') : '1', params, nonNull };
 }
 
-function orderBy(opts?: FindOptions): string {
+/**
+ * ORDER BY/LIMIT/OFFSET. A sort path the filter keeps present is sorted on its coalesced (indexed)
+ * expression, which orders present values as the bare one does; elsewhere a missing field must
+ * sort first, as MongoDB sorts null/missing first.
+ */
+function orderBy(
+  opts?: FindOptions,
+  coalesced: ReadonlySet<string> = new Set(),
+  nonNull: ReadonlySet<string> = new Set(),
+): string {
   checkFindOptions(opts);
   const sort = opts?.sort ?? [];
-  const terms = sort.map(([f, d]) => `${f === '_id' ? 'id' : extract(f)} ${d === 1 ? 'ASC' : 'DESC'}`);
-  // A stable tiebreak, as MongoDB's natural order is not guaranteed either.
-  if (!sort.some(([f]) => f === '_id')) terms.push('id ASC');
+  const terms = sort.map(([f, d]) => {
+    const bare = f === '_id' ? 'id' : extract(f);
+    const col = coalesced.has(f) && nonNull.has(f) ? `coalesce(${bare}, ${MISSING})` : bare;
+    return `${col} ${d === 1 ? 'ASC' : 'DESC'}`;
+  });
+  // A stable tiebreak, as MongoDB's natural order is not guaranteed either; in the last key's
+  // direction, so an index scan in that direction yields it without a sort.
+  if (!sort.some(([f]) => f === '_id')) terms.push(`id ${sort.at(-1)?.[1] === -1 ? 'DESC' : 'ASC'}`);
   let sql = ` ORDER BY ${terms.join(', ')}`;
   if (opts?.limit) sql += ` LIMIT ${opts.limit}`;
   else if (opts?.skip) sql += ' LIMIT -1';
@@ -115,13 +153,15 @@ function isUniqueViolation(err: unknown): boolean {
 /** Prepared statements kept per collection; SQL with inlined limits varies, so the cache is bounded. */
 const MAX_STATEMENTS = 128;
 
-class SqliteCollection<T extends Doc> implements Collection<T> {
+export class SqliteCollection<T extends Doc> implements Collection<T> {
   private readonly table: string;
   private readonly statements = new Map<string, Database.Statement>();
 
   constructor(
     private readonly db: Database.Database,
     readonly name: string,
+    /** Paths indexed as coalesce(json_extract(…), x'00'): see toWhere. */
+    private readonly coalesced: ReadonlySet<string>,
   ) {
     this.table = `"c_${name}"`;
   }
@@ -173,6 +213,17 @@ class SqliteCollection<T extends Doc> implements Collection<T> {
     return { inserted, duplicates };
   }
 
+  /** SQLite's plan for a find (EXPLAIN QUERY PLAN details), for tests that prove an index is used. */
+  explainFind(filter: Filter, opts?: FindOptions): string[] {
+    const w = toWhere(filter, this.coalesced);
+    const rows = this.db
+      .prepare(
+        `EXPLAIN QUERY PLAN SELECT doc FROM ${this.table} WHERE ${w.sql}${orderBy(opts, this.coalesced, w.nonNull)}`,
+      )
+      .all(...w.params) as { detail: string }[];
+    return rows.map((r) => r.detail);
+  }
+
   async findById(id: string): Promise<T | null> {
     const row = this.prepare(`SELECT doc FROM ${this.table} WHERE id = ?`).get(id) as
       { doc: string } | undefined;
@@ -185,17 +236,17 @@ class SqliteCollection<T extends Doc> implements Collection<T> {
   }
 
   async find(filter: Filter, opts?: FindOptions): Promise<T[]> {
-    const w = toWhere(filter);
-    const rows = this.prepare(`SELECT doc FROM ${this.table} WHERE ${w.sql}${orderBy(opts)}`).all(
-      ...w.params,
-    ) as {
+    const w = toWhere(filter, this.coalesced);
+    const rows = this.prepare(
+      `SELECT doc FROM ${this.table} WHERE ${w.sql}${orderBy(opts, this.coalesced, w.nonNull)}`,
+    ).all(...w.params) as {
       doc: string;
     }[];
     return rows.map((r) => JSON.parse(r.doc) as T);
   }
 
   async count(filter: Filter): Promise<number> {
-    const w = toWhere(filter);
+    const w = toWhere(filter, this.coalesced);
     const row = this.prepare(`SELECT count(*) AS n FROM ${this.table} WHERE ${w.sql}`).get(...w.params) as {
       n: number;
     };
@@ -204,7 +255,7 @@ class SqliteCollection<T extends Doc> implements Collection<T> {
 
   async updateOne(filter: Filter, update: Update, opts?: { upsert?: boolean }): Promise<T | null> {
     checkUpdate(update);
-    const w = toWhere(filter);
+    const w = toWhere(filter, this.coalesced);
     const tx = this.db.transaction((): T | null => {
       const row = this.prepare(`SELECT id, doc FROM ${this.table} WHERE ${w.sql} ORDER BY id LIMIT 1`).get(
         ...w.params,
@@ -234,7 +285,7 @@ class SqliteCollection<T extends Doc> implements Collection<T> {
 
   async updateMany(filter: Filter, update: Update): Promise<number> {
     checkUpdate(update);
-    const w = toWhere(filter);
+    const w = toWhere(filter, this.coalesced);
     const tx = this.db.transaction((): number => {
       const rows = this.prepare(`SELECT id, doc FROM ${this.table} WHERE ${w.sql}`).all(...w.params) as {
         id: string;
@@ -257,7 +308,7 @@ class SqliteCollection<T extends Doc> implements Collection<T> {
   }
 
   async deleteMany(filter: Filter): Promise<number> {
-    const w = toWhere(filter);
+    const w = toWhere(filter, this.coalesced);
     return this.prepare(`DELETE FROM ${this.table} WHERE ${w.sql}`).run(...w.params).changes;
   }
 }
@@ -275,6 +326,7 @@ export class SqliteDocumentStore implements DocumentStore {
   constructor(opts: SqliteStoreOptions) {
     if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
     this.db = new Database(opts.path);
+    instrumentSqlite(this.db);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
@@ -290,6 +342,7 @@ export class SqliteDocumentStore implements DocumentStore {
     this.db.exec(
       `CREATE TABLE IF NOT EXISTS "c_${name}" (id TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID`,
     );
+    const coalesced = new Set<string>();
     for (const ix of indexes) {
       checkName('index', ix.name);
       if (ix.fields.length === 0) throw new InvalidQueryError(`index ${ix.name} has no fields`);
@@ -298,7 +351,8 @@ export class SqliteDocumentStore implements DocumentStore {
       // MongoDB rule; sparse indexes keep SQLite's.
       const cols = ix.fields.map(([f, d]) => {
         const e = f === '_id' ? 'id' : extract(f);
-        const col = ix.unique && !ix.sparse ? `coalesce(${e}, x'00')` : e;
+        const col = ix.unique && !ix.sparse && f !== '_id' ? `coalesce(${e}, ${MISSING})` : e;
+        if (col !== e) coalesced.add(f);
         return `${col} ${d === 1 ? 'ASC' : 'DESC'}`;
       });
       const where = ix.sparse ? ` WHERE ${extract(ix.fields[0]![0])} IS NOT NULL` : '';
@@ -306,7 +360,7 @@ export class SqliteDocumentStore implements DocumentStore {
         `CREATE ${ix.unique ? 'UNIQUE ' : ''}INDEX IF NOT EXISTS "ix_${name}_${ix.name}" ON "c_${name}" (${cols.join(', ')})${where}`,
       );
     }
-    return new SqliteCollection<T>(this.db, name);
+    return new SqliteCollection<T>(this.db, name, coalesced);
   }
 
   async drop(name: string): Promise<void> {

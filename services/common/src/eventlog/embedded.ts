@@ -12,6 +12,7 @@ import {
   type Subscription,
   type TopicSpec,
 } from './port.ts';
+import { instrumentSqlite } from '../docstore/sqlitestats.ts';
 import type { EventLogMetrics } from './metrics.ts';
 
 interface TP {
@@ -24,14 +25,37 @@ interface Member {
   opts: SubscribeOptions;
   assignment: TP[];
   stopped: boolean;
+  /** Set by an append to one of its topics (or a rebalance); cleared when a pass starts. */
+  signalled: boolean;
+  wake?: () => void;
   loop?: Promise<void>;
 }
 
-/** The next offset of a partition (Kafka's high watermark). */
+/** One partition's state in memory: the high watermark and a tail of recent records. */
+interface Partition {
+  /** The next offset to be written (Kafka's high watermark). */
+  end: number;
+  /** Offset of tail[0]. */
+  tailStart: number;
+  tail: ConsumedRecord[];
+}
+
+/** Appends waiting for the next group commit. */
+interface PendingAppend {
+  topic: string;
+  records: readonly LogRecord[];
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** The next offset of a partition (Kafka's high watermark), read once per partition at start. */
 const END_OFFSET =
   'SELECT coalesce(max(offset) + 1, 0) AS n FROM ev_records WHERE topic = ? AND partition = ?';
+/** Recent records kept per partition so consumers that keep up never read SQLite. */
+const TAIL_MAX = 2048;
 
-const key = (g: string, tp: TP) => `${g}\u0000${tp.topic}\u0000${tp.partition}`;
+const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+const groupKey = (g: string, topic: string, partition: number) => `${g}\u0000${topic}\u0000${partition}`;
 
 export interface EmbeddedEventLogOptions {
   /** A better-sqlite3 handle to share (the embedded document store's), or a path / ':memory:'. */
@@ -46,22 +70,46 @@ export interface EmbeddedEventLogOptions {
  * The in-process event log for embedded mode: Kafka's model (topics, partitions, per-key order,
  * consumer groups, committed offsets, at-least-once) kept in SQLite, so records acknowledged to a
  * producer survive a crash of the single process just as they would on a broker.
+ *
+ * Cost per record is what embedded mode's throughput rests on, so SQLite is written, not polled:
+ * - Appends made in the same turn of the event loop are written in one transaction (a group
+ *   commit), and each producer's promise resolves after that commit.
+ * - High watermarks and committed offsets live in memory (read once, written through), and each
+ *   partition keeps a tail of its recent records: a consumer that keeps up is handed records from
+ *   memory, and reads SQLite only to catch up after a restart or a long stall.
+ * - An append wakes only the members subscribed to its topic, and a member's pass looks only at
+ *   partitions whose committed offset is behind the high watermark.
+ * One process writes a file: a second instance on the same file would not see the first's appends.
  */
 export class EmbeddedEventLog implements EventLog {
   readonly kind = 'embedded' as const;
   private readonly db: Database.Database;
   private readonly ownsDb: boolean;
   private readonly topics = new Map<string, number>();
+  private readonly partitions = new Map<string, Partition>();
+  private readonly committed = new Map<string, number>();
   private readonly groups = new Map<string, Map<string, Member>>();
   private readonly busy = new Set<string>();
   private readonly retryAt = new Map<string, { at: number; attempt: number }>();
-  private waiters: (() => void)[] = [];
+  private pending: PendingAppend[] = [];
+  private flushScheduled = false;
   private closed = false;
+  private readonly stmt: {
+    end: Database.Statement;
+    insert: Database.Statement;
+    fetch: Database.Statement;
+    committed: Database.Statement;
+    commit: Database.Statement;
+  };
 
   constructor(private readonly opts: EmbeddedEventLogOptions) {
     this.ownsDb = typeof opts.db === 'string';
     this.db = typeof opts.db === 'string' ? new Database(opts.db) : opts.db;
-    if (this.ownsDb) this.db.pragma('journal_mode = WAL');
+    instrumentSqlite(this.db);
+    if (this.ownsDb) {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+    }
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS ev_topics (name TEXT PRIMARY KEY, partitions INTEGER NOT NULL, config TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS ev_records (
@@ -72,6 +120,22 @@ export class EmbeddedEventLog implements EventLog {
         group_id TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL, offset INTEGER NOT NULL,
         PRIMARY KEY (group_id, topic, partition)) WITHOUT ROWID;
     `);
+    this.stmt = {
+      end: this.db.prepare(END_OFFSET),
+      insert: this.db.prepare(
+        'INSERT INTO ev_records (topic, partition, offset, key, value, headers, ts) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      fetch: this.db.prepare(
+        'SELECT offset, key, value, headers, ts FROM ev_records WHERE topic = ? AND partition = ? AND offset >= ? ORDER BY offset LIMIT ?',
+      ),
+      committed: this.db.prepare(
+        'SELECT offset FROM ev_offsets WHERE group_id = ? AND topic = ? AND partition = ?',
+      ),
+      commit: this.db.prepare(
+        'INSERT INTO ev_offsets (group_id, topic, partition, offset) VALUES (?, ?, ?, ?) ' +
+          'ON CONFLICT (group_id, topic, partition) DO UPDATE SET offset = excluded.offset',
+      ),
+    };
     for (const row of this.db.prepare('SELECT name, partitions FROM ev_topics').all() as {
       name: string;
       partitions: number;
@@ -100,35 +164,135 @@ export class EmbeddedEventLog implements EventLog {
     return n;
   }
 
-  async produce(topic: string, records: readonly LogRecord[]): Promise<void> {
-    const { metrics } = this.opts;
-    if (metrics) return metrics.timeProduce(topic, records.length, async () => this.append(topic, records));
-    this.append(topic, records);
+  private partition(topic: string, partition: number): Partition {
+    const k = tpKey(topic, partition);
+    let p = this.partitions.get(k);
+    if (!p) {
+      const { n } = this.stmt.end.get(topic, partition) as { n: number };
+      this.partitions.set(k, (p = { end: n, tailStart: n, tail: [] }));
+    }
+    return p;
   }
 
-  private append(topic: string, records: readonly LogRecord[]): void {
-    if (this.closed) throw new Error('event log is closed');
-    const partitions = this.partitionsOf(topic);
-    const next = this.db.prepare(END_OFFSET);
-    const insert = this.db.prepare(
-      'INSERT INTO ev_records (topic, partition, offset, key, value, headers, ts) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    );
+  private committedOffset(groupId: string, topic: string, partition: number): number {
+    const k = groupKey(groupId, topic, partition);
+    let c = this.committed.get(k);
+    if (c === undefined) {
+      c = (this.stmt.committed.get(groupId, topic, partition) as { offset: number } | undefined)?.offset ?? 0;
+      this.committed.set(k, c);
+    }
+    return c;
+  }
+
+  async produce(topic: string, records: readonly LogRecord[]): Promise<void> {
+    const { metrics } = this.opts;
+    if (metrics) return metrics.timeProduce(topic, records.length, () => this.enqueue(topic, records));
+    return this.enqueue(topic, records);
+  }
+
+  /** Queues an append for the group commit at the end of this turn of the event loop. */
+  private enqueue(topic: string, records: readonly LogRecord[]): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('event log is closed'));
+    this.partitionsOf(topic);
+    return new Promise((resolve, reject) => {
+      this.pending.push({ topic, records, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Writes every queued append in one transaction, then acknowledges them and wakes consumers. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    if (this.closed) {
+      for (const a of batch) a.reject(new Error('event log is closed'));
+      return;
+    }
+    let appended: { p: Partition; record: ConsumedRecord }[] = [];
+    for (let attempt = 0; ; attempt++) {
+      try {
+        appended = this.write(batch);
+        break;
+      } catch (err) {
+        // Another handle on the same file appended meanwhile (tests run the auth and message
+        // services in one process, each with its own handle): re-read the watermarks and retry.
+        const conflict = (err as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT');
+        if (!conflict || attempt >= 3) {
+          for (const a of batch) a.reject(err);
+          return;
+        }
+        for (const a of batch) for (let p = 0; p < this.partitionsOf(a.topic); p++) this.refresh(a.topic, p);
+      }
+    }
+    const topics = new Set<string>();
+    for (const { p, record } of appended) {
+      p.end = Number(record.offset) + 1;
+      p.tail.push(record);
+      if (p.tail.length > TAIL_MAX) {
+        p.tail.splice(0, p.tail.length - TAIL_MAX);
+        p.tailStart = p.end - p.tail.length;
+      }
+      topics.add(record.topic);
+    }
+    for (const a of batch) a.resolve();
+    this.wake(topics);
+  }
+
+  /** One transaction for the whole group commit; the caller applies the offsets to memory. */
+  private write(batch: readonly PendingAppend[]): { p: Partition; record: ConsumedRecord }[] {
     const now = Date.now();
+    const appended: { p: Partition; record: ConsumedRecord }[] = [];
     this.db.transaction(() => {
-      for (const r of records) {
-        const p = partitionFor(r.key, partitions);
-        const { n } = next.get(topic, p) as { n: number };
-        const value = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
-        insert.run(topic, p, n, r.key, value, JSON.stringify(r.headers ?? {}), now);
+      const next = new Map<Partition, number>();
+      for (const a of batch) {
+        const partitions = this.partitionsOf(a.topic);
+        for (const r of a.records) {
+          const partition = partitionFor(r.key, partitions);
+          const p = this.partition(a.topic, partition);
+          const offset = next.get(p) ?? p.end;
+          next.set(p, offset + 1);
+          const value = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+          const headers = r.headers ?? {};
+          this.stmt.insert.run(a.topic, partition, offset, r.key, value, JSON.stringify(headers), now);
+          const record = {
+            topic: a.topic,
+            partition,
+            offset: String(offset),
+            key: r.key,
+            value,
+            headers,
+            timestamp: now,
+          };
+          appended.push({ p, record });
+        }
       }
     })();
-    this.wake();
+    return appended;
+  }
+
+  /**
+   * Re-reads a partition's watermark from the file; true when another handle appended to it (the
+   * tail then restarts there, as the records in between are not in memory).
+   */
+  private refresh(topic: string, partition: number): boolean {
+    const p = this.partition(topic, partition);
+    const { n } = this.stmt.end.get(topic, partition) as { n: number };
+    if (n === p.end) return false;
+    p.end = n;
+    p.tail = [];
+    p.tailStart = n;
+    return true;
   }
 
   async subscribe(opts: SubscribeOptions): Promise<Subscription> {
     if (this.closed) throw new Error('event log is closed');
     for (const t of opts.topics) this.partitionsOf(t);
-    const member: Member = { id: randomUUID(), opts, assignment: [], stopped: false };
+    const member: Member = { id: randomUUID(), opts, assignment: [], stopped: false, signalled: true };
     let group = this.groups.get(opts.groupId);
     if (!group) this.groups.set(opts.groupId, (group = new Map()));
     group.set(member.id, member);
@@ -139,7 +303,7 @@ export class EmbeddedEventLog implements EventLog {
     return {
       stop: async () => {
         member.stopped = true;
-        this.wake();
+        member.wake?.();
         await member.loop;
         this.groups.get(opts.groupId)?.delete(member.id);
         this.rebalance(opts.groupId);
@@ -153,11 +317,13 @@ export class EmbeddedEventLog implements EventLog {
     const ins = this.db.prepare(
       'INSERT OR IGNORE INTO ev_offsets (group_id, topic, partition, offset) VALUES (?, ?, ?, ?)',
     );
-    const end = this.db.prepare(END_OFFSET);
     this.db.transaction(() => {
       for (const topic of opts.topics)
-        for (let p = 0; p < this.partitionsOf(topic); p++)
-          ins.run(opts.groupId, topic, p, opts.fromBeginning ? 0 : (end.get(topic, p) as { n: number }).n);
+        for (let p = 0; p < this.partitionsOf(topic); p++) {
+          // Appends still queued land after this: a group starting at the end sees them.
+          ins.run(opts.groupId, topic, p, opts.fromBeginning ? 0 : this.partition(topic, p).end);
+          this.committed.delete(groupKey(opts.groupId, topic, p));
+        }
     })();
   }
 
@@ -174,8 +340,10 @@ export class EmbeddedEventLog implements EventLog {
       [...group.keys()],
       [...topics].map((t) => ({ topic: t, partitions: this.partitionsOf(t) })),
     );
-    for (const m of group.values())
+    for (const m of group.values()) {
       m.assignment = (plan.get(m.id) ?? []).filter((tp) => m.opts.topics.includes(tp.topic));
+      this.signal(m);
+    }
     // One process holds every member, so the lag series cover every partition of the group.
     for (const topic of topics)
       this.opts.metrics?.assign(
@@ -183,78 +351,97 @@ export class EmbeddedEventLog implements EventLog {
         topic,
         Array.from({ length: this.partitionsOf(topic) }, (_, p) => p),
       );
-    this.wake();
   }
 
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
+  private signal(m: Member): void {
+    m.signalled = true;
+    const w = m.wake;
+    m.wake = undefined;
+    w?.();
   }
 
-  private sleep(ms: number): Promise<void> {
+  /** Wakes the members subscribed to any of `topics`. */
+  private wake(topics: ReadonlySet<string>): void {
+    for (const group of this.groups.values())
+      for (const m of group.values()) if (m.opts.topics.some((t) => topics.has(t))) this.signal(m);
+  }
+
+  /** Sleeps until signalled (false) or `ms` passes (true). */
+  private sleep(m: Member, ms: number): Promise<boolean> {
+    if (m.signalled || m.stopped) return Promise.resolve(false);
     return new Promise((resolve) => {
-      const t = setTimeout(resolve, ms);
-      this.waiters.push(() => {
+      const t = setTimeout(() => {
+        m.wake = undefined;
+        resolve(true);
+      }, ms);
+      m.wake = () => {
         clearTimeout(t);
-        resolve();
-      });
+        resolve(false);
+      };
     });
   }
 
+  /** Records [from, from + max) of a partition: from its tail when there, else from SQLite. */
+  private read(tp: TP, p: Partition, from: number, max: number): ConsumedRecord[] {
+    if (from >= p.tailStart) {
+      const i = from - p.tailStart;
+      return p.tail.slice(i, i + max);
+    }
+    const rows = this.stmt.fetch.all(tp.topic, tp.partition, from, max) as {
+      offset: number;
+      key: string;
+      value: Buffer;
+      headers: string;
+      ts: number;
+    }[];
+    return rows.map((r) => ({
+      topic: tp.topic,
+      partition: tp.partition,
+      offset: String(r.offset),
+      key: r.key,
+      value: r.value,
+      headers: JSON.parse(r.headers) as Record<string, string>,
+      timestamp: r.ts,
+    }));
+  }
+
   private async run(m: Member): Promise<void> {
-    const fetch = this.db.prepare(
-      'SELECT offset, key, value, headers, ts FROM ev_records WHERE topic = ? AND partition = ? AND offset >= ? ORDER BY offset LIMIT ?',
-    );
-    const committed = this.db.prepare(
-      'SELECT offset FROM ev_offsets WHERE group_id = ? AND topic = ? AND partition = ?',
-    );
-    const end = this.db.prepare(END_OFFSET);
-    const commit = this.db.prepare(
-      'INSERT INTO ev_offsets (group_id, topic, partition, offset) VALUES (?, ?, ?, ?) ' +
-        'ON CONFLICT (group_id, topic, partition) DO UPDATE SET offset = excluded.offset',
-    );
     const groupId = m.opts.groupId;
+    const maxBatch = m.opts.maxBatch ?? 500;
     while (!m.stopped && !this.closed) {
+      m.signalled = false;
       let worked = false;
       let nextRetry = Infinity;
       for (const tp of m.assignment) {
         if (m.stopped) break;
-        const k = key(groupId, tp);
+        const k = groupKey(groupId, tp.topic, tp.partition);
         if (this.busy.has(k)) continue;
+        const p = this.partition(tp.topic, tp.partition);
+        const from = this.committedOffset(groupId, tp.topic, tp.partition);
+        if (from >= p.end) continue;
         const retry = this.retryAt.get(k);
         if (retry && retry.at > Date.now()) {
           nextRetry = Math.min(nextRetry, retry.at);
           continue;
         }
-        const from =
-          (committed.get(groupId, tp.topic, tp.partition) as { offset: number } | undefined)?.offset ?? 0;
-        const rows = fetch.all(tp.topic, tp.partition, from, m.opts.maxBatch ?? 500) as {
-          offset: number;
-          key: string;
-          value: Buffer;
-          headers: string;
-          ts: number;
-        }[];
-        if (rows.length === 0) continue;
+        const batch = this.read(tp, p, from, maxBatch);
+        if (batch.length === 0) continue;
         worked = true;
-        const batch: ConsumedRecord[] = rows.map((r) => ({
-          topic: tp.topic,
-          partition: tp.partition,
-          offset: String(r.offset),
-          key: r.key,
-          value: r.value,
-          headers: JSON.parse(r.headers) as Record<string, string>,
-          timestamp: r.ts,
-        }));
         this.busy.add(k);
         try {
           await m.opts.handler(batch);
           if (!this.closed) {
-            const last = rows[rows.length - 1]!.offset;
-            commit.run(groupId, tp.topic, tp.partition, last + 1);
-            const { n } = end.get(tp.topic, tp.partition) as { n: number };
-            this.opts.metrics?.handled(groupId, tp.topic, tp.partition, rows.length, String(last), String(n));
+            const next = Number(batch[batch.length - 1]!.offset) + 1;
+            this.stmt.commit.run(groupId, tp.topic, tp.partition, next);
+            this.committed.set(k, next);
+            this.opts.metrics?.handled(
+              groupId,
+              tp.topic,
+              tp.partition,
+              batch.length,
+              String(next - 1),
+              String(p.end),
+            );
           }
           this.retryAt.delete(k);
         } catch (err) {
@@ -269,9 +456,11 @@ export class EmbeddedEventLog implements EventLog {
           this.busy.delete(k);
         }
       }
-      if (!worked && !m.stopped) {
-        await this.sleep(Number.isFinite(nextRetry) ? Math.max(1, nextRetry - Date.now()) : 1000);
-      }
+      if (worked || m.stopped) continue;
+      const idle = !Number.isFinite(nextRetry);
+      const timedOut = await this.sleep(m, idle ? 1000 : Math.max(1, nextRetry - Date.now()));
+      // After a quiet second, look for records another handle on the file appended.
+      if (timedOut && idle) for (const tp of m.assignment) this.refresh(tp.topic, tp.partition);
     }
   }
 
@@ -287,9 +476,7 @@ export class EmbeddedEventLog implements EventLog {
 
   async endOffsets(topic: string): Promise<Map<number, bigint>> {
     const out = new Map<number, bigint>();
-    const stmt = this.db.prepare(END_OFFSET);
-    for (let p = 0; p < this.partitionsOf(topic); p++)
-      out.set(p, BigInt((stmt.get(topic, p) as { n: number }).n));
+    for (let p = 0; p < this.partitionsOf(topic); p++) out.set(p, BigInt(this.partition(topic, p).end));
     return out;
   }
 
@@ -299,9 +486,13 @@ export class EmbeddedEventLog implements EventLog {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    // Appends already acknowledged are written; those still queued are written before closing.
+    this.flush();
     const members = [...this.groups.values()].flatMap((g) => [...g.values()]);
-    for (const m of members) m.stopped = true;
-    this.wake();
+    for (const m of members) {
+      m.stopped = true;
+      m.wake?.();
+    }
     await Promise.all(members.map((m) => m.loop));
     this.closed = true;
     this.groups.clear();

@@ -236,7 +236,9 @@ export class MessageStore {
 
   /** The highest stored seq of a conversation (0 when none). */
   async lastSeq(conversationId: string): Promise<number> {
-    const last = await this.messages.findOne({ conversationId }, { sort: [['seq', -1]] });
+    // seq > 0 (always true) tells the SQLite store the field is present: the (conversationId, seq)
+    // index then answers with one row.
+    const last = await this.messages.findOne({ conversationId, seq: q.gt(0) }, { sort: [['seq', -1]] });
     return last?.seq ?? 0;
   }
 

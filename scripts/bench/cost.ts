@@ -1,0 +1,109 @@
+/**
+ * The cost of one message, the figure every change to the message path is judged by (#19): drives
+ * messages at a fixed open-loop rate through the whole path (send frame → event log → worker →
+ * store → chat.events → fan-out → every member's socket) and prints, per process, CPU µs per
+ * delivered message and event-loop delay p99; in embedded mode also SQLite statements and commits
+ * per message; on the real stack also the shared servers' CPU per message.
+ *   node --import tsx scripts/bench/cost.ts [--stack embedded|real|both] [--rate 1000]
+ *     [--duration 20] [--pairs 32]
+ * The real stack needs scripts/stack/up.sh and `eval "$(bash scripts/stack/env.sh)"`.
+ * Profile with BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (README, "Benchmarks").
+ */
+import { parseArgs } from 'node:util';
+import type WebSocket from 'ws';
+import { loadNote, metric, percentile, scrape, table } from './lib.ts';
+import {
+  connectPairs,
+  cpuSnapshot,
+  recs,
+  run,
+  settled,
+  sleep,
+  topology,
+  warmUp,
+  type Pair,
+  type Stack,
+} from './path.ts';
+
+const { values } = parseArgs({
+  options: {
+    stack: { type: 'string', default: 'embedded' },
+    rate: { type: 'string', default: '1000' },
+    duration: { type: 'string', default: '20' },
+    pairs: { type: 'string', default: '32' },
+  },
+});
+const stacks: Stack[] =
+  values.stack === 'both' ? ['embedded', 'real'] : [values.stack === 'real' ? 'real' : 'embedded'];
+if (!['embedded', 'real', 'both'].includes(values.stack!))
+  throw new Error('--stack is embedded, real or both');
+const rate = Number(values.rate);
+const durationMs = Number(values.duration) * 1000;
+const pairs = Number(values.pairs);
+const command = `node --import tsx scripts/bench/cost.ts ${process.argv.slice(2).join(' ')}`.trim();
+console.log(`${command}\n${new Date().toISOString()}, ${loadNote()}`);
+
+const us = (cpuSeconds: number, messages: number) => (messages ? (cpuSeconds * 1e6) / messages : NaN);
+
+async function measure(stack: Stack): Promise<string> {
+  const topo = await topology(stack);
+  const sockets: WebSocket[] = [];
+  try {
+    const ps: Pair[] = await connectPairs(topo, stack, pairs, sockets);
+    await warmUp(topo, ps);
+    await sleep(1000);
+    const roles = [...topo.metrics.keys()];
+    // A scrape resets prom-client's event-loop delay histogram: the second one covers the run.
+    const before = await Promise.all(roles.map((r) => scrape(topo.metrics.get(r)!)));
+    const cpu0 = cpuSnapshot(stack, topo.pids);
+    const { keys, seconds } = await run(`c${stack}`, rate, durationMs, ps);
+    await settled(keys, 10_000);
+    const cpu1 = cpuSnapshot(stack, topo.pids);
+    const after = await Promise.all(roles.map((r) => scrape(topo.metrics.get(r)!)));
+
+    const rs = keys.map((k) => recs.get(k)!);
+    const e2e = rs.filter((r) => r.recvAt !== undefined).map((r) => r.recvAt! - r.sentAt);
+    e2e.sort((a, b) => a - b);
+    const delivered = e2e.length;
+    const lost = rs.filter((r) => r.ackAt !== undefined && r.recvAt === undefined).length;
+    const errors = rs.filter((r) => r.error).length;
+    const rows: Record<string, string | number>[] = [];
+    let parley = 0;
+    let shared = 0;
+    for (const name of Object.keys(cpu1)) {
+      const cpu = cpu1[name]! - cpu0[name]!;
+      const i = roles.indexOf(name);
+      const delta = (m: string) => (i < 0 ? NaN : (metric(after[i]!, m) || 0) - (metric(before[i]!, m) || 0));
+      const row: Record<string, string | number> = {
+        process: name,
+        'CPU s': cpu,
+        'CPU µs/msg': us(cpu, delivered),
+        'event-loop p99 ms': i < 0 ? '-' : metric(after[i]!, 'nodejs_eventloop_lag_p99_seconds') * 1000,
+      };
+      if (stack === 'embedded') {
+        row['SQLite statements/msg'] = i < 0 ? '-' : delta('parley_sqlite_statements_total') / delivered;
+        row['SQLite commits/msg'] = i < 0 ? '-' : delta('parley_sqlite_commits_total') / delivered;
+      }
+      rows.push(row);
+      if (i >= 0) parley += cpu;
+      else if (name.endsWith('(shared)')) shared += cpu;
+    }
+    const summary =
+      `${stack}: ${rate} msg/s offered for ${durationMs / 1000} s (sent ${(keys.length / seconds).toFixed(0)}/s), ` +
+      `${delivered}/${keys.length} delivered, lost ${lost}, errors ${errors}, ` +
+      `e2e p50 ${percentile(e2e, 50).toFixed(1)} ms p99 ${percentile(e2e, 99).toFixed(1)} ms; ` +
+      `Parley's processes ${us(parley, delivered).toFixed(0)} µs CPU/msg` +
+      (stack === 'real' ? `, stack servers ${us(shared, delivered).toFixed(0)} µs CPU/msg (shared)` : '') +
+      ` (target ≤ 300 µs)`;
+    console.log(summary);
+    return `${summary}\n\n${table(rows)}`;
+  } finally {
+    for (const s of sockets) s.terminate();
+    await topo.stop();
+  }
+}
+
+const reports: string[] = [];
+for (const stack of stacks) reports.push(await measure(stack));
+console.log(`\n${command}\n${new Date().toISOString()}, ${loadNote()}\n`);
+console.log(reports.join('\n\n'));
