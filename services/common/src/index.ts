@@ -20,6 +20,7 @@ export type { ModuleContext, RunOptions, Running, ServiceModule } from './servic
 export { packageVersion } from './version.ts';
 export * from './process.ts';
 export * from './docstore/port.ts';
+export * from './docstore/textindex.ts';
 export * from './eventlog/port.ts';
 export * from './cache/port.ts';
 export * from './sms/port.ts';

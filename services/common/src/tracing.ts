@@ -217,6 +217,20 @@ export async function inSpan<T>(
   }
 }
 
+/** Starts a child span of `parent` the caller ends; `ctx` carries it (for headers, children). */
+export function startSpan(
+  name: string,
+  parent: Context,
+  attributes?: Attributes,
+): { span: Span; ctx: Context } {
+  const span = tracer().startSpan(
+    name,
+    { kind: SpanKind.INTERNAL, ...(attributes ? { attributes } : {}) },
+    parent,
+  );
+  return { span, ctx: trace.setSpan(parent, span) };
+}
+
 /** Marks a span failed with the error. */
 export function failSpan(span: Span, err: unknown): void {
   if (!span.isRecording()) return;

@@ -85,6 +85,11 @@ export const messageSettings = {
       default: '5000',
       doc: 'With `?wait=persisted`, how long a send waits for the worker before answering 202.',
     }),
+    sendCheckTtlSec: field(parse.int(1, 3600), {
+      env: 'SEND_CHECK_TTL_SECONDS',
+      default: '30',
+      doc: "How long an API process trusts a sender's cached membership and block check without reading the store. Removals, blocks and conversation changes invalidate it on every API process through pub/sub at once; this bounds the window only when such a message is lost.",
+    }),
     sweepIntervalSec: field(parse.int(1, 86_400), {
       env: 'TTL_SWEEP_INTERVAL_SECONDS',
       default: '60',

@@ -6,6 +6,7 @@ import {
   type ServiceModule,
 } from '@parley/common';
 import { createChat, type Chat } from './api/chat.ts';
+import { SEND_CHECKS_CHANNEL } from './api/sendchecks.ts';
 import { RelayMetrics, startRelay } from './fanout/relay.ts';
 import { originAllowed } from './gateway/origin.ts';
 import { Gateway, refuse, WS_PATH } from './gateway/gateway.ts';
@@ -95,14 +96,22 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
           persistWaitMs: c.persistWaitMs,
           sendRatePerMinute: c.sendRatePerMinute,
           sendBurst: c.sendBurst,
+          sendCheckTtlMs: c.sendCheckTtlSec * 1000,
         },
         ctx.logger,
         (userId) =>
           ctx.deps().cachePubSub.takeToken(`send:user:${userId}`, 60_000 / c.sendRatePerMinute, c.sendBurst),
+        (message) => ctx.deps().cachePubSub.publish(SEND_CHECKS_CHANNEL, message),
       );
-      const unsubscribe = await ctx
+      const unsubscribePersisted = await ctx
         .deps()
         .cachePubSub.subscribe(chat.sender.persistedChannel, (id) => chat!.sender.notifyPersisted(id));
+      const unsubscribeChecks = await ctx
+        .deps()
+        .cachePubSub.subscribe(SEND_CHECKS_CHANNEL, (m) => chat!.sendChecks.onInvalidation(m));
+      const unsubscribe = async () => {
+        await Promise.all([unsubscribePersisted(), unsubscribeChecks()]);
+      };
       // A start that fails part-way releases what it took: runService retries it (#21).
       let relay: Awaited<ReturnType<typeof startRelay>> | undefined;
       const gw = new Gateway({

@@ -79,6 +79,27 @@ export function documentStoreContract(name: string, open: () => Promise<Document
       expect(await items.insertMany([])).to.deep.equal({ inserted: 0, duplicates: 0 });
     });
 
+    it('inserts in order up to the first collision, and says how many went in', async () => {
+      await items.insertOne({ _id: 'a', owner: 'u1', n: 1 });
+      // (u1, 1) collides with a's compound unique key: b goes in, nothing after the collision does.
+      const n = await items.insertOrdered([
+        { _id: 'b', owner: 'u1', n: 2 },
+        { _id: 'x', owner: 'u1', n: 1 },
+        { _id: 'c', owner: 'u1', n: 3 },
+      ]);
+      expect(n).to.equal(1);
+      expect((await items.find({}, { sort: [['_id', 1]] })).map((d) => d._id)).to.deep.equal(['a', 'b']);
+      expect(await items.insertOrdered([{ _id: 'a', owner: 'u3', n: 1 }])).to.equal(0);
+      expect(
+        await items.insertOrdered([
+          { _id: 'c', owner: 'u1', n: 3 },
+          { _id: 'd', owner: 'u1', n: 4 },
+        ]),
+      ).to.equal(2);
+      expect(await items.insertOrdered([])).to.equal(0);
+      expect(await items.count({})).to.equal(4);
+    });
+
     it('enforces a compound unique index', async () => {
       await items.insertOne({ _id: 'a', owner: 'u1', n: 1 });
       await items.insertOne({ _id: 'b', owner: 'u1', n: 2 });
@@ -225,6 +246,34 @@ export function documentStoreContract(name: string, open: () => Promise<Document
       expect(await items.find({ owner: '$gt' })).to.deep.equal([]);
       await items.insertOne({ _id: 'b', owner: '{"$gt":""}', n: 2 });
       expect((await items.find({ owner: '{"$gt":""}' })).map((d) => d._id)).to.deep.equal(['b']);
+    });
+
+    it('text index: finds entries by term within the scopes asked, adds idempotently, removes', async () => {
+      const text = await store.textIndex(`${collName}_text`);
+      await text.add([
+        { ref: 'm1', scope: 'c1', at: 1, terms: ['hello', 'world'] },
+        { ref: 'm2', scope: 'c1', at: 2, terms: ['hello', 'über'] },
+        { ref: 'm3', scope: 'c2', at: 3, terms: ['hello'] },
+      ]);
+      // Adding a ref again (a redelivered message) neither duplicates nor changes it.
+      await text.add([{ ref: 'm1', scope: 'c1', at: 1, terms: ['hello', 'world'] }]);
+      const refs = async (term: string, scopes: string[], limit = 100) =>
+        (await text.find(term, scopes, limit)).map((h) => h.ref).sort();
+      expect(await refs('hello', ['c1'])).to.deep.equal(['m1', 'm2']);
+      expect(await refs('hello', ['c1', 'c2'])).to.deep.equal(['m1', 'm2', 'm3']);
+      expect(await refs('über', ['c1', 'c2'])).to.deep.equal(['m2']);
+      expect(await refs('world', ['c2'])).to.deep.equal([]);
+      expect(await refs('hello', [])).to.deep.equal([]);
+      expect(await refs('hello', ['c1', 'c2'], 2)).to.have.length(2);
+      // Whole terms only, and a term is never read as query syntax.
+      expect(await refs('hell', ['c1'])).to.deep.equal([]);
+      expect(await refs('hello OR world', ['c1'])).to.deep.equal([]);
+      expect(await refs('"', ['c1'])).to.deep.equal([]);
+      const [hit] = await text.find('world', ['c1'], 10);
+      expect(hit).to.deep.equal({ ref: 'm1', term: 'world', at: 1 });
+      await text.remove(['m1', 'nope']);
+      expect(await refs('hello', ['c1'])).to.deep.equal(['m2']);
+      expect(await refs('world', ['c1'])).to.deep.equal([]);
     });
 
     it('answers ping (resolves, with nothing)', async () => {

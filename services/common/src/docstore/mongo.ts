@@ -1,3 +1,4 @@
+import { CollectionTextIndex, type TermDoc } from './textindex.ts';
 import mongoose from 'mongoose';
 import {
   checkFindOptions,
@@ -13,6 +14,7 @@ import {
   type Filter,
   type FindOptions,
   type IndexSpec,
+  type TextIndex,
   type Update,
 } from './port.ts';
 
@@ -118,6 +120,29 @@ class MongoDocCollection<T extends Doc> implements Collection<T> {
       if (writeErrors.length === 0 || !writeErrors.every((w) => (w.code ?? w.err?.code) === 11000)) throw err;
       const inserted = e.insertedCount ?? e.result?.insertedCount ?? docs.length - writeErrors.length;
       return { inserted, duplicates: writeErrors.length };
+    }
+  }
+
+  async insertOrdered(docs: readonly T[]): Promise<number> {
+    if (docs.length === 0) return 0;
+    for (const d of docs)
+      if (typeof d._id !== 'string' || d._id.length === 0)
+        throw new InvalidQueryError('_id must be a non-empty string');
+    try {
+      const r = await this.coll.insertMany(
+        docs.map((d) => ({ ...d }) as mongoose.mongo.Document),
+        { ordered: true },
+      );
+      return r.insertedCount;
+    } catch (err) {
+      // Ordered: the server stops at the first failure; everything before it went in.
+      const e = err as { writeErrors?: unknown; code?: number };
+      const writeErrors = (
+        Array.isArray(e.writeErrors) ? e.writeErrors : e.writeErrors ? [e.writeErrors] : []
+      ) as { code?: number; index?: number; err?: { code?: number; index?: number } }[];
+      const first = writeErrors[0];
+      if (!first || (first.code ?? first.err?.code) !== 11000) throw err;
+      return first.index ?? first.err?.index ?? 0;
     }
   }
 
@@ -234,6 +259,21 @@ export class MongoDocumentStore implements DocumentStore {
       });
     }
     return new MongoDocCollection<T>(coll, name);
+  }
+
+  async textIndex(name: string): Promise<TextIndex> {
+    return new CollectionTextIndex(
+      await this.collection<TermDoc>(name, [
+        {
+          name: 'term_conv',
+          fields: [
+            ['term', 1],
+            ['conversationId', 1],
+          ],
+        },
+        { name: 'message', fields: [['messageId', 1]] },
+      ]),
+    );
   }
 
   async drop(name: string): Promise<void> {

@@ -76,6 +76,12 @@ export interface Collection<T extends Doc> {
    * the backend allows; collisions are counted, not thrown.
    */
   insertMany(docs: readonly T[]): Promise<{ inserted: number; duplicates: number }>;
+  /**
+   * Inserts `docs` in order, in one round trip, stopping at the first one that collides with a
+   * unique index (or the id): resolves how many went in, always a prefix of `docs`. Other
+   * failures throw (documents before the failing one may be in).
+   */
+  insertOrdered(docs: readonly T[]): Promise<number>;
   findById(id: string): Promise<T | null>;
   findOne(filter: Filter, opts?: FindOptions): Promise<T | null>;
   find(filter: Filter, opts?: FindOptions): Promise<T[]>;
@@ -94,10 +100,40 @@ export interface Collection<T extends Doc> {
   deleteMany(filter: Filter): Promise<number>;
 }
 
+/**
+ * A full-text index over short texts, by term: what message search needs and no more. Callers
+ * tokenize (one tokenizer, so both adapters match the same way) and pass each entry's terms.
+ * SQLite: an FTS5 table (fts5.ts); MongoDB: a term collection (textindex.ts).
+ */
+export interface TextEntry {
+  /** What the entry indexes (a message id); adding a ref already indexed changes nothing. */
+  ref: string;
+  /** The partition searches filter on (a conversation id). */
+  scope: string;
+  /** Epoch ms, for ranking by recency. */
+  at: number;
+  terms: readonly string[];
+}
+
+export interface TextHit {
+  ref: string;
+  term: string;
+  at: number;
+}
+
+export interface TextIndex {
+  add(entries: readonly TextEntry[]): Promise<void>;
+  remove(refs: readonly string[]): Promise<void>;
+  /** Entries in `scopes` holding `term`, at most `limit` of them. */
+  find(term: string, scopes: readonly string[], limit: number): Promise<TextHit[]>;
+}
+
 export interface DocumentStore {
   readonly kind: 'mongo' | 'sqlite';
   /** Opens a collection, creating it and its indexes when missing (idempotent). */
   collection<T extends Doc>(name: string, indexes?: readonly IndexSpec[]): Promise<Collection<T>>;
+  /** Opens a full-text index (see textindex.ts), creating it when missing (idempotent). */
+  textIndex(name: string): Promise<TextIndex>;
   /** Drops a collection (tests and migrations). */
   drop(name: string): Promise<void>;
   ping(): Promise<void>;

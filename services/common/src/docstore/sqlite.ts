@@ -18,8 +18,10 @@ import {
   type FindOptions,
   type IndexSpec,
   type Scalar,
+  type TextIndex,
   type Update,
 } from './port.ts';
+import { Fts5TextIndex } from './fts5.ts';
 import { instrumentSqlite } from './sqlitestats.ts';
 
 type Param = string | number | null;
@@ -213,6 +215,26 @@ export class SqliteCollection<T extends Doc> implements Collection<T> {
     return { inserted, duplicates };
   }
 
+  async insertOrdered(docs: readonly T[]): Promise<number> {
+    for (const d of docs)
+      if (typeof d._id !== 'string' || d._id.length === 0)
+        throw new InvalidQueryError('_id must be a non-empty string');
+    const stmt = this.prepare(`INSERT INTO ${this.table} (id, doc) VALUES (?, ?)`);
+    return this.db.transaction(() => {
+      let inserted = 0;
+      for (const d of docs) {
+        try {
+          stmt.run(d._id, JSON.stringify(d));
+        } catch (err) {
+          if (isUniqueViolation(err)) break;
+          throw err;
+        }
+        inserted++;
+      }
+      return inserted;
+    })();
+  }
+
   /** SQLite's plan for a find (EXPLAIN QUERY PLAN details), for tests that prove an index is used. */
   explainFind(filter: Filter, opts?: FindOptions): string[] {
     const w = toWhere(filter, this.coalesced);
@@ -361,6 +383,10 @@ export class SqliteDocumentStore implements DocumentStore {
       );
     }
     return new SqliteCollection<T>(this.db, name, coalesced);
+  }
+
+  async textIndex(name: string): Promise<TextIndex> {
+    return new Fts5TextIndex(this.db, name);
   }
 
   async drop(name: string): Promise<void> {

@@ -6,9 +6,12 @@ import { MessageActions } from './actions.ts';
 import { Conversations } from './conversations.ts';
 import { ChatEvents } from './events.ts';
 import { Sender, type SendOptions } from './send.ts';
+import { SendChecks } from './sendchecks.ts';
 
 export interface ChatOptions extends SendOptions {
   topicEvents: string;
+  /** How long a cached send check lives without an invalidation. */
+  sendCheckTtlMs: number;
   memberCap: number;
   editWindowSec: number;
 }
@@ -22,6 +25,8 @@ export interface Chat {
   views: Views;
   conversations: Conversations;
   sender: Sender;
+  /** The send path's membership and block cache; invalidations from other pods go to it. */
+  sendChecks: SendChecks;
   actions: MessageActions;
 }
 
@@ -30,16 +35,26 @@ export function createChat(
   events: EventLog,
   opts: ChatOptions,
   logger: Logger,
-  takeSend?: ConstructorParameters<typeof Sender>[5],
+  takeSend?: ConstructorParameters<typeof Sender>[6],
+  /** Publishes a send-check invalidation to the other API processes. */
+  publishInvalidation?: (message: string) => Promise<void>,
 ): Chat {
   const access = new Access(store);
   const views = new Views(store, access);
   const chatEvents = new ChatEvents(store, events, opts.topicEvents);
+  const sendChecks = new SendChecks(
+    store,
+    access,
+    { ttlMs: opts.sendCheckTtlMs, maxEntries: 100_000 },
+    logger,
+    publishInvalidation,
+  );
   return {
     access,
     views,
-    conversations: new Conversations(store, access, views, chatEvents, opts),
-    sender: new Sender(store, access, events, opts, logger, takeSend),
+    conversations: new Conversations(store, access, views, chatEvents, opts, sendChecks),
+    sender: new Sender(store, access, sendChecks, events, opts, logger, takeSend),
+    sendChecks,
     actions: new MessageActions(store, access, views, chatEvents, opts),
   };
 }

@@ -5,6 +5,7 @@ import { messageProblems as P } from '../domain/errors.ts';
 import type { Conversation, MessageStore, Role } from '../domain/store.ts';
 import type { Views } from '../read/views.ts';
 import type { ChatEvents } from './events.ts';
+import type { SendChecks } from './sendchecks.ts';
 
 /**
  * Conversation and membership writes: create (direct chats once per pair), accept, rename,
@@ -17,6 +18,8 @@ export class Conversations {
     private readonly views: Views,
     private readonly events: ChatEvents,
     private readonly opts: { memberCap: number },
+    /** Forgotten on every change that can refuse a send (removal, block, conversation update). */
+    private readonly sendChecks: SendChecks,
   ) {}
 
   async create(
@@ -123,6 +126,7 @@ export class Conversations {
       { _id: id },
       { $set: set, ...(unset.length ? { $unset: unset } : {}) },
     );
+    await this.sendChecks.invalidate({ conversationId: id });
     await this.events.emit('conversation.updated', id, {
       change: 'updated',
       fields: [...Object.keys(set), ...unset],
@@ -163,6 +167,7 @@ export class Conversations {
     // Removal event first, so the leaving member still receives it.
     await this.events.emit('member.removed', id, { userId, by: p.userId });
     await this.store.members.deleteMany({ _id: target._id });
+    await this.sendChecks.invalidate({ conversationId: id, userId });
     if (target.role === 'owner') {
       // The group keeps an owner: the longest-standing admin, else member, takes over.
       const rest = await this.store.members.find(
@@ -197,5 +202,7 @@ export class Conversations {
         at: new Date().toISOString(),
       });
     else await this.store.blocks.deleteMany({ _id });
+    // The blocked user's sends to the blocker are refused from now on (and allowed after unblocking).
+    await this.sendChecks.invalidate({ userId: user!._id });
   }
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { tooMany, type EventLog, type Logger, type Principal } from '@parley/common';
 import type { Access } from '../domain/access.ts';
+import type { SendChecks } from './sendchecks.ts';
 import { messageIdFor, type SendCommand } from '../domain/envelopes.ts';
 import { messageProblems as P } from '../domain/errors.ts';
 import type { MessageStore } from '../domain/store.ts';
@@ -28,6 +29,8 @@ export class Sender {
   constructor(
     private readonly store: MessageStore,
     private readonly access: Access,
+    /** Membership, conversation and block, cached (see sendchecks.ts). */
+    private readonly checks: SendChecks,
     /** The event log (Kafka, or the embedded one). */
     private readonly events: EventLog,
     private readonly opts: SendOptions,
@@ -82,20 +85,20 @@ export class Sender {
     { status: 'accepted'; id: string } | { status: 'persisted'; message: ReturnType<typeof messageView> }
   > {
     const id = messageIdFor(conversationId, p.userId, input.clientMsgId);
-    // Two rounds of independent reads instead of four in a row; nothing is used before the
-    // membership check passes, so a non-member learns nothing.
-    const [{ conv, me }, stored] = await Promise.all([
-      this.access.member(p, conversationId),
+    // The checks come from the send-check cache (no store read in steady state); the stored-check
+    // and reply-target reads run beside it. Nothing is used before membership passes, so a
+    // non-member learns nothing.
+    const [{ conv, me, blocked }, stored, parent] = await Promise.all([
+      this.checks.get(p, conversationId),
       opts.skipStoredCheck ? null : this.store.messages.findById(id),
-    ]);
-    const other = conv.type === 'direct' ? conv.directKey!.split(':').find((u) => u !== p.userId) : undefined;
-    const [blocked, parent] = await Promise.all([
-      other ? this.store.isBlocked(other, p.userId) : false,
       input.replyTo ? this.store.messages.findById(input.replyTo) : undefined,
     ]);
     if (blocked) throw P.BLOCKED();
     // Replying accepts a conversation request.
-    if (me.pending) await this.access.markAccepted(me);
+    if (me.pending) {
+      await this.access.markAccepted(me);
+      this.checks.forget({ conversationId, userId: p.userId });
+    }
     if (
       parent !== undefined &&
       (!parent || parent.conversationId !== conversationId || parent.expiresAt <= Date.now())

@@ -1,10 +1,11 @@
-import { q } from '@parley/common';
-import type { Message, MessageStore, SearchTerm } from './store.ts';
+import type { TextEntry } from '@parley/common';
+import type { Message, MessageStore } from './store.ts';
 
 /**
- * Message search without text indexes (FerretDB v1 has none): the worker writes one small
- * document per (term, message) and a query intersects term lists inside the caller's
- * conversations. Ciphertext is never indexed.
+ * Message search on the store's text index (FTS5 in SQLite; one document per term and message in
+ * MongoDB, as FerretDB v1 has no text indexes). This tokenizer is the only one, so both match the
+ * same way; a query ranks the messages of the caller's conversations by the query terms they hold.
+ * Ciphertext is never indexed.
  */
 export function tokenize(text: string, max = 64): string[] {
   const norm = text.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase();
@@ -16,24 +17,20 @@ export function tokenize(text: string, max = 64): string[] {
   return [...out];
 }
 
-/** The term documents of a message; none for ciphertext or a tombstone. */
-export function searchTerms(m: Message): SearchTerm[] {
+/** A message's text index entry; none for ciphertext, a tombstone or a body without terms. */
+export function textEntry(m: Message): TextEntry[] {
   if (m.body === undefined || m.deleted) return [];
-  return tokenize(m.body).map((term) => ({
-    _id: `${term}:${m._id}`,
-    term,
-    messageId: m._id,
-    conversationId: m.conversationId,
-    at: Date.parse(m.createdAt),
-  }));
+  const terms = tokenize(m.body);
+  if (terms.length === 0) return [];
+  return [{ ref: m._id, scope: m.conversationId, at: Date.parse(m.createdAt), terms }];
 }
 
 export async function indexMessage(store: MessageStore, m: Message): Promise<void> {
-  await store.terms.insertMany(searchTerms(m));
+  await store.text.add(textEntry(m));
 }
 
 export async function unindexMessage(store: MessageStore, messageId: string): Promise<void> {
-  await store.terms.deleteMany({ messageId });
+  await store.text.remove([messageId]);
 }
 
 /** Ranks by how many query terms a message contains, then by recency. Pure, so it is table-tested. */
@@ -62,9 +59,8 @@ export async function searchMessages(
   if (terms.length === 0 || conversationIds.length === 0) return { messages: [], more: false };
   const hits = [];
   for (const term of terms)
-    hits.push(
-      ...(await store.terms.find({ term, conversationId: q.in([...conversationIds]) }, { limit: 5000 })),
-    );
+    for (const h of await store.text.find(term, conversationIds, 5000))
+      hits.push({ messageId: h.ref, term: h.term, at: h.at });
   const ranked = rank(hits);
   const out: Message[] = [];
   let i = offset;

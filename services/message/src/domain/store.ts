@@ -1,14 +1,13 @@
-import { DuplicateKeyError, q, type Collection, type Doc, type DocumentStore } from '@parley/common';
+import {
+  DuplicateKeyError,
+  q,
+  type Collection,
+  type Doc,
+  type DocumentStore,
+  type TextIndex,
+} from '@parley/common';
 
 export type Role = 'owner' | 'admin' | 'member';
-
-export interface SearchTerm extends Doc {
-  _id: string;
-  term: string;
-  messageId: string;
-  conversationId: string;
-  at: number;
-}
 
 export interface Conversation extends Doc {
   type: 'direct' | 'group';
@@ -117,7 +116,8 @@ export class MessageStore {
     readonly stars: Collection<Star>,
     readonly blocks: Collection<UserBlock>,
     private readonly users: Collection<DirectoryUser>,
-    readonly terms: Collection<SearchTerm>,
+    /** Message search (FTS5 in SQLite, a term collection in MongoDB): see domain/search.ts. */
+    readonly text: TextIndex,
   ) {}
 
   static async open(store: DocumentStore): Promise<MessageStore> {
@@ -164,16 +164,7 @@ export class MessageStore {
       await store.collection<UserBlock>('user_blocks'),
       // The auth service owns users; the message service only reads them.
       await store.collection<DirectoryUser>('users'),
-      await store.collection<SearchTerm>('search_terms', [
-        {
-          name: 'term_conv',
-          fields: [
-            ['term', 1],
-            ['conversationId', 1],
-          ],
-        },
-        { name: 'message', fields: [['messageId', 1]] },
-      ]),
+      await store.textIndex('search_terms'),
     );
   }
 

@@ -208,9 +208,11 @@ export function actionCases(h: MessageHarness): void {
       expect((await call('GET', '/v1/users/me/stars', { token: b.token })).json().messages).to.deep.equal([]);
     });
 
-    it('stops direct messages from a user you blocked', async () => {
+    it('stops direct messages from a user you blocked, from the next send on', async () => {
       const [a, b] = [await user(), await user()];
       const conv = await direct(a, b);
+      // A send first, so the sender's checks are cached (api/sendchecks.ts): the block must undo that.
+      expect((await send(a.token, conv, { clientMsgId: 'w', body: 'hi' }, false)).statusCode).to.equal(202);
       expect(
         (
           await call('PUT', '/v1/users/me/blocks/:username', {

@@ -115,6 +115,28 @@ export function conversationCases(h: MessageHarness): void {
       ).to.equal(404);
     });
 
+    it('refuses a removed member’s next send, though their checks were cached by an earlier one', async () => {
+      const [owner, m] = [await user(), await user()];
+      const g = (
+        await call('POST', '/v1/conversations', {
+          token: owner.token,
+          body: { type: 'group', title: 'g', members: [m.username] },
+        })
+      ).json().id as string;
+      expect((await send(m.token, g, { clientMsgId: 'one', body: 'in' }, false)).statusCode).to.equal(202);
+      expect(
+        (
+          await call('DELETE', '/v1/conversations/:id/members/:userId', {
+            token: owner.token,
+            params: { id: g, userId: m.id },
+          })
+        ).statusCode,
+      ).to.equal(204);
+      const after = await send(m.token, g, { clientMsgId: 'two', body: 'still in?' }, false);
+      expect(after.statusCode).to.equal(404);
+      expect(after.json().code).to.equal('CONVERSATION_NOT_FOUND');
+    });
+
     it('shows a non-member a conversation exactly like a missing one', async () => {
       const [a, b, stranger] = [await user(), await user(), await user()];
       const conv = await direct(a, b);

@@ -8,6 +8,6 @@ export async function sweepExpired(store: MessageStore, now = Date.now()): Promi
   const ids = expired.map((m) => m._id);
   await store.reactions.deleteMany({ messageId: q.in(ids) });
   await store.stars.deleteMany({ messageId: q.in(ids) });
-  await store.terms.deleteMany({ messageId: q.in(ids) });
+  await store.text.remove(ids);
   return store.messages.deleteMany({ _id: q.in(ids) });
 }

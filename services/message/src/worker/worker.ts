@@ -1,6 +1,7 @@
 import {
   inSpan,
   recordContext,
+  startSpan,
   traceHeaders,
   tracingEnabled,
   type Cache,
@@ -11,7 +12,7 @@ import {
 } from '@parley/common';
 import client from 'prom-client';
 import { chatEvent, NEVER, parseCommand, type SendCommand } from '../domain/envelopes.ts';
-import { searchTerms } from '../domain/search.ts';
+import { textEntry } from '../domain/search.ts';
 import { messageView } from '../domain/view.ts';
 import { deliveryLatency } from '../domain/latency.ts';
 import { SequencePlan } from '../domain/sequencing.ts';
@@ -141,16 +142,25 @@ export class Persister {
     /** Message id → its store span's context, which its event continues. */
     const traced = new Map<string, Context>();
     const results = new Map<(typeof commands)[number], Message>();
-    await inParallel([...byConversation.values()], STORE_PARALLELISM, async (list) => {
-      // One plan per conversation and batch: the next seqs after the last stored one, in record
-      // order, repaired as commands turn out stored already, are dropped, or meet a stale guess.
-      const conversationId = list[0]!.command.conversationId;
-      const plan = new SequencePlan(
-        list.map((c) => c.command),
-        await this.lastSeq(conversationId, false),
-        new Set(list.filter((c) => existing.has(c.command.id)).map((c) => c.command.id)),
+    // One plan per conversation and batch: the next seqs after the last stored one, in record
+    // order, repaired as commands turn out stored already, are dropped, or meet a stale guess.
+    const plans = new Map<string, SequencePlan>();
+    for (const [conversationId, list] of byConversation)
+      plans.set(
+        conversationId,
+        new SequencePlan(
+          list.map((c) => c.command),
+          await this.lastSeq(conversationId, false),
+          new Set(list.filter((c) => existing.has(c.command.id)).map((c) => c.command.id)),
+        ),
       );
+    // The whole batch in one ordered insert; whatever it leaves (a collision, a failure) is
+    // stored one by one below, where stale seqs are repaired and a failing command is isolated.
+    await this.insertBatch(commands, plans, existing, results, traced);
+    await inParallel([...byConversation], STORE_PARALLELISM, async ([conversationId, list]) => {
+      const plan = plans.get(conversationId)!;
       for (const c of list) {
+        if (results.has(c)) continue;
         const message = await this.storeOrDeadLetter(c, existing, traced, plan);
         if (message) results.set(c, message);
       }
@@ -182,7 +192,7 @@ export class Persister {
         members.map((x) => x.userId),
       );
     });
-    await this.store.terms.insertMany(fresh.flatMap(({ message }) => searchTerms(message)));
+    await this.store.text.add(fresh.flatMap(({ message }) => textEntry(message)));
 
     // Events go out once per batch, before the offsets are committed: a crash re-emits them
     // (at least once; clients de-duplicate by message id).
@@ -248,6 +258,70 @@ export class Persister {
       ),
     );
     this.metrics.storeSeconds.observe((performance.now() - started) / 1000);
+  }
+
+  /**
+   * Stores every planned command of the batch with one ordered insert (record order, so each
+   * conversation's seqs go in ascending). What went in is recorded in `results`; the rest is left
+   * to the one-by-one path. A failure other than a collision is left to it too, which retries it
+   * and sends a command that keeps failing to the DLQ.
+   */
+  private async insertBatch(
+    commands: readonly { record: ConsumedRecord; command: SendCommand }[],
+    plans: ReadonlyMap<string, SequencePlan>,
+    existing: Map<string, Message>,
+    results: Map<{ record: ConsumedRecord; command: SendCommand }, Message>,
+    traced: Map<string, Context>,
+  ): Promise<void> {
+    const planned: { c: (typeof commands)[number]; message: Message }[] = [];
+    const ids = new Set<string>();
+    for (const c of commands) {
+      const known = existing.get(c.command.id);
+      if (known) {
+        this.metrics.duplicates.inc();
+        results.set(c, known);
+        continue;
+      }
+      const seq = plans.get(c.command.conversationId)!.seqOf(c.command.id);
+      if (seq === undefined || ids.has(c.command.id)) continue;
+      ids.add(c.command.id);
+      planned.push({ c, message: messageOf(c.command, seq) });
+    }
+    if (planned.length === 0) return;
+    const spans = tracingEnabled()
+      ? planned.map(({ c, message }) =>
+          startSpan('store message', recordContext(c.record), {
+            'parley.conversation.id': message.conversationId,
+            'parley.message.id': message._id,
+            'parley.message.seq': message.seq,
+          }),
+        )
+      : [];
+    let inserted = 0;
+    try {
+      inserted = await this.store.messages.insertOrdered(planned.map((p) => p.message));
+    } catch (err) {
+      this.logger.warn({ err, messages: planned.length }, 'batch insert failed; storing one by one');
+    }
+    const now = Date.now();
+    for (let i = 0; i < planned.length; i++) {
+      const span = spans[i];
+      if (i >= inserted) {
+        span?.span.end();
+        continue;
+      }
+      const { c, message } = planned[i]!;
+      plans.get(message.conversationId)!.stored(message._id);
+      existing.set(message._id, message);
+      results.set(c, message);
+      this.lastSeqCache.set(message.conversationId, message.seq);
+      this.metrics.persistLatency.labels('persisted').observe((now - c.command.acceptedAt) / 1000);
+      if (span) {
+        traced.set(message._id, span.ctx);
+        span.span.end();
+      }
+    }
+    this.metrics.stored.inc(inserted);
   }
 
   /**
@@ -320,20 +394,7 @@ export class Persister {
     for (let attempt = 0; attempt < 2; attempt++) {
       const seq = plan.seqOf(cmd.id);
       if (seq === undefined) break;
-      const message: Message = {
-        _id: cmd.id,
-        conversationId: cmd.conversationId,
-        seq,
-        senderId: cmd.senderId,
-        clientMsgId: cmd.clientMsgId,
-        ...(cmd.body !== undefined ? { body: cmd.body } : {}),
-        ...(cmd.ciphertext !== undefined ? { ciphertext: cmd.ciphertext } : {}),
-        ...(cmd.replyTo ? { replyTo: cmd.replyTo } : {}),
-        createdAt: new Date().toISOString(),
-        acceptedAt: cmd.acceptedAt,
-        expiresAt: cmd.expiresAt ?? NEVER,
-        editCount: 0,
-      };
+      const message = messageOf(cmd, seq);
       try {
         await this.store.messages.insertOne(message);
         plan.stored(cmd.id);
@@ -393,4 +454,22 @@ export class Persister {
       },
     ]);
   }
+}
+
+/** The stored form of a send command with its seq. */
+function messageOf(cmd: SendCommand, seq: number): Message {
+  return {
+    _id: cmd.id,
+    conversationId: cmd.conversationId,
+    seq,
+    senderId: cmd.senderId,
+    clientMsgId: cmd.clientMsgId,
+    ...(cmd.body !== undefined ? { body: cmd.body } : {}),
+    ...(cmd.ciphertext !== undefined ? { ciphertext: cmd.ciphertext } : {}),
+    ...(cmd.replyTo ? { replyTo: cmd.replyTo } : {}),
+    createdAt: new Date().toISOString(),
+    acceptedAt: cmd.acceptedAt,
+    expiresAt: cmd.expiresAt ?? NEVER,
+    editCount: 0,
+  };
 }
