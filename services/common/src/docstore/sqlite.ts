@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import {
@@ -338,6 +339,8 @@ export class SqliteCollection<T extends Doc> implements Collection<T> {
 export interface SqliteStoreOptions {
   /** File path, or ':memory:'. */
   path: string;
+  /** Checkpoint the WAL from a worker thread (default true for files). */
+  checkpointInThread?: boolean;
 }
 
 /** The embedded document store: one SQLite file, a table per collection, JSON documents, expression indexes. */
@@ -352,7 +355,27 @@ export class SqliteDocumentStore implements DocumentStore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
+    // WAL with synchronous=NORMAL: a commit appends to the log without fsync; only a checkpoint
+    // syncs. Those run in a worker thread, so the event loop never waits on the disk; should the
+    // thread fail, the connection checkpoints itself again (SQLite's default, every 1000 pages).
+    if (opts.path !== ':memory:' && opts.checkpointInThread !== false) {
+      this.db.pragma('wal_autocheckpoint = 0');
+      this.db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+      const worker = new Worker(new URL('./checkpoint.worker.mjs', import.meta.url), {
+        workerData: { path: opts.path, intervalMs: 1000 },
+      });
+      worker.unref();
+      const fallBack = () => {
+        if (this.db.open) this.db.pragma('wal_autocheckpoint = 1000');
+      };
+      worker.on('error', fallBack);
+      worker.on('message', (m: { error?: string }) => m.error && fallBack());
+      worker.on('exit', (code) => code !== 0 && fallBack());
+      this.checkpointer = worker;
+    }
   }
+
+  private readonly checkpointer?: Worker;
 
   /** The underlying handle, for other embedded adapters that share the file. */
   get handle(): Database.Database {
@@ -399,6 +422,12 @@ export class SqliteDocumentStore implements DocumentStore {
   }
 
   async close(): Promise<void> {
+    if (this.checkpointer) {
+      const exited = new Promise((resolve) => this.checkpointer!.once('exit', resolve));
+      this.checkpointer.postMessage('stop');
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+    }
+    // The last connection to close checkpoints what is left and removes the log.
     if (this.db.open) this.db.close();
   }
 }
