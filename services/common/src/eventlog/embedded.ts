@@ -14,6 +14,7 @@ import {
 } from './port.ts';
 import { instrumentSqlite } from '../docstore/sqlitestats.ts';
 import type { EventLogMetrics } from './metrics.ts';
+import { PartitionTail } from './tail.ts';
 
 interface TP {
   topic: string;
@@ -31,15 +32,6 @@ interface Member {
   loop?: Promise<void>;
 }
 
-/** One partition's state in memory: the high watermark and a tail of recent records. */
-interface Partition {
-  /** The next offset to be written (Kafka's high watermark). */
-  end: number;
-  /** Offset of tail[0]. */
-  tailStart: number;
-  tail: ConsumedRecord[];
-}
-
 /** Appends waiting for the next group commit. */
 interface PendingAppend {
   topic: string;
@@ -51,8 +43,6 @@ interface PendingAppend {
 /** The next offset of a partition (Kafka's high watermark), read once per partition at start. */
 const END_OFFSET =
   'SELECT coalesce(max(offset) + 1, 0) AS n FROM ev_records WHERE topic = ? AND partition = ?';
-/** Recent records kept per partition so consumers that keep up never read SQLite. */
-const TAIL_MAX = 2048;
 
 const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 const groupKey = (g: string, topic: string, partition: number) => `${g}\u0000${topic}\u0000${partition}`;
@@ -86,7 +76,7 @@ export class EmbeddedEventLog implements EventLog {
   private readonly db: Database.Database;
   private readonly ownsDb: boolean;
   private readonly topics = new Map<string, number>();
-  private readonly partitions = new Map<string, Partition>();
+  private readonly partitions = new Map<string, PartitionTail>();
   private readonly committed = new Map<string, number>();
   private readonly groups = new Map<string, Map<string, Member>>();
   private readonly busy = new Set<string>();
@@ -164,12 +154,12 @@ export class EmbeddedEventLog implements EventLog {
     return n;
   }
 
-  private partition(topic: string, partition: number): Partition {
+  private partition(topic: string, partition: number): PartitionTail {
     const k = tpKey(topic, partition);
     let p = this.partitions.get(k);
     if (!p) {
       const { n } = this.stmt.end.get(topic, partition) as { n: number };
-      this.partitions.set(k, (p = { end: n, tailStart: n, tail: [] }));
+      this.partitions.set(k, (p = new PartitionTail(n)));
     }
     return p;
   }
@@ -213,7 +203,7 @@ export class EmbeddedEventLog implements EventLog {
       for (const a of batch) a.reject(new Error('event log is closed'));
       return;
     }
-    let appended: { p: Partition; record: ConsumedRecord }[] = [];
+    let appended: { p: PartitionTail; record: ConsumedRecord }[] = [];
     for (let attempt = 0; ; attempt++) {
       try {
         appended = this.write(batch);
@@ -231,12 +221,7 @@ export class EmbeddedEventLog implements EventLog {
     }
     const topics = new Set<string>();
     for (const { p, record } of appended) {
-      p.end = Number(record.offset) + 1;
-      p.tail.push(record);
-      if (p.tail.length > TAIL_MAX) {
-        p.tail.splice(0, p.tail.length - TAIL_MAX);
-        p.tailStart = p.end - p.tail.length;
-      }
+      p.push(record);
       topics.add(record.topic);
     }
     for (const a of batch) a.resolve();
@@ -244,11 +229,11 @@ export class EmbeddedEventLog implements EventLog {
   }
 
   /** One transaction for the whole group commit; the caller applies the offsets to memory. */
-  private write(batch: readonly PendingAppend[]): { p: Partition; record: ConsumedRecord }[] {
+  private write(batch: readonly PendingAppend[]): { p: PartitionTail; record: ConsumedRecord }[] {
     const now = Date.now();
-    const appended: { p: Partition; record: ConsumedRecord }[] = [];
+    const appended: { p: PartitionTail; record: ConsumedRecord }[] = [];
     this.db.transaction(() => {
-      const next = new Map<Partition, number>();
+      const next = new Map<PartitionTail, number>();
       for (const a of batch) {
         const partitions = this.partitionsOf(a.topic);
         for (const r of a.records) {
@@ -283,9 +268,7 @@ export class EmbeddedEventLog implements EventLog {
     const p = this.partition(topic, partition);
     const { n } = this.stmt.end.get(topic, partition) as { n: number };
     if (n === p.end) return false;
-    p.end = n;
-    p.tail = [];
-    p.tailStart = n;
+    p.reset(n);
     return true;
   }
 
@@ -382,11 +365,9 @@ export class EmbeddedEventLog implements EventLog {
   }
 
   /** Records [from, from + max) of a partition: from its tail when there, else from SQLite. */
-  private read(tp: TP, p: Partition, from: number, max: number): ConsumedRecord[] {
-    if (from >= p.tailStart) {
-      const i = from - p.tailStart;
-      return p.tail.slice(i, i + max);
-    }
+  private read(tp: TP, p: PartitionTail, from: number, max: number): ConsumedRecord[] {
+    const recent = p.read(from, max);
+    if (recent) return recent;
     const rows = this.stmt.fetch.all(tp.topic, tp.partition, from, max) as {
       offset: number;
       key: string;

@@ -1,0 +1,44 @@
+import { expect } from 'chai';
+import type { ConsumedRecord } from './port.ts';
+import { PartitionTail, TAIL_MAX } from './tail.ts';
+
+const rec = (offset: number): ConsumedRecord => ({
+  topic: 't',
+  partition: 0,
+  offset: String(offset),
+  key: 'k',
+  value: Buffer.from(String(offset)),
+  headers: {},
+  timestamp: 0,
+});
+const offsets = (rs: ConsumedRecord[] | undefined) => rs?.map((r) => Number(r.offset));
+
+describe('PartitionTail', () => {
+  it('serves records from its watermark on, and sends older reads to the file', () => {
+    const t = new PartitionTail(10);
+    expect(offsets(t.read(10, 5))).to.deep.equal([]);
+    for (let o = 10; o < 13; o++) t.push(rec(o));
+    expect(t.end).to.equal(13);
+    expect(offsets(t.read(11, 5))).to.deep.equal([11, 12]);
+    expect(offsets(t.read(10, 2))).to.deep.equal([10, 11]);
+    expect(t.read(9, 5)).to.equal(undefined);
+  });
+
+  it('keeps the last TAIL_MAX records', () => {
+    const t = new PartitionTail(0);
+    for (let o = 0; o < TAIL_MAX + 10; o++) t.push(rec(o));
+    expect(t.read(9, 1)).to.equal(undefined);
+    expect(offsets(t.read(10, 2))).to.deep.equal([10, 11]);
+    expect(offsets(t.read(TAIL_MAX + 9, 5))).to.deep.equal([TAIL_MAX + 9]);
+  });
+
+  it('restarts at a watermark another writer moved', () => {
+    const t = new PartitionTail(0);
+    t.push(rec(0));
+    t.reset(5);
+    expect(t.end).to.equal(5);
+    expect(t.read(0, 5)).to.equal(undefined);
+    t.push(rec(5));
+    expect(offsets(t.read(5, 5))).to.deep.equal([5]);
+  });
+});
