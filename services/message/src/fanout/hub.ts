@@ -8,7 +8,14 @@ import {
   type Span,
 } from '@parley/common';
 import * as ws from 'ws';
-import { conversationChannel, userChannel } from './routing.ts';
+import {
+  conversationChannel,
+  metaOfFrame,
+  packRelayed,
+  unpackRelayed,
+  userChannel,
+  type FrameMeta,
+} from './routing.ts';
 
 const wireSender = (ws as unknown as { Sender: { frame(data: Buffer, o: object): Buffer[] } }).Sender;
 
@@ -55,20 +62,10 @@ export interface DeliveryMeta {
   eventId?: string;
 }
 
-interface RelayedFrame {
-  type?: unknown;
-  conversationId?: unknown;
-  userId?: unknown;
-  eventId?: unknown;
-  acceptedAt?: unknown;
-  traceparent?: unknown;
-  data?: { seq?: unknown; userId?: unknown; change?: unknown };
-}
-
 /**
  * One per gateway process: follows a pub/sub channel per conversation that at least one local
- * socket is in (and one per local user), parses each relayed event once, and writes its bytes to
- * the local sockets that may see it. Subscriptions are reference-counted by local sockets.
+ * socket is in (and one per local user), routes each relayed frame by the header the relay put
+ * before it (never parsing the frame), and writes its bytes to the local sockets that may see it. Subscriptions are reference-counted by local sockets.
  */
 export class Hub {
   private readonly byConversation = new Map<string, Set<HubSocket>>();
@@ -147,34 +144,28 @@ export class Hub {
   }
 
   private onMessage(channel: string, message: string): void {
-    let f: RelayedFrame;
-    try {
-      f = JSON.parse(message) as RelayedFrame;
-    } catch {
+    const relayed = unpackRelayed(message);
+    if (!relayed) {
       this.logger.warn({ channel }, 'dropped a malformed relayed frame');
       return;
     }
-    const type = typeof f.type === 'string' ? f.type : 'unknown';
-    const out = new Outbound(message, type);
-    const conversationId = typeof f.conversationId === 'string' ? f.conversationId : undefined;
-    if (channel.startsWith('fan:u:')) return this.onUserFrame(channel.slice(6), f, out, conversationId);
-    if (!conversationId) return;
-    const sockets = this.byConversation.get(conversationId);
+    const { meta: m, frame } = relayed;
+    const out = new Outbound(frame, m.type);
+    if (channel.startsWith('fan:u:')) return this.onUserFrame(channel.slice(6), m, out);
+    if (!m.conversationId) return;
+    const sockets = this.byConversation.get(m.conversationId);
     if (!sockets) return;
-    const subject = typeof f.userId === 'string' ? f.userId : undefined;
-    const memberId = typeof f.data?.userId === 'string' ? f.data.userId : undefined;
     const meta: DeliveryMeta = {
-      conversationId,
-      ...(type === 'message.created' && typeof f.data?.seq === 'number' ? { seq: f.data.seq } : {}),
-      ...(type === 'presence' && typeof f.eventId === 'string' ? { eventId: f.eventId } : {}),
+      conversationId: m.conversationId,
+      ...(m.type === 'message.created' && m.seq !== undefined ? { seq: m.seq } : {}),
+      ...(m.type === 'presence' && m.eventId ? { eventId: m.eventId } : {}),
     };
-    const span =
-      typeof f.traceparent === 'string' ? this.deliverSpan(type, f.traceparent, conversationId) : undefined;
+    const span = m.traceparent ? this.deliverSpan(m.type, m.traceparent, m.conversationId) : undefined;
     let n = 0;
     for (const s of sockets) {
       // Typing and presence are not echoed to their subject; an added member got it on their own channel.
-      if ((type === 'typing' || type === 'presence') && s.userId === subject) continue;
-      if (type === 'member.added' && s.userId === memberId) continue;
+      if ((m.type === 'typing' || m.type === 'presence') && s.userId === m.subject) continue;
+      if (m.type === 'member.added' && s.userId === m.member) continue;
       if (s.deliver(out, meta)) {
         // Which sockets it reached, up to the SDK's default of 128 events a span.
         if (span && n < MAX_SOCKET_EVENTS)
@@ -186,9 +177,9 @@ export class Hub {
       span.setAttribute('parley.ws.sockets', n);
       span.end();
     }
-    if (type === 'member.removed' && memberId)
-      for (const s of [...(this.byUser.get(memberId) ?? [])]) this.unfollow(s, conversationId);
-    this.onDelivered(type, n, typeof f.acceptedAt === 'number' ? f.acceptedAt : undefined);
+    if (m.type === 'member.removed' && m.member)
+      for (const s of [...(this.byUser.get(m.member) ?? [])]) this.unfollow(s, m.conversationId);
+    this.onDelivered(m.type, n, m.acceptedAt);
   }
 
   /** A `deliver` span continuing a relayed event's trace on this gateway (undefined when off). */
@@ -206,12 +197,13 @@ export class Hub {
   }
 
   /** Frames for one user: a conversation they now belong to starts being followed. */
-  private onUserFrame(userId: string, f: RelayedFrame, out: Outbound, conversationId?: string): void {
+  private onUserFrame(userId: string, m: FrameMeta, out: Outbound): void {
     const sockets = this.byUser.get(userId);
+    const conversationId = m.conversationId;
     if (!sockets || !conversationId) return;
     const joins =
-      (f.type === 'conversation.updated' && f.data?.change === 'created') ||
-      (f.type === 'member.added' && f.data?.userId === userId);
+      (m.type === 'conversation.updated' && m.change === 'created') ||
+      (m.type === 'member.added' && m.member === userId);
     let n = 0;
     for (const s of sockets) {
       if (joins)
@@ -225,6 +217,9 @@ export class Hub {
 
   /** Publishes an ephemeral frame (typing, presence) to a conversation's gateways. */
   publish(conversationId: string, frame: Record<string, unknown>): Promise<void> {
-    return this.cache.publish(conversationChannel(conversationId), JSON.stringify(frame));
+    return this.cache.publish(
+      conversationChannel(conversationId),
+      packRelayed(metaOfFrame(frame), JSON.stringify(frame)),
+    );
   }
 }

@@ -1,5 +1,12 @@
 import { expect } from 'chai';
-import { route, parseChatEvent, conversationChannel, userChannel } from '../fanout/routing.ts';
+import {
+  route,
+  parseChatEvent,
+  conversationChannel,
+  userChannel,
+  packRelayed,
+  unpackRelayed,
+} from '../fanout/routing.ts';
 import { chatEvent } from '../domain/envelopes.ts';
 import { aggregatePresence, encodeEntry } from '../domain/presence.ts';
 import { parseClientFrame, parseCursors } from './protocol.ts';
@@ -167,6 +174,24 @@ describe('presence aggregation', () => {
 });
 
 describe('fan-out routing', () => {
+  it('packs a frame behind a header line and unpacks it; reads a bare JSON frame; refuses junk', () => {
+    const frame = JSON.stringify({ type: 'typing', conversationId: 'c', userId: 'u', data: { x: '\t\n' } });
+    const meta = { type: 'typing', conversationId: 'c', subject: 'u', seq: 3, acceptedAt: 7 };
+    const packed = packRelayed(meta, frame);
+    expect(unpackRelayed(packed)).to.deep.equal({
+      meta: { ...meta, member: undefined, change: undefined, eventId: undefined, traceparent: undefined },
+      frame,
+    });
+    // A tab or newline in a value cannot shift the fields.
+    const odd = unpackRelayed(packRelayed({ type: 'typing', conversationId: 'c\t\nx' }, frame))!;
+    expect(odd.meta.conversationId).to.equal('cx');
+    expect(odd.frame).to.equal(frame);
+    // Older gateways publish bare JSON frames: their meta is read from the frame.
+    expect(unpackRelayed(frame)!.meta).to.deep.include({ type: 'typing', conversationId: 'c', subject: 'u' });
+    for (const junk of ['', 'p1\tonly-two\n{}', 'not json', '[1]', '{"type":3}'])
+      expect(unpackRelayed(junk), junk).to.equal(null);
+  });
+
   it('publishes an ordinary event once, to its conversation, without the recipient list', () => {
     const ev = chatEvent(
       'message.created',
@@ -178,7 +203,15 @@ describe('fan-out routing', () => {
     const pubs = route(ev);
     expect(pubs).to.have.length(1);
     expect(pubs[0]!.channel).to.equal(conversationChannel(conv));
-    const frame = JSON.parse(pubs[0]!.message) as Record<string, unknown>;
+    const relayed = unpackRelayed(pubs[0]!.message)!;
+    // The gateways route by the header, and write the frame's bytes as they are.
+    expect(relayed.meta).to.deep.include({
+      type: 'message.created',
+      conversationId: conv,
+      seq: 1,
+      acceptedAt: 5,
+    });
+    const frame = JSON.parse(relayed.frame) as Record<string, unknown>;
     expect(frame).to.deep.equal({
       type: 'message.created',
       eventId: ev.id,
