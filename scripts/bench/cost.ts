@@ -5,10 +5,14 @@
  * delivered message and event-loop delay p99; in embedded mode also SQLite statements and commits
  * per message; on the real stack also the shared servers' CPU per message.
  *   node --import tsx scripts/bench/cost.ts [--stack embedded|real|both] [--rate 1000]
- *     [--duration 20] [--pairs 32]
+ *     [--duration 20] [--pairs 32] [--tracing off,ratio0]
+ * `--tracing ratio0` loads the OpenTelemetry SDK with sampling 0 (exporting to a sink in this
+ * process); with several modes, each stack runs them in turn and the summary gives the CPU ratio.
  * The real stack needs scripts/stack/up.sh and `eval "$(bash scripts/stack/env.sh)"`.
  * Profile with BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (README, "Benchmarks").
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import type WebSocket from 'ws';
 import { loadNote, metric, percentile, scrape, table } from './lib.ts';
@@ -31,8 +35,25 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '1000' },
     duration: { type: 'string', default: '20' },
     pairs: { type: 'string', default: '32' },
+    tracing: { type: 'string', default: 'off' },
   },
 });
+const modes = values.tracing!.split(',');
+for (const m of modes)
+  if (!['off', 'ratio0', 'ratio1'].includes(m)) throw new Error(`--tracing: unknown mode ${m}`);
+/** An OTLP/HTTP endpoint that accepts trace exports (a collector's cost is not ours). */
+const sink = createServer((req, res) => {
+  req.resume();
+  req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+});
+await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
+const tracingEnv = (mode: string): Record<string, string> =>
+  mode === 'off'
+    ? {}
+    : {
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `http://127.0.0.1:${(sink.address() as AddressInfo).port}/v1/traces`,
+        OTEL_TRACES_SAMPLER_ARG: mode === 'ratio0' ? '0' : '1',
+      };
 const stacks: Stack[] =
   values.stack === 'both' ? ['embedded', 'real'] : [values.stack === 'real' ? 'real' : 'embedded'];
 if (!['embedded', 'real', 'both'].includes(values.stack!))
@@ -45,8 +66,8 @@ console.log(`${command}\n${new Date().toISOString()}, ${loadNote()}`);
 
 const us = (cpuSeconds: number, messages: number) => (messages ? (cpuSeconds * 1e6) / messages : NaN);
 
-async function measure(stack: Stack): Promise<string> {
-  const topo = await topology(stack);
+async function measure(stack: Stack, mode: string): Promise<{ report: string; parleyUs: number }> {
+  const topo = await topology(stack, tracingEnv(mode));
   const sockets: WebSocket[] = [];
   try {
     const ps: Pair[] = await connectPairs(topo, stack, pairs, sockets);
@@ -89,14 +110,14 @@ async function measure(stack: Stack): Promise<string> {
       else if (name.endsWith('(shared)')) shared += cpu;
     }
     const summary =
-      `${stack}: ${rate} msg/s offered for ${durationMs / 1000} s (sent ${(keys.length / seconds).toFixed(0)}/s), ` +
+      `${stack}${mode === 'off' ? '' : ` (tracing ${mode})`}: ${rate} msg/s offered for ${durationMs / 1000} s (sent ${(keys.length / seconds).toFixed(0)}/s), ` +
       `${delivered}/${keys.length} delivered, lost ${lost}, errors ${errors}, ` +
       `e2e p50 ${percentile(e2e, 50).toFixed(1)} ms p99 ${percentile(e2e, 99).toFixed(1)} ms; ` +
       `Parley's processes ${us(parley, delivered).toFixed(0)} µs CPU/msg` +
       (stack === 'real' ? `, stack servers ${us(shared, delivered).toFixed(0)} µs CPU/msg (shared)` : '') +
       ` (target ≤ 300 µs)`;
     console.log(summary);
-    return `${summary}\n\n${table(rows)}`;
+    return { report: `${summary}\n\n${table(rows)}`, parleyUs: us(parley, delivered) };
   } finally {
     for (const s of sockets) s.terminate();
     await topo.stop();
@@ -104,6 +125,23 @@ async function measure(stack: Stack): Promise<string> {
 }
 
 const reports: string[] = [];
-for (const stack of stacks) reports.push(await measure(stack));
+const ratios: string[] = [];
+for (const stack of stacks) {
+  const byMode = new Map<string, number>();
+  for (const mode of modes) {
+    const r = await measure(stack, mode);
+    reports.push(r.report);
+    byMode.set(mode, r.parleyUs);
+  }
+  const off = byMode.get('off');
+  if (off)
+    for (const [mode, v] of byMode)
+      if (mode !== 'off')
+        ratios.push(
+          `${stack}: tracing ${mode} costs ${((v / off - 1) * 100).toFixed(1)}% more CPU per message than off`,
+        );
+}
+sink.close();
 console.log(`\n${command}\n${new Date().toISOString()}, ${loadNote()}\n`);
 console.log(reports.join('\n\n'));
+if (ratios.length) console.log(`\n${ratios.join('\n')}`);

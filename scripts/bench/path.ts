@@ -44,9 +44,9 @@ export interface Topology {
   stop: () => Promise<void>;
 }
 
-export async function topology(stack: Stack): Promise<Topology> {
+export async function topology(stack: Stack, extraEnv: Record<string, string> = {}): Promise<Topology> {
   if (stack === 'embedded') {
-    const s = await startServer(SERVER_ENV);
+    const s = await startServer({ ...SERVER_ENV, ...extraEnv });
     return {
       gatewayA: s.url,
       gatewayAMetrics: `${s.managementUrl}/metrics`,
@@ -59,7 +59,7 @@ export async function topology(stack: Stack): Promise<Topology> {
       stop: s.stop,
     };
   }
-  const env = realStackEnv('e2e', { ...SERVER_ENV, KAFKA_SESSION_TIMEOUT_MS: '6000' });
+  const env = realStackEnv('e2e', { ...SERVER_ENV, KAFKA_SESSION_TIMEOUT_MS: '6000', ...extraEnv });
   const auth = await startAuth(env);
   const [a, b, w] = await Promise.all([
     startMessage('api', env),

@@ -6,6 +6,8 @@ import {
   SpanKind,
   SpanStatusCode,
   trace,
+  TraceFlags,
+  INVALID_SPAN_CONTEXT,
   type Attributes,
   type Context,
   type Span,
@@ -42,7 +44,7 @@ export interface Tracing {
 export const TRACER = 'parley';
 
 /** The process-wide SDK: one per process, shared by every service started in it (standalone, tests). */
-let installed: { users: number; shutdown: () => Promise<void> } | undefined;
+let installed: { users: number; shutdown: () => Promise<void>; ratio: number } | undefined;
 
 /** Whether an SDK is installed in this process (spans are recorded and context propagates). */
 export function tracingEnabled(): boolean {
@@ -125,7 +127,7 @@ export async function startTracing(cfg: TracingConfig, logger: Logger): Promise<
   });
   sdk.start();
   patchLoadedModules();
-  installed = { users: 1, shutdown: () => sdk.shutdown() };
+  installed = { users: 1, shutdown: () => sdk.shutdown(), ratio: cfg.sampleRatio };
   logger.info(
     { endpoint: cfg.endpoint ?? 'in-process exporter', sampleRatio: cfg.sampleRatio },
     'tracing enabled',
@@ -201,6 +203,10 @@ export async function inSpan<T>(
   fn: (span: Span, ctx: Context) => Promise<T>,
 ): Promise<T> {
   const parent = opts.parent ?? context.active();
+  if (!willRecord(parent))
+    return parent === context.active()
+      ? fn(NON_RECORDING_SPAN, parent)
+      : context.with(parent, () => fn(NON_RECORDING_SPAN, parent));
   const span = tracer().startSpan(
     name,
     { kind: opts.kind ?? SpanKind.INTERNAL, ...(opts.attributes ? { attributes: opts.attributes } : {}) },
@@ -217,12 +223,30 @@ export async function inSpan<T>(
   }
 }
 
+/**
+ * Whether a span started under `parent` could be recorded, decided as the SDK's ParentBased
+ * sampler would, without making one: a valid parent decides by its sampled flag, a root span by
+ * the ratio (0: never). A non-recording span still costs ids, a sampler call and context
+ * switches; at sampling 0 that was 14-17% of the throughput (#9, #19), so callers skip the span
+ * and pass the parent on (an unsampled trace id still propagates).
+ */
+export function willRecord(parent: Context): boolean {
+  if (!installed) return false;
+  const sc = trace.getSpanContext(parent);
+  if (sc && trace.isSpanContextValid(sc)) return (sc.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED;
+  return installed.ratio > 0;
+}
+
+/** The span a caller gets when none is made: records nothing. */
+export const NON_RECORDING_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
 /** Starts a child span of `parent` the caller ends; `ctx` carries it (for headers, children). */
 export function startSpan(
   name: string,
   parent: Context,
   attributes?: Attributes,
 ): { span: Span; ctx: Context } {
+  if (!willRecord(parent)) return { span: NON_RECORDING_SPAN, ctx: parent };
   const span = tracer().startSpan(
     name,
     { kind: SpanKind.INTERNAL, ...(attributes ? { attributes } : {}) },

@@ -1,5 +1,5 @@
 import { context, ROOT_CONTEXT, trace, type Context, type Span } from '@opentelemetry/api';
-import { contextFrom, failSpan, SpanKind, tracer, traceparentOf } from '../tracing.ts';
+import { contextFrom, failSpan, SpanKind, tracer, traceparentOf, willRecord } from '../tracing.ts';
 import type { ConsumedRecord, EventLog, LogRecord } from './port.ts';
 
 /** Each consumed record's processing context (its `process` span), while its batch is handled. */
@@ -47,6 +47,9 @@ export function tracedEventLog(log: EventLog): EventLog {
       const spans: Span[] = [];
       const traced: LogRecord[] = records.map((r) => {
         const parent = r.headers?.traceparent ? contextFrom(r.headers) : context.active();
+        // Not recorded: no span; the record carries on the parent's (unsampled) trace, if any.
+        if (!willRecord(parent))
+          return r.headers?.traceparent ? r : { ...r, headers: { ...r.headers, ...traceHeaders(parent) } };
         const span = tracer().startSpan(
           `publish ${topic}`,
           {
@@ -72,8 +75,13 @@ export function tracedEventLog(log: EventLog): EventLog {
       return log.subscribe({
         ...opts,
         handler: async (batch) => {
-          const spans = batch.map((record) => {
+          const spans: Span[] = [];
+          for (const record of batch) {
             const parent = contextFrom(record.headers);
+            if (!willRecord(parent)) {
+              processing.set(record, parent);
+              continue;
+            }
             const span = tracer().startSpan(
               `process ${record.topic}`,
               {
@@ -89,13 +97,14 @@ export function tracedEventLog(log: EventLog): EventLog {
               parent,
             );
             processing.set(record, trace.setSpan(parent, span));
-            return span;
-          });
+            spans.push(span);
+          }
           // Library spans (store, cache) inside the handler join the record's trace when there is
           // one record; for a batch they need the handler to pick a record's context.
           const active = batch.length === 1 ? processing.get(batch[0]!)! : ROOT_CONTEXT;
           try {
-            await context.with(active, () => opts.handler(batch));
+            if (active === context.active()) await opts.handler(batch);
+            else await context.with(active, () => opts.handler(batch));
           } catch (err) {
             for (const s of spans) failSpan(s, err);
             throw err;

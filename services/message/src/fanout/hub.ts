@@ -184,7 +184,8 @@ export class Hub {
 
   /** A `deliver` span continuing a relayed event's trace on this gateway (undefined when off). */
   private deliverSpan(type: string, traceparent: string, conversationId: string): Span | undefined {
-    if (!tracingEnabled()) return undefined;
+    // Only a sampled trace gets a span (the flags end the traceparent; bit 0 is "sampled").
+    if (!tracingEnabled() || !(Number.parseInt(traceparent.slice(-2), 16) & 1)) return undefined;
     const span = tracer().startSpan(
       `deliver ${type}`,
       {

@@ -1,4 +1,5 @@
 import {
+  context,
   inSpan,
   recordContext,
   startSpan,
@@ -294,12 +295,17 @@ export class Persister {
             'parley.conversation.id': message.conversationId,
             'parley.message.id': message._id,
             'parley.message.seq': message.seq,
+            'parley.store.batch_size': planned.length,
           }),
         )
       : [];
     let inserted = 0;
     try {
-      inserted = await this.store.messages.insertOrdered(planned.map((p) => p.message));
+      // One write for the batch: the driver's span joins the first traced message's trace (each
+      // message's `store message` span records the batch size).
+      const insert = () => this.store.messages.insertOrdered(planned.map((p) => p.message));
+      const first = spans.find((x) => x.span.isRecording());
+      inserted = await (first ? context.with(first.ctx, insert) : insert());
     } catch (err) {
       this.logger.warn({ err, messages: planned.length }, 'batch insert failed; storing one by one');
     }
