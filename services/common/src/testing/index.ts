@@ -9,3 +9,5 @@ export { TestSocket, wsUrl, type Frame } from './wsclient.ts';
 export { adapterUnderTest } from './contract.ts';
 export { apiCaller, randomIp, type Call, type CallOptions, type TestResponse } from './http.ts';
 export { restClient, TEST_PASSWORD, type Json, type User } from './restclient.ts';
+export { EmbeddedEventLog } from '../eventlog/embedded.ts';
+export { KafkaEventLog } from '../eventlog/kafka.ts';

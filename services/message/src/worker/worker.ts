@@ -174,9 +174,14 @@ export class Persister {
 
     // A re-send or a redelivery of a message whose event is already out changes nothing and
     // broadcasts nothing (#18); one stored before a crash that lost its event is announced now.
-    const fresh = stored.filter(
-      ({ message }) => message.seq > (this.emittedCache.get(message.conversationId) ?? 0),
-    );
+    // A command repeated within the batch is announced once.
+    const announcing = new Set<string>();
+    const fresh = stored.filter(({ message }) => {
+      if (message.seq <= (this.emittedCache.get(message.conversationId) ?? 0)) return false;
+      if (announcing.has(message._id)) return false;
+      announcing.add(message._id);
+      return true;
+    });
 
     // Per conversation once per batch: the recipients, the search terms, and after the events the
     // state document (single writer: this partition's worker).

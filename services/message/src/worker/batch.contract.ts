@@ -1,0 +1,213 @@
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import {
+  createLogger,
+  waitFor,
+  type Cache,
+  type ConsumedRecord,
+  type DocumentStore,
+  type EventLog,
+  type Subscription,
+} from '@parley/common';
+import { Registry } from 'prom-client';
+import { messageIdFor, type ChatEvent, type SendCommand } from '../domain/envelopes.ts';
+import { MessageStore } from '../domain/store.ts';
+import { Persister, WorkerMetrics } from './worker.ts';
+
+export interface BatchWorld {
+  store: DocumentStore;
+  events: EventLog;
+  cache: Cache;
+  close(): Promise<void>;
+}
+
+/**
+ * Whole batches keep the worker's promises (#19): per-conversation order, gap-free seqs, and
+ * idempotency on redelivery, with several conversations interleaved in one batch and a crash
+ * between the batch insert and the events. Run on the embedded log with SQLite and on Kafka with
+ * FerretDB; the batches are handed to the persister as a consumer would hand them.
+ */
+export function batchContract(name: string, open: () => Promise<BatchWorld>): void {
+  describe(`worker batches: ${name}`, function () {
+    this.timeout(60_000);
+    let world: BatchWorld;
+    let store: MessageStore;
+    let topicEvents: string;
+    let seen: ChatEvent[];
+    let sub: Subscription;
+    let offset = 0;
+    const logger = createLogger({ level: 'silent', name: 'test' });
+
+    before(async () => {
+      world = await open();
+      store = await MessageStore.open(world.store);
+    });
+    after(async () => world?.close());
+    beforeEach(async () => {
+      topicEvents = `t-${randomUUID().slice(0, 8)}.chat.events`;
+      await world.events.ensureTopics([
+        { name: topicEvents, partitions: 2 },
+        { name: `${topicEvents}.dlq`, partitions: 1 },
+      ]);
+      seen = [];
+      sub = await world.events.subscribe({
+        groupId: `g-${randomUUID()}`,
+        topics: [topicEvents],
+        fromBeginning: true,
+        handler: async (b) => void seen.push(...b.map((r) => JSON.parse(r.value.toString()) as ChatEvent)),
+      });
+    });
+    afterEach(async () => sub?.stop());
+
+    /** A persister as a (re)started worker has it: no caches. */
+    const persister = () =>
+      new Persister(
+        store,
+        world.events,
+        world.cache,
+        { topicEvents, topicDlq: `${topicEvents}.dlq`, maxAttempts: 3 },
+        logger,
+        new WorkerMetrics(new Registry()),
+      );
+    const command = (conversationId: string, clientMsgId: string): ConsumedRecord => {
+      const c: SendCommand = {
+        type: 'message.send',
+        version: 1,
+        id: messageIdFor(conversationId, 'sender', clientMsgId),
+        conversationId,
+        senderId: 'sender',
+        clientMsgId,
+        body: `body ${clientMsgId}`,
+        acceptedAt: Date.now(),
+      };
+      return {
+        topic: 'chat.messages',
+        partition: 0,
+        offset: String(offset++),
+        key: conversationId,
+        value: Buffer.from(JSON.stringify(c)),
+        headers: {},
+        timestamp: Date.now(),
+      };
+    };
+    const stored = async (conversationId: string) =>
+      (await store.messages.find({ conversationId }, { sort: [['seq', 1]] })).map((m) => [
+        m.seq,
+        m.clientMsgId,
+      ]);
+    /** message.created events of a conversation, as (seq, clientMsgId), once `last` has arrived. */
+    const announced = async (conversationId: string, last: string) => {
+      const of = () =>
+        seen
+          .filter((e) => e.conversationId === conversationId && e.type === 'message.created')
+          .map((e) => [(e.data as { seq: number }).seq, (e.data as { clientMsgId: string }).clientMsgId]);
+      await waitFor(() => of().some(([, id]) => id === last), { what: `event for ${last}` });
+      return of();
+    };
+
+    it('stores two conversations interleaved in one batch, each in record order, gap-free', async () => {
+      const [a, b] = [randomUUID(), randomUUID()];
+      await persister().handle([
+        command(a, 'a1'),
+        command(b, 'b1'),
+        command(a, 'a2'),
+        command(b, 'b2'),
+        command(a, 'a3'),
+      ]);
+      expect(await stored(a)).to.deep.equal([
+        [1, 'a1'],
+        [2, 'a2'],
+        [3, 'a3'],
+      ]);
+      expect(await stored(b)).to.deep.equal([
+        [1, 'b1'],
+        [2, 'b2'],
+      ]);
+      expect(await announced(a, 'a3')).to.deep.equal([
+        [1, 'a1'],
+        [2, 'a2'],
+        [3, 'a3'],
+      ]);
+      expect((await store.states.findById(a))?.lastSeq).to.equal(3);
+    });
+
+    it('a redelivered batch stores nothing twice and announces nothing again', async () => {
+      const a = randomUUID();
+      const batch = [command(a, 'a1'), command(a, 'a2'), command(a, 'a1')];
+      const w = persister();
+      await w.handle(batch);
+      await w.handle(batch);
+      // And once more on a restarted worker, whose caches are empty.
+      await persister().handle(batch);
+      await persister().handle([command(a, 'a3')]);
+      expect(await stored(a)).to.deep.equal([
+        [1, 'a1'],
+        [2, 'a2'],
+        [3, 'a3'],
+      ]);
+      expect(await announced(a, 'a3')).to.deep.equal([
+        [1, 'a1'],
+        [2, 'a2'],
+        [3, 'a3'],
+      ]);
+    });
+
+    it('after a crash between the batch insert and its events, the redelivery announces what was stored, gap-free', async () => {
+      const [a, b] = [randomUUID(), randomUUID()];
+      const batch = [command(a, 'a1'), command(b, 'b1'), command(a, 'a2'), command(a, 'a3')];
+      // The crash: the ordered insert had stored a prefix (a1, b1, a2), then the process died
+      // before the events, the state and the offsets.
+      const prefix = batch.slice(0, 3).map((r) => JSON.parse(r.value.toString()) as SendCommand);
+      const seqs = new Map<string, number>();
+      expect(
+        await store.messages.insertOrdered(
+          prefix.map((c) => {
+            const seq = (seqs.get(c.conversationId) ?? 0) + 1;
+            seqs.set(c.conversationId, seq);
+            return {
+              _id: c.id,
+              conversationId: c.conversationId,
+              seq,
+              senderId: c.senderId,
+              clientMsgId: c.clientMsgId,
+              body: c.body!,
+              createdAt: new Date().toISOString(),
+              acceptedAt: c.acceptedAt,
+              expiresAt: Number.MAX_SAFE_INTEGER,
+              editCount: 0,
+            };
+          }),
+        ),
+      ).to.equal(3);
+      await persister().handle(batch);
+      expect(await stored(a)).to.deep.equal([
+        [1, 'a1'],
+        [2, 'a2'],
+        [3, 'a3'],
+      ]);
+      expect(await stored(b)).to.deep.equal([[1, 'b1']]);
+      expect(await announced(a, 'a3')).to.deep.equal([
+        [1, 'a1'],
+        [2, 'a2'],
+        [3, 'a3'],
+      ]);
+      expect(await announced(b, 'b1')).to.deep.equal([[1, 'b1']]);
+    });
+
+    it('a stale seq guess (another worker stored meanwhile) is repaired for the rest of the batch', async () => {
+      const a = randomUUID();
+      const w = persister();
+      await w.handle([command(a, 'a1')]);
+      // Another worker (a rebalance) stored a2 and a3; this one's cache still says 1.
+      await persister().handle([command(a, 'a2'), command(a, 'a3')]);
+      await w.handle([command(a, 'a4'), command(a, 'a5')]);
+      expect(await stored(a)).to.deep.equal([
+        [1, 'a1'],
+        [2, 'a2'],
+        [3, 'a3'],
+        [4, 'a4'],
+        [5, 'a5'],
+      ]);
+    });
+  });
+}
