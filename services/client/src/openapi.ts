@@ -739,8 +739,7 @@ export interface components {
         | 'INVALID_CURSOR'
         | 'MESSAGE_ENCRYPTED'
         | 'INVALID_MEMBERS'
-        | 'INVALID_EMOJI'
-        | 'SEND_FAILED';
+        | 'INVALID_EMOJI';
       detail?: string;
       errors?: {
         message?: string;
@@ -3987,7 +3986,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `UNAVAILABLE`, `SEND_FAILED` */
+      /** @description `UNAVAILABLE` */
       503: {
         headers: {
           [name: string]: unknown;

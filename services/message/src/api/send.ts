@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { tooMany, type EventLog, type Logger, type Principal } from '@parley/common';
+import { problems, tooMany, type EventLog, type Logger, type Principal } from '@parley/common';
 import type { Access } from '../domain/access.ts';
 import type { SendChecks } from './sendchecks.ts';
 import { messageIdFor, type SendCommand } from '../domain/envelopes.ts';
 import { messageProblems as P } from '../domain/errors.ts';
 import type { MessageStore } from '../domain/store.ts';
 import { messageView } from '../domain/view.ts';
+
+/** Seconds a client is told to wait before re-sending when the event log refused a send. */
+export const SEND_RETRY_AFTER_SEC = 2;
 
 export interface SendOptions {
   topicMessages: string;
@@ -141,7 +144,15 @@ export class Sender {
     } catch (err) {
       waiter?.cancel();
       this.logger.warn({ err, conversationId, messageId: id }, 'produce failed');
-      throw P.SEND_FAILED();
+      // Kafka down or slow (the adapter bounds a produce at its timeout): nothing hangs, and the
+      // client retries with the same clientMsgId, which the worker de-duplicates (#21).
+      throw problems.UNAVAILABLE(
+        'the event log did not acknowledge the message; retry with the same clientMsgId',
+        {
+          headers: { 'retry-after': String(SEND_RETRY_AFTER_SEC) },
+          extensions: { retryAfter: SEND_RETRY_AFTER_SEC },
+        },
+      );
     }
     if (stored) return { status: 'persisted', message: messageView(stored) };
     if (!opts.waitPersisted) return { status: 'accepted', id };

@@ -54,11 +54,6 @@ export const messageErrors = {
     title: 'Invalid emoji',
     doc: 'Reactions take a single emoji (up to 8 code points).',
   },
-  SEND_FAILED: {
-    status: 503,
-    title: 'Message not accepted',
-    doc: 'Kafka did not acknowledge the message in time; retry with the same clientMsgId (it is idempotent).',
-  },
 } as const satisfies Catalogue;
 
 export const messageProblems = problemsOf(messageErrors);

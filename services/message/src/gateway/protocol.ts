@@ -102,10 +102,11 @@ export const frameErrors = {
   CONVERSATION_NOT_FOUND: { doc: 'No such conversation, or you are not a member.' },
   MESSAGE_NOT_FOUND: { doc: 'replyTo is not a message of this conversation.' },
   BLOCKED: { doc: 'The other user blocked you.' },
-  SEND_FAILED: { doc: 'Kafka did not acknowledge in time; re-send with the same clientMsgId.' },
   INVALID_CURSOR: { doc: 'A resume cursor is not a non-negative integer seq.' },
   TOKEN_MISMATCH: { doc: 'A refresh `auth` frame carried a token for another user or session.' },
-  UNAVAILABLE: { doc: 'A dependency is down; retry with backoff.' },
+  UNAVAILABLE: {
+    doc: 'A dependency is down (a send: the event log did not acknowledge it); retry after `retryAfterMs` with the same clientMsgId.',
+  },
   INTERNAL: { doc: 'Unexpected failure; logged with the connection id.' },
 } as const;
 export type FrameErrorCode = keyof typeof frameErrors;
