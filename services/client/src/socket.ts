@@ -83,10 +83,7 @@ export interface ParleySocketOptions {
 
 export type SendInput = Omit<SendFields, 'clientMsgId'> & { clientMsgId?: string };
 
-/**
- * Send errors that a later re-send can cure; any other error code rejects the send for good.
- * SEND_FAILED is what servers before #21 answered when Kafka did not acknowledge (now UNAVAILABLE).
- */
+/** Send errors a re-send can cure (SEND_FAILED: servers before #21); others reject for good. */
 const transientSendErrors = new Set(['SEND_FAILED', 'UNAVAILABLE', 'RATE_LIMITED', 'INTERNAL']);
 const typingThrottleMs = 3_000;
 const resumeChunk = 100;
