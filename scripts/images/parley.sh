@@ -20,8 +20,20 @@ done
 
 bash "$IMAGES_SCRIPTS_DIR/base.sh"
 pod_setup
+# The build's inputs: the Dockerfile, what its COPY lines read, and the bases. Unchanged inputs
+# keep the images as they are (a rebuild would give them new ids, and node-up.sh would re-import).
+mapfile -t inputs < <(cd "$IMAGES_REPO_ROOT" && git ls-files --cached --others --exclude-standard -- \
+  docker package.json package-lock.json tsconfig.base.json tsconfig.json services operators \
+  cdk8s/package.json scripts/jwt-keygen.ts | grep -v -e '\.test\.ts$' -e '/node_modules/' | sort)
+key=$(cd "$IMAGES_REPO_ROOT" && content_key "$tag" "$(pod image inspect --format '{{.Id}}' "$NODE_IMAGE" "$NODE_BUILD_IMAGE")" \
+  "${inputs[@]}" -- "${inputs[@]}")
 for service in auth message operator; do
   image=docker.io/parley/$service:$tag
+  # A stamp, not a label: a label would change every stage's config and so the shared deps layer.
+  stamp=$PARLEY_IMAGES_DIR/parley-$service.stamp
+  if [[ -s $stamp && $(<"$stamp") == "$key $(pod image inspect --format '{{.Id}}' "$image" 2>/dev/null)" ]]; then
+    continue
+  fi
   started=$(date +%s)
   # --layers: the deps stage (npm ci, native builds) is built once and reused by every target and
   # by the next run while package.json and the lockfile are unchanged. --format docker keeps the
@@ -33,5 +45,6 @@ for service in auth message operator; do
     tail -n 30 "$PARLEY_IMAGES_DIR/build-$service.log" >&2
     idie "building $image failed (log: $PARLEY_IMAGES_DIR/build-$service.log)"
   }
+  echo "$key $(pod image inspect --format '{{.Id}}' "$image")" >"$stamp"
   ilog "built $image in $(($(date +%s) - started)) s"
 done
