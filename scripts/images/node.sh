@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the one-node cluster's own images from the binaries of scripts/kube/node-build.sh, each a
-# single static binary on an empty base (no shell, no libc): the pod sandbox (pause), CoreDNS and
-# local-path-provisioner. Their names are in scripts/kube/node/lib.sh.
+# single static binary on an empty base (no shell, no libc): the pod sandbox (pause), CoreDNS,
+# local-path-provisioner and Traefik. Their names are in scripts/kube/node/lib.sh.
 #
 #   bash scripts/images/node.sh <dir with pause, coredns, local-path-provisioner>
 set -euo pipefail
@@ -30,3 +30,4 @@ static_image() { # image, binary, user, args…
 static_image "$PAUSE_IMAGE" pause 65535
 static_image "$COREDNS_IMAGE" coredns 65532
 static_image "$LOCAL_PATH_IMAGE" local-path-provisioner 65532
+static_image "$TRAEFIK_IMAGE" traefik 65532

@@ -33,6 +33,7 @@ kdie() { printf '[kube] ERROR: %s\n' "$*" >&2; exit 1; }
 : "${PARLEY_CRICTL_VERSION:=v1.37.0}"
 : "${PARLEY_COREDNS_VERSION:=v1.14.7}"
 : "${PARLEY_LOCAL_PATH_VERSION:=v0.0.30}"
+TRAEFIK_VERSION=$(awk '$1 == "require" && $2 == "github.com/traefik/traefik/v3" {print $3}' "$KUBE_SRC/traefik/go.mod")
 
 # ---------------------------------------------------------------- processes ----
 # The callers set $dir (state: logs/, run/) and $pki (certificates).

@@ -51,7 +51,9 @@ check() { # what, command...
 trap 'kubectl delete namespace "$ns" --wait=false >/dev/null 2>&1 || true' EXIT
 
 check "node $PARLEY_NODE_NAME is Ready" kubectl wait --for=condition=Ready "node/$PARLEY_NODE_NAME" --timeout=10s
-kubectl create namespace "$ns" >/dev/null 2>&1 || true
+# A previous run's namespace may still be terminating.
+kubectl wait --for=delete "namespace/$ns" --timeout=180s >/dev/null 2>&1 || true
+kubectl create namespace "$ns" >/dev/null
 kubectl apply -n "$ns" -f - >/dev/null <<YAML
 apiVersion: v1
 kind: PersistentVolumeClaim
@@ -84,10 +86,77 @@ check "the API server answers through the kubernetes Service" in_pod \
 check "forwarding from the bridge to other interfaces is dropped" bash -c \
   "iptables -C FORWARD -j PARLEY-NODE && iptables -S PARLEY-NODE | grep -q -- '-i $PARLEY_NODE_BRIDGE ! -o $PARLEY_NODE_BRIDGE -j DROP'"
 check "kubectl logs reaches the kubelet" kubectl -n "$ns" logs probe --limit-bytes=1
+# The ingress: a Node echo server (HTTP, and a raw WebSocket-style upgrade) behind an Ingress of
+# class traefik, reached from the probe pod by the ingress host name (CoreDNS → Traefik's Service).
+host=${PARLEY_NODE_INGRESS_HOSTS%% *}
+kubectl apply -n "$ns" -f - >/dev/null <<YAML
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: echo }
+data:
+  echo.js: |
+    const http = require('node:http');
+    const server = http.createServer((req, res) => res.end('echo ' + req.headers.host + ' ' + req.url));
+    server.on('upgrade', (req, socket) => {
+      socket.write('HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\n\\r\\n');
+      socket.on('data', (d) => socket.write('pong:' + d));
+    });
+    server.listen(8080);
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: echo, labels: { app: echo } }
+spec:
+  securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: RuntimeDefault } }
+  containers:
+    - name: echo
+      image: $NODE_IMAGE
+      imagePullPolicy: Never
+      command: [node, /app/echo.js]
+      securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: [ALL] } }
+      readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 }
+      volumeMounts: [{ name: app, mountPath: /app }]
+  volumes: [{ name: app, configMap: { name: echo } }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: echo }
+spec: { selector: { app: echo }, ports: [{ port: 80, targetPort: 8080 }] }
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: { name: echo }
+spec:
+  ingressClassName: traefik
+  rules:
+    - host: $host
+      http: { paths: [{ path: /smoke, pathType: Prefix, backend: { service: { name: echo, port: { number: 80 } } } }] }
+YAML
+check "the echo backend becomes Ready" kubectl -n "$ns" wait --for=condition=Ready pod/echo --timeout=60s
+ingress_get() {
+  local out
+  for _ in $(seq 1 20); do
+    # shellcheck disable=SC2016 # expanded in the pod
+    out=$(in_pod 'exec 3<>/dev/tcp/'"$host"'/80 && printf "GET /smoke/x HTTP/1.1\r\nHost: '"$host"'\r\nConnection: close\r\n\r\n" >&3 && timeout 5 cat <&3' 2>&1) &&
+      grep -q "echo $host /smoke/x" <<<"$out" && return 0
+    sleep 1
+  done
+  printf '%s\n' "$out"
+  return 1
+}
+check "HTTP through the ingress ($host → Traefik → echo)" ingress_get
+ingress_upgrade() {
+  # shellcheck disable=SC2016 # expanded in the pod
+  in_pod 'exec 3<>/dev/tcp/'"$host"'/80 && printf "GET /smoke/ws HTTP/1.1\r\nHost: '"$host"'\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n" >&3 && sleep 1 && printf ping >&3 && { timeout 3 cat <&3 || true; }' |
+    tr -d '\r' | grep -c -e '^HTTP/1.1 101' -e 'pong:ping' | grep -qx 2
+}
+check "a connection upgrade passes the ingress both ways" ingress_upgrade
+nodeport() { curl -fsS -H "Host: $host" "http://$NODE_IP:$PARLEY_NODE_INGRESS_NODEPORT/smoke/n" | grep -q "echo $host /smoke/n"; }
+check "the ingress answers on the node's address (NodePort $PARLEY_NODE_INGRESS_NODEPORT)" nodeport
 images() {
   local have
   have=$("$nbin/ctr" --address "$CONTAINERD_SOCK" -n k8s.io images ls -q 2>/dev/null)
-  for ref in $PAUSE_IMAGE $COREDNS_IMAGE $LOCAL_PATH_IMAGE $DEBIAN_IMAGE; do
+  for ref in $PAUSE_IMAGE $COREDNS_IMAGE $LOCAL_PATH_IMAGE $TRAEFIK_IMAGE $DEBIAN_IMAGE $NODE_IMAGE; do
     grep -qx "$ref" <<<"$have" || { echo "missing in containerd: $ref"; return 1; }
   done
 }

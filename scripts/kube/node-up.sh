@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Brings up a one-node Kubernetes cluster on this machine (idempotent), from nothing but the
 # package registries: the control plane of up.sh bound to the node's bridge address, containerd
-# with Debian's runc and CNI plugins, kube-scheduler, kube-proxy (iptables), the kubelet, CoreDNS
-# and local-path-provisioner, with every image built here (scripts/images) and imported into
+# with Debian's runc and CNI plugins, kube-scheduler, kube-proxy (iptables), the kubelet, CoreDNS,
+# local-path-provisioner and Traefik (IngressClass traefik), with every image built here (scripts/images) and imported into
 # containerd. Settings and their defaults: scripts/kube/node/lib.sh.
 #
 #   bash scripts/kube/node-up.sh [--no-parley-images]   # then:
@@ -136,14 +136,20 @@ start kubelet "$kbin/kubelet" --config "$dir/kubelet/config.yaml" --kubeconfig "
 wait_for "node $PARLEY_NODE_NAME Ready" kubectl wait --for=condition=Ready "node/$PARLEY_NODE_NAME" --timeout=5s
 
 # ---------------------------------------------------------------- addons ----
-sed -e "s|@COREDNS_IMAGE@|$COREDNS_IMAGE|g" -e "s|@CLUSTER_DNS@|$CLUSTER_DNS|g" \
+rewrites=""
+for h in $PARLEY_NODE_INGRESS_HOSTS; do rewrites+="        rewrite name exact $h $INGRESS_SERVICE\\n"; done
+sed -e "s|@COREDNS_IMAGE@|$COREDNS_IMAGE|g" -e "s|@CLUSTER_DNS@|$CLUSTER_DNS|g" -e "s|^@REWRITES@\$|${rewrites%\\n}|" \
   "$KUBE_SCRIPTS_DIR/node/coredns.yaml.tmpl" | kubectl apply -f - >/dev/null
+sed -e "s|@TRAEFIK_IMAGE@|$TRAEFIK_IMAGE|g" -e "s|@NODEPORT@|$PARLEY_NODE_INGRESS_NODEPORT|g" \
+  "$KUBE_SCRIPTS_DIR/node/traefik.yaml.tmpl" | kubectl apply -f - >/dev/null
 sed -e "s|@LOCAL_PATH_IMAGE@|$LOCAL_PATH_IMAGE|g" -e "s|@HELPER_IMAGE@|$DEBIAN_IMAGE|g" \
   -e "s|@VOLUMES@|$dir/volumes|g" "$KUBE_SCRIPTS_DIR/node/local-path.yaml.tmpl" | kubectl apply -f - >/dev/null
 kubectl -n kube-system rollout status deployment/coredns --timeout="${PARLEY_KUBE_START_TIMEOUT}s" >/dev/null ||
   kdie "CoreDNS did not become ready (kubectl -n kube-system describe pod -l k8s-app=kube-dns)"
 kubectl -n local-path-storage rollout status deployment/local-path-provisioner --timeout="${PARLEY_KUBE_START_TIMEOUT}s" >/dev/null ||
   kdie "local-path-provisioner did not become ready"
+kubectl -n ingress-traefik rollout status deployment/traefik --timeout="${PARLEY_KUBE_START_TIMEOUT}s" >/dev/null ||
+  kdie "Traefik did not become ready (kubectl -n ingress-traefik logs deploy/traefik)"
 
 rss=0
 for n in etcd kube-apiserver kube-controller-manager; do

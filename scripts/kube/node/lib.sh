@@ -13,6 +13,7 @@
 #                             address (API server, kubelet) is the first one, 10.244.0.1
 #   PARLEY_NODE_SERVICE_CIDR  10.96.0.0/16 (DNS at .10)
 #   PARLEY_NODE_NAME          parley-node
+#   PARLEY_NODE_INGRESS_NODEPORT 30080, PARLEY_NODE_INGRESS_HOSTS parley.local (space-separated)
 # The control plane is scripts/kube/up.sh bound to the bridge address, its state in
 # $PARLEY_NODE_DIR/control-plane.
 : "${PARLEY_STACK_DIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)/.stack}"
@@ -29,6 +30,10 @@
 : "${PARLEY_NODE_POD_CIDR:=10.244.0.0/24}"
 : "${PARLEY_NODE_SERVICE_CIDR:=10.96.0.0/16}"
 : "${PARLEY_NODE_NAME:=parley-node}"
+# The ingress controller (Traefik): its NodePort on the node's address, and the host names that
+# resolve to it inside the cluster (CoreDNS), so in-cluster clients go through the ingress too.
+: "${PARLEY_NODE_INGRESS_NODEPORT:=30080}"
+: "${PARLEY_NODE_INGRESS_HOSTS:=parley.local}"
 : "${PARLEY_KUBE_DIR:=$PARLEY_NODE_DIR/control-plane}"
 : "${PARLEY_CNI_BIN_DIR:=/usr/lib/cni}"
 : "${PARLEY_RUNC:=$(command -v runc || echo /usr/sbin/runc)}"
@@ -56,8 +61,10 @@ cgroup_dirs() {
 PAUSE_IMAGE=localhost/parley-node/pause:1
 COREDNS_IMAGE=localhost/parley-node/coredns:$PARLEY_COREDNS_VERSION
 LOCAL_PATH_IMAGE=localhost/parley-node/local-path-provisioner:$PARLEY_LOCAL_PATH_VERSION
+TRAEFIK_IMAGE=localhost/parley-node/traefik:$TRAEFIK_VERSION
+INGRESS_SERVICE=traefik.ingress-traefik.svc.cluster.local
 node_image_refs() { # with_parley (1|0): image names in podman's storage, one a line
-  local re='^localhost/parley-(node/|base/debian:)'
-  if (($1)); then re='^(localhost/parley-(node/|infra/|base/debian:)|docker.io/parley/)'; fi
+  local re='^localhost/parley-(node/|base/debian:|base/node:)'
+  if (($1)); then re='^(localhost/parley-(node/|infra/|base/debian:|base/node:)|docker.io/parley/)'; fi
   pod images --format '{{.Repository}}:{{.Tag}}' | grep -E "$re" | grep -v ':<none>$' | sort -u
 }
