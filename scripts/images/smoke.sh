@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks the images parley.sh and infra.sh built, each in its own network namespace with podman:
-# every image runs as its non-root user; the Parley images load their native modules; Kafka
+# every image runs as its non-root user; the Parley images load tsx and their native modules; Kafka
 # formats its storage from the KAFKA_* contract and starts (KRaft, one node); the FerretDB stand-in
 # answers mongosh; redis-server and redis-cli run. Prints one line per check, then a total.
 #
@@ -35,6 +35,10 @@ trap cleanup EXIT
 
 for s in auth message operator; do
   check "parley/$s runs as node (1000)" uid_is "docker.io/parley/$s:$tag" 1000
+done
+for s in auth message operator; do
+  check "parley/$s resolves tsx from /app (its CMD is node --import tsx)" \
+    run "docker.io/parley/$s:$tag" node --import tsx -e 'process.exit(0)'
 done
 check "parley/message loads better-sqlite3 and argon2" run "docker.io/parley/message:$tag" node -e \
   'new (require("better-sqlite3"))(":memory:").prepare("select 1").get(); require("@node-rs/argon2")'
