@@ -6,7 +6,8 @@
 #                                          the apache/kafka env contract (KAFKA_* → properties)
 #   localhost/parley-infra/redis:7         Debian's redis-server and redis-cli
 #   localhost/parley-infra/mongodb:ferretdb-<ver>  STAND-IN: FerretDB v1 (SQLite backend) behind a
-#                                          `mongod` shim, and mongosh; no mongod is to be had here
+#                                          `mongod` shim (a one-member "replica set" with SCRAM
+#                                          users), and mongosh; no mongod is to be had here
 #
 #   bash scripts/images/infra.sh
 set -euo pipefail
@@ -16,15 +17,39 @@ bash "$IMAGES_SCRIPTS_DIR/base.sh"
 pod_setup
 cf=$IMAGES_SCRIPTS_DIR/containerfiles
 
-# The Kafka jars and the FerretDB binary come from the local stack's caches (built if missing).
+# The Kafka jars come from the local stack's cache (resolved if missing).
 stack_lib=$IMAGES_REPO_ROOT/scripts/stack/lib.sh
 # shellcheck source=scripts/stack/lib.sh
 kafka_libs=$(source "$stack_lib" && ensure_kafka_libs >&2 && kafka_libs_dir)
 kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$IMAGES_REPO_ROOT/scripts/stack/kafka/pom.xml")
-# shellcheck source=scripts/stack/lib.sh
-ferretdb_bin=$(source "$stack_lib" && ensure_ferretdb_bin >&2 && ferretdb_bin)
-ferretdb_version=$(basename "$(dirname "$ferretdb_bin")")
-ferretdb_version=${ferretdb_version%%-*}
+# FerretDB's own command (cmd/ferretdb), not the stack's embedded wrapper: only the command has
+# --repl-set-name (the set name in `hello`, which MONGO_URL's replicaSet= needs) and the SCRAM
+# authentication the chart's credentials need (--test-enable-new-auth, --setup-*). Built from the
+# stack's wrapper module vendored, with build/version/version.txt written into the vendored copy
+# (the published module lacks that generated file and the command panics without it).
+ferretdb_src=$IMAGES_REPO_ROOT/scripts/stack/ferretdb
+ferretdb_version=$(sed -n 's:.*github.com/FerretDB/FerretDB \(v[^ ]*\).*:\1:p' "$ferretdb_src/go.mod" | head -1)
+# shellcheck disable=SC2031 # the stack lib sets it only in the subshell above, to the same value
+ferretdb_out=$PARLEY_CACHE_DIR/ferretdb/cmd-$ferretdb_version-$(content_key -- "$ferretdb_src/go.mod" "$ferretdb_src/go.sum" "${BASH_SOURCE[0]}")
+ferretdb_bin=$ferretdb_out/ferretdb
+if [[ ! -x $ferretdb_bin ]]; then
+  ilog "building FerretDB $ferretdb_version (cmd/ferretdb) into $ferretdb_out"
+  work=$(mktemp -d)
+  cp "$ferretdb_src/go.mod" "$ferretdb_src/go.sum" "$ferretdb_src/main.go" "$work/"
+  printf '//go:build tools\n\npackage main\n\nimport _ "github.com/FerretDB/FerretDB/cmd/ferretdb"\n' >"$work/tools.go"
+  (
+    cd "$work"
+    go mod tidy && go mod vendor &&
+      echo "$ferretdb_version" >vendor/github.com/FerretDB/FerretDB/build/version/version.txt &&
+      mkdir -p "$ferretdb_out" &&
+      CGO_ENABLED=0 go build -mod=vendor -trimpath -ldflags "-s -w" -o "$ferretdb_bin.tmp" github.com/FerretDB/FerretDB/cmd/ferretdb
+  ) >"$PARLEY_IMAGES_DIR/build-ferretdb.log" 2>&1 || {
+    tail -n 20 "$PARLEY_IMAGES_DIR/build-ferretdb.log" >&2
+    idie "building FerretDB failed (log: $PARLEY_IMAGES_DIR/build-ferretdb.log)"
+  }
+  mv "$ferretdb_bin.tmp" "$ferretdb_bin"
+  rm -rf "$work"
+fi
 
 base_id=$(pod image inspect --format '{{.Id}}' "$DEBIAN_IMAGE")
 node_id=$(pod image inspect --format '{{.Id}}' "$NODE_IMAGE")

@@ -51,5 +51,12 @@ while :; do
 done
 klog "every Job completed and every pod Ready in $(($(date +%s) - started)) s"
 if ((run_test)); then
-  helm test "$PARLEY_NODE_RELEASE" -n "$ns" --logs --timeout 5m
+  # Not --logs: helm would also ask logs of the test's ConfigMap hook, and fail.
+  if ! helm test "$PARLEY_NODE_RELEASE" -n "$ns" --timeout 5m >"$PARLEY_NODE_DIR/logs/helm-test.out" 2>&1; then
+    cat "$PARLEY_NODE_DIR/logs/helm-test.out" >&2
+    kubectl -n "$ns" logs "job/$PARLEY_NODE_RELEASE-test" --tail=30 >&2 || true
+    kdie "helm test failed"
+  fi
+  kubectl -n "$ns" logs "job/$PARLEY_NODE_RELEASE-test" --tail=20
+  klog "helm test passed"
 fi
