@@ -46,6 +46,9 @@ const local = (repository: string, tag: string) => ({ repository, tag, pullPolic
 const localNode = {
   ...laptop('parley.local'),
   ingress: { className: 'traefik', host: 'parley.local', annotations: {} },
+  // CoreDNS on that node answers parley.local with Traefik's Service, so the test pod goes
+  // through the ingress.
+  tests: { baseUrl: 'http://parley.local' },
   networkPolicy: {
     ingressNamespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-traefik' } },
   },
