@@ -137,6 +137,7 @@ describe('the Helm chart against a real API server', function () {
   const profiles: [string, string][] = [
     ['kind', 'values-kind.yaml'],
     ['minikube', 'values-minikube.yaml'],
+    ['local one-node cluster', 'values-local.yaml'],
     ['production', 'values-production.yaml'],
     ['ZooKeeper mode', 'ci/zookeeper-values.yaml'],
     ['existing Secrets', 'ci/existing-secrets-values.yaml'],

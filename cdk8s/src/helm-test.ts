@@ -46,6 +46,7 @@ export class HelmTest extends Construct {
                 env: [
                   { name: 'AUTH_URL', value: `http://${props.authService}:${HTTP_PORT}` },
                   { name: 'API_URL', value: `http://${props.apiService}:${HTTP_PORT}` },
+                  { name: 'BASE_URL', value: k.v<string>('tests.baseUrl') },
                 ],
                 resources: smallResources(),
                 securityContext: containerSecurity(true),

@@ -144,6 +144,8 @@ helm test parley -n parley
 \`\`\`
 
 Profiles: \`values-kind.yaml\`, \`values-minikube.yaml\` (laptops: one broker, one MongoDB member),
+\`values-local.yaml\` (the one-node cluster built from nothing by \`scripts/kube/node-up.sh\`: images
+built there, Traefik ingress, 3 brokers, Redis 3+3, a FerretDB stand-in for MongoDB),
 \`values-production.yaml\` (3 brokers + 3 controllers, replication factor 3, monitoring, TLS).
 Credentials are generated in the cluster by the \`secrets\` Job unless you name existing Secrets
 (\`auth.jwt.existingSecret\`, \`redis.auth.existingSecret\`, \`mongodb.auth.existingSecret\`); Twilio

@@ -18,7 +18,7 @@ kube_version=1.27.0
 
 # 1. lint + template per values set.
 chart=charts/parley
-value_sets=(values.yaml values-kind.yaml values-minikube.yaml values-production.yaml
+value_sets=(values.yaml values-kind.yaml values-minikube.yaml values-local.yaml values-production.yaml
   ci/zookeeper-values.yaml ci/existing-secrets-values.yaml ci/all-features-values.yaml ci/tracing-values.yaml)
 # NOTES.txt is only rendered by `helm install`; a copy of the chart renders it as a template too.
 cp -r "$chart" "$work/notes-chart"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds (once, then from the cache) the Kubernetes control plane the test suite runs: etcd,
-# kube-apiserver, kube-controller-manager and kubectl, all at the release pinned in
+# Builds (once, then from the cache) the Kubernetes binaries: etcd, kube-apiserver,
+# kube-controller-manager and kubectl (the control plane the test suite runs), kube-scheduler,
+# kube-proxy and kubelet (the one-node cluster, scripts/kube/node-up.sh), all at the release pinned in
 # scripts/kube/src/*/go.mod. Prints the directory that holds the binaries.
 #
 #   bash scripts/kube/build.sh            # build or reuse; prints $PARLEY_CACHE_DIR/kube/<key>/bin
@@ -14,7 +15,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 key=$(cat "$KUBE_SRC"/kubernetes/go.mod "$KUBE_SRC"/kubernetes/go.sum "$KUBE_SRC"/kubernetes/tools.go \
   "$KUBE_SRC"/etcd/go.mod "$KUBE_SRC"/etcd/go.sum "$KUBE_SRC"/etcd/main.go "${BASH_SOURCE[0]}" | sha256sum | cut -c1-16)
 out="$PARLEY_CACHE_DIR/kube/$KUBE_VERSION-$key"
-if [[ -x $out/bin/kube-apiserver && -x $out/bin/kube-controller-manager && -x $out/bin/kubectl && -x $out/bin/etcd ]]; then
+cmds=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubectl kubelet)
+built() {
+  local c
+  for c in "${cmds[@]}" etcd; do [[ -x $out/bin/$c ]] || return 1; done
+}
+if built; then
   echo "$out/bin"
   exit 0
 fi
@@ -23,7 +29,7 @@ fi
 mkdir -p "$PARLEY_CACHE_DIR/kube"
 exec 8>"$PARLEY_CACHE_DIR/kube/build.lock"
 flock 8
-if [[ -x $out/bin/kube-apiserver && -x $out/bin/etcd ]]; then
+if built; then
   echo "$out/bin"
   exit 0
 fi
@@ -46,14 +52,14 @@ done
 {
   cd "$KUBE_SRC/kubernetes"
   CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath -ldflags "$ldflags" -o "$out/bin.tmp/" \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl
+    "${cmds[@]/#/k8s.io/kubernetes/cmd/}"
   cd "$KUBE_SRC/etcd"
   CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath -ldflags "-s -w" -o "$out/bin.tmp/etcd" .
 } >"$build_log" 2>&1 || {
   tail -n 30 "$build_log" >&2
   kdie "build failed (log: $build_log)"
 }
-rm -rf "$out/bin"
+rm -rf "${out:?}/bin"
 mv "$out/bin.tmp" "$out/bin"
 klog "built in $(($(date +%s) - started)) s: $out/bin" >&2
 echo "$out/bin"

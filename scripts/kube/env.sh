@@ -10,4 +10,5 @@ bin=$(bash "$KUBE_SCRIPTS_DIR/build.sh")
 printf 'export KUBECONFIG=%q\n' "$KUBECONFIG_ADMIN"
 printf 'export PARLEY_KUBE_BIN=%q\n' "$bin"
 printf 'export PARLEY_KUBE_DIR=%q\n' "$PARLEY_KUBE_DIR"
+# shellcheck disable=SC2016 # $PATH expands where the output is eval'd
 printf 'export PATH=%q:"$PATH"\n' "$bin"

@@ -23,47 +23,7 @@ mkdir -p "$dir/logs" "$dir/run" "$pki"
 exec 9>"$dir/run/up.lock"
 flock 9
 
-alive() { # pidfile, name
-  [[ -s $1 ]] && kill -0 "$(<"$1")" 2>/dev/null &&
-    tr '\0' ' ' <"/proc/$(<"$1")/cmdline" 2>/dev/null | grep -q "$2"
-}
-start() { # name, args...
-  local name=$1
-  shift
-  if alive "$dir/run/$name.pid" "$name"; then return 0; fi
-  printf '\n===== %s starting %s\n' "$(date -Is)" "$name" >>"$dir/logs/$name.log"
-  setsid nohup "$bin/$name" "$@" >>"$dir/logs/$name.log" 2>&1 </dev/null 9>&- &
-  echo $! >"$dir/run/$name.pid"
-}
-wait_for() { # what, command...
-  local what=$1 deadline=$(($(date +%s) + PARLEY_KUBE_START_TIMEOUT))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    if (($(date +%s) > deadline)); then
-      for l in "$dir"/logs/*.log; do
-        printf -- '----- last lines of %s -----\n' "$l" >&2
-        tail -n 15 "$l" >&2
-      done
-      kdie "$what did not become ready within ${PARLEY_KUBE_START_TIMEOUT} s (logs: $dir/logs)"
-    fi
-    sleep 0.5
-  done
-}
-
 # ----------------------------------------------------------------- PKI ----
-cert() { # name, subject, ext (clientAuth|serverAuth), [SANs]
-  local name=$1 subj=$2 usage=$3 san=${4:-}
-  [[ -s $pki/$name.crt ]] && return 0
-  openssl req -new -newkey rsa:2048 -nodes -keyout "$pki/$name.key" -subj "$subj" -out "$pki/$name.csr" 2>/dev/null
-  {
-    echo "basicConstraints=CA:FALSE"
-    echo "keyUsage=critical,digitalSignature,keyEncipherment"
-    echo "extendedKeyUsage=$usage"
-    [[ -n $san ]] && echo "subjectAltName=$san"
-  } >"$pki/$name.ext"
-  openssl x509 -req -in "$pki/$name.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
-    -days 3650 -sha256 -extfile "$pki/$name.ext" -out "$pki/$name.crt" 2>/dev/null
-}
 if [[ ! -s $pki/ca.crt ]]; then
   klog "making certificates and the service-account key pair in $pki"
   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=parley-test-ca" \
@@ -72,39 +32,18 @@ if [[ ! -s $pki/ca.crt ]]; then
   openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
 fi
 cert apiserver "/CN=kube-apiserver" serverAuth \
-  "IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+  "IP:127.0.0.1,IP:$PARLEY_KUBE_BIND_ADDRESS,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
 cert admin "/O=system:masters/CN=parley-admin" clientAuth
 cert controller-manager "/CN=system:kube-controller-manager" clientAuth
+# The API server's identity towards kubelets (logs, exec, port-forward).
+cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" clientAuth
 
-kubeconfig() { # file, user cert name
-  local b64
-  b64() { base64 -w0 <"$1"; }
-  cat >"$1" <<YAML
-apiVersion: v1
-kind: Config
-clusters:
-  - name: parley-test
-    cluster:
-      server: https://127.0.0.1:$PARLEY_KUBE_PORT
-      certificate-authority-data: $(b64 "$pki/ca.crt")
-users:
-  - name: $2
-    user:
-      client-certificate-data: $(b64 "$pki/$2.crt")
-      client-key-data: $(b64 "$pki/$2.key")
-contexts:
-  - name: parley-test
-    context: { cluster: parley-test, user: $2 }
-current-context: parley-test
-YAML
-  chmod 600 "$1"
-}
 kubeconfig "$KUBECONFIG_ADMIN" admin
 kubeconfig "$dir/controller-manager.kubeconfig" controller-manager
 
 # -------------------------------------------------------------- servers ----
 started=$(date +%s)
-start etcd --name parley-test --data-dir "$dir/etcd" \
+start etcd "$bin/etcd" --name parley-test --data-dir "$dir/etcd" \
   --listen-client-urls "http://127.0.0.1:$PARLEY_ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$PARLEY_ETCD_PORT" \
   --listen-peer-urls "http://127.0.0.1:$((PARLEY_ETCD_PORT + 1))" \
   --initial-advertise-peer-urls "http://127.0.0.1:$((PARLEY_ETCD_PORT + 1))" \
@@ -112,10 +51,16 @@ start etcd --name parley-test --data-dir "$dir/etcd" \
   --quota-backend-bytes 2147483648 --log-level warn
 wait_for etcd curl -fsS "http://127.0.0.1:$PARLEY_ETCD_PORT/health"
 
-# --endpoint-reconciler-type none: the API server refuses a loopback advertise address otherwise.
-start kube-apiserver --etcd-servers "http://127.0.0.1:$PARLEY_ETCD_PORT" \
-  --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$PARLEY_KUBE_PORT" \
-  --endpoint-reconciler-type none \
+# On loopback (the test suite's control plane), --endpoint-reconciler-type none: the API server
+# refuses a loopback advertise address otherwise. On the node's bridge address (node-up.sh), the
+# `kubernetes` Service gets that endpoint, so pods reach the API server.
+reconciler=()
+[[ $PARLEY_KUBE_BIND_ADDRESS == 127.* ]] && reconciler=(--endpoint-reconciler-type none)
+start kube-apiserver "$bin/kube-apiserver" --etcd-servers "http://127.0.0.1:$PARLEY_ETCD_PORT" \
+  --bind-address "$PARLEY_KUBE_BIND_ADDRESS" --advertise-address "$PARLEY_KUBE_BIND_ADDRESS" \
+  --secure-port "$PARLEY_KUBE_PORT" "${reconciler[@]}" \
+  --kubelet-client-certificate "$pki/apiserver-kubelet-client.crt" \
+  --kubelet-client-key "$pki/apiserver-kubelet-client.key" --kubelet-preferred-address-types InternalIP,Hostname \
   --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
   --client-ca-file "$pki/ca.crt" \
   --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
@@ -124,9 +69,9 @@ start kube-apiserver --etcd-servers "http://127.0.0.1:$PARLEY_ETCD_PORT" \
   --authorization-mode Node,RBAC \
   --allow-privileged=false --profiling=false
 wait_for kube-apiserver curl -fsS --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" \
-  "https://127.0.0.1:$PARLEY_KUBE_PORT/readyz"
+  "https://$PARLEY_KUBE_BIND_ADDRESS:$PARLEY_KUBE_PORT/readyz"
 
-start kube-controller-manager --kubeconfig "$dir/controller-manager.kubeconfig" \
+start kube-controller-manager "$bin/kube-controller-manager" --kubeconfig "$dir/controller-manager.kubeconfig" \
   --authentication-kubeconfig "$dir/controller-manager.kubeconfig" \
   --authorization-kubeconfig "$dir/controller-manager.kubeconfig" \
   --bind-address 127.0.0.1 --secure-port "$PARLEY_KCM_PORT" \

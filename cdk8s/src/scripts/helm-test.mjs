@@ -3,7 +3,12 @@
 // (message.created) and read it back over REST. Runs in the message image, which has `ws`.
 import { createRequire } from 'node:module';
 
-const { AUTH_URL, API_URL, WS_FROM = '/app/services/message/package.json' } = process.env;
+// BASE_URL (tests.baseUrl), when set, replaces both: everything goes through that one address, the
+// ingress (its rules send /v1/auth… to the auth service and the rest to the message api).
+const { BASE_URL, WS_FROM = '/app/services/message/package.json' } = process.env;
+const AUTH_URL = BASE_URL || process.env.AUTH_URL;
+const API_URL = BASE_URL || process.env.API_URL;
+console.log(`through ${BASE_URL ? `the ingress at ${BASE_URL}` : 'the Services'}`);
 const WebSocket = createRequire(WS_FROM)('ws');
 const run = Date.now().toString(36);
 

@@ -6,7 +6,7 @@
 import { block, bool, defaultsOf, group, int, str, type Infer } from './spec.ts';
 
 /** The chart's version and the Parley release its images are built from. */
-export const CHART_VERSION = '0.5.0';
+export const CHART_VERSION = '0.7.0';
 export const APP_VERSION = '0.1.0';
 
 /**
@@ -307,6 +307,12 @@ export const parleyValuesSpec = group('', {
         max: 65535,
       }),
     }),
+  }),
+  tests: group('`helm test`', {
+    baseUrl: str(
+      '',
+      'URL the test reaches Parley through, e.g. http://parley.local (the ingress, seen from a pod); empty: the auth and message api Services',
+    ),
   }),
   kafkaUi: group('Kafka UI (kafka-ui on 8080; reach it with kubectl port-forward)', {
     enabled: bool(false, 'Run Kafka UI'),

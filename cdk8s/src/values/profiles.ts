@@ -34,8 +34,52 @@ const laptop = (host: string) => ({
   mongodb: { replicaCount: 1, resources: small('100m', '256Mi', '512Mi'), persistence: { size: '2Gi' } },
 });
 
+/** An image built on the machine (scripts/images): never pulled. */
+const local = (repository: string, tag: string) => ({ repository, tag, pullPolicy: 'Never' });
+
+/**
+ * The one-node cluster built from nothing (scripts/kube/node-up.sh): images built there, Traefik
+ * as the ingress controller, and real replication where the stand-ins allow it: 3 Kafka brokers
+ * (RF 3, min ISR 2), Redis Cluster 3 masters + 3 replicas. MongoDB is a STAND-IN (FerretDB v1,
+ * scripts/images/infra.sh) without replica sets, so one member.
+ */
+const localNode = {
+  ...laptop('parley.local'),
+  ingress: { className: 'traefik', host: 'parley.local', annotations: {} },
+  // CoreDNS on that node answers parley.local with Traefik's Service, so the test pod goes
+  // through the ingress.
+  tests: { baseUrl: 'http://parley.local' },
+  networkPolicy: {
+    ingressNamespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-traefik' } },
+  },
+  kafka: {
+    image: local('localhost/parley-infra/kafka', '4.4.0'),
+    replicaCount: 3,
+    replicationFactor: 3,
+    minInsyncReplicas: 2,
+    heapOpts: '-Xms256m -Xmx256m',
+    resources: small('100m', '512Mi', '1Gi'),
+    persistence: { size: '1Gi' },
+  },
+  redis: {
+    image: local('localhost/parley-infra/redis', '7'),
+    nodes: 6,
+    replicasPerMaster: 1,
+    resources: small('25m', '32Mi', '128Mi'),
+    persistence: { size: '256Mi' },
+    maxmemory: '64mb',
+  },
+  mongodb: {
+    image: local('localhost/parley-infra/mongodb', 'ferretdb-v1.24.2'),
+    replicaCount: 1,
+    resources: small('50m', '128Mi', '512Mi'),
+    persistence: { size: '1Gi' },
+  },
+};
+
 export const PROFILES: Record<string, unknown> = {
   'values-kind.yaml': laptop('parley.localhost'),
+  'values-local.yaml': localNode,
   'values-minikube.yaml': laptop('parley.local'),
   'values-production.yaml': {
     auth: { replicaCount: 3, resources: small('250m', '256Mi', '1Gi') },

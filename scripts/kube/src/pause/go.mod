@@ -1,0 +1,3 @@
+module parley.local/kube/pause
+
+go 1.26.0
