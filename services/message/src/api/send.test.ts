@@ -1,19 +1,14 @@
 import { expect } from 'chai';
-import { createLogger, ProblemError, type EventLog, type Principal } from '@parley/common';
+import { createLogger, ProblemError, type EventLog } from '@parley/common';
 import { SqliteDocumentStore } from '@parley/common/testing';
 import { Access } from '../domain/access.ts';
 import { MessageStore } from '../domain/store.ts';
+import { principal, seedDirect } from '../testing/seed.ts';
 import { SEND_RETRY_AFTER_SEC, Sender } from './send.ts';
 import { SendChecks } from './sendchecks.ts';
 
 const logger = createLogger({ level: 'silent', name: 'test' });
-const alice: Principal = {
-  userId: 'alice',
-  sessionId: 's',
-  roles: [],
-  token: 't',
-  expiresAt: Date.now() + 60_000,
-};
+const alice = principal('alice');
 
 describe('Sender while the event log is down', () => {
   let docs: SqliteDocumentStore;
@@ -21,25 +16,7 @@ describe('Sender while the event log is down', () => {
   before(async () => {
     docs = new SqliteDocumentStore({ path: ':memory:' });
     store = await MessageStore.open(docs);
-    const at = new Date().toISOString();
-    await store.conversations.insertOne({
-      _id: 'd1',
-      type: 'direct',
-      directKey: 'alice:bob',
-      createdBy: 'alice',
-      createdAt: at,
-      updatedAt: at,
-    });
-    for (const u of ['alice', 'bob'])
-      await store.members.insertOne({
-        _id: store.memberId('d1', u),
-        conversationId: 'd1',
-        userId: u,
-        role: 'member',
-        joinedAt: at,
-        readSeq: 0,
-        deliveredSeq: 0,
-      });
+    await seedDirect(store, 'd1', ['alice', 'bob']);
   });
   after(() => docs.close());
 

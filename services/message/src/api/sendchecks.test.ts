@@ -1,19 +1,12 @@
 import { expect } from 'chai';
-import type { ProblemError } from '@parley/common';
-import { createLogger, type Principal } from '@parley/common';
+import { createLogger, type ProblemError } from '@parley/common';
 import { MemoryCache, SqliteDocumentStore, sqliteStats } from '@parley/common/testing';
 import { Access } from '../domain/access.ts';
 import { MessageStore } from '../domain/store.ts';
+import { principal, seedDirect } from '../testing/seed.ts';
 import { SEND_CHECKS_CHANNEL, SendChecks } from './sendchecks.ts';
 
 const logger = createLogger({ level: 'silent', name: 'test' });
-const principal = (userId: string): Principal => ({
-  userId,
-  sessionId: `s-${userId}`,
-  roles: [],
-  token: 't',
-  expiresAt: Date.now() + 60_000,
-});
 const alice = principal('alice');
 const bob = principal('bob');
 const TTL = 30_000;
@@ -42,25 +35,7 @@ describe('SendChecks: the send path reads membership and blocks once, and forget
     docs = new SqliteDocumentStore({ path: ':memory:' });
     store = await MessageStore.open(docs);
     cache = new MemoryCache();
-    const at = new Date().toISOString();
-    await store.conversations.insertOne({
-      _id: 'd1',
-      type: 'direct',
-      directKey: 'alice:bob',
-      createdBy: 'alice',
-      createdAt: at,
-      updatedAt: at,
-    });
-    for (const u of ['alice', 'bob'])
-      await store.members.insertOne({
-        _id: store.memberId('d1', u),
-        conversationId: 'd1',
-        userId: u,
-        role: 'member',
-        joinedAt: at,
-        readSeq: 0,
-        deliveredSeq: 0,
-      });
+    await seedDirect(store, 'd1', ['alice', 'bob']);
     // Two API processes sharing pub/sub.
     const make = () =>
       new SendChecks(store, new Access(store), { ttlMs: TTL, maxEntries: 1000 }, logger, (m) =>
