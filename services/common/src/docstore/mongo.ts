@@ -2,6 +2,7 @@ import { CollectionTextIndex, type TermDoc } from './textindex.ts';
 import mongoose from 'mongoose';
 import {
   checkFindOptions,
+  checkIds,
   checkName,
   checkUpdate,
   DuplicateKeyError,
@@ -99,9 +100,7 @@ class MongoDocCollection<T extends Doc> implements Collection<T> {
 
   async insertMany(docs: readonly T[]): Promise<{ inserted: number; duplicates: number }> {
     if (docs.length === 0) return { inserted: 0, duplicates: 0 };
-    for (const d of docs)
-      if (typeof d._id !== 'string' || d._id.length === 0)
-        throw new InvalidQueryError('_id must be a non-empty string');
+    checkIds(docs);
     try {
       const r = await this.coll.insertMany(
         docs.map((d) => ({ ...d }) as mongoose.mongo.Document),
@@ -125,9 +124,7 @@ class MongoDocCollection<T extends Doc> implements Collection<T> {
 
   async insertOrdered(docs: readonly T[]): Promise<number> {
     if (docs.length === 0) return 0;
-    for (const d of docs)
-      if (typeof d._id !== 'string' || d._id.length === 0)
-        throw new InvalidQueryError('_id must be a non-empty string');
+    checkIds(docs);
     try {
       const r = await this.coll.insertMany(
         docs.map((d) => ({ ...d }) as mongoose.mongo.Document),

@@ -161,6 +161,13 @@ export class InvalidQueryError extends Error {
 const NAME = /^[a-z][a-z0-9_]{0,62}$/;
 const PATH = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 
+/** Every document of a batch insert has a non-empty string `_id` (checked before any is written). */
+export function checkIds(docs: readonly Doc[]): void {
+  for (const d of docs)
+    if (typeof d._id !== 'string' || d._id.length === 0)
+      throw new InvalidQueryError('_id must be a non-empty string');
+}
+
 export function checkName(kind: string, name: string): string {
   if (!NAME.test(name)) throw new InvalidQueryError(`${kind} name "${name}" must match ${NAME}`);
   return name;

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import {
   applyUpdate,
   checkFindOptions,
+  checkIds,
   checkName,
   checkPath,
   checkUpdate,
@@ -196,9 +197,7 @@ export class SqliteCollection<T extends Doc> implements Collection<T> {
   }
 
   async insertMany(docs: readonly T[]): Promise<{ inserted: number; duplicates: number }> {
-    for (const d of docs)
-      if (typeof d._id !== 'string' || d._id.length === 0)
-        throw new InvalidQueryError('_id must be a non-empty string');
+    checkIds(docs);
     const stmt = this.prepare(`INSERT INTO ${this.table} (id, doc) VALUES (?, ?)`);
     let inserted = 0;
     let duplicates = 0;
@@ -217,9 +216,7 @@ export class SqliteCollection<T extends Doc> implements Collection<T> {
   }
 
   async insertOrdered(docs: readonly T[]): Promise<number> {
-    for (const d of docs)
-      if (typeof d._id !== 'string' || d._id.length === 0)
-        throw new InvalidQueryError('_id must be a non-empty string');
+    checkIds(docs);
     const stmt = this.prepare(`INSERT INTO ${this.table} (id, doc) VALUES (?, ?)`);
     return this.db.transaction(() => {
       let inserted = 0;
