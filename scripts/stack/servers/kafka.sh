@@ -90,8 +90,17 @@ logger.request.level = WARN
 EOF
 }
 
-# Random Kafka cluster id: 16 random bytes, URL-safe base64 without padding.
-kafka_new_cluster_id() { head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'; }
+# Random Kafka cluster id: 16 random bytes, URL-safe base64 without padding. Like Kafka's own
+# Uuid.randomUuid(), an id that starts with `-` is drawn again: the storage tool's argument parser
+# reads `-t -abc…` as a missing value (a CI run failed on one, 1 in 64).
+kafka_new_cluster_id() {
+  local id
+  while :; do
+    id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+    [[ $id == -* ]] || break
+  done
+  printf '%s\n' "$id"
+}
 
 start_kafka() {
   local pidfile="$KAFKA_DIR/kafka.pid" cid
@@ -107,8 +116,11 @@ start_kafka() {
   kafka_write_config
   kafka_set_java_cmd
   if [[ ! -f $KAFKA_DIR/data/meta.properties ]]; then
-    [[ -s $KAFKA_DIR/cluster.id ]] || kafka_new_cluster_id >"$KAFKA_DIR/cluster.id"
-    cid=$(<"$KAFKA_DIR/cluster.id")
+    cid=$(cat "$KAFKA_DIR/cluster.id" 2>/dev/null || true)
+    if [[ -z $cid || $cid == -* ]]; then
+      kafka_new_cluster_id >"$KAFKA_DIR/cluster.id"
+      cid=$(<"$KAFKA_DIR/cluster.id")
+    fi
     log "kafka: formatting storage (cluster id $cid)"
     kafka_java kafka.tools.StorageTool format --ignore-formatted -t "$cid" \
       -c "$KAFKA_DIR/config/server.properties" >"$KAFKA_DIR/logs/format.log" 2>&1 || {
