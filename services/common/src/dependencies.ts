@@ -7,6 +7,7 @@ import { KafkaEventLog } from './eventlog/kafka.ts';
 import { TwilioSms } from './sms/twilio.ts';
 import type { Infer } from './config.ts';
 import type { DocumentStore } from './docstore/port.ts';
+import { groupCommitOf } from './docstore/groupcommit.ts';
 import { SqliteDocumentStore } from './docstore/sqlite.ts';
 import type { EventLog } from './eventlog/port.ts';
 import { EmbeddedEventLog } from './eventlog/embedded.ts';
@@ -69,7 +70,15 @@ export async function connectDependencies(opts: ConnectOptions): Promise<Connect
   const chosen = selectAdapters(cfg);
   logger.info({ adapters: chosen }, 'selected adapters');
   let sqlite: SqliteDocumentStore | undefined;
-  const embeddedDb = () => (sqlite ??= new SqliteDocumentStore({ path: join(cfg.dataDir, 'parley.db') }));
+  const embeddedDb = () => {
+    if (sqlite) return sqlite;
+    sqlite = new SqliteDocumentStore({ path: join(cfg.dataDir, 'parley.db') });
+    groupCommitOf(sqlite.handle).onFailure((err) => {
+      logger.error({ err }, 'embedded SQLite commit failed: that turn of writes was rolled back');
+      health.down('store', err);
+    });
+    return sqlite;
+  };
 
   const connect = async <T>(name: string, open: () => Promise<T>): Promise<T> => {
     health.register(name);

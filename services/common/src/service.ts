@@ -1,8 +1,10 @@
+import type { RequestHandler, Response } from 'express';
 import { Api, bearerToken, type Principal } from './api.ts';
 import { RateLimiter, tooMany } from './ratelimit.ts';
 import { ConfigError, type Infer, type Spec } from './config.ts';
 import { connectDependencies, type CommonConfig, type Connected, type Dependencies } from './dependencies.ts';
 import { problems } from './errors.ts';
+import type { DocumentStore } from './docstore/port.ts';
 import type { Health } from './health.ts';
 import { createHttpApp, type HttpApp } from './http.ts';
 import { retryForever, type BackoffPolicy } from './retry.ts';
@@ -106,6 +108,9 @@ export async function runService<S extends Spec & { [K in keyof CommonConfig]: u
     trustProxy: common.trustProxy,
   });
   if (tracingEnabled()) traceResponses(http);
+  // Embedded SQLite commits a turn's writes together (GroupCommit): a response waits for that
+  // commit, so no client is told of a write a crash could still take back.
+  if (!common.mongo.url) http.use(durableResponses(() => connected?.deps.store));
   let authenticator: ((token: string) => Promise<Principal>) | undefined;
   let limiter: RateLimiter | undefined;
   const perMinute = { max: common.rateLimit.perMinute, windowMs: 60_000 };
@@ -256,4 +261,24 @@ export async function main<S extends Spec & { [K in keyof CommonConfig]: unknown
   } catch (err) {
     exitOnStartupFailure(opts.name, err);
   }
+}
+
+/**
+ * Holds each response until the store has committed what its request wrote (see
+ * DocumentStore.durable); a commit that fails drops the connection rather than answer for it.
+ */
+function durableResponses(store: () => DocumentStore | undefined): RequestHandler {
+  return (_req, res, next) => {
+    const end = res.end.bind(res) as (...args: unknown[]) => Response;
+    res.end = ((...args: unknown[]) => {
+      const s = store();
+      if (!s) return end(...args);
+      s.durable().then(
+        () => end(...args),
+        (err: unknown) => res.destroy(err instanceof Error ? err : new Error(String(err))),
+      );
+      return res;
+    }) as Response['end'];
+    next();
+  };
 }

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { groupCommitOf, type GroupCommit } from './groupcommit.ts';
 import { checkName } from './port.ts';
 import type { TextEntry, TextHit, TextIndex } from './port.ts';
 
@@ -13,6 +14,7 @@ export class Fts5TextIndex implements TextIndex {
   private readonly fts: string;
   /** find() statements by the number of scopes they bind. */
   private readonly finds = new Map<number, Database.Statement>();
+  private readonly group: GroupCommit;
   private readonly stmt: {
     ref: Database.Statement;
     row: Database.Statement;
@@ -26,6 +28,7 @@ export class Fts5TextIndex implements TextIndex {
     name: string,
   ) {
     checkName('text index', name);
+    this.group = groupCommitOf(db);
     const refs = (this.refs = `"x_${name}_refs"`);
     const fts = (this.fts = `"x_${name}"`);
     db.exec(`
@@ -70,25 +73,25 @@ export class Fts5TextIndex implements TextIndex {
 
   async add(entries: readonly TextEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    this.db.transaction(() => {
+    this.group.write(() => {
       for (const e of entries) {
         const r = this.stmt.ref.run(e.ref, e.scope, e.at);
         if (r.changes === 0) continue;
         this.stmt.row.run(r.lastInsertRowid, e.terms.join(' '));
       }
-    })();
+    });
   }
 
   async remove(refs: readonly string[]): Promise<void> {
     if (refs.length === 0) return;
-    this.db.transaction(() => {
+    this.group.write(() => {
       for (const ref of refs) {
         const row = this.stmt.rowOf.get(ref) as { id: number } | undefined;
         if (!row) continue;
         this.stmt.deleteRow.run(row.id);
         this.stmt.deleteRef.run(row.id);
       }
-    })();
+    });
   }
 
   async find(term: string, scopes: readonly string[], limit: number): Promise<TextHit[]> {

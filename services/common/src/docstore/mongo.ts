@@ -282,6 +282,9 @@ export class MongoDocumentStore implements DocumentStore {
     }
   }
 
+  /** Each write resolved after its acknowledgement: nothing is left to wait for. */
+  async durable(): Promise<void> {}
+
   async ping(): Promise<void> {
     await this.db.command({ ping: 1 });
   }

@@ -136,6 +136,12 @@ export interface DocumentStore {
   textIndex(name: string): Promise<TextIndex>;
   /** Drops a collection (tests and migrations). */
   drop(name: string): Promise<void>;
+  /**
+   * Resolves once every write made so far is durable. MongoDB: at once (each write resolved after
+   * its acknowledgement). SQLite: after the commit of the turn's writes (see GroupCommit); whatever
+   * tells the outside world a write happened (an HTTP response, a socket frame) waits for this.
+   */
+  durable(): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -19,6 +19,7 @@ describe('SqliteDocumentStore on a file', () => {
       await items.insertMany(
         Array.from({ length: 2000 }, (_, i) => ({ _id: `i${i}`, body: 'x'.repeat(200) })),
       );
+      await store.durable();
       // The writer never checkpoints (wal_autocheckpoint = 0): the pages sit in the log…
       expect(store.handle.pragma('wal_autocheckpoint', { simple: true })).to.equal(0);
       expect(statSync(`${path}-wal`).size).to.be.greaterThan(400_000);

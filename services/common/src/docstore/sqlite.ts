@@ -1,7 +1,4 @@
-import { mkdirSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import {
   applyUpdate,
   checkFindOptions,
@@ -24,7 +21,8 @@ import {
   type Update,
 } from './port.ts';
 import { Fts5TextIndex } from './fts5.ts';
-import { instrumentSqlite } from './sqlitestats.ts';
+import { groupCommitOf, type GroupCommit } from './groupcommit.ts';
+import { openSqliteFile, type SqliteFileOptions } from './sqlitefile.ts';
 
 type Param = string | number | null;
 
@@ -160,6 +158,7 @@ const MAX_STATEMENTS = 128;
 export class SqliteCollection<T extends Doc> implements Collection<T> {
   private readonly table: string;
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly group: GroupCommit;
 
   constructor(
     private readonly db: Database.Database,
@@ -168,6 +167,7 @@ export class SqliteCollection<T extends Doc> implements Collection<T> {
     private readonly coalesced: ReadonlySet<string>,
   ) {
     this.table = `"c_${name}"`;
+    this.group = groupCommitOf(db);
   }
 
   /** Compiling SQL costs more than running a point query: each distinct statement is prepared once. */
@@ -188,8 +188,9 @@ export class SqliteCollection<T extends Doc> implements Collection<T> {
   async insertOne(doc: T): Promise<void> {
     if (typeof doc._id !== 'string' || doc._id.length === 0)
       throw new InvalidQueryError('_id must be a non-empty string');
+    const stmt = this.prepare(`INSERT INTO ${this.table} (id, doc) VALUES (?, ?)`);
     try {
-      this.prepare(`INSERT INTO ${this.table} (id, doc) VALUES (?, ?)`).run(doc._id, JSON.stringify(doc));
+      this.group.write(() => stmt.run(doc._id, JSON.stringify(doc)));
     } catch (err) {
       if (isUniqueViolation(err)) throw new DuplicateKeyError(this.name, this.indexName(err));
       throw err;
@@ -201,7 +202,7 @@ export class SqliteCollection<T extends Doc> implements Collection<T> {
     const stmt = this.prepare(`INSERT INTO ${this.table} (id, doc) VALUES (?, ?)`);
     let inserted = 0;
     let duplicates = 0;
-    this.db.transaction(() => {
+    this.group.write(() => {
       for (const d of docs) {
         try {
           stmt.run(d._id, JSON.stringify(d));
@@ -211,14 +212,14 @@ export class SqliteCollection<T extends Doc> implements Collection<T> {
           duplicates++;
         }
       }
-    })();
+    });
     return { inserted, duplicates };
   }
 
   async insertOrdered(docs: readonly T[]): Promise<number> {
     checkIds(docs);
     const stmt = this.prepare(`INSERT INTO ${this.table} (id, doc) VALUES (?, ?)`);
-    return this.db.transaction(() => {
+    return this.group.write(() => {
       let inserted = 0;
       for (const d of docs) {
         try {
@@ -230,7 +231,7 @@ export class SqliteCollection<T extends Doc> implements Collection<T> {
         inserted++;
       }
       return inserted;
-    })();
+    });
   }
 
   /** SQLite's plan for a find (EXPLAIN QUERY PLAN details), for tests that prove an index is used. */
@@ -276,7 +277,7 @@ export class SqliteCollection<T extends Doc> implements Collection<T> {
   async updateOne(filter: Filter, update: Update, opts?: { upsert?: boolean }): Promise<T | null> {
     checkUpdate(update);
     const w = toWhere(filter, this.coalesced);
-    const tx = this.db.transaction((): T | null => {
+    const tx = (): T | null => {
       const row = this.prepare(`SELECT id, doc FROM ${this.table} WHERE ${w.sql} ORDER BY id LIMIT 1`).get(
         ...w.params,
       ) as { id: string; doc: string } | undefined;
@@ -294,9 +295,9 @@ export class SqliteCollection<T extends Doc> implements Collection<T> {
       applyUpdate(doc, update, false);
       this.prepare(`UPDATE ${this.table} SET doc = ? WHERE id = ?`).run(JSON.stringify(doc), row.id);
       return doc as T;
-    });
+    };
     try {
-      return tx();
+      return this.group.write(tx);
     } catch (err) {
       if (isUniqueViolation(err)) throw new DuplicateKeyError(this.name, this.indexName(err));
       throw err;
@@ -306,7 +307,7 @@ export class SqliteCollection<T extends Doc> implements Collection<T> {
   async updateMany(filter: Filter, update: Update): Promise<number> {
     checkUpdate(update);
     const w = toWhere(filter, this.coalesced);
-    const tx = this.db.transaction((): number => {
+    const tx = (): number => {
       const rows = this.prepare(`SELECT id, doc FROM ${this.table} WHERE ${w.sql}`).all(...w.params) as {
         id: string;
         doc: string;
@@ -318,9 +319,9 @@ export class SqliteCollection<T extends Doc> implements Collection<T> {
         stmt.run(JSON.stringify(doc), row.id);
       }
       return rows.length;
-    });
+    };
     try {
-      return tx();
+      return this.group.write(tx);
     } catch (err) {
       if (isUniqueViolation(err)) throw new DuplicateKeyError(this.name, this.indexName(err));
       throw err;
@@ -329,54 +330,36 @@ export class SqliteCollection<T extends Doc> implements Collection<T> {
 
   async deleteMany(filter: Filter): Promise<number> {
     const w = toWhere(filter, this.coalesced);
-    return this.prepare(`DELETE FROM ${this.table} WHERE ${w.sql}`).run(...w.params).changes;
+    const stmt = this.prepare(`DELETE FROM ${this.table} WHERE ${w.sql}`);
+    return this.group.write(() => stmt.run(...w.params).changes);
   }
 }
 
-export interface SqliteStoreOptions {
-  /** File path, or ':memory:'. */
-  path: string;
-  /** Checkpoint the WAL from a worker thread (default true for files). */
-  checkpointInThread?: boolean;
-}
+export type SqliteStoreOptions = SqliteFileOptions;
 
-/** The embedded document store: one SQLite file, a table per collection, JSON documents, expression indexes. */
+/**
+ * The embedded document store: one SQLite file, a table per collection, JSON documents, expression
+ * indexes. Writes share one commit per turn of the event loop with everything else written on the
+ * file (see GroupCommit); `durable()` waits for it.
+ */
 export class SqliteDocumentStore implements DocumentStore {
   readonly kind = 'sqlite' as const;
   private readonly db: Database.Database;
+  private readonly release: () => Promise<void>;
 
   constructor(opts: SqliteStoreOptions) {
-    if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
-    this.db = new Database(opts.path);
-    instrumentSqlite(this.db);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
-    // WAL with synchronous=NORMAL: a commit appends to the log without fsync; only a checkpoint
-    // syncs. Those run in a worker thread, so the event loop never waits on the disk; should the
-    // thread fail, the connection checkpoints itself again (SQLite's default, every 1000 pages).
-    if (opts.path !== ':memory:' && opts.checkpointInThread !== false) {
-      this.db.pragma('wal_autocheckpoint = 0');
-      this.db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
-      const worker = new Worker(new URL('./checkpoint.worker.mjs', import.meta.url), {
-        workerData: { path: opts.path, intervalMs: 1000 },
-      });
-      worker.unref();
-      const fallBack = () => {
-        if (this.db.open) this.db.pragma('wal_autocheckpoint = 1000');
-      };
-      worker.on('error', fallBack);
-      worker.on('message', (m: { error?: string }) => m.error && fallBack());
-      worker.on('exit', (code) => code !== 0 && fallBack());
-      this.checkpointer = worker;
-    }
+    const file = openSqliteFile(opts);
+    this.db = file.db;
+    this.release = file.release;
   }
-
-  private readonly checkpointer?: Worker;
 
   /** The underlying handle, for other embedded adapters that share the file. */
   get handle(): Database.Database {
     return this.db;
+  }
+
+  durable(): Promise<void> {
+    return groupCommitOf(this.db).committed();
   }
 
   async collection<T extends Doc>(name: string, indexes: readonly IndexSpec[] = []): Promise<Collection<T>> {
@@ -419,12 +402,6 @@ export class SqliteDocumentStore implements DocumentStore {
   }
 
   async close(): Promise<void> {
-    if (this.checkpointer) {
-      const exited = new Promise((resolve) => this.checkpointer!.once('exit', resolve));
-      this.checkpointer.postMessage('stop');
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
-    }
-    // The last connection to close checkpoints what is left and removes the log.
-    if (this.db.open) this.db.close();
+    await this.release();
   }
 }

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { backoffDelay, defaultBackoff } from '../retry.ts';
 import {
   assignPartitions,
   checkTopic,
-  partitionFor,
   type ConsumedRecord,
   type EventLog,
   type LogRecord,
@@ -12,8 +11,10 @@ import {
   type Subscription,
   type TopicSpec,
 } from './port.ts';
-import { instrumentSqlite } from '../docstore/sqlitestats.ts';
+import { groupCommitOf, type GroupCommit } from '../docstore/groupcommit.ts';
+import { openSqliteFile } from '../docstore/sqlitefile.ts';
 import type { EventLogMetrics } from './metrics.ts';
+import { Appender } from './appender.ts';
 import { PartitionTail } from './tail.ts';
 
 interface TP {
@@ -32,20 +33,13 @@ interface Member {
   loop?: Promise<void>;
 }
 
-/** Appends waiting for the next group commit. */
-interface PendingAppend {
-  topic: string;
-  records: readonly LogRecord[];
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
-
 /** The next offset of a partition (Kafka's high watermark), read once per partition at start. */
 const END_OFFSET =
   'SELECT coalesce(max(offset) + 1, 0) AS n FROM ev_records WHERE topic = ? AND partition = ?';
 
 const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
-const groupKey = (g: string, topic: string, partition: number) => `${g}\u0000${topic}\u0000${partition}`;
+export const groupKey = (g: string, topic: string, partition: number) =>
+  `${g}\u0000${topic}\u0000${partition}`;
 
 export interface EmbeddedEventLogOptions {
   /** A better-sqlite3 handle to share (the embedded document store's), or a path / ':memory:'. */
@@ -62,8 +56,9 @@ export interface EmbeddedEventLogOptions {
  * producer survive a crash of the single process just as they would on a broker.
  *
  * Cost per record is what embedded mode's throughput rests on, so SQLite is written, not polled:
- * - Appends made in the same turn of the event loop are written in one transaction (a group
- *   commit), and each producer's promise resolves after that commit.
+ * - Appends and committed offsets of a turn of the event loop are written in that turn's one
+ *   transaction, with the document store's writes (GroupCommit, Appender); each producer's
+ *   promise resolves after that commit.
  * - High watermarks and committed offsets live in memory (read once, written through), and each
  *   partition keeps a tail of its recent records: a consumer that keeps up is handed records from
  *   memory, and reads SQLite only to catch up after a restart or a long stall.
@@ -74,15 +69,16 @@ export interface EmbeddedEventLogOptions {
 export class EmbeddedEventLog implements EventLog {
   readonly kind = 'embedded' as const;
   private readonly db: Database.Database;
-  private readonly ownsDb: boolean;
+  private readonly group: GroupCommit;
+  /** Gives back the handle this log opened itself (none when it shares the document store's). */
+  private readonly release?: () => Promise<void>;
   private readonly topics = new Map<string, number>();
   private readonly partitions = new Map<string, PartitionTail>();
   private readonly committed = new Map<string, number>();
   private readonly groups = new Map<string, Map<string, Member>>();
   private readonly busy = new Set<string>();
   private readonly retryAt = new Map<string, { at: number; attempt: number }>();
-  private pending: PendingAppend[] = [];
-  private flushScheduled = false;
+  private readonly appender: Appender;
   private closed = false;
   private readonly stmt: {
     end: Database.Statement;
@@ -93,13 +89,22 @@ export class EmbeddedEventLog implements EventLog {
   };
 
   constructor(private readonly opts: EmbeddedEventLogOptions) {
-    this.ownsDb = typeof opts.db === 'string';
-    this.db = typeof opts.db === 'string' ? new Database(opts.db) : opts.db;
-    instrumentSqlite(this.db);
-    if (this.ownsDb) {
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = NORMAL');
-    }
+    if (typeof opts.db === 'string') {
+      const file = openSqliteFile({ path: opts.db });
+      this.db = file.db;
+      this.release = file.release;
+    } else this.db = opts.db;
+    this.group = groupCommitOf(this.db);
+    // A failed commit rolled back appends and offsets memory already moved past: re-read both from
+    // the file, so consumers redeliver what it lost (handlers are idempotent: at least once).
+    this.group.onFailure(() => {
+      this.committed.clear();
+      for (const k of this.partitions.keys()) {
+        const [topic, partition] = k.split('\u0000') as [string, string];
+        this.refresh(topic, Number(partition));
+      }
+      this.rebalanceAll();
+    });
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS ev_topics (name TEXT PRIMARY KEY, partitions INTEGER NOT NULL, config TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS ev_records (
@@ -126,6 +131,16 @@ export class EmbeddedEventLog implements EventLog {
           'ON CONFLICT (group_id, topic, partition) DO UPDATE SET offset = excluded.offset',
       ),
     };
+    this.appender = new Appender({
+      group: this.group,
+      insert: this.stmt.insert,
+      commit: this.stmt.commit,
+      partitionsOf: (t) => this.partitionsOf(t),
+      partition: (t, p) => this.partition(t, p),
+      refresh: (t, p) => this.refresh(t, p),
+      committed: this.committed,
+      wake: (topics) => this.wake(topics),
+    });
     for (const row of this.db.prepare('SELECT name, partitions FROM ev_topics').all() as {
       name: string;
       partitions: number;
@@ -176,88 +191,11 @@ export class EmbeddedEventLog implements EventLog {
 
   async produce(topic: string, records: readonly LogRecord[]): Promise<void> {
     const { metrics } = this.opts;
-    if (metrics) return metrics.timeProduce(topic, records.length, () => this.enqueue(topic, records));
-    return this.enqueue(topic, records);
-  }
-
-  /** Queues an append for the group commit at the end of this turn of the event loop. */
-  private enqueue(topic: string, records: readonly LogRecord[]): Promise<void> {
     if (this.closed) return Promise.reject(new Error('event log is closed'));
     this.partitionsOf(topic);
-    return new Promise((resolve, reject) => {
-      this.pending.push({ topic, records, resolve, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flush());
-      }
-    });
-  }
-
-  /** Writes every queued append in one transaction, then acknowledges them and wakes consumers. */
-  private flush(): void {
-    this.flushScheduled = false;
-    const batch = this.pending;
-    this.pending = [];
-    if (batch.length === 0) return;
-    if (this.closed) {
-      for (const a of batch) a.reject(new Error('event log is closed'));
-      return;
-    }
-    let appended: { p: PartitionTail; record: ConsumedRecord }[] = [];
-    for (let attempt = 0; ; attempt++) {
-      try {
-        appended = this.write(batch);
-        break;
-      } catch (err) {
-        // Another handle on the same file appended meanwhile (tests run the auth and message
-        // services in one process, each with its own handle): re-read the watermarks and retry.
-        const conflict = (err as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT');
-        if (!conflict || attempt >= 3) {
-          for (const a of batch) a.reject(err);
-          return;
-        }
-        for (const a of batch) for (let p = 0; p < this.partitionsOf(a.topic); p++) this.refresh(a.topic, p);
-      }
-    }
-    const topics = new Set<string>();
-    for (const { p, record } of appended) {
-      p.push(record);
-      topics.add(record.topic);
-    }
-    for (const a of batch) a.resolve();
-    this.wake(topics);
-  }
-
-  /** One transaction for the whole group commit; the caller applies the offsets to memory. */
-  private write(batch: readonly PendingAppend[]): { p: PartitionTail; record: ConsumedRecord }[] {
-    const now = Date.now();
-    const appended: { p: PartitionTail; record: ConsumedRecord }[] = [];
-    this.db.transaction(() => {
-      const next = new Map<PartitionTail, number>();
-      for (const a of batch) {
-        const partitions = this.partitionsOf(a.topic);
-        for (const r of a.records) {
-          const partition = partitionFor(r.key, partitions);
-          const p = this.partition(a.topic, partition);
-          const offset = next.get(p) ?? p.end;
-          next.set(p, offset + 1);
-          const value = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
-          const headers = r.headers ?? {};
-          this.stmt.insert.run(a.topic, partition, offset, r.key, value, JSON.stringify(headers), now);
-          const record = {
-            topic: a.topic,
-            partition,
-            offset: String(offset),
-            key: r.key,
-            value,
-            headers,
-            timestamp: now,
-          };
-          appended.push({ p, record });
-        }
-      }
-    })();
-    return appended;
+    if (metrics)
+      return metrics.timeProduce(topic, records.length, () => this.appender.append(topic, records));
+    return this.appender.append(topic, records);
   }
 
   /**
@@ -413,8 +351,7 @@ export class EmbeddedEventLog implements EventLog {
           await m.opts.handler(batch);
           if (!this.closed) {
             const next = Number(batch[batch.length - 1]!.offset) + 1;
-            this.stmt.commit.run(groupId, tp.topic, tp.partition, next);
-            this.committed.set(k, next);
+            this.appender.commitOffset(groupKey(groupId, tp.topic, tp.partition), groupId, tp, next);
             this.opts.metrics?.handled(
               groupId,
               tp.topic,
@@ -452,6 +389,11 @@ export class EmbeddedEventLog implements EventLog {
       .prepare('SELECT partition, offset FROM ev_offsets WHERE group_id = ? AND topic = ?')
       .all(groupId, topic) as { partition: number; offset: number }[];
     for (const r of rows) out.set(r.partition, BigInt(r.offset));
+    // Offsets committed this turn are written with its commit: memory has them already.
+    for (const [p] of out) {
+      const c = this.committed.get(groupKey(groupId, topic, p));
+      if (c !== undefined) out.set(p, BigInt(c));
+    }
     return out;
   }
 
@@ -467,16 +409,18 @@ export class EmbeddedEventLog implements EventLog {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    // Appends already acknowledged are written; those still queued are written before closing.
-    this.flush();
+    // Appends still queued are written before closing.
+    this.group.commit();
     const members = [...this.groups.values()].flatMap((g) => [...g.values()]);
     for (const m of members) {
       m.stopped = true;
       m.wake?.();
     }
     await Promise.all(members.map((m) => m.loop));
+    // And the offsets of the batches they finished.
+    this.group.commit();
     this.closed = true;
     this.groups.clear();
-    if (this.ownsDb && this.db.open) this.db.close();
+    await this.release?.();
   }
 }

@@ -1,0 +1,114 @@
+import type Database from 'better-sqlite3';
+import { sqliteStats } from './sqlitestats.ts';
+
+/**
+ * One commit per turn of the event loop for everything written on an embedded SQLite handle.
+ *
+ * A commit costs far more than the writes in it (the WAL frames of every page it touched, the
+ * WAL index, FTS5's segment), and one message used to pay about six: the worker's insert, its
+ * search terms, the conversation state, the event log's two appends and two consumers' offsets.
+ * Here the first write of a turn opens a transaction and the check phase of the same loop
+ * iteration commits it, so whatever the process writes meanwhile shares one commit.
+ *
+ * - Each write is atomic on its own (a savepoint): a write that throws leaves nothing behind.
+ * - A write's result is returned at once, and every later read on the handle sees it. Work that
+ *   tells the outside world a write happened waits for `committed()` first: the event log's
+ *   appends resolve only after their commit (a send is acked, an event goes out, only once what
+ *   led to it is on disk), and so do HTTP responses (see durableResponses in api.ts).
+ * - Should a commit fail (disk full, I/O error), the turn's writes are rolled back, its waiters
+ *   rejected and `onFailure` listeners told: the event log re-reads its offsets and watermarks
+ *   (consumers redeliver what was lost), and the store reports itself down on /readyz.
+ *
+ * The handle must be this process's only one on the file (see openSqliteFile): a second handle
+ * would wait for the open transaction's write lock on the very thread that is to commit it.
+ */
+export class GroupCommit {
+  /** A commit is scheduled for the check phase of this loop iteration. */
+  private scheduled = false;
+  /** This group began the open transaction (else there is none, or a caller's own is open). */
+  private began = false;
+  private before: (() => void)[] = [];
+  private after: ((err?: unknown) => void)[] = [];
+  private readonly failureListeners: ((err: unknown) => void)[] = [];
+
+  constructor(private readonly db: Database.Database) {}
+
+  /** Runs `fn` inside this turn's transaction, atomically (a savepoint), and returns its result. */
+  write<T>(fn: () => T): T {
+    // Inside a caller's own db.transaction (synchronous): nest in it and let it commit.
+    if (this.db.inTransaction && !this.began) return this.db.transaction(fn)();
+    // SQLite itself rolls a transaction back on some errors (SQLITE_FULL, I/O): fail its writes now.
+    if (this.began && !this.db.inTransaction) this.commit();
+    if (!this.began) {
+      this.db.exec('BEGIN IMMEDIATE');
+      this.began = true;
+      this.schedule();
+    }
+    return this.db.transaction(fn)();
+  }
+
+  /**
+   * Runs `before` inside this turn's transaction just before it commits (the event log writes its
+   * queued appends there), and `after` once it has, or with the error it failed with.
+   */
+  atCommit(before: (() => void) | undefined, after: (err?: unknown) => void): void {
+    if (before) this.before.push(before);
+    this.after.push(after);
+    this.schedule();
+  }
+
+  /** Resolves once every write made so far is committed (at once when none is pending). */
+  committed(): Promise<void> {
+    if (!this.scheduled) return Promise.resolve();
+    return new Promise((resolve, reject) => this.after.push((err) => (err ? reject(err) : resolve())));
+  }
+
+  /** Calls `fn` when a commit fails (its writes are rolled back): caches built on them re-sync. */
+  onFailure(fn: (err: unknown) => void): void {
+    this.failureListeners.push(fn);
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.commit());
+  }
+
+  /** Commits this turn's writes now (the scheduled commit then finds nothing to do). */
+  commit(): void {
+    if (!this.scheduled) return;
+    this.scheduled = false;
+    const { before, after } = this;
+    this.before = [];
+    this.after = [];
+    let failure: unknown;
+    try {
+      if (this.began && !this.db.inTransaction) throw new Error('SQLite rolled back the open transaction');
+      if (!this.db.open) throw new Error('SQLite handle is closed');
+      if (!this.began) this.db.exec('BEGIN IMMEDIATE');
+      this.began = true;
+      for (const fn of before) fn();
+      this.db.exec('COMMIT');
+      sqliteStats.commits++;
+    } catch (err) {
+      failure = err;
+      try {
+        if (this.db.open && this.db.inTransaction) this.db.exec('ROLLBACK');
+      } catch {
+        // The connection already rolled back (SQLite does on some I/O errors).
+      }
+    }
+    this.began = false;
+    for (const fn of after) fn(failure);
+    if (failure !== undefined) for (const fn of this.failureListeners) fn(failure);
+  }
+}
+
+const groups = new WeakMap<Database.Database, GroupCommit>();
+
+/** The group commit of `db` (one per handle, shared by every adapter on it). */
+export function groupCommitOf(db: Database.Database): GroupCommit {
+  let g = groups.get(db);
+  if (!g) groups.set(db, (g = new GroupCommit(db)));
+  return g;
+}

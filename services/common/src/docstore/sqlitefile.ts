@@ -1,0 +1,107 @@
+import { mkdirSync, realpathSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { basename, dirname, join } from 'node:path';
+import Database from 'better-sqlite3';
+import { groupCommitOf } from './groupcommit.ts';
+import { instrumentSqlite } from './sqlitestats.ts';
+
+export interface SqliteFileOptions {
+  /** File path, or ':memory:'. */
+  path: string;
+  /** Checkpoint the WAL from a worker thread (default true for files). */
+  checkpointInThread?: boolean;
+}
+
+interface OpenFile {
+  db: Database.Database;
+  refs: number;
+  checkpointer?: Worker;
+}
+
+/** Every file this process has open, by real path: one handle each (see GroupCommit). */
+const files = new Map<string, OpenFile>();
+
+function keyOf(path: string): string {
+  mkdirSync(dirname(path), { recursive: true });
+  // The directory exists now; the file may not yet.
+  return join(realpathSync(dirname(path)), basename(path));
+}
+
+/**
+ * Opens an embedded SQLite file, or shares the handle this process already has on it (the auth
+ * and message services of one process, tests that run both): each `release()` gives one back, and
+ * the last closes it. ':memory:' is always a new database.
+ */
+export function openSqliteFile(opts: SqliteFileOptions): { db: Database.Database; release(): Promise<void> } {
+  if (opts.path === ':memory:') {
+    const db = new Database(':memory:');
+    instrumentSqlite(db);
+    return {
+      db,
+      release: async () => {
+        groupCommitOf(db).commit();
+        if (db.open) db.close();
+      },
+    };
+  }
+  const key = keyOf(opts.path);
+  let file = files.get(key);
+  if (!file) {
+    file = open(key, opts.checkpointInThread !== false);
+    files.set(key, file);
+  }
+  file.refs++;
+  let released = false;
+  const f = file;
+  return {
+    db: f.db,
+    release: async () => {
+      if (released) return;
+      released = true;
+      if (--f.refs > 0) return;
+      files.delete(key);
+      await close(f);
+    },
+  };
+}
+
+function open(path: string, checkpointInThread: boolean): OpenFile {
+  const db = new Database(path);
+  instrumentSqlite(db);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  const file: OpenFile = { db, refs: 0 };
+  // WAL with synchronous=NORMAL: a commit appends to the log without fsync; only a checkpoint
+  // syncs. Those run in a worker thread, so the event loop never waits on the disk; should the
+  // thread fail, the connection checkpoints itself again (SQLite's default, every 1000 pages).
+  if (checkpointInThread) {
+    db.pragma('wal_autocheckpoint = 0');
+    db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+    const worker = new Worker(new URL('./checkpoint.worker.mjs', import.meta.url), {
+      workerData: { path, intervalMs: 1000 },
+    });
+    worker.unref();
+    const fallBack = () => {
+      if (db.open) db.pragma('wal_autocheckpoint = 1000');
+    };
+    worker.on('error', fallBack);
+    worker.on('message', (m: { error?: string }) => m.error && fallBack());
+    worker.on('exit', (code) => code !== 0 && fallBack());
+    file.checkpointer = worker;
+  }
+  return file;
+}
+
+async function close(file: OpenFile): Promise<void> {
+  const { checkpointer, db } = file;
+  // What this turn wrote is committed before the handle goes.
+  groupCommitOf(db).commit();
+  if (checkpointer) {
+    const exited = new Promise((resolve) => checkpointer.once('exit', resolve));
+    checkpointer.postMessage('stop');
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+  }
+  // The last connection to close checkpoints what is left and removes the log.
+  if (db.open) db.close();
+}
