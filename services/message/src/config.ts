@@ -145,7 +145,7 @@ export const messageSettings = {
     resumeMaxEvents: field(parse.int(1, 1_000_000), {
       env: 'WS_RESUME_MAX_EVENTS',
       default: '1000',
-      doc: 'Most changes (edits, deletions, reactions, receipts, membership) one resume replays per conversation; beyond, `resumed.refetch` tells the client to reload that conversation over REST.',
+      doc: 'Most changes (edits, deletions, reactions, receipts, membership) one resume replays per conversation, and how many the change log keeps per conversation; beyond, `resumed.refetch` tells the client to reload that conversation over REST.',
     }),
     resumeMaxConversations: field(parse.int(1, 100_000), {
       env: 'WS_RESUME_MAX_CONVERSATIONS',

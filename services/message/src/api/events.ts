@@ -1,5 +1,5 @@
 import type { EventLog } from '@parley/common';
-import { appendChange, type Change } from '../domain/changes.ts';
+import { appendChange, loggedData, type Change } from '../domain/changes.ts';
 import { chatEvent } from '../domain/envelopes.ts';
 import type { MessageStore } from '../domain/store.ts';
 
@@ -14,6 +14,8 @@ export class ChatEvents {
     private readonly store: MessageStore,
     private readonly events: EventLog,
     private readonly topic: string,
+    /** Entries kept per conversation: older ones could only be replayed past the resume cap. */
+    private readonly retain: number,
   ) {}
 
   /**
@@ -36,15 +38,19 @@ export class ChatEvents {
       members.map((m) => m.userId),
       data,
     );
-    const pos = await appendChange(this.store.changes, {
-      conversationId,
-      afterSeq: Math.max(state?.lastSeq ?? 0, messageSeq ?? 0),
-      ...(messageSeq !== undefined ? { messageSeq } : {}),
-      type,
-      eventId: ev.id,
-      occurredAt: ev.occurredAt,
-      data,
-    });
+    const pos = await appendChange(
+      this.store.changes,
+      {
+        conversationId,
+        afterSeq: Math.max(state?.lastSeq ?? 0, messageSeq ?? 0),
+        ...(messageSeq !== undefined ? { messageSeq } : {}),
+        type,
+        eventId: ev.id,
+        occurredAt: ev.occurredAt,
+        data: loggedData(type, data),
+      },
+      this.retain,
+    );
     await this.events.produce(this.topic, [
       {
         key: conversationId,

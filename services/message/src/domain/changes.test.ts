@@ -1,5 +1,18 @@
 import { expect } from 'chai';
-import { ChangeMerge, folded, replayable, type Change } from './changes.ts';
+import { q, type Filter, type FindOptions } from '@parley/common';
+import { SqliteDocumentStore, type SqliteCollection } from '@parley/common/testing';
+import {
+  appendChange,
+  ChangeMerge,
+  changeHead,
+  changesAfter,
+  editedIds,
+  folded,
+  loggedData,
+  replayable,
+  type Change,
+} from './changes.ts';
+import { MessageStore } from './store.ts';
 
 const change = (pos: number, afterSeq: number, type: Change['type'], messageSeq?: number): Change => ({
   _id: `c:${pos}`,
@@ -66,4 +79,58 @@ describe('change log: what a resume may replay', () => {
   for (const [what, log, from, cap, ok] of table)
     it(`${ok ? 'replays' : 'asks for a refetch on'} ${what}`, () =>
       expect(replayable(log, from, cap)).to.equal(ok));
+});
+
+describe('change log: what an entry keeps', () => {
+  it('keeps an edit as the message id and seq only (the text is read at replay)', () => {
+    const data = { message: { id: 'm1', seq: 3, body: 'secret', editCount: 2 } };
+    expect(loggedData('message.edited', data)).to.deep.equal({ message: { id: 'm1', seq: 3 } });
+    const reaction = { messageId: 'm1', emoji: '👍', userId: 'u', on: true };
+    expect(loggedData('reaction.changed', reaction)).to.equal(reaction);
+    const log = [1, 2].map((p) => ({
+      ...change(p, 0, 'message.edited', 1),
+      data: { message: { id: 'm1' } },
+    }));
+    expect(editedIds([...log, change(3, 0, 'member.added')])).to.deep.equal(['m1']);
+  });
+});
+
+describe('change log on SQLite', () => {
+  let docs: SqliteDocumentStore;
+  let store: MessageStore;
+  before(async () => {
+    docs = new SqliteDocumentStore({ path: ':memory:' });
+    store = await MessageStore.open(docs);
+  });
+  after(() => docs.close());
+
+  const entry = (conversationId: string) => ({
+    conversationId,
+    afterSeq: 0,
+    type: 'member.added' as const,
+    eventId: 'e',
+    occurredAt: '2026-01-01T00:00:00.000Z',
+    data: {},
+  });
+
+  it('appends at consecutive positions, also when appends race, and keeps the last `retain`', async () => {
+    const got = await Promise.all(
+      Array.from({ length: 6 }, () => appendChange(store.changes, entry('c1'), 4)),
+    );
+    expect([...got].sort((a, b) => a - b)).to.deep.equal([1, 2, 3, 4, 5, 6]);
+    expect(await changeHead(store.changes, 'c1')).to.equal(6);
+    expect((await changesAfter(store.changes, 'c1', 0, 100)).map((c) => c.pos)).to.deep.equal([3, 4, 5, 6]);
+    expect(await changeHead(store.changes, 'c2')).to.equal(0);
+  });
+
+  const cases: [string, Filter, FindOptions][] = [
+    ['head', { conversationId: 'c1', pos: q.gt(0) }, { sort: [['pos', -1]], limit: 1 }],
+    ['entries after a position', { conversationId: 'c1', pos: q.gt(3) }, { sort: [['pos', 1]], limit: 1001 }],
+  ];
+  for (const [name, filter, opts] of cases)
+    it(`${name}: searches the (conversationId, pos) index and sorts nothing`, () => {
+      const p = (store.changes as unknown as SqliteCollection<Change>).explainFind(filter, opts).join('; ');
+      expect(p).to.match(/SEARCH .* USING INDEX ix_conversation_changes_conv_pos/);
+      expect(p).not.to.include('TEMP B-TREE');
+    });
 });

@@ -35,17 +35,45 @@ export const changeId = (conversationId: string, pos: number) => `${conversation
  * v1 has no atomic increment), so concurrent api pods never share one and a reader that sees
  * position n also sees every position below it.
  */
-export async function appendChange(changes: Collection<Change>, change: NewChange): Promise<number> {
+export async function appendChange(
+  changes: Collection<Change>,
+  change: NewChange,
+  retain: number,
+): Promise<number> {
   for (let i = 0; i < CLAIM_ATTEMPTS; i++) {
     const pos = (await changeHead(changes, change.conversationId)) + 1;
     try {
       await changes.insertOne({ _id: changeId(change.conversationId, pos), pos, ...change });
-      return pos;
     } catch (err) {
-      if (!(err instanceof DuplicateKeyError)) throw err;
+      if (err instanceof DuplicateKeyError) continue;
+      throw err;
     }
+    // Keeps `retain` entries: a client further behind is told to refetch anyway (replayable()).
+    // One point delete per append; an entry a crash left behind only costs its storage.
+    if (pos > retain) await changes.deleteMany({ _id: changeId(change.conversationId, pos - retain) });
+    return pos;
   }
   throw new Error(`no change position claimed in ${change.conversationId} after ${CLAIM_ATTEMPTS} tries`);
+}
+
+/**
+ * What the log keeps of an event's data: an edit keeps only the message's id and seq, so an edited
+ * text is not stored twice, and never outlives its message (a resume sends the message as it is
+ * then, and nothing once it expired or is gone).
+ */
+export function loggedData(type: Change['type'], data: Record<string, unknown>): Record<string, unknown> {
+  if (type !== 'message.edited') return data;
+  const m = data.message as { id: string; seq: number };
+  return { message: { id: m.id, seq: m.seq } };
+}
+
+/** The ids of the messages whose edits a replay of `changes` sends (their current view). */
+export function editedIds(changes: readonly Change[]): string[] {
+  return [
+    ...new Set(
+      changes.filter((c) => c.type === 'message.edited').map((c) => (c.data.message as { id: string }).id),
+    ),
+  ];
 }
 
 /** The last position of a conversation's change log (0 when empty). */

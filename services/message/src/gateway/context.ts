@@ -28,7 +28,10 @@ export interface GatewayOptions {
 export interface GatewayChat {
   sender: Pick<Sender, 'send'>;
   actions: Pick<MessageActions, 'receipt'>;
-  views: Pick<Views, 'memberships' | 'memberCount' | 'presenceAudience' | 'replay' | 'changes'>;
+  views: Pick<
+    Views,
+    'memberships' | 'memberCount' | 'presenceAudience' | 'replay' | 'changes' | 'visibleByIds'
+  >;
 }
 
 /** What the gateway's frame handlers (auth, presence, typing, resume) share. */

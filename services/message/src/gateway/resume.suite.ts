@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { waitFor } from '@parley/common';
 import { TestSocket, type Frame } from '@parley/common/testing';
 import { MessageHarness, type Res } from '../testing/harness.ts';
 
@@ -117,6 +118,30 @@ export function resumeSuite(name: string, stackEnv: () => Record<string, string>
       );
       const live = await back.next('message.edited', { pos: pos + 5 }, 20_000);
       expect(live).to.not.have.property('replay');
+    });
+
+    it('replays an edit with the message as it is now, and none for a message that disappeared since', async () => {
+      const { a, b, conv, m1 } = await group();
+      const first = await connect(b.token);
+      const pos = (
+        (await resume(first, conv, { seq: 2, pos: 0 }, 'd0')).done.positions as Record<string, number>
+      )[conv]!;
+      first.ws.close();
+      const brief = (
+        await ok(h.send(a.token, conv, { clientMsgId: 'm3', body: 'brief', ttlSeconds: 1 }))
+      ).json();
+      for (const [id, body] of [
+        [m1.id, 'one'],
+        [m1.id, 'two'],
+        [brief.id, 'gone soon'],
+      ])
+        await ok(h.call('PATCH', '/v1/messages/:id', { token: a.token, params: { id }, body: { body } }));
+      const expiry = Date.parse(brief.expiresAt as string);
+      await waitFor(() => Date.now() > expiry, { timeoutMs: 5_000, what: 'the message to expire' });
+      const back = await connect(b.token);
+      const { frames, done } = await resume(back, conv, { seq: 3, pos }, 'd1');
+      expect(frames.map(summary)).to.deep.equal(['edited two', 'edited two']);
+      expect(done.positions).to.deep.equal({ [conv]: pos + 3 });
     });
 
     it('tells the client to refetch when more changes than WS_RESUME_MAX_EVENTS wait', async () => {

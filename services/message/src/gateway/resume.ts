@@ -1,5 +1,5 @@
 import { Outbound, type DeliveryMeta } from '../fanout/hub.ts';
-import { ChangeMerge, replayable, type Change } from '../domain/changes.ts';
+import { ChangeMerge, editedIds, replayable, type Change } from '../domain/changes.ts';
 import { messageView } from '../domain/view.ts';
 import type { Message } from '../domain/store.ts';
 import { idOf, type Connection } from './connection.ts';
@@ -77,13 +77,17 @@ async function replayOne(
     // The log is read before the messages: a change made meanwhile is held live, above `head`.
     const log = await ctx.chat.views.changes(conv, cursor.pos, opts.resumeMaxEvents + 1);
     const refetch = cursor.pos !== undefined && !replayable(log.changes, cursor.pos, opts.resumeMaxEvents);
-    merge =
-      cursor.pos === undefined || refetch
-        ? new ChangeMerge([], cursor.seq, log.head)
-        : new ChangeMerge(log.changes, cursor.seq, cursor.pos);
+    const replay = cursor.pos !== undefined && !refetch;
+    merge = replay
+      ? new ChangeMerge(log.changes, cursor.seq, cursor.pos!)
+      : new ChangeMerge([], cursor.seq, log.head);
+    // An edit is sent with the message as it is now; none for a message gone or expired since.
+    const edited = replay ? await ctx.chat.views.visibleByIds(conv, editedIds(log.changes)) : new Map();
     const writeChanges = (due: Change[]): boolean => {
       for (const c of due) {
-        if (!conn.write(changeFrame(conv, c))) return false;
+        const frame = changeFrame(conv, c, edited);
+        if (!frame) continue;
+        if (!conn.write(frame)) return false;
         metrics.sent.labels(c.type).inc();
         changed++;
       }
@@ -139,8 +143,14 @@ function messageFrame(conv: string, m: Message): Outbound {
   );
 }
 
-/** A logged change as the frame it went out as live, with `replay: true`. */
-function changeFrame(conv: string, c: Change): Outbound {
+/** A logged change as the frame it went out as live, with `replay: true` (none: skip it). */
+function changeFrame(conv: string, c: Change, edited: Map<string, Message>): Outbound | undefined {
+  let data = c.data;
+  if (c.type === 'message.edited') {
+    const m = edited.get((c.data.message as { id: string }).id);
+    if (!m) return undefined;
+    data = { message: messageView(m) };
+  }
   return new Outbound(
     encodeFrame({
       type: c.type,
@@ -149,7 +159,7 @@ function changeFrame(conv: string, c: Change): Outbound {
       occurredAt: c.occurredAt,
       pos: c.pos,
       replay: true,
-      data: c.data,
+      data,
     }),
     c.type,
   );

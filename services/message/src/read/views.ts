@@ -285,6 +285,16 @@ export class Views {
     );
   }
 
+  /** The visible messages of a conversation among `ids`, by id (what a replayed edit sends). */
+  async visibleByIds(conversationId: string, ids: readonly string[]): Promise<Map<string, Message>> {
+    if (ids.length === 0) return new Map();
+    const found = await this.store.messages.find(
+      { _id: q.in([...ids]), conversationId, ...this.store.visible() },
+      { limit: ids.length },
+    );
+    return new Map(found.map((m) => [m._id, m]));
+  }
+
   /**
    * What resume replays besides messages: up to `limit` entries of the conversation's change log
    * after `afterPos` (with `afterPos` undefined, none), and the log's last position.
