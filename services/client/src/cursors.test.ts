@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { CursorTracker } from './cursors.ts';
+import { CursorTracker, ResumeCursors } from './cursors.ts';
 
 const A = 'a0000000-0000-4000-8000-000000000001';
 
@@ -56,5 +56,20 @@ describe('CursorTracker', () => {
     t.set(A, 2);
     t.forget(A);
     expect(t.snapshot()).to.deep.equal({});
+  });
+});
+
+describe('ResumeCursors', () => {
+  it('names {seq, pos} once a position is known, and only conversations with a seq', () => {
+    const r = new ResumeCursors();
+    r.seqs.set(A, 4);
+    expect(r.frames()).to.deep.equal([{ [A]: 4 }]);
+    expect(r.observe(A, 7)).to.equal(true);
+    expect(r.observe(A, 7), 'a duplicate').to.equal(false);
+    expect(r.observe(A, 9)).to.equal('gap');
+    expect(r.frames()).to.deep.equal([{ [A]: { seq: 4, pos: 7 } }]);
+    expect(r.frames(['b0000000-0000-4000-8000-000000000002'])).to.deep.equal([]);
+    r.settle({ type: 'resumed', conversations: { [A]: 6 }, positions: { [A]: 9 } });
+    expect(r.cursor(A)).to.deep.equal({ seq: 6, pos: 9 });
   });
 });

@@ -1,3 +1,5 @@
+import type { ResumeCursor, ResumedFrame } from './frames.ts';
+
 /**
  * Per-conversation resume cursors: the highest seq up to which the client holds every message.
  * Messages above a hole wait in a small set until the hole fills (or a resume says it cannot).
@@ -78,5 +80,53 @@ export class CursorTracker {
     while (set.delete(cur + 1)) cur++;
     this.contiguous.set(conversationId, cur);
     if (set.size === 0) this.ahead.delete(conversationId);
+  }
+}
+
+/**
+ * Both cursors of every tracked conversation: message seqs and change positions (edits,
+ * deletions, reactions, receipts, membership), as `resume` frames name them.
+ */
+export class ResumeCursors {
+  readonly seqs = new CursorTracker();
+  readonly positions = new CursorTracker();
+
+  /**
+   * The `cursors` of resume frames for `conversations` (default: every one), `chunk` a frame.
+   * Only conversations with a seq are resumed: the others are not tracked.
+   */
+  frames(conversations = Object.keys(this.seqs.snapshot()), chunk = 100): Record<string, ResumeCursor>[] {
+    conversations = conversations.filter((c) => this.seqs.get(c) !== undefined);
+    const out: Record<string, ResumeCursor>[] = [];
+    for (let i = 0; i < conversations.length; i += chunk)
+      out.push(Object.fromEntries(conversations.slice(i, i + chunk).map((c) => [c, this.cursor(c)])));
+    return out;
+  }
+
+  /** A conversation's cursor: `{seq, pos}` once a change position is known, else the seq. */
+  cursor(conversationId: string): ResumeCursor {
+    const seq = this.seqs.get(conversationId)!;
+    const pos = this.positions.get(conversationId);
+    return pos === undefined ? seq : { seq, pos };
+  }
+
+  /**
+   * Records a live or replayed change's position; false when it is at or below the cursor (a
+   * duplicate), `gap` when changes before it are missing.
+   */
+  observe(conversationId: string, pos: number): boolean | 'gap' {
+    const r = this.positions.observe(conversationId, pos);
+    return r === 'old' ? false : r === 'gap' ? 'gap' : true;
+  }
+
+  /** Applies a `resumed` frame: each cursor moves to what the server covered. */
+  settle(f: ResumedFrame): void {
+    for (const [c, seq] of Object.entries(f.conversations)) this.seqs.settle(c, seq);
+    for (const [c, pos] of Object.entries(f.positions ?? {})) this.positions.settle(c, pos);
+  }
+
+  forget(conversationId: string): void {
+    this.seqs.forget(conversationId);
+    this.positions.forget(conversationId);
   }
 }

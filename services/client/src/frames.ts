@@ -25,10 +25,13 @@ export type ClientFrame = { id?: string } & (
   | ({ type: 'send'; conversationId: string } & SendFields)
   | { type: 'typing'; conversationId: string; state: 'started' | 'stopped' }
   | { type: 'read' | 'delivered'; conversationId: string; seq: number }
-  | { type: 'resume'; cursors: Record<string, number> }
+  | { type: 'resume'; cursors: Record<string, ResumeCursor> }
   | { type: 'presence'; status: 'online' | 'away' }
   | { type: 'ping' }
 );
+
+/** A conversation's resume cursor: the last seq held, or that and the last change position held. */
+export type ResumeCursor = number | { seq: number; pos?: number };
 
 export interface ReadyFrame {
   type: 'ready';
@@ -114,6 +117,8 @@ export type ChatEventFrame = {
     occurredAt: string;
     data: EventData[T];
     replay?: boolean;
+    /** Every type but message.created: its position in the conversation's change log (resume). */
+    pos?: number;
     /** message.created: when the API accepted the send (epoch ms). */
     acceptedAt?: number;
     /** Live events of a traced message: its trace id, and the fan-out span's W3C context. */
@@ -131,12 +136,19 @@ export type ServerFrame =
   | PresenceFrame
   | ChatEventFrame
   | { type: 'pong'; id?: string; ts: number }
-  | {
-      type: 'resumed';
-      id?: string;
-      conversations: Record<string, number>;
-      /** Replays cut at the server's per-resume limit: resume again from the last seq replayed. */
-      truncated?: Record<string, number>;
-    }
+  | ResumedFrame
   | { type: 'token.expiring'; expiresAt: number }
   | { type: 'reconnect'; afterMs: number; reason?: string };
+
+export interface ResumedFrame {
+  type: 'resumed';
+  id?: string;
+  /** The last seq replayed per conversation (or the cursor). */
+  conversations: Record<string, number>;
+  /** The change position reached per conversation (servers before #21 leave it out). */
+  positions?: Record<string, number>;
+  /** Replays cut at the server's per-resume limit: resume again from the last seq replayed. */
+  truncated?: Record<string, number>;
+  /** More changes waited than the server replays: reload these conversations over REST. */
+  refetch?: string[];
+}

@@ -10,7 +10,8 @@ export {
   type WebSocketConstructor,
   type WebSocketLike,
 } from './socket.ts';
-export { CursorTracker } from './cursors.ts';
+export { CursorTracker, ResumeCursors } from './cursors.ts';
+export { ChatReplica, type ConversationState } from './replica.ts';
 export { RecentIds } from './dedup.ts';
 export { Emitter } from './emitter.ts';
 export { Outbox } from './outbox.ts';

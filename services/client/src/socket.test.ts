@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { waitFor } from '@parley/common';
 import { ParleyClient } from './client.ts';
 import type { ClientFrame, ServerFrame } from './frames.ts';
+import { ChatReplica } from './replica.ts';
 import { ParleySocket, type WebSocketLike } from './socket.ts';
 import type { Message } from './types.ts';
 
@@ -147,6 +148,60 @@ describe('ParleySocket (in-memory WebSocket)', () => {
     w1.deliver(created(msg(4)));
     expect(messages).to.deep.equal(['m1', 'm2', 'm3 (replay)', 'm4']);
     expect(socket.cursor(C)).to.equal(4);
+    socket.close();
+  });
+
+  it('resumes changes from the last position held, applies each once, and reports a refetch', async () => {
+    const { socket, ws } = session();
+    const replica = new ChatReplica();
+    socket.on('event', (f) => replica.apply(f));
+    const refetched: string[][] = [];
+    socket.on('refetch', (ids) => refetched.push(ids));
+    const change = (pos: number, type: string, data: Record<string, unknown>, replay = true) => ({
+      type,
+      eventId: `ev${pos}`,
+      conversationId: C,
+      occurredAt: new Date().toISOString(),
+      pos,
+      data,
+      ...(replay ? { replay } : {}),
+    });
+    void socket.connect();
+    const w0 = await ws(0);
+    w0.ready();
+    w0.deliver(created(msg(1)));
+    w0.deliver(created(msg(2)));
+    w0.deliver(change(3, 'member.added', { userId: 'u3', by: 'u2' }, false));
+    w0.serverClose(4010, 'slow consumer');
+    const w1 = await ws(1);
+    w1.ready();
+    const resume = await waitFor(() => w1.sent.find((f) => f.type === 'resume'), soon('resume'));
+    expect(resume).to.deep.include({ cursors: { [C]: { seq: 2, pos: 3 } } });
+    const edited = change(4, 'message.edited', { message: { ...msg(1), body: 'edited', editCount: 1 } });
+    w1.deliver(edited);
+    w1.deliver(edited); // the same event twice
+    w1.deliver({ ...change(3, 'member.added', { userId: 'u3', by: 'u2' }), eventId: 'other' }); // below the position
+    w1.deliver(change(5, 'message.deleted', { id: 'm2', seq: 2, by: 'u2' }));
+    w1.deliver(change(6, 'reaction.changed', { messageId: 'm1', emoji: '👍', userId: 'u3', on: true }));
+    w1.deliver(change(7, 'member.removed', { userId: 'u3', by: 'u2' }));
+    w1.deliver({ type: 'resumed', conversations: { [C]: 2 }, positions: { [C]: 7 } });
+    const state = replica.conversation(C);
+    expect(state.messages.get('m1')).to.include({ body: 'edited', editCount: 1 });
+    expect(state.messages.get('m2')).to.include({ deleted: true }).and.not.have.property('body');
+    expect([...state.reactions.get('m1')!.get('👍')!]).to.deep.equal(['u3']);
+    expect([...state.members]).to.deep.equal([]);
+
+    // A position jump asks for the changes in between; a refetch answer is passed on.
+    w1.deliver(change(9, 'member.added', { userId: 'u4', by: 'u2' }, false));
+    const again = w1.sent.filter((f) => f.type === 'resume');
+    expect(again.at(-1)).to.deep.include({ cursors: { [C]: { seq: 2, pos: 7 } } });
+    w1.deliver({ type: 'resumed', conversations: { [C]: 2 }, positions: { [C]: 20 }, refetch: [C] });
+    expect(refetched).to.deep.equal([[C]]);
+    w1.serverClose(4010, 'slow consumer');
+    const w2 = await ws(2);
+    w2.ready();
+    const third = await waitFor(() => w2.sent.find((f) => f.type === 'resume'), soon('resume'));
+    expect(third).to.deep.include({ cursors: { [C]: { seq: 2, pos: 20 } } });
     socket.close();
   });
 

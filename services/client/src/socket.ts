@@ -1,5 +1,5 @@
 import { ParleyApiError, type ParleyClient } from './client.ts';
-import { CursorTracker } from './cursors.ts';
+import { ResumeCursors } from './cursors.ts';
 import { RecentIds } from './dedup.ts';
 import { Emitter } from './emitter.ts';
 import {
@@ -60,6 +60,8 @@ export interface SocketEvents {
   presence: [presence: PresenceFrame];
   /** A resume finished: the last seq replayed per conversation. */
   resumed: [conversations: Record<string, number>];
+  /** More changes happened while away than a resume replays: reload these conversations over REST. */
+  refetch: [conversationIds: string[]];
   /** An error frame from the server, or a local failure (token refresh, bad frame). */
   error: [error: ErrorFrame | Error];
 }
@@ -117,7 +119,7 @@ export class ParleySocket extends Emitter<SocketEvents> {
   private readonly url: string;
   private readonly policy: BackoffPolicy;
   private readonly random: () => number;
-  private readonly cursors = new CursorTracker();
+  private readonly cursors = new ResumeCursors();
   private readonly seen: RecentIds;
   private readonly outbox = new Outbox();
   private readonly pending = new Map<string, { resolve: (f: never) => void; reject: (e: Error) => void }>();
@@ -217,12 +219,12 @@ export class ParleySocket extends Emitter<SocketEvents> {
 
   /** Declares every message of a conversation up to `seq` held (e.g. loaded over REST): resume starts there. */
   setCursor(conversationId: string, seq: number): void {
-    this.cursors.set(conversationId, seq);
+    this.cursors.seqs.set(conversationId, seq);
   }
 
   /** The highest seq up to which every message of the conversation has been received. */
   cursor(conversationId: string): number | undefined {
-    return this.cursors.get(conversationId);
+    return this.cursors.seqs.get(conversationId);
   }
 
   /** Stops tracking a conversation (left it, or not interested in its history any more). */
@@ -384,16 +386,11 @@ export class ParleySocket extends Emitter<SocketEvents> {
       case 'error':
         return this.onError(f);
       case 'resumed':
-        for (const [conv, seq] of Object.entries(f.conversations)) {
-          this.cursors.settle(conv, seq);
-          this.resuming.delete(conv);
-        }
+        this.cursors.settle(f);
+        for (const conv of Object.keys(f.conversations)) this.resuming.delete(conv);
         this.emit('resumed', f.conversations);
-        if (f.truncated && this.stateNow === 'open') {
-          const more = Object.fromEntries(Object.keys(f.truncated).map((c) => [c, this.cursors.get(c)!]));
-          for (const conv of Object.keys(more)) this.resuming.add(conv);
-          this.write({ type: 'resume', cursors: more });
-        }
+        if (f.refetch?.length) this.emit('refetch', f.refetch);
+        if (f.truncated && this.stateNow === 'open') this.resume(Object.keys(f.truncated));
         return;
       case 'token.expiring':
         return void this.reauth(f.expiresAt);
@@ -421,12 +418,7 @@ export class ParleySocket extends Emitter<SocketEvents> {
       if (Date.now() - this.lastFrameAt > 2 * f.heartbeatMs) this.drop(ws, 'heartbeat timeout');
       else this.write({ type: 'ping' });
     }, f.heartbeatMs);
-    const cursors = Object.entries(this.cursors.snapshot());
-    for (let i = 0; i < cursors.length; i += resumeChunk) {
-      const chunk = Object.fromEntries(cursors.slice(i, i + resumeChunk));
-      for (const conv of Object.keys(chunk)) this.resuming.add(conv);
-      this.write({ type: 'resume', cursors: chunk });
-    }
+    this.resume();
     // Retries: the server answers a stored one with its seq instead of broadcasting it again.
     for (const frame of this.outbox.frames()) this.write({ ...frame, resend: true });
     const waiters = this.waiters;
@@ -464,18 +456,28 @@ export class ParleySocket extends Emitter<SocketEvents> {
   private onEvent(f: ChatEventFrame): void {
     const key = f.type === 'message.created' ? `m:${f.data.id}` : `e:${f.eventId}`;
     if (!this.seen.add(key)) return;
+    // A change at or below the position held was applied already (e.g. live, then replayed).
+    const at = f.pos === undefined ? true : this.cursors.observe(f.conversationId, f.pos);
+    if (at === false) return;
+    if (at === 'gap') this.resumeGap(f.conversationId);
     if (f.type === 'message.created') {
-      if (this.cursors.observe(f.conversationId, f.data.seq) === 'gap') this.resumeGap(f.conversationId);
+      if (this.cursors.seqs.observe(f.conversationId, f.data.seq) === 'gap') this.resumeGap(f.conversationId);
       this.emit('message', f.data, { replay: f.replay === true });
     }
     this.emit('event', f);
   }
 
-  /** A message arrived beyond the next seq: ask for what is missing (once per conversation at a time). */
+  /** A message or change arrived beyond the next one: ask for what is missing (once per conversation at a time). */
   private resumeGap(conversationId: string): void {
-    if (this.resuming.has(conversationId) || this.stateNow !== 'open') return;
-    this.resuming.add(conversationId);
-    this.write({ type: 'resume', cursors: { [conversationId]: this.cursors.get(conversationId)! } });
+    if (!this.resuming.has(conversationId) && this.stateNow === 'open') this.resume([conversationId]);
+  }
+
+  /** Resumes `conversations` (default: every tracked one) from both their cursors. */
+  private resume(conversations?: string[]): void {
+    for (const cursors of this.cursors.frames(conversations, resumeChunk)) {
+      for (const conv of Object.keys(cursors)) this.resuming.add(conv);
+      this.write({ type: 'resume', cursors });
+    }
   }
 
   private async reauth(expiresAt: number): Promise<void> {

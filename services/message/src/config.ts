@@ -142,6 +142,11 @@ export const messageSettings = {
       default: '5000',
       doc: 'Most messages one resume replays per conversation; beyond, `resumed.truncated` tells the client to page over REST.',
     }),
+    resumeMaxEvents: field(parse.int(1, 1_000_000), {
+      env: 'WS_RESUME_MAX_EVENTS',
+      default: '1000',
+      doc: 'Most changes (edits, deletions, reactions, receipts, membership) one resume replays per conversation, and how many the change log keeps per conversation; beyond, `resumed.refetch` tells the client to reload that conversation over REST.',
+    }),
     resumeMaxConversations: field(parse.int(1, 100_000), {
       env: 'WS_RESUME_MAX_CONVERSATIONS',
       default: '1000',

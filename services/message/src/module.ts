@@ -93,6 +93,7 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
           topicEvents: c.topicEvents,
           memberCap: c.memberCap,
           editWindowSec: c.editWindowSec,
+          changeRetention: ctx.cfg.ws.resumeMaxEvents,
           persistWaitMs: c.persistWaitMs,
           sendRatePerMinute: c.sendRatePerMinute,
           sendBurst: c.sendBurst,

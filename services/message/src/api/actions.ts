@@ -37,7 +37,7 @@ export class MessageActions {
     await unindexMessage(this.store, messageId);
     await indexMessage(this.store, updated!);
     const view = (await this.views.decorate(p, conv, [updated!]))[0]!;
-    await this.events.emit('message.edited', m.conversationId, { message: messageView(updated!) });
+    await this.events.emit('message.edited', m.conversationId, { message: messageView(updated!) }, m.seq);
     return view;
   }
 
@@ -56,7 +56,12 @@ export class MessageActions {
     );
     await this.store.reactions.deleteMany({ messageId });
     await unindexMessage(this.store, messageId);
-    await this.events.emit('message.deleted', m.conversationId, { id: m._id, seq: m.seq, by: p.userId });
+    await this.events.emit(
+      'message.deleted',
+      m.conversationId,
+      { id: m._id, seq: m.seq, by: p.userId },
+      m.seq,
+    );
   }
 
   async react(p: Principal, messageId: string, emoji: string, on: boolean) {
@@ -75,12 +80,12 @@ export class MessageActions {
         })
       : (await this.store.reactions.deleteMany({ _id })) > 0;
     if (changed)
-      await this.events.emit('reaction.changed', m.conversationId, {
-        messageId,
-        emoji,
-        userId: p.userId,
-        on,
-      });
+      await this.events.emit(
+        'reaction.changed',
+        m.conversationId,
+        { messageId, emoji, userId: p.userId, on },
+        m.seq,
+      );
     return (await this.views.decorate(p, conv, [m]))[0]!;
   }
 

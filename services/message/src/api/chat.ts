@@ -14,6 +14,8 @@ export interface ChatOptions extends SendOptions {
   sendCheckTtlMs: number;
   memberCap: number;
   editWindowSec: number;
+  /** Change log entries kept per conversation (resume replays at most this many). */
+  changeRetention: number;
 }
 
 /**
@@ -41,7 +43,7 @@ export function createChat(
 ): Chat {
   const access = new Access(store);
   const views = new Views(store, access);
-  const chatEvents = new ChatEvents(store, events, opts.topicEvents);
+  const chatEvents = new ChatEvents(store, events, opts.topicEvents, opts.changeRetention);
   const sendChecks = new SendChecks(
     store,
     access,

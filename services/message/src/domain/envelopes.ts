@@ -57,6 +57,8 @@ export interface ChatEvent<D = Record<string, unknown>> {
   recipients: string[];
   /** message.created: when the API accepted the send (epoch ms), for end-to-end latency. */
   acceptedAt?: number;
+  /** Every type but message.created: its position in the conversation's change log (resume). */
+  pos?: number;
   data: D;
 }
 

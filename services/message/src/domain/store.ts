@@ -6,6 +6,7 @@ import {
   type DocumentStore,
   type TextIndex,
 } from '@parley/common';
+import type { Change } from './changes.ts';
 
 export type Role = 'owner' | 'admin' | 'member';
 
@@ -115,6 +116,8 @@ export class MessageStore {
     readonly reactions: Collection<Reaction>,
     readonly stars: Collection<Star>,
     readonly blocks: Collection<UserBlock>,
+    /** Per conversation, every event but message.created at a position: see domain/changes.ts. */
+    readonly changes: Collection<Change>,
     private readonly users: Collection<DirectoryUser>,
     /** Message search (FTS5 in SQLite, a term collection in MongoDB): see domain/search.ts. */
     readonly text: TextIndex,
@@ -175,6 +178,16 @@ export class MessageStore {
         },
       ]),
       await store.collection<UserBlock>('user_blocks'),
+      await store.collection<Change>('conversation_changes', [
+        {
+          name: 'conv_pos',
+          fields: [
+            ['conversationId', 1],
+            ['pos', 1],
+          ],
+          unique: true,
+        },
+      ]),
       // The auth service owns users; the message service only reads them.
       await store.collection<DirectoryUser>('users'),
       await store.textIndex('search_terms'),

@@ -21,6 +21,7 @@ export function eventFrame(ev: ChatEvent, traceparent = ''): string {
     conversationId: ev.conversationId,
     occurredAt: ev.occurredAt,
     ...(ev.acceptedAt !== undefined ? { acceptedAt: ev.acceptedAt } : {}),
+    ...(ev.pos !== undefined ? { pos: ev.pos } : {}),
     ...(traceparent ? { traceId: traceparent.slice(3, 35), traceparent } : {}),
     data: ev.data,
   });

@@ -16,6 +16,7 @@ export interface GatewayOptions {
   frameBurst: number;
   maxConnectionsPerUser: number;
   resumeMaxMessages: number;
+  resumeMaxEvents: number;
   resumeMaxConversations: number;
   typingThrottleMs: number;
   presenceTtlMs: number;
@@ -27,7 +28,10 @@ export interface GatewayOptions {
 export interface GatewayChat {
   sender: Pick<Sender, 'send'>;
   actions: Pick<MessageActions, 'receipt'>;
-  views: Pick<Views, 'memberships' | 'memberCount' | 'presenceAudience' | 'replay'>;
+  views: Pick<
+    Views,
+    'memberships' | 'memberCount' | 'presenceAudience' | 'replay' | 'changes' | 'visibleByIds'
+  >;
 }
 
 /** What the gateway's frame handlers (auth, presence, typing, resume) share. */

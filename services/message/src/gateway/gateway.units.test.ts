@@ -123,11 +123,15 @@ describe('gateway protocol: resume cursors', () => {
     ['a fractional seq', { [conv]: 1.5 }, /non-negative integer/],
     ['a string seq', { [conv]: '3' }, /non-negative integer/],
     ['an operator object', { [conv]: { $gt: 0 } }, /non-negative integer/],
+    ['a seq and a change position', { [conv]: { seq: 4, pos: 9 } }, null],
+    ['a seq without a position', { [conv]: { seq: 4 } }, null],
+    ['a negative position', { [conv]: { seq: 4, pos: -1 } }, /\{seq, pos\}/],
+    ['an unknown cursor field', { [conv]: { seq: 4, at: 1 } }, /\{seq, pos\}/],
   ];
   for (const [what, raw, err] of table)
     it(`${err ? 'refuses' : 'accepts'} ${what}`, () => {
       const r = parseCursors(raw, 10);
-      if (!err) return expect(r.ok).to.equal(true);
+      if (!err) return expect(r.ok, JSON.stringify(r)).to.equal(true);
       expect(r.ok).to.equal(false);
       if (!r.ok) expect(r.message).to.match(err);
     });

@@ -102,7 +102,9 @@ export const frameErrors = {
   CONVERSATION_NOT_FOUND: { doc: 'No such conversation, or you are not a member.' },
   MESSAGE_NOT_FOUND: { doc: 'replyTo is not a message of this conversation.' },
   BLOCKED: { doc: 'The other user blocked you.' },
-  INVALID_CURSOR: { doc: 'A resume cursor is not a non-negative integer seq.' },
+  INVALID_CURSOR: {
+    doc: 'A resume cursor is neither a non-negative integer seq nor `{seq, pos}` of two such integers.',
+  },
   TOKEN_MISMATCH: { doc: 'A refresh `auth` frame carried a token for another user or session.' },
   UNAVAILABLE: {
     doc: 'A dependency is down (a send: the event log did not acknowledge it); retry after `retryAfterMs` with the same clientMsgId.',
@@ -153,7 +155,11 @@ export const ClientFrame = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('resume'),
     ...base,
-    /** Last seq the client holds per conversation; conversations left out are not replayed. */
+    /**
+     * Per conversation: the last seq held, or `{seq, pos}` with the last change position too (then
+     * edits, deletions, reactions, receipts and membership changes after it are replayed as well).
+     * Conversations left out are not replayed.
+     */
     cursors: z.record(z.string(), z.unknown()),
   }),
   z.strictObject({ type: z.literal('presence'), ...base, status: z.enum(['online', 'away']) }),
@@ -250,11 +256,17 @@ export function parseClientFrame(text: string): ParsedFrame {
   };
 }
 
-export type Cursors = Map<string, number>;
+/** A conversation's resume cursor: the last seq held and, when the client tracks it, the last change position. */
+export interface Cursor {
+  seq: number;
+  pos?: number;
+}
+export type Cursors = Map<string, Cursor>;
+const CursorObject = z.strictObject({ seq: Seq, pos: Seq.optional() });
 
 /**
- * Validates resume cursors: conversation id → last seq held. At most `max` conversations.
- * Returns the problems instead of throwing, so the gateway answers one error frame.
+ * Validates resume cursors: conversation id → last seq held, or `{seq, pos}`. At most `max`
+ * conversations. Returns the problems instead of throwing, so the gateway answers one error frame.
  */
 export function parseCursors(
   raw: Record<string, unknown>,
@@ -263,12 +275,18 @@ export function parseCursors(
   const entries = Object.entries(raw);
   if (entries.length > max) return { ok: false, message: `at most ${max} conversations per resume` };
   const cursors: Cursors = new Map();
-  for (const [conv, seq] of entries) {
+  for (const [conv, value] of entries) {
     if (!ConversationId.safeParse(conv).success)
       return { ok: false, message: `cursor key "${conv.slice(0, 40)}" is not a conversation id` };
-    if (!Seq.safeParse(seq).success)
-      return { ok: false, message: `cursor of ${conv} must be a non-negative integer seq` };
-    cursors.set(conv, seq as number);
+    const asSeq = Seq.safeParse(value);
+    const asObject = CursorObject.safeParse(value);
+    if (asSeq.success) cursors.set(conv, { seq: asSeq.data });
+    else if (asObject.success) cursors.set(conv, asObject.data);
+    else
+      return {
+        ok: false,
+        message: `cursor of ${conv} must be a non-negative integer seq or {seq, pos} of such integers`,
+      };
   }
   return { ok: true, cursors };
 }

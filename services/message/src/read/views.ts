@@ -1,5 +1,6 @@
 import { q, type Principal } from '@parley/common';
 import type { Access } from '../domain/access.ts';
+import { changeHead, changesAfter, type Change } from '../domain/changes.ts';
 import { messageProblems as P } from '../domain/errors.ts';
 import { searchMessages } from '../domain/search.ts';
 import { parseSeq } from '../domain/sequencing.ts';
@@ -282,5 +283,34 @@ export class Views {
       { conversationId, seq: q.gt(afterSeq), ...this.store.visible() },
       { sort: [['seq', 1]], limit },
     );
+  }
+
+  /** The visible messages of a conversation among `ids`, by id (what a replayed edit sends). */
+  async visibleByIds(conversationId: string, ids: readonly string[]): Promise<Map<string, Message>> {
+    if (ids.length === 0) return new Map();
+    const found = await this.store.messages.find(
+      { _id: q.in([...ids]), conversationId, ...this.store.visible() },
+      { limit: ids.length },
+    );
+    return new Map(found.map((m) => [m._id, m]));
+  }
+
+  /**
+   * What resume replays besides messages: up to `limit` entries of the conversation's change log
+   * after `afterPos` (with `afterPos` undefined, none), and the log's last position.
+   */
+  async changes(
+    conversationId: string,
+    afterPos: number | undefined,
+    limit: number,
+  ): Promise<{ changes: Change[]; head: number }> {
+    const changes =
+      afterPos === undefined ? [] : await changesAfter(this.store.changes, conversationId, afterPos, limit);
+    // Below the limit, the last one read is the head.
+    const head =
+      changes.length > 0 && changes.length < limit
+        ? changes.at(-1)!.pos
+        : await changeHead(this.store.changes, conversationId);
+    return { changes, head };
   }
 }
