@@ -32,6 +32,8 @@ export interface PushSubscription extends Doc {
 
 export interface WindowDoc extends Doc, WindowState {
   closesAt: number;
+  /** The newest message's seq: a window the user has read up to by its end sends nothing. */
+  lastSeq: number;
 }
 
 /** One provider send, by idempotency key: `sent` is never sent again, `pending` is retried. */
@@ -49,6 +51,7 @@ export interface DigestEntry extends Doc {
   userId: string;
   conversationId: string;
   count: number;
+  title: string;
   text: string;
   at: number;
 }
