@@ -247,7 +247,7 @@ export function notificationRoutes(
     },
   });
 
-  // GET for the link in the mail's text; POST for one-click List-Unsubscribe (RFC 8058).
+  // GET for the link in the mail's text; POST for one-click List-Unsubscribe (RFC 8058; the URL also answers GET).
   for (const method of ['GET', 'POST'] as const)
     api.route({
       method,

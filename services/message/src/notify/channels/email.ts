@@ -41,8 +41,9 @@ export class SmtpMailChannel implements MailChannel {
         html: mail.html,
         messageId: `<${id}@parley.notify>`,
         headers: {
+          // No List-Unsubscribe-Post (RFC 8058) yet: its form-encoded POST body is refused by the
+          // JSON-only body reader, so mail clients use the URL itself (GET turns mail off).
           'List-Unsubscribe': `<${mail.unsubscribeUrl}>`,
-          'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
           'Auto-Submitted': 'auto-generated',
         },
       });
