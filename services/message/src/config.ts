@@ -1,12 +1,12 @@
-import { commonSettings, field, optionalField, parse } from '@parley/common';
+import { commonSettings, field, optionalField, parse, type Infer } from '@parley/common';
 
 /** The message service's settings. One image runs either role. */
 export const messageSettings = {
   ...commonSettings,
-  role: field(parse.oneOf(['api', 'worker']), {
+  role: field(parse.oneOf(['api', 'worker', 'notifier']), {
     env: 'ROLE',
     default: 'api',
-    doc: 'Message service role: `api` (REST + WebSocket gateway) or `worker` (Kafka persister).',
+    doc: 'Message service role: `api` (REST + WebSocket gateway), `worker` (Kafka persister) or `notifier` (email and push for offline members).',
   }),
   jwt: {
     jwksUrl: optionalField(parse.url(['http', 'https']), {
@@ -178,6 +178,97 @@ export const messageSettings = {
       doc: 'Kafka consumer group of the fan-out relay (chat.events → Redis), shared by api pods.',
     }),
   },
+  notify: {
+    group: field(parse.string(), {
+      env: 'NOTIFY_GROUP_ID',
+      default: 'message-notifier',
+      doc: 'Kafka consumer group of the notifier role (chat.events → email and push).',
+    }),
+    topicDlq: field(parse.string(), {
+      env: 'TOPIC_NOTIFY_DLQ',
+      default: 'chat.events.notify.dlq',
+      doc: 'Kafka topic for chat events the notifier cannot parse or failed on NOTIFY_MAX_ATTEMPTS times.',
+    }),
+    maxAttempts: field(parse.int(1, 100), {
+      env: 'NOTIFY_MAX_ATTEMPTS',
+      default: '5',
+      doc: 'Times the notifier handles one event before sending it to TOPIC_NOTIFY_DLQ.',
+    }),
+    sendAttempts: field(parse.int(1, 20), {
+      env: 'NOTIFY_SEND_ATTEMPTS',
+      default: '4',
+      doc: 'Tries of one provider send (SMTP, Web Push, FCM) on a retryable failure, with exponential backoff, before the delivery is marked failed.',
+    }),
+    retryInitialMs: field(parse.int(1, 60_000), {
+      env: 'NOTIFY_RETRY_INITIAL_MS',
+      default: '500',
+      doc: 'First backoff delay between provider send tries (doubled each try, capped at 30 s).',
+    }),
+    collapseSec: field(parse.int(1, 3600), {
+      env: 'NOTIFY_COLLAPSE_SECONDS',
+      default: '60',
+      doc: 'Collapse window per user and conversation: the first message pushes at once; later ones within the window become one "N new messages" when it ends (and one instant mail per window).',
+    }),
+    digestMin: field(parse.int(1, 7 * 1440), {
+      env: 'NOTIFY_DIGEST_MINUTES',
+      default: '60',
+      doc: 'For users who chose the email digest: the longest a burst waits before one mail lists every conversation with news.',
+    }),
+    sweepMs: field(parse.int(100, 600_000), {
+      env: 'NOTIFY_SWEEP_MS',
+      default: '5000',
+      doc: 'How often the notifier closes ended collapse windows and sends due digests.',
+    }),
+    publicUrl: field(parse.url(['http', 'https']), {
+      env: 'NOTIFY_PUBLIC_URL',
+      default: 'http://localhost:8080',
+      doc: 'Public base URL of the API (ingress), for links in mail (unsubscribe).',
+    }),
+    unsubscribeSecret: optionalField(parse.string().min(32, 'must be at least 32 characters'), {
+      env: 'NOTIFY_UNSUBSCRIBE_SECRET',
+      secret: true,
+      doc: 'HMAC key (from a Secret, at least 32 characters) that signs unsubscribe links; every api and notifier pod needs the same. Absent: one is generated once and kept in DATA_DIR (embedded mode only).',
+    }),
+  },
+  smtp: {
+    url: optionalField(parse.url(['smtp', 'smtps']), {
+      env: 'SMTP_URL',
+      secret: true,
+      doc: 'SMTP server for notification mail, `smtp://user:pass@host:587` (STARTTLS when offered) or `smtps://…:465`. Absent: no mail is sent.',
+    }),
+    from: field(parse.string(), {
+      env: 'SMTP_FROM',
+      default: 'Parley <notifications@parley.local>',
+      doc: 'From address of notification mail.',
+    }),
+  },
+  webPush: {
+    vapidPublicKey: optionalField(parse.string(), {
+      env: 'VAPID_PUBLIC_KEY',
+      doc: 'VAPID public key (base64url P-256 point) that browsers subscribe with. Absent with VAPID_PRIVATE_KEY: a pair is generated once and kept in DATA_DIR (embedded mode; the chart generates a Secret).',
+    }),
+    vapidPrivateKey: optionalField(parse.string(), {
+      env: 'VAPID_PRIVATE_KEY',
+      secret: true,
+      doc: 'VAPID private key (base64url), from a Secret.',
+    }),
+    subject: field(parse.string(), {
+      env: 'VAPID_SUBJECT',
+      default: 'mailto:admin@parley.local',
+      doc: 'VAPID contact (mailto: or https:) that push services may use to reach the operator.',
+    }),
+  },
+  fcm: {
+    credentialsFile: optionalField(parse.string(), {
+      env: 'FCM_CREDENTIALS_FILE',
+      doc: 'Path of a Google service-account JSON key (a mounted Secret) for FCM HTTP v1. Absent: no mobile push.',
+    }),
+    endpoint: field(parse.url(['http', 'https']), {
+      env: 'FCM_ENDPOINT',
+      default: 'https://fcm.googleapis.com',
+      doc: 'FCM API base URL (tests point it at a local fake).',
+    }),
+  },
   web: {
     demo: field(parse.bool(), {
       env: 'WEB_DEMO_ENABLED',
@@ -186,3 +277,6 @@ export const messageSettings = {
     }),
   },
 };
+
+/** The settings every message role reads (the role itself picks the module). */
+export type MessageConfig = Infer<Omit<typeof messageSettings, 'role'>>;

@@ -1,9 +1,16 @@
 import { main } from '@parley/common/service';
 import { messageSettings } from './config.ts';
 import { messageApiModule, messageWorkerModule } from './module.ts';
+import { messageNotifierModule } from './notifications.ts';
 
 await main({
   name: 'parley-message',
   spec: messageSettings,
-  modules: (cfg) => [cfg.role === 'api' ? messageApiModule() : messageWorkerModule()],
+  modules: (cfg) => [
+    cfg.role === 'api'
+      ? messageApiModule()
+      : cfg.role === 'worker'
+        ? messageWorkerModule()
+        : messageNotifierModule(),
+  ],
 });

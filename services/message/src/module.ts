@@ -1,10 +1,4 @@
-import {
-  AccessTokenVerifier,
-  problems,
-  type Dependencies,
-  type Infer,
-  type ServiceModule,
-} from '@parley/common';
+import { AccessTokenVerifier, problems, type Dependencies, type ServiceModule } from '@parley/common';
 import { createChat, type Chat } from './api/chat.ts';
 import { SEND_CHECKS_CHANNEL } from './api/sendchecks.ts';
 import { RelayMetrics, startRelay } from './fanout/relay.ts';
@@ -13,15 +7,15 @@ import { Gateway, refuse, WS_PATH } from './gateway/gateway.ts';
 import { GatewayMetrics } from './gateway/metrics.ts';
 import { presenceRoutes } from './api/presence.routes.ts';
 import { registerWebDemo } from './api/webdemo.ts';
-import type { messageSettings } from './config.ts';
+import type { MessageConfig } from './config.ts';
 import { messageErrors } from './domain/errors.ts';
+import { notificationApi } from './notifications.ts';
 import { messageRoutes } from './api/routes.ts';
 import { MessageStore } from './domain/store.ts';
 import { sweepExpired } from './worker/expiry.ts';
 import { Persister, WorkerMetrics } from './worker/worker.ts';
 
-type Settings = typeof messageSettings;
-export type MessageConfig = Infer<Omit<Settings, 'role'>>;
+export type { MessageConfig };
 
 async function ensureTopics(ctx: { cfg: MessageConfig; deps: () => Dependencies }) {
   const c = ctx.cfg.chat;
@@ -42,6 +36,7 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
   let gateway: Gateway | undefined;
   let gatewayMetrics: GatewayMetrics;
   let relayMetrics: RelayMetrics;
+  let notifications: ReturnType<typeof notificationApi>;
   return {
     name: 'message-api',
     routes(app, ctx) {
@@ -68,6 +63,7 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
       };
       messageRoutes(ctx.api, () => started().chat);
       presenceRoutes(ctx.api, started);
+      notifications = notificationApi(ctx.api, cfg, ctx.logger);
       gatewayMetrics = new GatewayMetrics(ctx.metrics.registry);
       relayMetrics = new RelayMetrics(ctx.metrics.registry);
       app.server.on('upgrade', (req, socket, head) => {
@@ -84,6 +80,7 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
     async start(ctx) {
       await ensureTopics(ctx);
       const store = await MessageStore.open(ctx.deps().store);
+      await notifications.open(ctx.deps().store);
       const c = ctx.cfg.chat;
       chat = createChat(
         store,

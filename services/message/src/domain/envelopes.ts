@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import type { ConsumedRecord } from '@parley/common';
 
 /**
  * The message id is derived from (conversation, sender, clientMsgId): a re-sent or redelivered
@@ -103,3 +104,18 @@ export function parseCommand(value: Buffer): ParsedCommand {
 
 /** Far future for messages that never expire, so reads filter on one range instead of an OR. */
 export const NEVER = 8_640_000_000_000_000;
+
+/** A record for a DLQ: the original key, value and headers, plus why and where it came from. */
+export function deadLetterRecord(record: ConsumedRecord, reason: string, detail: string) {
+  return {
+    key: record.key,
+    value: record.value,
+    headers: {
+      ...record.headers,
+      'dlq-reason': reason,
+      'dlq-detail': detail.slice(0, 1000),
+      'dlq-source': `${record.topic}/${record.partition}/${record.offset}`,
+      'dlq-at': new Date().toISOString(),
+    },
+  };
+}

@@ -54,6 +54,21 @@ export const messageErrors = {
     title: 'Invalid emoji',
     doc: 'Reactions take a single emoji (up to 8 code points).',
   },
+  SUBSCRIPTION_LIMIT: {
+    status: 409,
+    title: 'Too many push subscriptions',
+    doc: 'A user may register push on at most 20 devices; remove one first.',
+  },
+  INVALID_PREFERENCES: {
+    status: 422,
+    title: 'Invalid notification preferences',
+    doc: 'The quiet hours name a time zone that is not an IANA zone (or times that are not HH:MM).',
+  },
+  INVALID_UNSUBSCRIBE_TOKEN: {
+    status: 422,
+    title: 'Invalid unsubscribe link',
+    doc: 'The unsubscribe token is malformed or was not signed by this installation.',
+  },
 } as const satisfies Catalogue;
 
 export const messageProblems = problemsOf(messageErrors);

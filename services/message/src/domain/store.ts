@@ -96,6 +96,17 @@ export interface UserBlock extends Doc {
   at: string;
 }
 
+/** Inserts, or answers false when the unique key (or the id) already exists. */
+export async function insertIfAbsent<T extends Doc>(coll: Collection<T>, doc: T): Promise<boolean> {
+  try {
+    await coll.insertOne(doc);
+    return true;
+  } catch (err) {
+    if (err instanceof DuplicateKeyError) return false;
+    throw err;
+  }
+}
+
 interface DirectoryUser extends Doc {
   username: string;
   displayName: string;
@@ -235,14 +246,8 @@ export class MessageStore {
   }
 
   /** Inserts, or answers false when the unique key already exists. */
-  async insertIfAbsent<T extends Doc>(coll: Collection<T>, doc: T): Promise<boolean> {
-    try {
-      await coll.insertOne(doc);
-      return true;
-    } catch (err) {
-      if (err instanceof DuplicateKeyError) return false;
-      throw err;
-    }
+  insertIfAbsent<T extends Doc>(coll: Collection<T>, doc: T): Promise<boolean> {
+    return insertIfAbsent(coll, doc);
   }
 
   /** Whether a stored message's event is out (see ConversationState.emittedSeq). */

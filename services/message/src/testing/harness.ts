@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { authModule, authSettings, generateSigningJwk } from '@parley/auth';
-import type { Infer, Running } from '@parley/common';
+import type { Infer, Running, ServiceModule } from '@parley/common';
 import { runService } from '@parley/common/service';
 import { OpenApiChecker } from '@parley/common/testing';
 import { messageSettings } from '../config.ts';
@@ -28,7 +28,7 @@ const spec = (() => {
   const { role: _r, ...m } = messageSettings;
   return { ...authSettings, ...m };
 })();
-type Cfg = Infer<typeof spec>;
+export type Cfg = Infer<typeof spec>;
 
 /**
  * One embedded Parley (auth + message api + worker) for the message service's REST cases, on the
@@ -40,7 +40,11 @@ export class MessageHarness {
   private dir = '';
   private checker!: OpenApiChecker;
 
-  constructor(private readonly stackEnv: () => Record<string, string>) {}
+  constructor(
+    private readonly stackEnv: () => Record<string, string>,
+    /** More modules in the same process (the notifier, with channels at local servers). */
+    private readonly extraModules: () => ServiceModule<Cfg>[] = () => [],
+  ) {}
 
   async start(): Promise<void> {
     this.dir = mkdtempSync(join(tmpdir(), 'parley-msg-'));
@@ -80,7 +84,12 @@ export class MessageHarness {
       name: 'parley',
       spec,
       env: { ...this.env, ...extra },
-      modules: () => [authModule<Cfg>(), messageApiModule<Cfg>(), messageWorkerModule<Cfg>()],
+      modules: () => [
+        authModule<Cfg>(),
+        messageApiModule<Cfg>(),
+        messageWorkerModule<Cfg>(),
+        ...this.extraModules(),
+      ],
     });
     await r.ready;
     return r;

@@ -12,7 +12,7 @@ import {
   type Logger,
 } from '@parley/common';
 import client from 'prom-client';
-import { chatEvent, NEVER, parseCommand, type SendCommand } from '../domain/envelopes.ts';
+import { chatEvent, deadLetterRecord, NEVER, parseCommand, type SendCommand } from '../domain/envelopes.ts';
 import { textEntry } from '../domain/search.ts';
 import { messageView } from '../domain/view.ts';
 import { deliveryLatency } from '../domain/latency.ts';
@@ -451,19 +451,7 @@ export class Persister {
       },
       'command sent to DLQ',
     );
-    await this.events.produce(this.opts.topicDlq, [
-      {
-        key: record.key,
-        value: record.value,
-        headers: {
-          ...record.headers,
-          'dlq-reason': reason,
-          'dlq-detail': detail.slice(0, 1000),
-          'dlq-source': `${record.topic}/${record.partition}/${record.offset}`,
-          'dlq-at': new Date().toISOString(),
-        },
-      },
-    ]);
+    await this.events.produce(this.opts.topicDlq, [deadLetterRecord(record, reason, detail)]);
   }
 }
 

@@ -210,7 +210,48 @@ export const SECURED: Record<string, Op> = {
     req: () => ({ path: '/v1/users/me/stars' }),
     denials: [{ as: 'carol', why: 'stars in a group she left are not served', status: 200 }],
   },
+  // Notifications and push subscriptions are the caller's own: no id names someone else's.
+  'GET /v1/notifications': {
+    req: () => ({ path: '/v1/notifications' }),
+    denials: [{ as: 'mallory', why: "lists only the caller's notifications", status: 200 }],
+  },
+  'POST /v1/notifications/read': {
+    req: () => ({ path: '/v1/notifications/read', body: { all: true } }),
+    denials: [],
+  },
+  'GET /v1/notifications/preferences': {
+    req: () => ({ path: '/v1/notifications/preferences' }),
+    denials: [],
+  },
+  'PUT /v1/notifications/preferences': {
+    req: () => ({
+      path: '/v1/notifications/preferences',
+      body: { email: 'instant', web: true, mobile: true, muted: [] },
+    }),
+    denials: [],
+  },
+  'GET /v1/push/subscriptions': {
+    req: () => ({ path: '/v1/push/subscriptions' }),
+    denials: [{ as: 'mallory', why: "lists only the caller's devices", status: 200 }],
+  },
+  'PUT /v1/push/subscriptions/{deviceId}': {
+    req: () => ({
+      path: '/v1/push/subscriptions/authz-device',
+      body: { class: 'mobile', token: 'fcm-token' },
+    }),
+    denials: [],
+  },
+  'DELETE /v1/push/subscriptions/{deviceId}': {
+    req: () => ({ path: '/v1/push/subscriptions/authz-device' }),
+    denials: [{ as: 'mallory', why: "a device id names only the caller's own subscription", status: 204 }],
+  },
 };
+
+const forgedUnsubscribe = (w: World) => ({
+  path: `/v1/notifications/unsubscribe?token=${Buffer.from(w.users.alice.id).toString('base64url')}.${'A'.repeat(43)}`,
+  status: 422,
+  code: 'INVALID_UNSUBSCRIBE_TOKEN',
+});
 
 /** Operations open to anyone (`security: []`), each with the hostile call that must fail. */
 export const PUBLIC: Record<
@@ -270,4 +311,7 @@ export const PUBLIC: Record<
       code: 'OAUTH_DISABLED',
     }),
   },
+  'GET /v1/push/vapid-key': { why: 'the VAPID public key browsers subscribe with' },
+  'GET /v1/notifications/unsubscribe': { why: 'the signed link in a mail', hostile: forgedUnsubscribe },
+  'POST /v1/notifications/unsubscribe': { why: 'one-click unsubscribe', hostile: forgedUnsubscribe },
 };

@@ -1,0 +1,194 @@
+import { expect } from 'chai';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { waitFor, type Doc } from '@parley/common';
+import { requireEnv, TestSocket } from '@parley/common/testing';
+import { FakeFcm } from './testing/fake-fcm.ts';
+import { MessageHarness, type Cfg } from './testing/harness.ts';
+import { Mailpit } from './testing/mailpit.ts';
+import { PushEndpoint } from './testing/push-endpoint.ts';
+import { SmtpMailChannel } from './notify/channels/email.ts';
+import { FcmChannel } from './notify/channels/fcm.ts';
+import { WebPushChannel } from './notify/channels/webpush.ts';
+import { messageNotifierModule } from './notifications.ts';
+
+/**
+ * The notifier end to end, on the adapters `stackEnv` selects: REST sends, the worker persists,
+ * the notifier reads chat.events and reaches Mailpit, a local push endpoint (which decrypts) and
+ * a fake FCM. Text messages; the attachment case joins when media lands.
+ */
+export function notifySuite(name: string, stackEnv: () => Record<string, string>): void {
+  describe(`notifications end to end: ${name}`, function () {
+    this.timeout(60_000);
+    const push = new PushEndpoint();
+    const fcm = new FakeFcm();
+    const mailpit = new Mailpit(requireEnv('MAILPIT_API_URL'));
+    const vapid = { publicKey: '', privateKey: '', subject: 'mailto:ops@parley.test' };
+    const h = new MessageHarness(
+      () => ({
+        ...stackEnv(),
+        NOTIFY_GROUP_ID: `t-${randomBytes(3).toString('hex')}.notifier`,
+        TOPIC_NOTIFY_DLQ: `t-${randomBytes(3).toString('hex')}.notify.dlq`,
+        // Long enough for six sends on a loaded machine to fall in one window.
+        NOTIFY_COLLAPSE_SECONDS: '5',
+        NOTIFY_SWEEP_MS: '200',
+        NOTIFY_RETRY_INITIAL_MS: '20',
+        NOTIFY_PUBLIC_URL: 'https://chat.parley.test',
+      }),
+      () => [
+        messageNotifierModule<Cfg>({
+          web: new WebPushChannel(vapid, 60, push.agent),
+          mail: new SmtpMailChannel({ url: requireEnv('SMTP_URL'), from: 'Parley <notify@parley.test>' }),
+          mobile: new FcmChannel(fcm.account, fcm.url),
+        }),
+      ],
+    );
+
+    before(async () => {
+      await push.start();
+      await fcm.start();
+      await h.start();
+      const key = (await h.call('GET', '/v1/push/vapid-key')).json().publicKey as string;
+      // The channel signs with the installation's keys, as the notifier role would.
+      Object.assign(vapid, JSON.parse(await readKeys(h)).vapid, { publicKey: key });
+    });
+    after(async () => {
+      await h.stop();
+      await push.stop();
+      await fcm.stop();
+    });
+
+    const withEmail = async (u: { id: string }) => {
+      const email = `${u.id}@example.test`;
+      const users = await h.running.deps().store.collection<Doc>('users');
+      // A verified address (GitHub sign-in sets it; password sign-ups only have a pending one).
+      await users.updateOne({ _id: u.id }, { $set: { email } });
+      return email;
+    };
+    const subscribeWeb = async (u: { token: string }) => {
+      const sub = push.subscribe();
+      const res = await h.call('PUT', '/v1/push/subscriptions/:deviceId', {
+        token: u.token,
+        params: { deviceId: `web-${randomBytes(4).toString('hex')}` },
+        body: { class: 'web', ...sub },
+      });
+      expect(res.statusCode, res.body).to.equal(200);
+      return sub;
+    };
+    const pushesTo = (sub: { endpoint: string }) =>
+      push.received.filter((r) => r.subscription === sub.endpoint).map((r) => JSON.parse(r.plaintext));
+
+    it('an offline member gets a stored notification, a decrypted Web Push and a mail; an online member and the sender get nothing', async () => {
+      const [alice, bob, carol] = [await h.user(), await h.user(), await h.user()];
+      const group = await h.call('POST', '/v1/conversations', {
+        token: alice.token,
+        body: { type: 'group', title: 'Team', members: [bob.username, carol.username] },
+      });
+      expect(group.statusCode, group.body).to.equal(201);
+      const conv = group.json().id as string;
+      const [bobMail, carolMail] = [await withEmail(bob), await withEmail(carol)];
+      await withEmail(alice);
+      const [bobSub, carolSub, aliceSub] = [
+        await subscribeWeb(bob),
+        await subscribeWeb(carol),
+        await subscribeWeb(alice),
+      ];
+      const online = await TestSocket.bearer(h.running.url, carol.token);
+      try {
+        const sent = await h.send(alice.token, conv, { clientMsgId: randomUUID(), body: 'lunch at noon?' });
+        expect(sent.statusCode, sent.body).to.equal(201);
+        const got = await waitFor(() => (pushesTo(bobSub).length ? pushesTo(bobSub) : undefined));
+        expect(got[0]).to.include({ body: 'lunch at noon?', conversationId: conv, count: 1 });
+        const mail = await mailpit.waitFor(bobMail);
+        expect(mail.Text).to.contain('lunch at noon?');
+        expect(mail.Text).to.match(
+          /Stop these mails: https:\/\/chat\.parley\.test\/v1\/notifications\/unsubscribe\?token=\S+/,
+        );
+        const list = await h.call('GET', '/v1/notifications', { token: bob.token });
+        expect(list.json().items.map((n: { text: string }) => n.text)).to.deep.equal([
+          `${alice.username}: lunch at noon?`,
+        ]);
+        expect(list.json().unread).to.equal(1);
+        // Nothing for the online member or the sender, after the window closed.
+        await waitFor(async () => expect((await mailpit.to(bobMail)).length).to.equal(1));
+        expect(pushesTo(carolSub)).to.deep.equal([]);
+        expect(pushesTo(aliceSub)).to.deep.equal([]);
+        expect(await mailpit.to(carolMail)).to.deep.equal([]);
+        expect((await h.call('GET', '/v1/notifications', { token: carol.token })).json().items).to.deep.equal(
+          [],
+        );
+      } finally {
+        online.ws.close();
+      }
+    });
+
+    it('collapses a burst: one push at once, then one "N new messages" push and one mail', async () => {
+      const [alice, bob] = [await h.user(), await h.user()];
+      const conv = await h.direct(alice, bob);
+      const bobMail = await withEmail(bob);
+      const sub = await subscribeWeb(bob);
+      for (let i = 0; i < 6; i++)
+        await h.send(alice.token, conv, { clientMsgId: randomUUID(), body: `m${i}` });
+      const pushes = await waitFor(() => (pushesTo(sub).length >= 2 ? pushesTo(sub) : undefined));
+      expect(pushes.map((p) => p.body)).to.deep.equal(['m0', '6 new messages']);
+      const mail = await mailpit.waitFor(bobMail);
+      expect(mail.Subject).to.contain('6 new messages');
+      expect((await h.call('GET', '/v1/notifications', { token: bob.token })).json().items).to.have.length(6);
+    });
+
+    it('respects mute, and removes a subscription the push service reports gone', async () => {
+      const [alice, bob, carol] = [await h.user(), await h.user(), await h.user()];
+      const group = await h.call('POST', '/v1/conversations', {
+        token: alice.token,
+        body: { type: 'group', title: 'Mute', members: [bob.username, carol.username] },
+      });
+      const conv = group.json().id as string;
+      const [sub, witness] = [await subscribeWeb(bob), await subscribeWeb(carol)];
+      const prefs = { email: 'off', web: true, mobile: true, muted: [{ conversationId: conv }] };
+      const put = await h.call('PUT', '/v1/notifications/preferences', { token: bob.token, body: prefs });
+      expect(put.statusCode, put.body).to.equal(200);
+      await h.send(alice.token, conv, { clientMsgId: randomUUID(), body: 'muted' });
+      // Carol (not muted) got it: the notifier has handled the event.
+      await waitFor(() => pushesTo(witness).length === 1 || undefined);
+      expect(pushesTo(sub)).to.deep.equal([]);
+      // Unmute, then make the push service answer 410: the subscription goes.
+      await h.call('PUT', '/v1/notifications/preferences', {
+        token: bob.token,
+        body: { ...prefs, muted: [] },
+      });
+      push.answer(sub.endpoint, 410);
+      await h.send(alice.token, conv, { clientMsgId: randomUUID(), body: 'after' });
+      await waitFor(async () =>
+        expect(
+          (await h.call('GET', '/v1/push/subscriptions', { token: bob.token })).json().items,
+        ).to.deep.equal([]),
+      );
+      const list = await h.call('GET', '/v1/notifications', { token: bob.token });
+      expect(list.json().items.map((n: { text: string }) => n.text)).to.deep.equal([
+        `${alice.username}: after`,
+      ]);
+    });
+
+    it('turns mail off with the signed unsubscribe link, and refuses a forged one', async () => {
+      const bob = await h.user();
+      const keys = JSON.parse(await readKeys(h)) as { unsubscribeSecret: string };
+      const { unsubscribeToken } = await import('./notify/unsubscribe.ts');
+      const forged = await h.call('POST', '/v1/notifications/unsubscribe', {
+        query: `token=${unsubscribeToken('not the secret', bob.id)}`,
+      });
+      expect(forged.statusCode).to.equal(422);
+      expect(forged.json().code).to.equal('INVALID_UNSUBSCRIBE_TOKEN');
+      const ok = await h.call('POST', '/v1/notifications/unsubscribe', {
+        query: `token=${unsubscribeToken(keys.unsubscribeSecret, bob.id)}`,
+      });
+      expect(ok.json()).to.deep.equal({ email: 'off' });
+      expect(
+        (await h.call('GET', '/v1/notifications/preferences', { token: bob.token })).json().email,
+      ).to.equal('off');
+    });
+  });
+}
+
+async function readKeys(h: MessageHarness): Promise<string> {
+  const { readFileSync } = await import('node:fs');
+  return readFileSync(`${h.env.DATA_DIR}/notify-keys.json`, 'utf8');
+}

@@ -1,0 +1,60 @@
+import { createHash } from 'node:crypto';
+import nodemailer, { type Transporter, type TransportOptions } from 'nodemailer';
+import type { Mail, MailChannel, SendResult } from './port.ts';
+
+/** SMTP's reply classes: 5xx is permanent (a bounce at the door), 4xx and network errors pass. */
+export function smtpResult(err: unknown): SendResult {
+  const e = err as { responseCode?: number; response?: string; message?: string; code?: string };
+  const detail = e.response ?? e.message ?? String(err);
+  if (typeof e.responseCode === 'number' && e.responseCode >= 500)
+    return { ok: false, kind: 'rejected', error: `bounced: ${detail}` };
+  return { ok: false, kind: 'retry', error: `smtp: ${e.code ? `${e.code} ` : ''}${detail}` };
+}
+
+/** Email over SMTP through nodemailer (a pooled connection); any SMTP server, Mailpit locally. */
+export class SmtpMailChannel implements MailChannel {
+  private readonly transport: Transporter;
+
+  constructor(opts: { url: string; from: string; timeoutMs?: number }) {
+    this.transport = nodemailer.createTransport(opts.url, {
+      from: opts.from,
+      // Pooled: a burst of mails reuses connections instead of a handshake each.
+      pool: true,
+      connectionTimeout: opts.timeoutMs ?? 10_000,
+      greetingTimeout: opts.timeoutMs ?? 10_000,
+      socketTimeout: opts.timeoutMs ?? 10_000,
+    } as TransportOptions);
+    this.from = opts.from;
+  }
+
+  private readonly from: string;
+
+  async send(mail: Mail): Promise<SendResult> {
+    // A deterministic Message-ID: a re-sent delivery is recognisably the same mail.
+    const id = createHash('sha256').update(mail.idempotencyKey).digest('hex').slice(0, 32);
+    try {
+      const info = await this.transport.sendMail({
+        from: this.from,
+        to: mail.to,
+        subject: mail.subject,
+        text: mail.text,
+        html: mail.html,
+        messageId: `<${id}@parley.notify>`,
+        headers: {
+          // No List-Unsubscribe-Post (RFC 8058) yet: its form-encoded POST body is refused by the
+          // JSON-only body reader, so mail clients use the URL itself (GET turns mail off).
+          'List-Unsubscribe': `<${mail.unsubscribeUrl}>`,
+          'Auto-Submitted': 'auto-generated',
+        },
+      });
+      if (info.rejected?.length) return { ok: false, kind: 'rejected', error: `bounced: ${info.response}` };
+      return { ok: true, providerId: info.messageId };
+    } catch (err) {
+      return smtpResult(err);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.transport.close();
+  }
+}
