@@ -9,6 +9,7 @@ import { AuthMetrics } from '../services/auth/src/metrics.ts';
 import { GatewayMetrics } from '../services/message/src/gateway/metrics.ts';
 import { RelayMetrics } from '../services/message/src/fanout/relay.ts';
 import { WorkerMetrics } from '../services/message/src/worker/worker.ts';
+import { MediaMetrics } from '../services/message/src/media/metrics.ts';
 import { OperatorMetrics } from '../operators/src/metrics.ts';
 
 export interface MetricDoc {
@@ -28,6 +29,7 @@ const COMPONENTS: [where: string, register: (r: Registry) => unknown][] = [
   ['auth', (r) => new AuthMetrics(r)],
   ['message api', (r) => [new GatewayMetrics(r), new RelayMetrics(r)]],
   ['message worker', (r) => new WorkerMetrics(r)],
+  ['message media', (r) => new MediaMetrics(r)],
   ['operator', (r) => new OperatorMetrics(r)],
 ];
 

@@ -6,6 +6,7 @@
 #   postgres PostgreSQL, FerretDB's storage (default)   :5433 (only with the pg backend)
 #   ferretdb FerretDB v1 (MongoDB wire)                  :27017
 #   redis    6-node Redis Cluster (3 masters+3 replicas) :7001-7006
+#   seaweedfs SeaweedFS S3 gateway (+ master, volume, filer) :8333 (servers/seaweedfs.sh)
 #
 # FerretDB backend: PARLEY_FERRETDB_BACKEND=pg (default) stores into the
 # PostgreSQL above (database "ferretdb", role "ferretdb", trust auth); =sqlite
@@ -63,9 +64,9 @@ esac
 
 # shellcheck disable=SC2034 # used by the scripts that source this file
 if [[ $PARLEY_FERRETDB_BACKEND == pg ]]; then
-  SERVERS=(kafka postgres ferretdb redis)
+  SERVERS=(kafka postgres ferretdb redis seaweedfs)
 else
-  SERVERS=(kafka ferretdb redis)
+  SERVERS=(kafka ferretdb redis seaweedfs)
 fi
 
 # ---------------------------------------------------------------- output ----
@@ -98,7 +99,7 @@ pid_alive() {
   kill -0 "$pid" 2>/dev/null || return 1
   [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]] || return 1  # zombie
   # Guard against a stale pid file whose pid now belongs to another program.
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qE 'kafka\.Kafka|parley-ferretdb|redis-server|bin/postgres'
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qE 'kafka\.Kafka|parley-ferretdb|redis-server|bin/postgres|/weed server'
 }
 
 # start_bg PIDFILE LOGFILE CMD... : start CMD detached (own session, survives
@@ -197,6 +198,7 @@ server_answers() {
     postgres) pg_answers ;;
     ferretdb) mongo_answers ;;
     redis) command -v redis-cli >/dev/null && redis_cluster_ok ;;
+    seaweedfs) seaweedfs_answers ;;
     *) return 1 ;;
   esac
 }
@@ -207,6 +209,7 @@ server_log() {
     postgres) echo "$PG_DIR/postgres.log" ;;
     ferretdb) echo "$FERRETDB_DIR/ferretdb.log" ;;
     redis) echo "$REDIS_DIR/<port>/redis.log" ;;
+    seaweedfs) echo "$SEAWEEDFS_DIR/weed.log" ;;
   esac
 }
 
@@ -216,6 +219,7 @@ server_endpoint() {
     postgres) pg_url ;;
     ferretdb) echo "mongodb://$PARLEY_HOST:$PARLEY_MONGO_PORT/$PARLEY_MONGO_DB" ;;
     redis) echo "$PARLEY_HOST:${REDIS_PORTS[0]}-${REDIS_PORTS[5]} (cluster)" ;;
+    seaweedfs) echo "http://$PARLEY_HOST:$PARLEY_S3_PORT (S3, bucket $PARLEY_S3_BUCKET)" ;;
   esac
 }
 
@@ -227,6 +231,7 @@ server_pidfiles() {
     postgres) echo "$PG_DIR/postgres.pid" ;;
     ferretdb) echo "$FERRETDB_DIR/ferretdb.pid" ;;
     redis) for port in "${REDIS_PORTS[@]}"; do echo "$REDIS_DIR/$port/redis.pid"; done ;;
+    seaweedfs) echo "$SEAWEEDFS_DIR/weed.pid" ;;
   esac
 }
 
@@ -238,6 +243,7 @@ server_log_tail() {
     postgres) log_tail "$PG_DIR/postgres.log" 30 ;;
     ferretdb) log_tail "$FERRETDB_DIR/ferretdb.log" 30 ;;
     redis) for port in "${REDIS_PORTS[@]}"; do log_tail "$REDIS_DIR/$port/redis.log" 8; done ;;
+    seaweedfs) log_tail "$SEAWEEDFS_DIR/weed.log" 30 ;;
   esac
 }
 
@@ -335,7 +341,7 @@ ensure_redis() {
 
 # ---------------------------------------------------------------- servers ---
 # One file per server: how to install, configure, start and stop it.
-for _server in kafka postgres ferretdb redis; do
+for _server in kafka postgres ferretdb redis seaweedfs; do
   # shellcheck source=/dev/null
   source "$STACK_SCRIPTS_DIR/servers/$_server.sh"
 done

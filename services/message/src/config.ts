@@ -1,12 +1,13 @@
 import { commonSettings, field, optionalField, parse } from '@parley/common';
+import { mediaSettings, s3Settings } from './media/config.ts';
 
 /** The message service's settings. One image runs either role. */
 export const messageSettings = {
   ...commonSettings,
-  role: field(parse.oneOf(['api', 'worker']), {
+  role: field(parse.oneOf(['api', 'worker', 'media']), {
     env: 'ROLE',
     default: 'api',
-    doc: 'Message service role: `api` (REST + WebSocket gateway) or `worker` (Kafka persister).',
+    doc: 'Message service role: `api` (REST + WebSocket gateway), `worker` (Kafka persister) or `media` (attachments).',
   }),
   jwt: {
     jwksUrl: optionalField(parse.url(['http', 'https']), {
@@ -173,6 +174,8 @@ export const messageSettings = {
       doc: 'Kafka consumer group of the fan-out relay (chat.events → Redis), shared by api pods.',
     }),
   },
+  media: mediaSettings,
+  s3: s3Settings,
   web: {
     demo: field(parse.bool(), {
       env: 'WEB_DEMO_ENABLED',

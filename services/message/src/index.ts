@@ -1,2 +1,3 @@
 export { messageSettings } from './config.ts';
 export { messageApiModule, messageWorkerModule } from './module.ts';
+export { mediaModule } from './media/module.ts';

@@ -1,9 +1,12 @@
 import { main } from '@parley/common/service';
 import { messageSettings } from './config.ts';
+import { mediaModule } from './media/module.ts';
 import { messageApiModule, messageWorkerModule } from './module.ts';
 
 await main({
   name: 'parley-message',
   spec: messageSettings,
-  modules: (cfg) => [cfg.role === 'api' ? messageApiModule() : messageWorkerModule()],
+  modules: (cfg) => [
+    cfg.role === 'api' ? messageApiModule() : cfg.role === 'media' ? mediaModule() : messageWorkerModule(),
+  ],
 });

@@ -17,6 +17,8 @@ import type { messageSettings } from './config.ts';
 import { messageErrors } from './domain/errors.ts';
 import { messageRoutes } from './api/routes.ts';
 import { MessageStore } from './domain/store.ts';
+import { AttachmentStore } from './media/attachments.ts';
+import { mediaErrors } from './media/errors.ts';
 import { sweepExpired } from './worker/expiry.ts';
 import { Persister, WorkerMetrics } from './worker/worker.ts';
 
@@ -47,6 +49,8 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
     routes(app, ctx) {
       const { cfg } = ctx;
       ctx.api.addCatalogue(messageErrors);
+      // Sends name attachments, so their codes are the api's too.
+      ctx.api.addCatalogue(mediaErrors);
       // In embedded mode the auth module already verifies locally; alone, verify through the JWKS.
       if (!ctx.hasAuthenticator()) {
         if (!cfg.jwt.jwksUrl)
@@ -84,6 +88,7 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
     async start(ctx) {
       await ensureTopics(ctx);
       const store = await MessageStore.open(ctx.deps().store);
+      const attachments = await AttachmentStore.open(ctx.deps().store);
       const c = ctx.cfg.chat;
       chat = createChat(
         store,
@@ -102,6 +107,7 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
         (userId) =>
           ctx.deps().cachePubSub.takeToken(`send:user:${userId}`, 60_000 / c.sendRatePerMinute, c.sendBurst),
         (message) => ctx.deps().cachePubSub.publish(SEND_CHECKS_CHANNEL, message),
+        attachments,
       );
       const unsubscribePersisted = await ctx
         .deps()

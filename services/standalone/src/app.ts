@@ -1,17 +1,22 @@
 import { authModule } from '@parley/auth';
 import type { Infer, Running } from '@parley/common';
 import { runService } from '@parley/common/service';
-import { messageApiModule, messageWorkerModule } from '@parley/message';
+import { mediaModule, messageApiModule, messageWorkerModule } from '@parley/message';
 import { standaloneSettings } from './config.ts';
 
 type Cfg = Infer<typeof standaloneSettings>;
 
-/** Runs auth + message api + worker in one process on one port (embedded mode). */
+/** Runs auth + message api + worker + media in one process on one port (embedded mode). */
 export function runStandalone(env: NodeJS.ProcessEnv = process.env): Promise<Running> {
   return runService({
     name: 'parley',
     spec: standaloneSettings,
     env,
-    modules: () => [authModule<Cfg>(), messageApiModule<Cfg>(), messageWorkerModule<Cfg>()],
+    modules: () => [
+      authModule<Cfg>(),
+      messageApiModule<Cfg>(),
+      messageWorkerModule<Cfg>(),
+      mediaModule<Cfg>(),
+    ],
   });
 }

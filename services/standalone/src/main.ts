@@ -1,7 +1,7 @@
 import type { Infer } from '@parley/common';
 import { main } from '@parley/common/service';
 import { authModule } from '@parley/auth';
-import { messageApiModule, messageWorkerModule } from '@parley/message';
+import { mediaModule, messageApiModule, messageWorkerModule } from '@parley/message';
 import { standaloneSettings } from './config.ts';
 
 type Cfg = Infer<typeof standaloneSettings>;
@@ -9,5 +9,5 @@ type Cfg = Infer<typeof standaloneSettings>;
 await main({
   name: 'parley',
   spec: standaloneSettings,
-  modules: () => [authModule<Cfg>(), messageApiModule<Cfg>(), messageWorkerModule<Cfg>()],
+  modules: () => [authModule<Cfg>(), messageApiModule<Cfg>(), messageWorkerModule<Cfg>(), mediaModule<Cfg>()],
 });

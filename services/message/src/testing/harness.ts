@@ -8,6 +8,7 @@ import type { Infer, Running } from '@parley/common';
 import { runService } from '@parley/common/service';
 import { OpenApiChecker } from '@parley/common/testing';
 import { messageSettings } from '../config.ts';
+import { mediaModule } from '../media/module.ts';
 import { messageApiModule, messageWorkerModule } from '../module.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -80,7 +81,12 @@ export class MessageHarness {
       name: 'parley',
       spec,
       env: { ...this.env, ...extra },
-      modules: () => [authModule<Cfg>(), messageApiModule<Cfg>(), messageWorkerModule<Cfg>()],
+      modules: () => [
+        authModule<Cfg>(),
+        messageApiModule<Cfg>(),
+        messageWorkerModule<Cfg>(),
+        mediaModule<Cfg>(),
+      ],
     });
     await r.ready;
     return r;
