@@ -4445,7 +4445,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `ATTACHMENT_TOO_LARGE`, `PAYLOAD_TOO_LARGE` */
+      /** @description `PAYLOAD_TOO_LARGE` */
       413: {
         headers: {
           [name: string]: unknown;
@@ -4454,7 +4454,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `ATTACHMENT_TYPE_NOT_ALLOWED`, `UNSUPPORTED_MEDIA_TYPE` */
+      /** @description `UNSUPPORTED_MEDIA_TYPE` */
       415: {
         headers: {
           [name: string]: unknown;
@@ -4463,7 +4463,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `MALFORMED_UPLOAD` */
+      /** @description `ATTACHMENT_TOO_LARGE`, `ATTACHMENT_TYPE_NOT_ALLOWED`, `MALFORMED_UPLOAD` */
       422: {
         headers: {
           [name: string]: unknown;
@@ -4825,7 +4825,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `ATTACHMENT_TOO_LARGE`, `PAYLOAD_TOO_LARGE` */
+      /** @description `PAYLOAD_TOO_LARGE` */
       413: {
         headers: {
           [name: string]: unknown;
@@ -4836,6 +4836,15 @@ export interface operations {
       };
       /** @description `UNSUPPORTED_MEDIA_TYPE` */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `ATTACHMENT_TOO_LARGE` */
+      422: {
         headers: {
           [name: string]: unknown;
         };
@@ -5084,7 +5093,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `ATTACHMENT_TOO_LARGE`, `PAYLOAD_TOO_LARGE` */
+      /** @description `PAYLOAD_TOO_LARGE` */
       413: {
         headers: {
           [name: string]: unknown;
@@ -5102,7 +5111,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `ATTACHMENT_TYPE_NOT_ALLOWED`, `UNSUPPORTED_MEDIA_TYPE` */
+      /** @description `UNSUPPORTED_MEDIA_TYPE` */
       415: {
         headers: {
           [name: string]: unknown;
@@ -5111,7 +5120,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `MALFORMED_UPLOAD` */
+      /** @description `ATTACHMENT_TOO_LARGE`, `ATTACHMENT_TYPE_NOT_ALLOWED`, `MALFORMED_UPLOAD` */
       422: {
         headers: {
           [name: string]: unknown;
@@ -5224,7 +5233,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `ATTACHMENT_TOO_LARGE`, `PAYLOAD_TOO_LARGE` */
+      /** @description `PAYLOAD_TOO_LARGE` */
       413: {
         headers: {
           [name: string]: unknown;
@@ -5251,7 +5260,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description `MALFORMED_UPLOAD` */
+      /** @description `ATTACHMENT_TOO_LARGE`, `MALFORMED_UPLOAD` */
       422: {
         headers: {
           [name: string]: unknown;

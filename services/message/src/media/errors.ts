@@ -3,12 +3,12 @@ import { problemsOf, type Catalogue } from '@parley/common';
 /** Error codes of the media role. Stable: clients switch on them. */
 export const mediaErrors = {
   ATTACHMENT_TOO_LARGE: {
-    status: 413,
+    status: 422,
     title: 'Attachment too large',
     doc: 'The file exceeds MEDIA_MAX_UPLOAD_BYTES (one request) or MEDIA_MAX_FILE_BYTES (multipart).',
   },
   ATTACHMENT_TYPE_NOT_ALLOWED: {
-    status: 415,
+    status: 422,
     title: 'Attachment type not allowed',
     doc: 'The type sniffed from the bytes (never the declared one) is not in MEDIA_ALLOWED_TYPES.',
   },

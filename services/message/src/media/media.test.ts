@@ -103,7 +103,7 @@ describe('media (embedded: disk object store, SQLite)', function () {
     const [a, b] = [await h.user(), await h.user()];
     const conv = await h.direct(a, b);
     const up = await upload(a.token, conv, Buffer.from('<html><script>alert(1)</script></html>'), 'cat.jpg');
-    expect(up.status).to.equal(415);
+    expect(up.status).to.equal(422);
     expect(up.body.code).to.equal('ATTACHMENT_TYPE_NOT_ALLOWED');
     expect((await upload(a.token, conv, pdf(), 'doc.pdf')).body.contentType).to.equal('application/pdf');
   });
@@ -112,7 +112,7 @@ describe('media (embedded: disk object store, SQLite)', function () {
     const [a, b, c] = [await h.user(), await h.user(), await h.user()];
     const conv = await h.direct(a, b);
     const big = await upload(a.token, conv, randomBytes(MiB + 1));
-    expect([big.status, big.body.code]).to.deep.equal([413, 'ATTACHMENT_TOO_LARGE']);
+    expect([big.status, big.body.code]).to.deep.equal([422, 'ATTACHMENT_TOO_LARGE']);
     const res = await fetch(`${h.running.url}/v1/media`, {
       method: 'POST',
       headers: { authorization: `Bearer ${a.token}`, 'content-type': 'multipart/form-data; boundary=x' },

@@ -152,6 +152,11 @@ export class Media {
     await this.requireMember(p, u.conversationId);
     if (u.size > this.opts.maxFileBytes)
       throw this.refuse(P.ATTACHMENT_TOO_LARGE(`files may have at most ${this.opts.maxFileBytes} bytes`));
+    const count = Math.max(1, Math.ceil(u.size / this.opts.partBytes));
+    if (count > 1000)
+      throw this.refuse(
+        P.ATTACHMENT_TOO_LARGE(`at most 1000 parts of ${this.opts.partBytes} bytes (MEDIA_PART_BYTES)`),
+      );
     await this.reserve(p, u.size);
     const id = randomUUID();
     const key = this.key(u.conversationId, id, 'original');
@@ -171,7 +176,6 @@ export class Media {
       uploadId,
       createdAt: Date.now(),
     });
-    const count = Math.max(1, Math.ceil(u.size / this.opts.partBytes));
     const parts = [];
     for (let n = 1; n <= count; n++)
       parts.push({

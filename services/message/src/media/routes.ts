@@ -32,7 +32,8 @@ const CompleteBody = z.strictObject({
       z.strictObject({ partNumber: z.number().int().min(1).max(10_000), etag: z.string().min(1).max(200) }),
     )
     .min(1)
-    .max(10_000),
+    // 1000 parts of MEDIA_PART_BYTES cover any file the limits allow (and stay under the JSON key limit).
+    .max(1000),
 });
 const ContentQuery = z.strictObject({ variant: z.enum(['original', 'preview', 'thumbnail']).optional() });
 
@@ -189,8 +190,8 @@ export function mediaRoutes(
     access: 'user',
     params: IdParams,
     body: CompleteBody,
-    // Up to 10,000 parts of ~60 bytes each.
-    bodyLimit: 1024 * 1024,
+    // Up to 1000 parts of ~60 bytes each.
+    bodyLimit: 256 * 1024,
     responses: { 200: { description: 'Stored', schema: AttachmentView } },
     errors: [
       'ATTACHMENT_NOT_FOUND',
