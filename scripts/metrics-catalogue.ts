@@ -10,6 +10,7 @@ import { GatewayMetrics } from '../services/message/src/gateway/metrics.ts';
 import { RelayMetrics } from '../services/message/src/fanout/relay.ts';
 import { WorkerMetrics } from '../services/message/src/worker/worker.ts';
 import { NotifyMetrics } from '../services/message/src/notify/metrics.ts';
+import { MediaMetrics } from '../services/message/src/media/metrics.ts';
 import { OperatorMetrics } from '../operators/src/metrics.ts';
 
 export interface MetricDoc {
@@ -30,6 +31,7 @@ const COMPONENTS: [where: string, register: (r: Registry) => unknown][] = [
   ['message api', (r) => [new GatewayMetrics(r), new RelayMetrics(r)]],
   ['message worker', (r) => new WorkerMetrics(r)],
   ['message notifier', (r) => new NotifyMetrics(r)],
+  ['message media', (r) => new MediaMetrics(r)],
   ['operator', (r) => new OperatorMetrics(r)],
 ];
 

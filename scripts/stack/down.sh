@@ -26,7 +26,7 @@ flock -w 600 9 || die "another up.sh/down.sh holds $PARLEY_STACK_DIR/.lock"
 # Stop all servers in parallel; each waits for its own processes. PostgreSQL
 # goes last (after FerretDB, its only client), whichever backend is selected.
 pids=()
-for s in kafka ferretdb redis mailpit; do
+for s in kafka ferretdb redis mailpit seaweedfs; do
   mapfile -t pidfiles < <(server_pidfiles "$s")
   stop_pidfiles "$s" "${pidfiles[@]}" &
   pids+=($!)

@@ -7,6 +7,7 @@
 #   ferretdb FerretDB v1 (MongoDB wire)                  :27017
 #   redis    6-node Redis Cluster (3 masters+3 replicas) :7001-7006
 #   mailpit  Mailpit SMTP (notification mail) + HTTP API :1025, :8025
+#   seaweedfs SeaweedFS S3 gateway (+ master, volume, filer) :8333 (servers/seaweedfs.sh)
 #
 # FerretDB backend: PARLEY_FERRETDB_BACKEND=pg (default) stores into the
 # PostgreSQL above (database "ferretdb", role "ferretdb", trust auth); =sqlite
@@ -64,9 +65,9 @@ esac
 
 # shellcheck disable=SC2034 # used by the scripts that source this file
 if [[ $PARLEY_FERRETDB_BACKEND == pg ]]; then
-  SERVERS=(kafka postgres ferretdb redis mailpit)
+  SERVERS=(kafka postgres ferretdb redis mailpit seaweedfs)
 else
-  SERVERS=(kafka ferretdb redis mailpit)
+  SERVERS=(kafka ferretdb redis mailpit seaweedfs)
 fi
 
 # ---------------------------------------------------------------- output ----
@@ -99,7 +100,7 @@ pid_alive() {
   kill -0 "$pid" 2>/dev/null || return 1
   [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]] || return 1  # zombie
   # Guard against a stale pid file whose pid now belongs to another program.
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qE 'kafka\.Kafka|parley-ferretdb|redis-server|bin/postgres|mailpit'
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qE 'kafka\.Kafka|parley-ferretdb|redis-server|bin/postgres|mailpit|/weed server'
 }
 
 # start_bg PIDFILE LOGFILE CMD... : start CMD detached (own session, survives
@@ -199,6 +200,7 @@ server_answers() {
     ferretdb) mongo_answers ;;
     redis) command -v redis-cli >/dev/null && redis_cluster_ok ;;
     mailpit) mailpit_answers ;;
+    seaweedfs) seaweedfs_answers ;;
     *) return 1 ;;
   esac
 }
@@ -210,6 +212,7 @@ server_log() {
     ferretdb) echo "$FERRETDB_DIR/ferretdb.log" ;;
     redis) echo "$REDIS_DIR/<port>/redis.log" ;;
     mailpit) echo "$MAILPIT_DIR/mailpit.log" ;;
+    seaweedfs) echo "$SEAWEEDFS_DIR/weed.log" ;;
   esac
 }
 
@@ -220,6 +223,7 @@ server_endpoint() {
     ferretdb) echo "mongodb://$PARLEY_HOST:$PARLEY_MONGO_PORT/$PARLEY_MONGO_DB" ;;
     redis) echo "$PARLEY_HOST:${REDIS_PORTS[0]}-${REDIS_PORTS[5]} (cluster)" ;;
     mailpit) echo "smtp://$PARLEY_HOST:$PARLEY_SMTP_PORT (API http://$PARLEY_HOST:$PARLEY_MAILPIT_HTTP_PORT)" ;;
+    seaweedfs) echo "http://$PARLEY_HOST:$PARLEY_S3_PORT (S3, bucket $PARLEY_S3_BUCKET)" ;;
   esac
 }
 
@@ -232,6 +236,7 @@ server_pidfiles() {
     ferretdb) echo "$FERRETDB_DIR/ferretdb.pid" ;;
     redis) for port in "${REDIS_PORTS[@]}"; do echo "$REDIS_DIR/$port/redis.pid"; done ;;
     mailpit) echo "$MAILPIT_DIR/mailpit.pid" ;;
+    seaweedfs) echo "$SEAWEEDFS_DIR/weed.pid" ;;
   esac
 }
 
@@ -244,6 +249,7 @@ server_log_tail() {
     ferretdb) log_tail "$FERRETDB_DIR/ferretdb.log" 30 ;;
     redis) for port in "${REDIS_PORTS[@]}"; do log_tail "$REDIS_DIR/$port/redis.log" 8; done ;;
     mailpit) log_tail "$MAILPIT_DIR/mailpit.log" 30 ;;
+    seaweedfs) log_tail "$SEAWEEDFS_DIR/weed.log" 30 ;;
   esac
 }
 
@@ -341,7 +347,7 @@ ensure_redis() {
 
 # ---------------------------------------------------------------- servers ---
 # One file per server: how to install, configure, start and stop it.
-for _server in kafka postgres ferretdb redis mailpit; do
+for _server in kafka postgres ferretdb redis mailpit seaweedfs; do
   # shellcheck source=/dev/null
   source "$STACK_SCRIPTS_DIR/servers/$_server.sh"
 done

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start Parley's real local stack (Kafka, FerretDB on PostgreSQL, Redis Cluster, Mailpit) on 127.0.0.1.
+# Start Parley's real local stack (Kafka, FerretDB on PostgreSQL, Redis Cluster, Mailpit, SeaweedFS) on 127.0.0.1.
 # Idempotent: installs what is missing, starts what is not running, then waits
 # until every server answers. Re-running with everything up is a quick no-op.
 #
@@ -33,6 +33,7 @@ else
   [[ $PARLEY_FERRETDB_BACKEND == pg ]] && start_postgres   # waits until it accepts connections
   start_ferretdb
   start_redis
+  start_seaweedfs
   ensure_redis_cluster
   start_mailpit
   for s in "${SERVERS[@]}"; do
@@ -47,6 +48,7 @@ log "kafka:    $(server_endpoint kafka)  [Kafka $(kafka_version)]"
 log "ferretdb: $(server_endpoint ferretdb)  [FerretDB $(ferretdb_version), $(ferretdb_backend_label "$PARLEY_FERRETDB_BACKEND")]"
 log "redis:    $(server_endpoint redis)  [$(redis-server --version | awk '{print $3}' | tr -d 'v=')]"
 log "mailpit:  $(server_endpoint mailpit)  [Mailpit $PARLEY_MAILPIT_VERSION]"
+log "s3:       $(server_endpoint seaweedfs)  [SeaweedFS $PARLEY_SEAWEEDFS_VERSION]"
 log "state: $PARLEY_STACK_DIR   cache: $PARLEY_CACHE_DIR"
 log "use:   eval \"\$($STACK_SCRIPTS_DIR/env.sh)\""
 log "up.sh took $(( ($(date +%s%N) - t0) / 1000000 )) ms"

@@ -45,6 +45,11 @@ export interface RouteDef<B extends z.ZodType, Q extends z.ZodType, P extends z.
   /** Per-route body limit in bytes. */
   bodyLimit?: number;
   /**
+   * A body the handler reads from `req.raw` as a stream (file uploads), documented with this
+   * content type and schema instead of a JSON body; `body` must then be absent.
+   */
+  streamBody?: { contentType: string; schema: Record<string, unknown> };
+  /**
    * Exempt from the general per-client rate limit (the JWKS: every verifier fetches and caches
    * it, and throttling it would fail sign-ins everywhere). @default false
    */
@@ -217,7 +222,10 @@ export class Api {
         else if (typeof result === 'string' || Buffer.isBuffer(result)) res.send(result);
         else res.json(result);
       },
-      def.bodyLimit ? { bodyLimit: def.bodyLimit } : {},
+      {
+        ...(def.bodyLimit ? { bodyLimit: def.bodyLimit } : {}),
+        ...(def.streamBody ? { streamBody: true } : {}),
+      },
     );
   }
 
@@ -301,6 +309,14 @@ export class Api {
                     schema: forbidNul(z.toJSONSchema(def.body, { io: 'input', unrepresentable: 'any' })),
                   },
                 },
+              },
+            }
+          : {}),
+        ...(def.streamBody
+          ? {
+              requestBody: {
+                required: true,
+                content: { [def.streamBody.contentType]: { schema: def.streamBody.schema } },
               },
             }
           : {}),

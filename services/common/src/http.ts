@@ -60,7 +60,13 @@ export interface HttpApp {
    * Adds a route (Express path syntax, `/v1/users/:username`): listed for 405 answers, its RED
    * metrics registered at zero, its JSON body (if any) read within `bodyLimit` bytes.
    */
-  route(method: HttpMethod, path: string, handler: RequestHandler, opts?: { bodyLimit?: number }): void;
+  route(
+    method: HttpMethod,
+    path: string,
+    handler: RequestHandler,
+    /** `streamBody`: the handler reads the request stream itself (uploads); no JSON body is read. */
+    opts?: { bodyLimit?: number; streamBody?: boolean },
+  ): void;
   /** Runs before the server closes: drain what the server cannot (WebSockets). */
   beforeClose(fn: () => Promise<void>): void;
   /** Listens, answering the URL clients reach it at. */
@@ -198,7 +204,10 @@ export function createHttpApp(opts: HttpAppOptions): HttpApp {
       routeTable.add(method, path);
       if (method === 'GET') routeTable.add('HEAD', path); // Express answers HEAD with the GET route
       primeHttpRoute(opts.metrics.http, method, path);
-      const body = BODY_METHODS.has(method) ? [jsonBody(routeOpts.bodyLimit ?? opts.bodyLimit)] : [];
+      const body =
+        BODY_METHODS.has(method) && !routeOpts.streamBody
+          ? [jsonBody(routeOpts.bodyLimit ?? opts.bodyLimit)]
+          : [];
       const name = `${method} ${path}`;
       router[method.toLowerCase() as Lowercase<HttpMethod>](path, nameSpan(name, path), ...body, handler);
     },

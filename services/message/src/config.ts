@@ -1,12 +1,13 @@
 import { commonSettings, field, optionalField, parse, type Infer } from '@parley/common';
+import { mediaSettings, s3Settings } from './media/config.ts';
 
 /** The message service's settings. One image runs either role. */
 export const messageSettings = {
   ...commonSettings,
-  role: field(parse.oneOf(['api', 'worker', 'notifier']), {
+  role: field(parse.oneOf(['api', 'worker', 'notifier', 'media']), {
     env: 'ROLE',
     default: 'api',
-    doc: 'Message service role: `api` (REST + WebSocket gateway), `worker` (Kafka persister) or `notifier` (email and push for offline members).',
+    doc: 'Message service role: `api` (REST + WebSocket gateway), `worker` (Kafka persister), `notifier` (email and push for offline members) or `media` (attachments).',
   }),
   jwt: {
     jwksUrl: optionalField(parse.url(['http', 'https']), {
@@ -178,6 +179,8 @@ export const messageSettings = {
       doc: 'Kafka consumer group of the fan-out relay (chat.events → Redis), shared by api pods.',
     }),
   },
+  media: mediaSettings,
+  s3: s3Settings,
   notify: {
     group: field(parse.string(), {
       env: 'NOTIFY_GROUP_ID',

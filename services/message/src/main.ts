@@ -1,5 +1,6 @@
 import { main } from '@parley/common/service';
 import { messageSettings } from './config.ts';
+import { mediaModule } from './media/module.ts';
 import { messageApiModule, messageWorkerModule } from './module.ts';
 import { messageNotifierModule } from './notifications.ts';
 
@@ -11,6 +12,8 @@ await main({
       ? messageApiModule()
       : cfg.role === 'worker'
         ? messageWorkerModule()
-        : messageNotifierModule(),
+        : cfg.role === 'media'
+          ? mediaModule()
+          : messageNotifierModule(),
   ],
 });

@@ -12,6 +12,8 @@ import { messageErrors } from './domain/errors.ts';
 import { notificationApi } from './notifications.ts';
 import { messageRoutes } from './api/routes.ts';
 import { MessageStore } from './domain/store.ts';
+import { AttachmentStore } from './media/attachments.ts';
+import { mediaErrors } from './media/errors.ts';
 import { sweepExpired } from './worker/expiry.ts';
 import { Persister, WorkerMetrics } from './worker/worker.ts';
 
@@ -42,6 +44,8 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
     routes(app, ctx) {
       const { cfg } = ctx;
       ctx.api.addCatalogue(messageErrors);
+      // Sends name attachments, so their codes are the api's too.
+      ctx.api.addCatalogue(mediaErrors);
       // In embedded mode the auth module already verifies locally; alone, verify through the JWKS.
       if (!ctx.hasAuthenticator()) {
         if (!cfg.jwt.jwksUrl)
@@ -81,6 +85,7 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
       await ensureTopics(ctx);
       const store = await MessageStore.open(ctx.deps().store);
       await notifications.open(ctx.deps().store);
+      const attachments = await AttachmentStore.open(ctx.deps().store);
       const c = ctx.cfg.chat;
       chat = createChat(
         store,
@@ -100,6 +105,7 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
         (userId) =>
           ctx.deps().cachePubSub.takeToken(`send:user:${userId}`, 60_000 / c.sendRatePerMinute, c.sendBurst),
         (message) => ctx.deps().cachePubSub.publish(SEND_CHECKS_CHANNEL, message),
+        attachments,
       );
       const unsubscribePersisted = await ctx
         .deps()

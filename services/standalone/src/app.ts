@@ -1,12 +1,12 @@
 import { authModule } from '@parley/auth';
 import type { Infer, Running } from '@parley/common';
 import { runService } from '@parley/common/service';
-import { messageApiModule, messageNotifierModule, messageWorkerModule } from '@parley/message';
+import { mediaModule, messageApiModule, messageNotifierModule, messageWorkerModule } from '@parley/message';
 import { standaloneSettings } from './config.ts';
 
 type Cfg = Infer<typeof standaloneSettings>;
 
-/** Runs auth + message api + worker + notifier in one process on one port (embedded mode). */
+/** Runs auth + message api + worker + notifier + media in one process on one port (embedded mode). */
 export function runStandalone(env: NodeJS.ProcessEnv = process.env): Promise<Running> {
   return runService({
     name: 'parley',
@@ -17,6 +17,7 @@ export function runStandalone(env: NodeJS.ProcessEnv = process.env): Promise<Run
       messageApiModule<Cfg>(),
       messageWorkerModule<Cfg>(),
       messageNotifierModule<Cfg>(),
+      mediaModule<Cfg>(),
     ],
   });
 }

@@ -1,7 +1,7 @@
 import type { Infer } from '@parley/common';
 import { main } from '@parley/common/service';
 import { authModule } from '@parley/auth';
-import { messageApiModule, messageNotifierModule, messageWorkerModule } from '@parley/message';
+import { mediaModule, messageApiModule, messageNotifierModule, messageWorkerModule } from '@parley/message';
 import { standaloneSettings } from './config.ts';
 
 type Cfg = Infer<typeof standaloneSettings>;
@@ -14,5 +14,6 @@ await main({
     messageApiModule<Cfg>(),
     messageWorkerModule<Cfg>(),
     messageNotifierModule<Cfg>(),
+    mediaModule<Cfg>(),
   ],
 });

@@ -1,6 +1,7 @@
 import type { EventLog, Logger } from '@parley/common';
 import { Access } from '../domain/access.ts';
 import type { MessageStore } from '../domain/store.ts';
+import type { AttachmentStore } from '../media/attachments.ts';
 import { Views } from '../read/views.ts';
 import { MessageActions } from './actions.ts';
 import { Conversations } from './conversations.ts';
@@ -40,6 +41,7 @@ export function createChat(
   takeSend?: ConstructorParameters<typeof Sender>[6],
   /** Publishes a send-check invalidation to the other API processes. */
   publishInvalidation?: (message: string) => Promise<void>,
+  attachments?: AttachmentStore,
 ): Chat {
   const access = new Access(store);
   const views = new Views(store, access);
@@ -55,7 +57,7 @@ export function createChat(
     access,
     views,
     conversations: new Conversations(store, access, views, chatEvents, opts, sendChecks),
-    sender: new Sender(store, access, sendChecks, events, opts, logger, takeSend),
+    sender: new Sender(store, access, sendChecks, events, opts, logger, takeSend, attachments),
     sendChecks,
     actions: new MessageActions(store, access, views, chatEvents, opts),
   };

@@ -140,7 +140,14 @@ export function messageRoutes(api: Api, chat: () => Chat): void {
       202: { description: 'Accepted by Kafka', schema: S.Accepted },
       201: { description: 'Stored', schema: S.MessageView },
     },
-    errors: [...common, 'BLOCKED', 'MESSAGE_NOT_FOUND', 'UNAVAILABLE'],
+    errors: [
+      ...common,
+      'BLOCKED',
+      'MESSAGE_NOT_FOUND',
+      'UNAVAILABLE',
+      'ATTACHMENT_NOT_FOUND',
+      'ATTACHMENT_NOT_READY',
+    ],
     handler: async (req, reply) => {
       // A `traceparent` request header is continued by the HTTP server span (when tracing is on);
       // the produce carries that trace on to the worker in the record's headers.

@@ -74,6 +74,8 @@ export const SendBody = z
     ciphertext: z.string().min(1).max(65_536).optional(),
     replyTo: z.uuid().optional(),
     ttlSeconds: Ttl.optional(),
+    /** Ids of your completed uploads to this conversation (POST /v1/media), sent with the text or ciphertext. */
+    attachments: z.array(z.uuid()).min(1).max(10).optional(),
   })
   .refine(
     (b) => (b.body === undefined) !== (b.ciphertext === undefined),
@@ -100,6 +102,7 @@ export const MessageView = z.object({
   deleted: z.literal(true).optional(),
   deletedAt: z.string().optional(),
   replyTo: z.string().optional(),
+  attachments: z.array(z.string()).optional(),
   createdAt: z.string(),
   expiresAt: z.string().optional(),
   editCount: z.number().int(),

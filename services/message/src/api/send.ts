@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { problems, tooMany, type EventLog, type Logger, type Principal } from '@parley/common';
 import type { Access } from '../domain/access.ts';
+import type { AttachmentStore } from '../media/attachments.ts';
 import type { SendChecks } from './sendchecks.ts';
 import { messageIdFor, type SendCommand } from '../domain/envelopes.ts';
 import { messageProblems as P } from '../domain/errors.ts';
@@ -45,6 +46,8 @@ export class Sender {
       allowed: true,
       retryAfterMs: 0,
     }),
+    /** Attachment metadata, to check and bind ids on send. */
+    private readonly attachments?: AttachmentStore,
   ) {}
 
   /** Called with each id published on `persistedChannel`. */
@@ -77,6 +80,7 @@ export class Sender {
       ciphertext?: string | undefined;
       replyTo?: string | undefined;
       ttlSeconds?: number | undefined;
+      attachments?: string[] | undefined;
     },
     opts: {
       /** Answer with the stored message (REST), within persistWaitMs; else with its id at once. */
@@ -120,6 +124,17 @@ export class Sender {
       );
     const ttl = input.ttlSeconds ?? conv.defaultTtlSeconds;
     const now = Date.now();
+    // Bound before the command goes out: the worker stores what the api checked.
+    if (input.attachments?.length) {
+      if (!this.attachments) throw problems.UNAVAILABLE('attachments are not available');
+      await this.attachments.claim(
+        p.userId,
+        conversationId,
+        id,
+        input.attachments,
+        ttl ? now + ttl * 1000 : undefined,
+      );
+    }
     const command: SendCommand = {
       type: 'message.send',
       version: 1,
@@ -130,6 +145,7 @@ export class Sender {
       ...(input.body !== undefined ? { body: input.body } : {}),
       ...(input.ciphertext !== undefined ? { ciphertext: input.ciphertext } : {}),
       ...(input.replyTo ? { replyTo: input.replyTo } : {}),
+      ...(input.attachments?.length ? { attachments: input.attachments } : {}),
       ...(ttl ? { expiresAt: now + ttl * 1000 } : {}),
       acceptedAt: now,
       ...(opts.waitPersisted ? { notify: this.persistedChannel } : {}),

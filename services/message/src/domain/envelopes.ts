@@ -24,6 +24,8 @@ export const SendCommand = z.strictObject({
   body: z.string().max(4000).optional(),
   ciphertext: z.string().max(65_536).optional(),
   replyTo: z.string().optional(),
+  /** Attachment ids, checked and bound to this message by the api before it produced the command. */
+  attachments: z.array(z.string()).max(10).optional(),
   /** Epoch ms after which the message disappears; absent: never. */
   expiresAt: z.number().int().optional(),
   acceptedAt: z.number().int(),

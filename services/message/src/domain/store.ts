@@ -64,6 +64,8 @@ export interface Message extends Doc {
   body?: string;
   ciphertext?: string;
   replyTo?: string;
+  /** Attachment ids (media/attachments.ts). */
+  attachments?: string[];
   createdAt: string;
   acceptedAt: number;
   /** Epoch ms; NEVER when the message does not disappear. */

@@ -14,6 +14,7 @@ export function messageView(m: Message) {
       : {
           ...(m.body !== undefined ? { body: m.body } : {}),
           ...(m.ciphertext !== undefined ? { ciphertext: m.ciphertext } : {}),
+          ...(m.attachments ? { attachments: m.attachments } : {}),
         }),
     ...(m.replyTo ? { replyTo: m.replyTo } : {}),
     createdAt: m.createdAt,

@@ -133,6 +133,7 @@ export const ClientFrame = z.discriminatedUnion('type', [
     ciphertext: SendBody.shape.ciphertext,
     replyTo: SendBody.shape.replyTo,
     ttlSeconds: SendBody.shape.ttlSeconds,
+    attachments: SendBody.shape.attachments,
     /**
      * A retry of a send whose ack never came (after a reconnect): the server looks it up first, so
      * a stored message is acked with its seq and not broadcast again.

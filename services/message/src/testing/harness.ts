@@ -8,6 +8,7 @@ import type { Infer, Running, ServiceModule } from '@parley/common';
 import { runService } from '@parley/common/service';
 import { OpenApiChecker } from '@parley/common/testing';
 import { messageSettings } from '../config.ts';
+import { mediaModule } from '../media/module.ts';
 import { messageApiModule, messageWorkerModule } from '../module.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -88,6 +89,7 @@ export class MessageHarness {
         authModule<Cfg>(),
         messageApiModule<Cfg>(),
         messageWorkerModule<Cfg>(),
+        mediaModule<Cfg>(),
         ...this.extraModules(),
       ],
     });

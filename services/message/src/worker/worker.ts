@@ -466,6 +466,7 @@ function messageOf(cmd: SendCommand, seq: number): Message {
     ...(cmd.body !== undefined ? { body: cmd.body } : {}),
     ...(cmd.ciphertext !== undefined ? { ciphertext: cmd.ciphertext } : {}),
     ...(cmd.replyTo ? { replyTo: cmd.replyTo } : {}),
+    ...(cmd.attachments ? { attachments: cmd.attachments } : {}),
     createdAt: new Date().toISOString(),
     acceptedAt: cmd.acceptedAt,
     expiresAt: cmd.expiresAt ?? NEVER,

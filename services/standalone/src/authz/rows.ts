@@ -27,6 +27,8 @@ export interface World {
   message: string; // alice's message in the group (body SECRET.body)
   seq: number;
   bobDevice: string;
+  attachment: string; // alice's file, sent in the group message
+  upload: string; // alice's multipart upload in progress, in the group
 }
 
 export interface Req {
@@ -57,6 +59,35 @@ const THUMBS = encodeURIComponent('👍');
 
 /** Operations that need a bearer token (the document's global security), keyed `METHOD path`. */
 export const SECURED: Record<string, Op> = {
+  // Membership on a real form upload is in services/message/src/media/media.test.ts; a JSON body is refused first.
+  'POST /v1/media': { req: (w) => ({ path: '/v1/media', body: { conversationId: w.group } }), denials: [] },
+  'POST /v1/media/uploads': {
+    req: (w) => ({ path: '/v1/media/uploads', body: { conversationId: w.group, filename: 'x', size: 10 } }),
+    denials: [nonMember('ATTACHMENT_NOT_FOUND'), removed('ATTACHMENT_NOT_FOUND')],
+  },
+  'PUT /v1/media/uploads/{id}/parts/{partNumber}': {
+    req: (w) => ({ path: `/v1/media/uploads/${w.upload}/parts/1` }),
+    denials: [{ as: 'bob', why: "someone else's upload", status: 404, code: 'ATTACHMENT_NOT_FOUND' }],
+  },
+  'POST /v1/media/uploads/{id}/complete': {
+    req: (w) => ({
+      path: `/v1/media/uploads/${w.upload}/complete`,
+      body: { parts: [{ partNumber: 1, etag: 'x' }] },
+    }),
+    denials: [{ as: 'bob', why: "someone else's upload", status: 404, code: 'ATTACHMENT_NOT_FOUND' }],
+  },
+  'DELETE /v1/media/uploads/{id}': {
+    req: (w) => ({ path: `/v1/media/uploads/${w.upload}` }),
+    denials: [{ as: 'bob', why: "someone else's upload", status: 404, code: 'ATTACHMENT_NOT_FOUND' }],
+  },
+  'GET /v1/media/{id}': {
+    req: (w) => ({ path: `/v1/media/${w.attachment}` }),
+    denials: [nonMember('ATTACHMENT_NOT_FOUND'), removed('ATTACHMENT_NOT_FOUND')],
+  },
+  'GET /v1/media/{id}/content': {
+    req: (w) => ({ path: `/v1/media/${w.attachment}/content` }),
+    denials: [nonMember('ATTACHMENT_NOT_FOUND'), removed('ATTACHMENT_NOT_FOUND')],
+  },
   'POST /v1/auth/logout': { req: () => ({ path: '/v1/auth/logout', body: {} }), denials: [] },
   'POST /v1/auth/logout-all': { req: () => ({ path: '/v1/auth/logout-all', body: {} }), denials: [] },
   'GET /v1/users/me': { req: () => ({ path: '/v1/users/me' }), denials: [] },

@@ -152,9 +152,27 @@ export function authzWorld() {
     w.direct = (
       await json('POST', '/v1/conversations', u.alice.token, { type: 'direct', members: ['bob'] })
     ).id;
+    // alice's attachment (a PDF holding the secret word), sent with the message, and an upload in progress.
+    const form = new FormData();
+    form.set('conversationId', w.group);
+    form.set('file', new Blob([`%PDF-1.7\n${SECRET.body}\n`]), 'vault.pdf');
+    const up = await fetch(`${base}/v1/media`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${u.alice.token}` },
+      body: form,
+    });
+    w.attachment = ((await up.json()) as { id: string }).id;
+    w.upload = (
+      await json('POST', '/v1/media/uploads', u.alice.token, {
+        conversationId: w.group,
+        filename: 'big.bin',
+        size: 10,
+      })
+    ).attachment.id;
     const sent = await json('POST', `/v1/conversations/${w.group}/messages?wait=persisted`, u.alice.token, {
       clientMsgId: 'secret-1',
       body: SECRET.body,
+      attachments: [w.attachment],
     });
     [w.message, w.seq] = [sent.id, sent.seq];
     await json('PUT', `/v1/messages/${w.message}/star`, u.carol.token);
