@@ -244,10 +244,16 @@ export class Fleet {
   async restart(name: string, readyTimeoutMs = 90_000): Promise<void> {
     const m = this.member(name);
     if (m.child && m.child.exitCode === null && m.child.signalCode === null) await this.kill(name);
+    this.start(name);
+    await this.waitReady(name, readyTimeoutMs);
+  }
+
+  /** Starts a killed process again on its port, without waiting for it to be ready. */
+  start(name: string): void {
+    const m = this.member(name);
     m.stopped = false;
     m.backoffMs = 500;
     this.spawn(m);
-    await this.waitReady(name, readyTimeoutMs);
   }
 
   /** Prometheus text of a process's /metrics. */

@@ -272,6 +272,7 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
         p.failed === 0 &&
         p.delivered === p.expectedDeliveries &&
         p.duplicatesShown === 0 &&
+        p.unexpectedExits === 0 &&
         (p.fault === 'baseline' || p.recoveryMs !== undefined);
     }
   } catch (err) {
