@@ -65,7 +65,7 @@ export function batchContract(name: string, open: () => Promise<BatchWorld>): vo
         store,
         world.events,
         world.cache,
-        { topicEvents, topicDlq: `${topicEvents}.dlq`, maxAttempts: 3 },
+        { topicEvents, topicDlq: `${topicEvents}.dlq` },
         logger,
         new WorkerMetrics(new Registry()),
       );
