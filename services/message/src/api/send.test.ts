@@ -1,11 +1,9 @@
 import { expect } from 'chai';
 import { createLogger, ProblemError, type EventLog } from '@parley/common';
 import { SqliteDocumentStore } from '@parley/common/testing';
-import { Access } from '../domain/access.ts';
 import { MessageStore } from '../domain/store.ts';
-import { principal, seedDirect } from '../testing/seed.ts';
-import { SEND_RETRY_AFTER_SEC, Sender } from './send.ts';
-import { SendChecks } from './sendchecks.ts';
+import { principal, seedDirect, senderFor } from '../testing/seed.ts';
+import { SEND_RETRY_AFTER_SEC } from './send.ts';
 
 const logger = createLogger({ level: 'silent', name: 'test' });
 const alice = principal('alice');
@@ -19,17 +17,7 @@ describe('Sender: refusals before the ack', () => {
     await seedDirect(store, 'd1', ['alice', 'bob']);
   });
   after(() => docs.close());
-  const senderOn = (events: EventLog) => {
-    const access = new Access(store);
-    return new Sender(
-      store,
-      access,
-      new SendChecks(store, access, { ttlMs: 1000, maxEntries: 10 }, logger),
-      events,
-      { topicMessages: 'chat.messages', persistWaitMs: 1000, sendRatePerMinute: 60, sendBurst: 10 },
-      logger,
-    );
-  };
+  const senderOn = (events: EventLog) => senderFor(store, events, logger);
 
   it('answers 503 UNAVAILABLE with Retry-After (not a hang, not a 500) when the produce fails', async () => {
     const down = {

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { messageIdFor, parseCommand } from './envelopes.ts';
+import { previewText } from './view.ts';
 import { commandProblem, keyProblem, SEND_LIMITS, storableProblem, textProblem } from './sendrules.ts';
 
 describe('send rules: text', () => {
@@ -168,4 +169,18 @@ describe('send rules: whole commands (the API before its ack, the worker on ever
       message: `command is ${Buffer.byteLength(JSON.stringify(padded))} bytes; at most ${SEND_LIMITS.commandBytes}`,
     });
   });
+});
+
+describe('conversation previews', () => {
+  const cases: [string, string, string][] = [
+    ['a short body whole', 'hello', 'hello'],
+    ['140 code units of a longer body', 'x'.repeat(200), 'x'.repeat(140)],
+    ['one unit less rather than half a pair', 'x'.repeat(139) + '👋 tail', 'x'.repeat(139)],
+    ['a pair that ends at the limit', 'x'.repeat(138) + '👋 tail', 'x'.repeat(138) + '👋'],
+  ];
+  for (const [what, body, want] of cases)
+    it(`keeps ${what}`, () => {
+      expect(previewText(body)).to.equal(want);
+      expect(textProblem(previewText(body))).to.equal(undefined);
+    });
 });

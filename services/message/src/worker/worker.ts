@@ -13,7 +13,7 @@ import {
 } from '@parley/common';
 import { chatEvent, NEVER, parseCommand, type PoisonKind, type SendCommand } from '../domain/envelopes.ts';
 import { textEntry } from '../domain/search.ts';
-import { messageView } from '../domain/view.ts';
+import { messageView, previewText } from '../domain/view.ts';
 import { SequencePlan } from '../domain/sequencing.ts';
 import { DuplicateKeyError } from '@parley/common';
 import type { Message, MessageStore } from '../domain/store.ts';
@@ -233,7 +233,7 @@ export class Persister {
               id: m._id,
               seq: m.seq,
               senderId: m.senderId,
-              ...(m.body !== undefined ? { body: m.body.slice(0, 140) } : {}),
+              ...(m.body !== undefined ? { body: previewText(m.body) } : {}),
               encrypted: m.ciphertext !== undefined,
               createdAt: m.createdAt,
             },
