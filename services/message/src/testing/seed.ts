@@ -2,6 +2,7 @@ import type { EventLog, Logger, Principal } from '@parley/common';
 import { Sender } from '../api/send.ts';
 import { SendChecks } from '../api/sendchecks.ts';
 import { Access } from '../domain/access.ts';
+import { messageIdFor, type SendCommand } from '../domain/envelopes.ts';
 import type { MessageStore } from '../domain/store.ts';
 
 /** A principal for unit tests that call the api classes directly. */
@@ -43,4 +44,24 @@ export function senderFor(store: MessageStore, events: EventLog, logger: Logger)
     { topicMessages: 'chat.messages', persistWaitMs: 1000, sendRatePerMinute: 1e6, sendBurst: 1e6 },
     logger,
   );
+}
+
+/** A valid send command from `sender`, as the API produces it, as JSON. */
+export function sendCommandJson(
+  conversationId: string,
+  clientMsgId: string,
+  acceptedAt = Date.now(),
+  senderId = 'sender',
+): string {
+  const c: SendCommand = {
+    type: 'message.send',
+    version: 1,
+    id: messageIdFor(conversationId, senderId, clientMsgId),
+    conversationId,
+    senderId,
+    clientMsgId,
+    body: `body of ${clientMsgId}`,
+    acceptedAt,
+  };
+  return JSON.stringify(c);
 }

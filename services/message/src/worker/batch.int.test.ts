@@ -1,5 +1,6 @@
 import { KafkaEventLog, MemoryCache, MongoDocumentStore, requireEnv } from '@parley/common/testing';
 import { batchContract } from './batch.contract.ts';
+import { deadLettersContract } from './deadletters.contract.ts';
 import { generativeContract } from './generative.contract.ts';
 
 const world = async () => {
@@ -23,4 +24,5 @@ const world = async () => {
 };
 
 batchContract('Kafka, FerretDB (real stack)', world);
+deadLettersContract('Kafka, FerretDB (real stack)', world);
 generativeContract('Kafka, FerretDB (real stack)', world, Number(process.env.GENERATIVE_RUNS ?? 60));

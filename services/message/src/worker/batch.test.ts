@@ -1,5 +1,6 @@
 import { EmbeddedEventLog, MemoryCache, SqliteDocumentStore } from '@parley/common/testing';
 import { batchContract } from './batch.contract.ts';
+import { deadLettersContract } from './deadletters.contract.ts';
 import { generativeContract } from './generative.contract.ts';
 
 const world = async () => {
@@ -19,4 +20,5 @@ const world = async () => {
 };
 
 batchContract('embedded log, SQLite', world);
+deadLettersContract('embedded log, SQLite', world);
 generativeContract('embedded log, SQLite', world, Number(process.env.GENERATIVE_RUNS ?? 150));

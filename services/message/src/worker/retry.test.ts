@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createLogger, waitFor, type ConsumedRecord, type Subscription } from '@parley/common';
 import { EmbeddedEventLog, MemoryCache, SqliteDocumentStore } from '@parley/common/testing';
 import { Registry } from 'prom-client';
-import { messageIdFor, type SendCommand } from '../domain/envelopes.ts';
+import { sendCommandJson } from '../testing/seed.ts';
 import { MessageStore } from '../domain/store.ts';
 import { Persister, WorkerMetrics } from './worker.ts';
 
@@ -12,19 +12,8 @@ const TOPIC = 'chat.messages';
 const EVENTS = 'chat.events';
 const DLQ = 'chat.messages.dlq';
 
-function command(clientMsgId: string, acceptedAt = Date.now()): string {
-  const c: SendCommand = {
-    type: 'message.send',
-    version: 1,
-    id: messageIdFor(conv, 'sender', clientMsgId),
-    conversationId: conv,
-    senderId: 'sender',
-    clientMsgId,
-    body: `body of ${clientMsgId}`,
-    acceptedAt,
-  };
-  return JSON.stringify(c);
-}
+const command = (clientMsgId: string, acceptedAt = Date.now()) =>
+  sendCommandJson(conv, clientMsgId, acceptedAt);
 
 /**
  * The DLQ holds only what could never have been acked (#21): an acked command that fails to store
