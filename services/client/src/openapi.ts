@@ -4111,7 +4111,9 @@ export interface operations {
       content: {
         'application/json': {
           attachments?: string[];
+          /** @description Text, 1-4000 code points of well-formed Unicode (no U+0000, no lone surrogate). */
           body?: string;
+          /** @description Opaque end-to-end encrypted payload as text, 1-65536 code points of well-formed Unicode (no U+0000, no lone surrogate); the server never reads it. */
           ciphertext?: string;
           clientMsgId: string & unknown;
           /** Format: uuid */

@@ -39,7 +39,7 @@ export const messageSettings = {
     topicDlq: field(parse.string(), {
       env: 'TOPIC_CHAT_DLQ',
       default: 'chat.messages.dlq',
-      doc: 'Kafka topic for commands that failed too often or cannot be parsed.',
+      doc: 'Kafka topic for records the worker cannot read: unparseable, an unknown envelope version, or breaking the send rules (see `npm run dlq`).',
     }),
     partitions: field(parse.int(1, 10_000), {
       env: 'CHAT_TOPIC_PARTITIONS',
@@ -55,11 +55,6 @@ export const messageSettings = {
       env: 'WORKER_GROUP_ID',
       default: 'message-worker',
       doc: 'Kafka consumer group of the worker role (one per installation).',
-    }),
-    maxAttempts: field(parse.int(1, 100), {
-      env: 'WORKER_MAX_ATTEMPTS',
-      default: '5',
-      doc: 'Times the worker tries a command before sending it to the DLQ.',
     }),
     memberCap: field(parse.int(2, 100_000), {
       env: 'GROUP_MEMBER_CAP',

@@ -173,7 +173,7 @@ export function messageWorkerModule<C extends MessageConfig>(): ServiceModule<C>
         store,
         ctx.deps().events,
         ctx.deps().cachePubSub,
-        { topicEvents: c.topicEvents, topicDlq: c.topicDlq, maxAttempts: c.maxAttempts },
+        { topicEvents: c.topicEvents, topicDlq: c.topicDlq },
         ctx.logger,
         metrics,
       );

@@ -1,5 +1,6 @@
 import { atLeastOneField, nonBlank } from '@parley/common';
 import { z } from 'zod';
+import { SendFields } from '../domain/sendrules.ts';
 
 export { z };
 
@@ -63,16 +64,13 @@ export const MessagesQuery = z.strictObject({
   limit: pageLimit(200),
 });
 export const SendQuery = z.strictObject({ wait: z.enum(['persisted']).optional() });
+/** A send's fields come from the one validation the worker shares (domain/sendrules.ts). */
 export const SendBody = z
   .strictObject({
-    clientMsgId: z
-      .string()
-      .min(1)
-      .max(128)
-      .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces'),
-    body: z.string().min(1).max(4000).optional(),
-    ciphertext: z.string().min(1).max(65_536).optional(),
-    replyTo: z.uuid().optional(),
+    clientMsgId: SendFields.clientMsgId,
+    body: SendFields.body.optional(),
+    ciphertext: SendFields.ciphertext.optional(),
+    replyTo: SendFields.replyTo.optional(),
     ttlSeconds: Ttl.optional(),
     /** Ids of your completed uploads to this conversation (POST /v1/media), sent with the text or ciphertext. */
     attachments: z.array(z.uuid()).min(1).max(10).optional(),

@@ -5,6 +5,7 @@ import type { AttachmentStore } from '../media/attachments.ts';
 import type { SendChecks } from './sendchecks.ts';
 import { messageIdFor, type SendCommand } from '../domain/envelopes.ts';
 import { messageProblems as P } from '../domain/errors.ts';
+import { commandProblem } from '../domain/sendrules.ts';
 import type { MessageStore } from '../domain/store.ts';
 import { messageView } from '../domain/view.ts';
 
@@ -116,12 +117,6 @@ export class Sender {
     // worker to announce it. Either way it costs no token.
     if (stored && (await this.store.announced(stored)))
       return { status: 'persisted', message: messageView(stored) };
-    const quota = stored ? { allowed: true, retryAfterMs: 0 } : await this.takeSend(p.userId);
-    if (!quota.allowed)
-      throw tooMany(
-        `at most ${this.opts.sendRatePerMinute} messages per minute (bursts of ${this.opts.sendBurst})`,
-        Math.max(1, Math.ceil(quota.retryAfterMs / 1000)),
-      );
     const ttl = input.ttlSeconds ?? conv.defaultTtlSeconds;
     const now = Date.now();
     // Bound before the command goes out: the worker stores what the api checked.
@@ -150,6 +145,19 @@ export class Sender {
       acceptedAt: now,
       ...(opts.waitPersisted ? { notify: this.persistedChannel } : {}),
     };
+    // The worker's own check (domain/sendrules.ts), on the very command it will consume: what
+    // passes here is stored, so nothing acked can end in the dead-letter topic (#21).
+    const problem = commandProblem(command);
+    if (problem)
+      throw problems.VALIDATION_FAILED(`${problem.path}: ${problem.message}`, {
+        extensions: { errors: [problem] },
+      });
+    const quota = stored ? { allowed: true, retryAfterMs: 0 } : await this.takeSend(p.userId);
+    if (!quota.allowed)
+      throw tooMany(
+        `at most ${this.opts.sendRatePerMinute} messages per minute (bursts of ${this.opts.sendBurst})`,
+        Math.max(1, Math.ceil(quota.retryAfterMs / 1000)),
+      );
     // Registered before producing, so a fast worker cannot notify before we listen.
     const waiter =
       opts.waitPersisted && !stored ? this.waitPersisted(id, this.opts.persistWaitMs) : undefined;

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { ConsumedRecord } from '@parley/common';
+import { commandProblem, SendFields } from './sendrules.ts';
 
 /**
  * The message id is derived from (conversation, sender, clientMsgId): a re-sent or redelivered
@@ -20,10 +21,10 @@ export const SendCommand = z.strictObject({
   id: z.string().min(1),
   conversationId: z.string().min(1),
   senderId: z.string().min(1),
-  clientMsgId: z.string().min(1).max(128),
-  body: z.string().max(4000).optional(),
-  ciphertext: z.string().max(65_536).optional(),
-  replyTo: z.string().optional(),
+  clientMsgId: SendFields.clientMsgId,
+  body: SendFields.body.optional(),
+  ciphertext: SendFields.ciphertext.optional(),
+  replyTo: SendFields.replyTo.optional(),
   /** Attachment ids, checked and bound to this message by the api before it produced the command. */
   attachments: z.array(z.string()).max(10).optional(),
   /** Epoch ms after which the message disappears; absent: never. */
@@ -84,23 +85,50 @@ export function chatEvent<D>(
   };
 }
 
-export type ParsedCommand = { ok: true; command: SendCommand } | { ok: false; reason: string };
+/** Envelope versions of `message.send` this worker understands. */
+export const COMMAND_VERSIONS: readonly number[] = [1];
 
-/** Parses a chat.messages record; a record that is not a valid command is poison (DLQ at once). */
+/**
+ * Why a record is not a command this worker can store: it is not a JSON object (`unparseable`),
+ * carries an envelope version this worker does not know (`version`), or breaks the send rules the
+ * API checks before its ack (`invalid`: the API never acks one, so it came from elsewhere).
+ */
+export type PoisonKind = 'unparseable' | 'version' | 'invalid';
+
+export type ParsedCommand =
+  { ok: true; command: SendCommand } | { ok: false; kind: PoisonKind; reason: string };
+
+/**
+ * Parses a chat.messages record with the API's own rules (sendrules.ts). A record that fails can
+ * never have been acked by this version's API; it is poison (DLQ at once). Nothing else is.
+ */
 export function parseCommand(value: Buffer): ParsedCommand {
   let json: unknown;
   try {
     json = JSON.parse(value.toString('utf8'));
   } catch {
-    return { ok: false, reason: 'not JSON' };
+    return { ok: false, kind: 'unparseable', reason: 'not JSON' };
   }
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    return { ok: false, kind: 'unparseable', reason: 'not a JSON object' };
+  const version = (json as { version?: unknown }).version;
+  if (!COMMAND_VERSIONS.includes(version as number))
+    return {
+      ok: false,
+      kind: 'version',
+      reason: `unknown envelope version ${JSON.stringify(version)?.slice(0, 40)}; this worker reads ${COMMAND_VERSIONS.join(', ')}`,
+    };
   const r = SendCommand.safeParse(json);
   if (!r.success)
-    return { ok: false, reason: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
-  if (r.data.body === undefined && r.data.ciphertext === undefined)
-    return { ok: false, reason: 'neither body nor ciphertext' };
+    return {
+      ok: false,
+      kind: 'invalid',
+      reason: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+    };
+  const problem = commandProblem(r.data);
+  if (problem) return { ok: false, kind: 'invalid', reason: `${problem.path}: ${problem.message}` };
   if (r.data.id !== messageIdFor(r.data.conversationId, r.data.senderId, r.data.clientMsgId))
-    return { ok: false, reason: 'id does not match conversation, sender and clientMsgId' };
+    return { ok: false, kind: 'invalid', reason: 'id does not match conversation, sender and clientMsgId' };
   return { ok: true, command: r.data };
 }
 

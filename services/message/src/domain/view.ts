@@ -23,3 +23,14 @@ export function messageView(m: Message) {
     ...(m.editedAt ? { editedAt: m.editedAt } : {}),
   };
 }
+
+/**
+ * The start of a message body for the conversation list: at most `max` UTF-16 code units, never
+ * ending inside a surrogate pair. A cut pair left a lone surrogate, which the MongoDB driver
+ * stores as U+FFFD (found by the generative test, #21).
+ */
+export function previewText(body: string, max = 140): string {
+  if (body.length <= max) return body;
+  const last = body.charCodeAt(max - 1);
+  return body.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max);
+}

@@ -60,6 +60,18 @@ describe('gateway protocol: client frames', () => {
       /body/,
     ],
     [
+      'send with a lone surrogate in the body (#21: the store would change it)',
+      `{"type":"send","conversationId":"${conv}","clientMsgId":"a","body":"x\\ud800"}`,
+      'VALIDATION_FAILED',
+      /^body: text must be well-formed Unicode: lone surrogate U\+D800 at index 1$/,
+    ],
+    [
+      'send with a lone surrogate in the ciphertext',
+      `{"type":"send","conversationId":"${conv}","clientMsgId":"a","ciphertext":"\\udfff"}`,
+      'VALIDATION_FAILED',
+      /^ciphertext: text must be well-formed Unicode: lone surrogate U\+DFFF at index 0$/,
+    ],
+    [
       'read with a negative seq',
       `{"type":"read","conversationId":"${conv}","seq":-1}`,
       'VALIDATION_FAILED',

@@ -129,6 +129,23 @@ export function messageCases(h: MessageHarness): void {
       expect(search.json().detail).to.equal('query.q: text must not contain U+0000');
     });
 
+    it('refuses a lone surrogate before accepting it (the store would change it; #21)', async () => {
+      const [a, b] = [await user(), await user()];
+      const conv = await direct(a, b);
+      for (const [field, text, at] of [
+        ['body', 'hi \uD83D', 3],
+        ['ciphertext', '\uDE00', 0],
+      ] as const) {
+        const res = await send(a.token, conv, { clientMsgId: `lone-${field}`, [field]: text }, false);
+        expect(res.statusCode).to.equal(400);
+        const hex = text.charCodeAt(at).toString(16).toUpperCase();
+        expect(res.json()).to.include({
+          code: 'VALIDATION_FAILED',
+          detail: `body.${field}: text must be well-formed Unicode: lone surrogate U+${hex} at index ${at}`,
+        });
+      }
+    });
+
     it('numbers concurrent sends gap-free and pages in seq order without duplicates', async () => {
       const [a, b] = [await user(), await user()];
       const conv = await direct(a, b);

@@ -102,7 +102,7 @@ export function pipelineCases(h: MessageHarness): void {
           timeoutMs: 30_000,
           what: 'DLQ record',
         });
-        expect(dead.headers['dlq-reason']).to.equal('poison');
+        expect(dead.headers['dlq-reason']).to.equal('unparseable');
         expect(dead.headers['dlq-detail']).to.equal('not JSON');
       } finally {
         await sub.stop();

@@ -10,7 +10,8 @@ import {
   type Subscription,
 } from '@parley/common';
 import { Registry } from 'prom-client';
-import { messageIdFor, type ChatEvent, type SendCommand } from '../domain/envelopes.ts';
+import type { ChatEvent, SendCommand } from '../domain/envelopes.ts';
+import { sendCommandJson } from '../testing/seed.ts';
 import { MessageStore } from '../domain/store.ts';
 import { Persister, WorkerMetrics } from './worker.ts';
 
@@ -65,27 +66,17 @@ export function batchContract(name: string, open: () => Promise<BatchWorld>): vo
         store,
         world.events,
         world.cache,
-        { topicEvents, topicDlq: `${topicEvents}.dlq`, maxAttempts: 3 },
+        { topicEvents, topicDlq: `${topicEvents}.dlq` },
         logger,
         new WorkerMetrics(new Registry()),
       );
     const command = (conversationId: string, clientMsgId: string): ConsumedRecord => {
-      const c: SendCommand = {
-        type: 'message.send',
-        version: 1,
-        id: messageIdFor(conversationId, 'sender', clientMsgId),
-        conversationId,
-        senderId: 'sender',
-        clientMsgId,
-        body: `body ${clientMsgId}`,
-        acceptedAt: Date.now(),
-      };
       return {
         topic: 'chat.messages',
         partition: 0,
         offset: String(offset++),
         key: conversationId,
-        value: Buffer.from(JSON.stringify(c)),
+        value: Buffer.from(sendCommandJson(conversationId, clientMsgId)),
         headers: {},
         timestamp: Date.now(),
       };

@@ -1,7 +1,9 @@
 import { KafkaEventLog, MemoryCache, MongoDocumentStore, requireEnv } from '@parley/common/testing';
 import { batchContract } from './batch.contract.ts';
+import { deadLettersContract } from './deadletters.contract.ts';
+import { generativeContract } from './generative.contract.ts';
 
-batchContract('Kafka, FerretDB (real stack)', async () => {
+const world = async () => {
   const store = await MongoDocumentStore.connect({ url: requireEnv('MONGO_URL') });
   const events = await KafkaEventLog.connect({
     brokers: requireEnv('KAFKA_BROKERS').split(','),
@@ -19,4 +21,8 @@ batchContract('Kafka, FerretDB (real stack)', async () => {
       await store.close();
     },
   };
-});
+};
+
+batchContract('Kafka, FerretDB (real stack)', world);
+deadLettersContract('Kafka, FerretDB (real stack)', world);
+generativeContract('Kafka, FerretDB (real stack)', world, Number(process.env.GENERATIVE_RUNS ?? 60));

@@ -1,7 +1,9 @@
 import { EmbeddedEventLog, MemoryCache, SqliteDocumentStore } from '@parley/common/testing';
 import { batchContract } from './batch.contract.ts';
+import { deadLettersContract } from './deadletters.contract.ts';
+import { generativeContract } from './generative.contract.ts';
 
-batchContract('embedded log, SQLite', async () => {
+const world = async () => {
   const store = new SqliteDocumentStore({ path: ':memory:' });
   const events = new EmbeddedEventLog({ db: store.handle });
   const cache = new MemoryCache();
@@ -15,4 +17,8 @@ batchContract('embedded log, SQLite', async () => {
       await store.close();
     },
   };
-});
+};
+
+batchContract('embedded log, SQLite', world);
+deadLettersContract('embedded log, SQLite', world);
+generativeContract('embedded log, SQLite', world, Number(process.env.GENERATIVE_RUNS ?? 150));

@@ -11,14 +11,22 @@ import {
   type EventLog,
   type Logger,
 } from '@parley/common';
-import client from 'prom-client';
-import { chatEvent, deadLetterRecord, NEVER, parseCommand, type SendCommand } from '../domain/envelopes.ts';
+import {
+  chatEvent,
+  deadLetterRecord,
+  NEVER,
+  parseCommand,
+  type PoisonKind,
+  type SendCommand,
+} from '../domain/envelopes.ts';
 import { textEntry } from '../domain/search.ts';
-import { messageView } from '../domain/view.ts';
-import { deliveryLatency } from '../domain/latency.ts';
+import { messageView, previewText } from '../domain/view.ts';
 import { SequencePlan } from '../domain/sequencing.ts';
 import { DuplicateKeyError } from '@parley/common';
 import type { Message, MessageStore } from '../domain/store.ts';
+import type { WorkerMetrics } from './metrics.ts';
+
+export { WorkerMetrics } from './metrics.ts';
 
 /** Store round trips a batch keeps in flight at once (the driver's pool is larger). */
 const STORE_PARALLELISM = 16;
@@ -47,43 +55,6 @@ export async function inParallel<T>(
 export interface WorkerOptions {
   topicEvents: string;
   topicDlq: string;
-  maxAttempts: number;
-}
-
-export class WorkerMetrics {
-  readonly stored: client.Counter;
-  readonly duplicates: client.Counter;
-  readonly dlq: client.Counter<'reason'>;
-  readonly storeSeconds: client.Histogram;
-  readonly persistLatency: client.Histogram<'stage'>;
-
-  constructor(registry: client.Registry) {
-    const registers = [registry];
-    this.stored = new client.Counter({
-      name: 'parley_worker_messages_stored_total',
-      help: 'Messages stored by the worker.',
-      registers,
-    });
-    this.duplicates = new client.Counter({
-      name: 'parley_worker_duplicates_total',
-      help: 'Commands already stored (redelivery or re-send), skipped.',
-      registers,
-    });
-    this.dlq = new client.Counter({
-      name: 'parley_worker_dlq_total',
-      help: 'Commands sent to the dead-letter topic, by reason.',
-      labelNames: ['reason'],
-      registers,
-    });
-    this.storeSeconds = new client.Histogram({
-      name: 'parley_worker_store_duration_seconds',
-      help: 'Time to store one batch of one partition.',
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers,
-    });
-    this.persistLatency = deliveryLatency(registry, 'persisted');
-    for (const r of ['poison', 'attempts']) this.dlq.labels(r).inc(0);
-  }
 }
 
 /**
@@ -92,7 +63,8 @@ export class WorkerMetrics {
  * event log only after a batch resolves, so a crash replays the batch and the ids make that safe.
  */
 export class Persister {
-  private readonly failures = new Map<string, number>();
+  /** Records of a failing batch already dead-lettered, so its retries do not send them again. */
+  private readonly deadLettered = new Set<string>();
 
   constructor(
     private readonly store: MessageStore,
@@ -108,13 +80,44 @@ export class Persister {
   /** emittedSeq per conversation, as this worker last read or wrote it. */
   private readonly emittedCache = new Map<string, number>();
 
+  /**
+   * Handles one batch of one partition. Only a record that could never have been acked goes to the
+   * DLQ (parseCommand: unparseable, unknown version, breaks the send rules). Any other failure
+   * (store or event log down, a timeout) fails the batch: the event log redelivers it with backoff
+   * until it succeeds, the idempotent ids make that safe, and the retry is counted and its age
+   * exported for alerting (ParleyWorkerRetrying). An acked message is never parked (#21).
+   */
   async handle(batch: readonly ConsumedRecord[]): Promise<void> {
+    const first = batch[0];
+    if (!first) return;
+    const key = `${first.topic}/${first.partition}`;
+    try {
+      await this.handleBatch(batch);
+      this.metrics.retrying.delete(key);
+      for (const r of batch) this.deadLettered.delete(`${r.topic}/${r.partition}/${r.offset}`);
+    } catch (err) {
+      this.metrics.retries.inc();
+      const acceptedAt = Math.min(...batch.map((r) => acceptedAtOf(r) ?? Date.now()));
+      const was = this.metrics.retrying.get(key);
+      this.metrics.retrying.set(key, {
+        acceptedAt: Math.min(was?.acceptedAt ?? acceptedAt, acceptedAt),
+        lastTry: Date.now(),
+      });
+      this.logger.warn(
+        { err, topic: first.topic, partition: first.partition, records: batch.length },
+        'batch failed; the event log redelivers it with backoff',
+      );
+      throw err;
+    }
+  }
+
+  private async handleBatch(batch: readonly ConsumedRecord[]): Promise<void> {
     const started = performance.now();
     const commands: { record: ConsumedRecord; command: SendCommand }[] = [];
     for (const record of batch) {
       const parsed = parseCommand(record.value);
       if (parsed.ok) commands.push({ record, command: parsed.command });
-      else await this.deadLetter(record, 'poison', parsed.reason);
+      else await this.deadLetter(record, parsed.kind, parsed.reason);
     }
     // Conversations are independent: their reads and writes run side by side (a round trip to
     // the store is the cost), while each conversation's messages are stored in record order.
@@ -162,8 +165,7 @@ export class Persister {
       const plan = plans.get(conversationId)!;
       for (const c of list) {
         if (results.has(c)) continue;
-        const message = await this.storeOrDeadLetter(c, existing, traced, plan);
-        if (message) results.set(c, message);
+        results.set(c, await this.storeOne(c, existing, traced, plan));
       }
     });
     // Events go out in record order.
@@ -238,7 +240,7 @@ export class Persister {
               id: m._id,
               seq: m.seq,
               senderId: m.senderId,
-              ...(m.body !== undefined ? { body: m.body.slice(0, 140) } : {}),
+              ...(m.body !== undefined ? { body: previewText(m.body) } : {}),
               encrypted: m.ciphertext !== undefined,
               createdAt: m.createdAt,
             },
@@ -269,8 +271,8 @@ export class Persister {
   /**
    * Stores every planned command of the batch with one ordered insert (record order, so each
    * conversation's seqs go in ascending). What went in is recorded in `results`; the rest is left
-   * to the one-by-one path. A failure other than a collision is left to it too, which retries it
-   * and sends a command that keeps failing to the DLQ.
+   * to the one-by-one path. A failure other than a collision is left to it too, where a command
+   * that still fails fails the batch (retried with backoff, never dead-lettered).
    */
   private async insertBatch(
     commands: readonly { record: ConsumedRecord; command: SendCommand }[],
@@ -335,38 +337,18 @@ export class Persister {
     this.metrics.stored.inc(inserted);
   }
 
-  /**
-   * Stores one command (or finds it stored); one failing command must not block its partition
-   * forever, so after maxAttempts deliveries it goes to the DLQ (undefined) instead of failing the batch.
-   */
-  private async storeOrDeadLetter(
+  /** Stores one command (or finds it stored); a failure fails the batch, which is retried. */
+  private async storeOne(
     c: { record: ConsumedRecord; command: SendCommand },
     existing: Map<string, Message>,
     traced: Map<string, Context>,
     plan: SequencePlan,
-  ): Promise<Message | undefined> {
-    const key = `${c.record.topic}/${c.record.partition}/${c.record.offset}`;
-    try {
-      const known = existing.get(c.command.id);
-      if (known) this.metrics.duplicates.inc();
-      const message = known ?? (await this.persistTraced(c.record, c.command, traced, plan));
-      existing.set(message._id, message);
-      this.failures.delete(key);
-      return message;
-    } catch (err) {
-      const n = (this.failures.get(key) ?? 0) + 1;
-      this.failures.set(key, n);
-      if (n < this.opts.maxAttempts) throw err;
-      this.failures.delete(key);
-      plan.dropped(c.command.id);
-      await this.deadLetter(
-        c.record,
-        'attempts',
-        err instanceof Error ? err.message : String(err),
-        c.command.id,
-      );
-      return undefined;
-    }
+  ): Promise<Message> {
+    const known = existing.get(c.command.id);
+    if (known) this.metrics.duplicates.inc();
+    const message = known ?? (await this.persistTraced(c.record, c.command, traced, plan));
+    existing.set(message._id, message);
+    return message;
   }
 
   private async lastSeq(conversationId: string, fresh: boolean): Promise<number> {
@@ -431,12 +413,9 @@ export class Persister {
     throw new Error(`could not assign a seq in ${cmd.conversationId}; retrying the batch`);
   }
 
-  private async deadLetter(
-    record: ConsumedRecord,
-    reason: 'poison' | 'attempts',
-    detail: string,
-    messageId?: string,
-  ): Promise<void> {
+  private async deadLetter(record: ConsumedRecord, reason: PoisonKind, detail: string): Promise<void> {
+    const source = `${record.topic}/${record.partition}/${record.offset}`;
+    if (this.deadLettered.has(source)) return;
     this.metrics.dlq.labels(reason).inc();
     this.logger.warn(
       {
@@ -445,13 +424,23 @@ export class Persister {
         offset: record.offset,
         // The record key is the conversation (a poison command's id is unknown).
         conversationId: record.key,
-        ...(messageId ? { messageId } : {}),
         reason,
         detail,
       },
-      'command sent to DLQ',
+      'record sent to DLQ',
     );
     await this.events.produce(this.opts.topicDlq, [deadLetterRecord(record, reason, detail)]);
+    this.deadLettered.add(source);
+  }
+}
+
+/** A record's acceptedAt when it has one (for the retry age), read without validation. */
+function acceptedAtOf(record: ConsumedRecord): number | undefined {
+  try {
+    const at = (JSON.parse(record.value.toString('utf8')) as { acceptedAt?: unknown }).acceptedAt;
+    return typeof at === 'number' && Number.isFinite(at) ? at : undefined;
+  } catch {
+    return undefined;
   }
 }
 
