@@ -127,8 +127,10 @@ export function resumeSuite(name: string, stackEnv: () => Record<string, string>
         (await resume(first, conv, { seq: 2, pos: 0 }, 'd0')).done.positions as Record<string, number>
       )[conv]!;
       first.ws.close();
-      const brief = // 3 s: long enough to be edited below on a slow machine (a CI run saw 1 s expire first).
-      (await ok(h.send(a.token, conv, { clientMsgId: 'm3', body: 'brief', ttlSeconds: 3 }))).json();
+      // 3 s: long enough to be edited below on a slow machine (a CI run saw 1 s expire first).
+      const brief = (
+        await ok(h.send(a.token, conv, { clientMsgId: 'm3', body: 'brief', ttlSeconds: 3 }))
+      ).json();
       for (const [id, body] of [
         [m1.id, 'one'],
         [m1.id, 'two'],
