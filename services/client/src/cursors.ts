@@ -122,7 +122,9 @@ export class ResumeCursors {
   /** Applies a `resumed` frame: each cursor moves to what the server covered. */
   settle(f: ResumedFrame): void {
     for (const [c, seq] of Object.entries(f.conversations)) this.seqs.settle(c, seq);
-    for (const [c, pos] of Object.entries(f.positions ?? {})) this.positions.settle(c, pos);
+    // Only for a tracked conversation: one the client was removed from is forgotten, not revived.
+    for (const [c, pos] of Object.entries(f.positions ?? {}))
+      if (this.seqs.get(c) !== undefined) this.positions.settle(c, pos);
   }
 
   forget(conversationId: string): void {

@@ -1,15 +1,13 @@
 export { ParleyClient, ParleyApiError, type ParleyClientOptions, type RequestOptions } from './client.ts';
-export {
-  ParleySocket,
-  newClientMsgId,
-  type ParleySocketOptions,
-  type SendInput as SocketSendInput,
-  type SocketEvents,
-  type SocketState,
-  type StateDetail,
-  type WebSocketConstructor,
-  type WebSocketLike,
-} from './socket.ts';
+export { ParleySocket, newClientMsgId, type SendInput as SocketSendInput } from './socket.ts';
+export type {
+  ParleySocketOptions,
+  SocketEvents,
+  SocketState,
+  StateDetail,
+  WebSocketConstructor,
+  WebSocketLike,
+} from './sockettypes.ts';
 export { CursorTracker, ResumeCursors } from './cursors.ts';
 export { ChatReplica, type ConversationState } from './replica.ts';
 export { RecentIds } from './dedup.ts';

@@ -49,4 +49,15 @@ describe('ChatReplica', () => {
     expect(c.reactions.size).to.equal(0);
     expect([...c.members]).to.deep.equal(['u1', 'u3']);
   });
+
+  it("drops a conversation on the user's own removal, and only on it", () => {
+    const r = new ChatReplica({ userId: 'u2' });
+    r.load(C, [m1], ['u1', 'u2', 'u3']);
+    r.apply(ev('member.removed', { userId: 'u3', by: 'u1' }, 1));
+    expect([...r.conversation(C).members]).to.deep.equal(['u1', 'u2']);
+    r.apply(ev('member.removed', { userId: 'u2', by: 'u1' }, 2));
+    const fresh = r.conversation(C);
+    expect(fresh.messages.size).to.equal(0);
+    expect(fresh.members.size).to.equal(0);
+  });
 });

@@ -22,6 +22,9 @@ export interface ConversationState {
 export class ChatReplica {
   private readonly byId = new Map<string, ConversationState>();
 
+  /** `userId`: the signed-in user; its own `member.removed` drops the conversation. */
+  constructor(private readonly opts: { userId?: string } = {}) {}
+
   /** The state of a conversation (empty until loaded or until an event arrives). */
   conversation(conversationId: string): ConversationState {
     let c = this.byId.get(conversationId);
@@ -95,6 +98,7 @@ export class ChatReplica {
       case 'member.added':
         return void c.members.add(f.data.userId);
       case 'member.removed':
+        if (f.data.userId === this.opts.userId) return this.drop(f.conversationId);
         c.members.delete(f.data.userId);
         c.roles.delete(f.data.userId);
         return void c.receipts.delete(f.data.userId);

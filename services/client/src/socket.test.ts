@@ -3,7 +3,8 @@ import { waitFor } from '@parley/common';
 import { ParleyClient } from './client.ts';
 import type { ClientFrame, ServerFrame } from './frames.ts';
 import { ChatReplica } from './replica.ts';
-import { ParleySocket, type WebSocketLike } from './socket.ts';
+import { ParleySocket } from './socket.ts';
+import type { WebSocketLike } from './sockettypes.ts';
 import type { Message } from './types.ts';
 
 const C = 'c0000000-0000-4000-8000-000000000001';
@@ -202,6 +203,38 @@ describe('ParleySocket (in-memory WebSocket)', () => {
     w2.ready();
     const third = await waitFor(() => w2.sent.find((f) => f.type === 'resume'), soon('resume'));
     expect(third).to.deep.include({ cursors: { [C]: { seq: 2, pos: 20 } } });
+    socket.close();
+  });
+
+  it('stops resuming a conversation it was removed from, and the replica drops it', async () => {
+    const { socket, ws } = session();
+    const replica = new ChatReplica({ userId: 'u1' });
+    socket.on('event', (f) => replica.apply(f));
+    const D = 'c0000000-0000-4000-8000-0000000000d2';
+    socket.setCursor(C, 2);
+    socket.setCursor(D, 0);
+    void socket.connect();
+    const w0 = await ws(0);
+    w0.ready();
+    await waitFor(() => w0.sent.find((f) => f.type === 'resume'), soon('resume'));
+    // Away while removed from C: the resume tells it with its own member.removed, and C only in positions.
+    w0.deliver({
+      type: 'member.removed',
+      eventId: 'rm1',
+      conversationId: C,
+      occurredAt: new Date().toISOString(),
+      pos: 4,
+      replay: true,
+      data: { userId: 'u1', by: 'u2' },
+    });
+    w0.deliver({ type: 'resumed', conversations: { [D]: 0 }, positions: { [C]: 4, [D]: 0 } });
+    expect(socket.cursor(C)).to.equal(undefined);
+    expect(replica.conversation(C).members.size).to.equal(0);
+    w0.serverClose(4010, 'slow consumer');
+    const w1 = await ws(1);
+    w1.ready();
+    const again = await waitFor(() => w1.sent.find((f) => f.type === 'resume'), soon('resume'));
+    expect(again).to.deep.include({ cursors: { [D]: { seq: 0, pos: 0 } } });
     socket.close();
   });
 

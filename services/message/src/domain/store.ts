@@ -109,7 +109,7 @@ export async function insertIfAbsent<T extends Doc>(coll: Collection<T>, doc: T)
   }
 }
 
-interface DirectoryUser extends Doc {
+export interface DirectoryUser extends Doc {
   username: string;
   displayName: string;
   status: string;

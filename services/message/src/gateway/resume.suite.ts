@@ -120,6 +120,40 @@ export function resumeSuite(name: string, stackEnv: () => Record<string, string>
       expect(live).to.not.have.property('replay');
     });
 
+    it('tells a member removed while away of its own removal and nothing else; a stranger gets CONVERSATION_NOT_FOUND', async () => {
+      const { a, c, conv } = await group();
+      const first = await connect(c.token);
+      const start = await resume(first, conv, { seq: 0, pos: 0 }, 'o0');
+      const pos = (start.done.positions as Record<string, number>)[conv]!;
+      first.ws.close();
+
+      await ok(h.send(a.token, conv, { clientMsgId: 'after-1', body: 'before the removal' }));
+      await ok(
+        h.call('DELETE', '/v1/conversations/:id/members/:userId', {
+          token: a.token,
+          params: { id: conv, userId: c.id },
+        }),
+      );
+      await ok(h.send(a.token, conv, { clientMsgId: 'after-2', body: 'after the removal' }));
+
+      const back = await connect(c.token);
+      const { frames, done } = await resume(back, conv, { seq: 2, pos }, 'o1');
+      expect(frames.map(summary)).to.deep.equal([`member.removed ${c.id}`]);
+      expect(frames[0]).to.include({ replay: true, pos: pos + 1 });
+      expect(done.conversations).to.deep.equal({});
+      expect(done.positions).to.deep.equal({ [conv]: pos + 1 });
+      expect(back.frames.filter((f) => f.type === 'error')).to.deep.equal([]);
+
+      // Someone never in it learns nothing, whatever position it claims.
+      const stranger = await connect((await h.user()).token);
+      stranger.send({ type: 'resume', id: 's1', cursors: { [conv]: { seq: 0, pos: 0 } } });
+      const err = await stranger.next('error', { id: 's1' }, 20_000);
+      expect(err).to.include({ code: 'CONVERSATION_NOT_FOUND' });
+      expect(stranger.frames.filter((f) => f.type !== 'error' && f.conversationId === conv)).to.deep.equal(
+        [],
+      );
+    });
+
     it('replays an edit with the message as it is now, and none for a message that disappeared since', async () => {
       const { a, b, conv, m1 } = await group();
       const first = await connect(b.token);

@@ -29,7 +29,16 @@ export async function resume(
   const refetch: string[] = [];
   for (const [conv, cursor] of parsed.cursors) {
     if (!conn.conversations.has(conv)) {
-      conn.sendError(f.id, 'CONVERSATION_NOT_FOUND', 'no such conversation', { conversationId: conv });
+      const removal = await ownRemoval(ctx, conn, conv, cursor);
+      if (conn.closing) return;
+      if (!removal) {
+        conn.sendError(f.id, 'CONVERSATION_NOT_FOUND', 'no such conversation', { conversationId: conv });
+        continue;
+      }
+      // Removed while away: the client learns it as it would have live, and drops the conversation.
+      if (!conn.write(changeFrame(conv, removal, new Map())!)) return;
+      ctx.metrics.sent.labels(removal.type).inc();
+      positions[conv] = removal.pos;
       continue;
     }
     const held: Held = [];
@@ -127,6 +136,21 @@ async function replayOne(
     }
     ctx.logger.debug({ conversationId: conv, messages: sent, changes: changed }, 'resumed');
   }
+}
+
+/**
+ * The client's own removal from a conversation it is no longer in, logged after its position: the
+ * one change of that conversation a non-member is told (the position proves it was a member then).
+ */
+async function ownRemoval(
+  ctx: GatewayContext,
+  conn: Connection,
+  conv: string,
+  cursor: Cursor,
+): Promise<Change | undefined> {
+  if (cursor.pos === undefined) return undefined;
+  const log = await ctx.chat.views.changes(conv, cursor.pos, ctx.opts.resumeMaxEvents + 1);
+  return log.changes.findLast((c) => c.type === 'member.removed' && c.data.userId === conn.userId);
 }
 
 function messageFrame(conv: string, m: Message): Outbound {

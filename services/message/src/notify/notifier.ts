@@ -2,9 +2,9 @@ import type { ConsumedRecord, EventLog, Logger } from '@parley/common';
 import { q } from '@parley/common';
 import { deadLetterRecord } from '../domain/envelopes.ts';
 import { aggregatePresence, type Presence } from '../domain/presence.ts';
-import type { MessageStore } from '../domain/store.ts';
+import type { DirectoryUser, MessageStore } from '../domain/store.ts';
 import { parseChatEvent } from '../fanout/routing.ts';
-import { decide, type RecipientFacts } from './decide.ts';
+import { decide, defaultPrefs, type NotifyPrefs, type RecipientFacts } from './decide.ts';
 import type { Deliverer } from './deliver.ts';
 import type { NotifyMetrics } from './metrics.ts';
 import type { NotificationStore, WindowDoc } from './store.ts';
@@ -89,14 +89,19 @@ export class Notifier {
     const others = recipients.filter((u) => u !== m.senderId);
     if (others.length === 0) return;
     const windowId = (u: string) => `${u}:${conversationId}`;
-    const [online, blockers, prefs, users, subs, windows] = await Promise.all([
-      this.online(others, now),
-      messages.blockersAmong(others, m.senderId),
-      store.prefsOfMany(others),
-      messages.usersById([...others, m.senderId]),
-      store.subscriptionsOf(others),
-      store.windows.find({ _id: q.in(others.map(windowId)) }, { limit: others.length }),
-    ]);
+    // Presence first: a member online on any pod is skipped whatever else holds (decide's order),
+    // so the store is read only for the offline ones, and not at all when everyone is online.
+    const online = await this.online(others, now);
+    const offline = others.filter((u) => !online.has(u));
+    const [blockers, prefs, users, subs, windows] = offline.length
+      ? await Promise.all([
+          messages.blockersAmong(offline, m.senderId),
+          store.prefsOfMany(offline),
+          messages.usersById([...offline, m.senderId]),
+          store.subscriptionsOf(offline),
+          store.windows.find({ _id: q.in(offline.map(windowId)) }, { limit: offline.length }),
+        ])
+      : [new Set<string>(), new Map<string, NotifyPrefs>(), new Map<string, DirectoryUser>(), [], []];
     const windowOf = new Map(windows.map((w) => [w.userId, w]));
     const facts: RecipientFacts[] = recipients.map((userId) => {
       const w = windowOf.get(userId);
@@ -104,7 +109,7 @@ export class Notifier {
         userId,
         online: online.has(userId),
         blockedSender: blockers.has(userId),
-        prefs: prefs.get(userId)!,
+        prefs: prefs.get(userId) ?? defaultPrefs,
         hasEmail: typeof users.get(userId)?.email === 'string',
         devices: {
           web: subs.filter((s) => s.userId === userId && s.class === 'web').length,
