@@ -30,6 +30,7 @@ export class GroupCommit {
   private before: (() => void)[] = [];
   private after: ((err?: unknown) => void)[] = [];
   private readonly failureListeners: ((err: unknown) => void)[] = [];
+  private readonly everyCommit: (() => void)[] = [];
 
   constructor(private readonly db: Database.Database) {}
 
@@ -63,6 +64,19 @@ export class GroupCommit {
     return new Promise((resolve, reject) => this.after.push((err) => (err ? reject(err) : resolve())));
   }
 
+  /**
+   * Runs `fn` inside every commit, before the turn's `before` hooks: writes that do not warrant a
+   * commit of their own (consumers' offsets) ride whichever comes next.
+   */
+  beforeEveryCommit(fn: () => void): void {
+    this.everyCommit.push(fn);
+  }
+
+  /** A commit is scheduled: something written now rides it. */
+  get pending(): boolean {
+    return this.scheduled;
+  }
+
   /** Calls `fn` when a commit fails (its writes are rolled back): caches built on them re-sync. */
   onFailure(fn: (err: unknown) => void): void {
     this.failureListeners.push(fn);
@@ -87,6 +101,7 @@ export class GroupCommit {
       if (!this.db.open) throw new Error('SQLite handle is closed');
       if (!this.began) this.db.exec('BEGIN IMMEDIATE');
       this.began = true;
+      for (const fn of this.everyCommit) fn();
       for (const fn of before) fn();
       this.db.exec('COMMIT');
       sqliteStats.commits++;

@@ -13,6 +13,9 @@ interface PendingAppend {
 
 type Appended = { p: PartitionTail; record: ConsumedRecord }[];
 
+/** The longest a consumer's offset waits for a commit to ride before it gets one of its own. */
+export const OFFSET_FLUSH_MS = 200;
+
 export interface AppenderDeps {
   group: GroupCommit;
   insert: Database.Statement;
@@ -40,8 +43,11 @@ export class Appender {
     { groupId: string; topic: string; partition: number; offset: number }
   >();
   private scheduled = false;
+  private offsetTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(private readonly d: AppenderDeps) {}
+  constructor(private readonly d: AppenderDeps) {
+    d.group.beforeEveryCommit(() => this.writeOffsets());
+  }
 
   /** Queues an append; resolves once it is committed. */
   append(topic: string, records: readonly LogRecord[]): Promise<void> {
@@ -51,11 +57,27 @@ export class Appender {
     });
   }
 
-  /** A handler's batch is done: its offset counts now and is written with the turn's commit. */
+  /**
+   * A handler's batch is done: its offset counts now (in memory, for this process's consumers) and
+   * is written with the next commit, or with one of its own OFFSET_FLUSH_MS later when none comes.
+   * A commit only for offsets would cost as much as the writes it follows; a crash before it only
+   * redelivers those batches, which consumers already take at least once (as Kafka's auto-commit).
+   */
   commitOffset(key: string, groupId: string, tp: { topic: string; partition: number }, offset: number): void {
     this.d.committed.set(key, offset);
     this.offsets.set(key, { groupId, topic: tp.topic, partition: tp.partition, offset });
-    this.schedule();
+    if (this.d.group.pending) return;
+    this.offsetTimer ??= setTimeout(() => {
+      this.offsetTimer = undefined;
+      if (this.offsets.size > 0) this.d.group.atCommit(undefined, () => {});
+    }, OFFSET_FLUSH_MS).unref();
+  }
+
+  /** Writes the offsets held back now (closing): the caller commits. */
+  flushOffsets(): void {
+    clearTimeout(this.offsetTimer);
+    this.offsetTimer = undefined;
+    if (this.offsets.size > 0) this.d.group.atCommit(undefined, () => {});
   }
 
   private schedule(): void {
@@ -73,7 +95,6 @@ export class Appender {
     this.scheduled = false;
     const batch = this.pending;
     this.pending = [];
-    this.writeOffsets();
     if (batch.length === 0) return { batch, appended: [] };
     for (let attempt = 0; ; attempt++) {
       try {

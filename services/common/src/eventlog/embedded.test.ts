@@ -1,8 +1,10 @@
 import { expect } from 'chai';
+import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '../retry.ts';
+import { OFFSET_FLUSH_MS } from './appender.ts';
 import { eventLogContract } from './contract.ts';
 import { EmbeddedEventLog } from './embedded.ts';
 import { assignPartitions, partitionFor } from './port.ts';
@@ -39,6 +41,81 @@ describe('EmbeddedEventLog durability', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('EmbeddedEventLog offsets', () => {
+  const withLog = async (fn: (path: string) => Promise<void>) => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-log-'));
+    try {
+      await fn(join(dir, 'log.db'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  /** Partition 0's offset on file, as another process would read it (-1: none). */
+  const onFile = (path: string): number => {
+    const db = new Database(path, { readonly: true });
+    try {
+      const row = db.prepare("SELECT offset FROM ev_offsets WHERE group_id = 'g' AND partition = 0").get();
+      return (row as { offset: number } | undefined)?.offset ?? -1;
+    } finally {
+      db.close();
+    }
+  };
+  const consume = async (log: EmbeddedEventLog, seen: string[]) =>
+    log.subscribe({
+      groupId: 'g',
+      topics: ['t'],
+      fromBeginning: true,
+      handler: async (b) => void seen.push(...b.map((r) => r.value.toString())),
+    });
+
+  it('writes an offset with no commit of its own at once, but within OFFSET_FLUSH_MS', async () => {
+    await withLog(async (path) => {
+      const log = new EmbeddedEventLog({ db: path });
+      await log.ensureTopics([{ name: 't', partitions: 1 }]);
+      await log.produce('t', [{ key: 'a', value: '1' }]);
+      const seen: string[] = [];
+      const sub = await consume(log, seen);
+      await waitFor(() => seen.length === 1);
+      // This process's consumers see it at once; the file a little later.
+      expect((await log.committedOffsets('g', 't')).get(0)).to.equal(1n);
+      expect(onFile(path)).to.be.lessThan(1);
+      const t0 = Date.now();
+      await waitFor(() => onFile(path) === 1, { timeoutMs: 5_000, intervalMs: 10 });
+      expect(Date.now() - t0).to.be.lessThan(OFFSET_FLUSH_MS * 5);
+      expect(onFile(path)).to.equal(1);
+      await sub.stop();
+      await log.close();
+    });
+  });
+
+  it('rides the next commit of other writes, and close() writes what is held', async () => {
+    await withLog(async (path) => {
+      const log = new EmbeddedEventLog({ db: path });
+      await log.ensureTopics([{ name: 't', partitions: 1 }]);
+      await log.produce('t', [{ key: 'a', value: '1' }]);
+      const seen: string[] = [];
+      const sub = await consume(log, seen);
+      await waitFor(() => seen.length === 1);
+      expect(onFile(path)).to.be.lessThan(1);
+      // An append commits: the held offset goes with it.
+      await log.produce('t', [{ key: 'a', value: '2' }]);
+      expect(onFile(path)).to.equal(1);
+      await waitFor(() => seen.length === 2);
+      await sub.stop();
+      await log.close();
+      expect(onFile(path)).to.equal(2);
+      // Reopened, nothing is delivered again.
+      const again = new EmbeddedEventLog({ db: path });
+      const later: string[] = [];
+      const sub2 = await consume(again, later);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(later).to.deep.equal([]);
+      await sub2.stop();
+      await again.close();
+    });
   });
 });
 

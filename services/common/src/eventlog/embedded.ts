@@ -418,6 +418,7 @@ export class EmbeddedEventLog implements EventLog {
     }
     await Promise.all(members.map((m) => m.loop));
     // And the offsets of the batches they finished.
+    this.appender.flushOffsets();
     this.group.commit();
     this.closed = true;
     this.groups.clear();
