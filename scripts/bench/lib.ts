@@ -58,7 +58,9 @@ export async function load(
 export function embeddedEnv(port: number, managementPort: number, dataDir: string): NodeJS.ProcessEnv {
   return {
     ...Object.fromEntries(
-      Object.entries(process.env).filter(([k]) => !['MONGO_URL', 'KAFKA_BROKERS', 'REDIS_NODES'].includes(k)),
+      Object.entries(process.env).filter(
+        ([k]) => !['MONGO_URL', 'KAFKA_BROKERS', 'REDIS_NODES'].includes(k) && !k.startsWith('S3_'),
+      ),
     ),
     PORT: String(port),
     MANAGEMENT_PORT: String(managementPort),

@@ -22,19 +22,14 @@ import type {
   SendInput,
   TokenPair,
 } from './types.ts';
+import { ParleyApiError, problemOf } from './errors.ts';
+import { ParleyMedia, type MediaOptions } from './media.ts';
+import { ParleyNotifications } from './notifications.ts';
 
-/** A problem+json answer from a Parley service, with its stable `code`. */
-export class ParleyApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    readonly detail: string | undefined,
-    readonly problem: Record<string, unknown>,
-  ) {
-    super(`${status} ${code}${detail ? `: ${detail}` : ''}`);
-    this.name = 'ParleyApiError';
-  }
-}
+import type { RequestOptions } from './transport.ts';
+
+export { ParleyApiError } from './errors.ts';
+export type { RequestOptions } from './transport.ts';
 
 export interface ParleyClientOptions {
   /** Base URL of the Parley ingress or embedded server, e.g. http://localhost:8080. */
@@ -50,25 +45,28 @@ export interface ParleyClientOptions {
   refreshSkewMs?: number;
   /** Clock, injectable for tests. */
   now?: () => number;
+  /** How attachments are uploaded. */
+  media?: MediaOptions;
 }
 
-export interface RequestOptions {
-  query?: Record<string, string | number | undefined>;
-  /** Send the access token (default: whenever the client holds one). */
-  auth?: boolean;
-}
-
+/** Bodies sent as they are (uploads); anything else goes as JSON. */
+const isRaw = (body: unknown): body is Blob | FormData => body instanceof Blob || body instanceof FormData;
 const enc = encodeURIComponent;
 /** The largest seq a cursor parameter accepts (15 digits): `before` it means "the latest". */
 const MAX_SEQ = 999_999_999_999_999;
 
 /**
  * The TypeScript client for Parley's REST API: accounts, conversations, messages, receipts and
- * search, typed from the OpenAPI document. It holds the token pair and refreshes the access token
- * before it expires and once on a 401, with one refresh in flight at a time.
+ * search, typed from the OpenAPI document; attachments in `media`, notifications and push in
+ * `notifications`. It holds the token pair and refreshes the access token before it expires and
+ * once on a 401, with one refresh in flight at a time.
  */
 export class ParleyClient {
   readonly baseUrl: string;
+  /** Attachments: uploads (single or multipart), metadata, downloads. */
+  readonly media: ParleyMedia;
+  /** Notifications, their preferences, and push subscriptions. */
+  readonly notifications: ParleyNotifications;
   private readonly fetchFn: typeof fetch;
   private readonly now: () => number;
   private held: TokenPair | null;
@@ -79,6 +77,8 @@ export class ParleyClient {
     this.fetchFn = opts.fetch ?? ((...args) => fetch(...args));
     this.now = opts.now ?? Date.now;
     this.held = opts.tokens ?? null;
+    this.media = new ParleyMedia(this, opts.media);
+    this.notifications = new ParleyNotifications(this);
   }
 
   /** The token pair held, or null when signed out. */
@@ -92,35 +92,66 @@ export class ParleyClient {
     this.opts.onTokens?.(tokens);
   }
 
-  /** Sends a request and returns the parsed JSON body; throws ParleyApiError for a problem answer. */
+  /**
+   * Sends a request (a Blob or FormData body as is, anything else as JSON) and returns the parsed
+   * body; throws ParleyApiError for a problem answer.
+   */
   async request<T>(
     method: string,
     path: string,
     body?: unknown,
     options: RequestOptions = {},
   ): Promise<{ status: number; body: T }> {
+    const res = await this.authorized(options, (auth) => this.send(method, path, body, options, auth));
+    const type = res.headers.get('content-type') ?? '';
+    const parsed: unknown =
+      res.status === 204 ? undefined : type.includes('json') ? await res.json() : await res.text();
+    return { status: res.status, body: parsed as T };
+  }
+
+  /**
+   * Sends a request and returns the Response unread, without following a redirect (downloads);
+   * throws ParleyApiError for a problem answer.
+   */
+  fetchRaw(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
+    const raw = { ...options, redirect: options.redirect ?? 'manual' };
+    return this.authorized(options, (auth) => this.send(method, path, undefined, raw, auth));
+  }
+
+  /** A request outside the API (presigned storage URLs): no token, the client's fetch and timeout. */
+  external(url: string, init: RequestInit, timeoutMs?: number): Promise<Response> {
+    return this.fetchFn(url, {
+      ...init,
+      signal: AbortSignal.timeout(timeoutMs ?? this.opts.timeoutMs ?? 10_000),
+    });
+  }
+
+  private async authorized(
+    options: RequestOptions,
+    attempt: (auth: boolean) => Promise<Response>,
+  ): Promise<Response> {
     const auth = options.auth ?? this.held !== null;
     if (auth && this.held && this.expiresSoon(this.held)) await this.refresh().catch(() => undefined);
     const used = this.held?.accessToken;
     try {
-      return await this.send<T>(method, path, body, options, auth);
+      return await attempt(auth);
     } catch (err) {
       if (!(auth && err instanceof ParleyApiError && err.status === 401 && this.held)) throw err;
       // Another caller may have refreshed while this request was in flight: then just retry.
       if (this.held.accessToken === used) await this.refresh();
-      return this.send<T>(method, path, body, options, auth);
+      return attempt(auth);
     }
   }
 
-  private async send<T>(
+  private async send(
     method: string,
     path: string,
     body: unknown,
     options: RequestOptions,
     auth: boolean,
-  ): Promise<{ status: number; body: T }> {
+  ): Promise<Response> {
     const headers: Record<string, string> = {};
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (body !== undefined && !isRaw(body)) headers['content-type'] = 'application/json';
     if (auth && this.held) headers.authorization = `Bearer ${this.held.accessToken}`;
     const qs = Object.entries(options.query ?? {})
       .filter((e): e is [string, string | number] => e[1] !== undefined)
@@ -129,17 +160,13 @@ export class ParleyClient {
     const res = await this.fetchFn(this.baseUrl + path + (qs ? `?${qs}` : ''), {
       method,
       headers,
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000),
+      redirect: options.redirect ?? 'follow',
+      ...(body === undefined ? {} : { body: isRaw(body) ? body : JSON.stringify(body) }),
+      signal: AbortSignal.timeout(options.timeoutMs ?? this.opts.timeoutMs ?? 10_000),
     });
-    const type = res.headers.get('content-type') ?? '';
-    const parsed: unknown =
-      res.status === 204 ? undefined : type.includes('json') ? await res.json() : await res.text();
-    if (type.startsWith('application/problem+json')) {
-      const p = parsed as Record<string, unknown>;
-      throw new ParleyApiError(res.status, String(p.code ?? 'UNKNOWN'), p.detail as string | undefined, p);
-    }
-    return { status: res.status, body: parsed as T };
+    const problem = await problemOf(res);
+    if (problem) throw problem;
+    return res;
   }
 
   private async call<T>(method: string, path: string, body?: unknown, options?: RequestOptions): Promise<T> {

@@ -1,4 +1,20 @@
 export { ParleyClient, ParleyApiError, type ParleyClientOptions, type RequestOptions } from './client.ts';
+export {
+  ParleyMedia,
+  type Attachment,
+  type AttachmentVariant,
+  type MediaOptions,
+  type MultipartUpload,
+  type UploadInput,
+} from './media.ts';
+export {
+  ParleyNotifications,
+  type Notification,
+  type NotificationPage,
+  type NotificationPreferences,
+  type PushDevice,
+  type PushSubscriptionInput,
+} from './notifications.ts';
 export { ParleySocket, newClientMsgId, type SendInput as SocketSendInput } from './socket.ts';
 export type {
   ParleySocketOptions,

@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { ParleyClient } from '@parley/client';
+import sharp from 'sharp';
 import { waitFor, type Doc } from '@parley/common';
 import { requireEnv, TestSocket } from '@parley/common/testing';
 import { FakeFcm } from './testing/fake-fcm.ts';
@@ -14,7 +16,8 @@ import { messageNotifierModule } from './notifications.ts';
 /**
  * The notifier end to end, on the adapters `stackEnv` selects: REST sends, the worker persists,
  * the notifier reads chat.events and reaches Mailpit, a local push endpoint (which decrypts) and
- * a fake FCM. Text messages; the attachment case joins when media lands.
+ * a fake FCM. The attachment case drives the SDK over HTTP, so uploads and downloads take the
+ * object store `stackEnv` selects (disk, or S3 on SeaweedFS).
  */
 export function notifySuite(name: string, stackEnv: () => Record<string, string>): void {
   describe(`notifications end to end: ${name}`, function () {
@@ -33,6 +36,8 @@ export function notifySuite(name: string, stackEnv: () => Record<string, string>
         NOTIFY_SWEEP_MS: '200',
         NOTIFY_RETRY_INITIAL_MS: '20',
         NOTIFY_PUBLIC_URL: 'https://chat.parley.test',
+        // The SDK case signs up over HTTP, all from 127.0.0.1.
+        RATE_LIMIT_REGISTER_PER_15MIN: '1000',
       }),
       () => [
         messageNotifierModule<Cfg>({
@@ -116,6 +121,73 @@ export function notifySuite(name: string, stackEnv: () => Record<string, string>
         expect((await h.call('GET', '/v1/notifications', { token: carol.token })).json().items).to.deep.equal(
           [],
         );
+      } finally {
+        online.ws.close();
+      }
+    });
+
+    /** A user signed up through the SDK over HTTP, with a verified address. */
+    const sdkUser = async () => {
+      const c = new ParleyClient({ baseUrl: h.running.url });
+      const username = `sdk_${randomBytes(5).toString('hex')}`;
+      const { user } = await c.register({ username, password: 'a long and unusual passphrase' });
+      return { c, username, id: user.id, email: await withEmail(user) };
+    };
+
+    it('an image sent through the SDK reaches an offline member as a mail and a decrypted Web Push, and an online member as neither', async () => {
+      const [alice, bob, carol] = [await sdkUser(), await sdkUser(), await sdkUser()];
+      const chat = await alice.c.createConversation({
+        type: 'group',
+        title: 'Photos',
+        members: [bob.username, carol.username],
+      });
+      const [bobSub, carolSub] = [push.subscribe(), push.subscribe()];
+      await bob.c.notifications.registerWebPush('bob-laptop', bobSub);
+      await carol.c.notifications.registerWebPush('carol-laptop', carolSub);
+      const photo = await sharp({ create: { width: 800, height: 600, channels: 3, background: '#2a6' } })
+        .jpeg()
+        .withExif({ IFD0: { Copyright: 'gps 52.52,13.40' } })
+        .toBuffer();
+      const a = await alice.c.media.upload({ conversationId: chat.id, file: photo, filename: 'view.jpg' });
+      expect(a).to.include({ contentType: 'image/jpeg', width: 800, height: 600 });
+      const online = await TestSocket.bearer(h.running.url, carol.c.tokens!.accessToken);
+      try {
+        const sent = await alice.c.sendMessage(
+          chat.id,
+          { clientMsgId: randomUUID(), body: 'the view from the office', attachments: [a.id] },
+          { wait: true },
+        );
+        expect(sent.attachments).to.deep.equal([a.id]);
+        // Carol's live socket gets the message, with the attachment, as it happens.
+        const live = await online.next('message.created');
+        expect(live.data).to.deep.include({ id: sent.id, attachments: [a.id] });
+
+        const got = await waitFor(() => (pushesTo(bobSub).length ? pushesTo(bobSub) : undefined), {
+          what: 'a Web Push to the offline member',
+        });
+        expect(got).to.have.length(1);
+        expect(got[0]).to.include({ body: 'the view from the office', conversationId: chat.id, count: 1 });
+        const mail = await mailpit.waitFor(bob.email);
+        expect(mail.Text).to.contain('the view from the office');
+        const [listed] = (await bob.c.notifications.list()).items;
+        expect(listed).to.include({ messageId: sent.id, conversationId: chat.id });
+        // What the notification leads to: the offline member reads the picture, without its EXIF.
+        const meta = await bob.c.media.get(a.id);
+        expect(meta).to.include({ messageId: sent.id, contentType: 'image/jpeg' });
+        // From S3 through a presigned URL (fetched without the token), from disk through the API.
+        const presigned = await bob.c.media.downloadUrl(a.id);
+        expect(presigned !== null, String(presigned)).to.equal(stackEnv().S3_BUCKET !== undefined);
+        const original = Buffer.from(await (await bob.c.media.download(a.id)).arrayBuffer());
+        expect((await sharp(original).metadata()).exif).to.equal(undefined);
+        const thumb = Buffer.from(await (await bob.c.media.download(a.id, 'thumbnail')).arrayBuffer());
+        expect((await sharp(thumb).metadata()).width).to.be.at.most(320);
+
+        // Nothing for the online member, once the collapse window closed into Bob's mail.
+        await waitFor(async () => expect((await mailpit.to(bob.email)).length).to.equal(1));
+        expect(pushesTo(carolSub)).to.deep.equal([]);
+        expect(await mailpit.to(carol.email)).to.deep.equal([]);
+        expect((await carol.c.notifications.list()).items).to.deep.equal([]);
+        expect(pushesTo(bobSub)).to.have.length(1);
       } finally {
         online.ws.close();
       }
