@@ -1,5 +1,5 @@
 // Creates the Secrets the chart needs and the user did not supply (SECRETS: a JSON list of
-// {name, keys: {key: "password" | "keyfile" | "jwks"}}), through the Kubernetes API with this
+// {name, keys: {key: "password" | "hmac" | "keyfile" | "jwks" | "vapid-public" | "vapid-private"}}), through the Kubernetes API with this
 // pod's ServiceAccount. A Secret that already exists is left alone, so credentials survive
 // upgrades and re-installs; nothing secret ever appears in values or manifests.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -13,15 +13,35 @@ const namespace = readFileSync(`${sa}/namespace`, 'utf8');
 const host = process.env.KUBERNETES_SERVICE_HOST;
 const port = process.env.KUBERNETES_SERVICE_PORT;
 
+// The keys of one Secret share this: the VAPID public and private key must be one pair.
 const generators = {
   password: () => randomBytes(24).toString('base64url'),
+  hmac: () => randomBytes(32).toString('base64url'),
   keyfile: () => randomBytes(756).toString('base64'),
   jwks: () => {
     const { privateKey } = generateKeyPairSync('ed25519');
     const kid = `k${new Date().toISOString().slice(0, 10).replaceAll('-', '')}`;
     return JSON.stringify([{ ...privateKey.export({ format: 'jwk' }), kid, alg: 'EdDSA', use: 'sig' }]);
   },
+  // Web Push VAPID (RFC 8292): a P-256 pair as web-push takes it, the public key an uncompressed
+  // point and the private key the scalar d, both base64url.
+  'vapid-public': (shared) => vapidOf(shared).publicKey,
+  'vapid-private': (shared) => vapidOf(shared).privateKey,
 };
+
+function vapidOf(shared) {
+  if (!shared.vapid) {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const jwk = privateKey.export({ format: 'jwk' });
+    const point = Buffer.concat([
+      Buffer.from([4]),
+      Buffer.from(jwk.x, 'base64url'),
+      Buffer.from(jwk.y, 'base64url'),
+    ]);
+    shared.vapid = { publicKey: point.toString('base64url'), privateKey: jwk.d };
+  }
+  return shared.vapid;
+}
 
 function api(method, path, body) {
   return new Promise((resolve, reject) => {
@@ -54,7 +74,10 @@ for (const { name, keys, labels } of JSON.parse(process.env.SECRETS)) {
     continue;
   }
   if (found.status !== 404) throw new Error(`GET secret ${name}: ${found.status} ${found.text}`);
-  const stringData = Object.fromEntries(Object.entries(keys).map(([k, kind]) => [k, generators[kind]()]));
+  const shared = {};
+  const stringData = Object.fromEntries(
+    Object.entries(keys).map(([k, kind]) => [k, generators[kind](shared)]),
+  );
   const created = await api('POST', base, {
     apiVersion: 'v1',
     kind: 'Secret',
