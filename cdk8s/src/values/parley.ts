@@ -6,7 +6,7 @@
 import { block, bool, defaultsOf, group, int, str, type Infer } from './spec.ts';
 
 /** The chart's version and the Parley release its images are built from. */
-export const CHART_VERSION = '0.11.0';
+export const CHART_VERSION = '0.11.1';
 export const APP_VERSION = '0.1.0';
 
 /**
@@ -382,7 +382,7 @@ export const parleyValuesSpec = group('', {
     redisExporterImage: image('oliver006/redis_exporter', 'v1.62.0', 'Redis exporter'),
     mongodbExporterImage: image('percona/mongodb_exporter', '0.40.0', 'MongoDB exporter'),
   }),
-  tracing: group('OpenTelemetry tracing of the auth service and the message api and worker', {
+  tracing: group('OpenTelemetry tracing of the auth service and every message role', {
     endpoint: str(
       '',
       'OTLP/HTTP traces URL (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), e.g. http://otel-collector.observability:4318/v1/traces; "" = tracing off',
