@@ -1,17 +1,12 @@
 // Creates the Secrets the chart needs and the user did not supply (SECRETS: a JSON list of
-// {name, keys: {key: "password" | "hmac" | "keyfile" | "jwks" | "vapid-public" | "vapid-private"}}), through the Kubernetes API with this
-// pod's ServiceAccount. A Secret that already exists is left alone, so credentials survive
-// upgrades and re-installs; nothing secret ever appears in values or manifests.
+// {name, keys: {key: "password" | "hmac" | "keyfile" | "jwks" | "vapid-public" | "vapid-private"}}),
+// through the Kubernetes API with this pod's ServiceAccount. A Secret that already exists is left
+// alone, so credentials survive upgrades and re-installs; nothing secret ever appears in values or
+// manifests. Imported (tests), it only exports `generate`.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { request } from 'node:https';
-
-const sa = '/var/run/secrets/kubernetes.io/serviceaccount';
-const token = readFileSync(`${sa}/token`, 'utf8');
-const ca = readFileSync(`${sa}/ca.crt`);
-const namespace = readFileSync(`${sa}/namespace`, 'utf8');
-const host = process.env.KUBERNETES_SERVICE_HOST;
-const port = process.env.KUBERNETES_SERVICE_PORT;
+import { fileURLToPath } from 'node:url';
 
 // The keys of one Secret share this: the VAPID public and private key must be one pair.
 const generators = {
@@ -43,7 +38,13 @@ function vapidOf(shared) {
   return shared.vapid;
 }
 
-function api(method, path, body) {
+/** The values of one Secret's keys ({key: kind}), made together. */
+export function generate(keys) {
+  const shared = {};
+  return Object.fromEntries(Object.entries(keys).map(([k, kind]) => [k, generators[kind](shared)]));
+}
+
+function api({ host, port, ca, token }, method, path, body) {
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -65,27 +66,35 @@ function api(method, path, body) {
   });
 }
 
-const base = `/api/v1/namespaces/${namespace}/secrets`;
-for (const { name, keys, labels } of JSON.parse(process.env.SECRETS)) {
-  if (!name) continue; // the user supplies this one
-  const found = await api('GET', `${base}/${name}`);
-  if (found.status === 200) {
-    console.log(`secret ${name}: exists, kept`);
-    continue;
+async function main() {
+  const sa = '/var/run/secrets/kubernetes.io/serviceaccount';
+  const conn = {
+    token: readFileSync(`${sa}/token`, 'utf8'),
+    ca: readFileSync(`${sa}/ca.crt`),
+    host: process.env.KUBERNETES_SERVICE_HOST,
+    port: process.env.KUBERNETES_SERVICE_PORT,
+  };
+  const base = `/api/v1/namespaces/${readFileSync(`${sa}/namespace`, 'utf8')}/secrets`;
+  for (const { name, keys, labels } of JSON.parse(process.env.SECRETS)) {
+    if (!name) continue; // the user supplies this one
+    const found = await api(conn, 'GET', `${base}/${name}`);
+    if (found.status === 200) {
+      console.log(`secret ${name}: exists, kept`);
+      continue;
+    }
+    if (found.status !== 404) throw new Error(`GET secret ${name}: ${found.status} ${found.text}`);
+    const created = await api(conn, 'POST', base, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name, labels },
+      type: 'Opaque',
+      stringData: generate(keys),
+    });
+    if (created.status === 201) console.log(`secret ${name}: created (${Object.keys(keys).join(', ')})`);
+    else if (created.status === 409) console.log(`secret ${name}: created concurrently, kept`);
+    else throw new Error(`POST secret ${name}: ${created.status} ${created.text}`);
   }
-  if (found.status !== 404) throw new Error(`GET secret ${name}: ${found.status} ${found.text}`);
-  const shared = {};
-  const stringData = Object.fromEntries(
-    Object.entries(keys).map(([k, kind]) => [k, generators[kind](shared)]),
-  );
-  const created = await api('POST', base, {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name, labels },
-    type: 'Opaque',
-    stringData,
-  });
-  if (created.status === 201) console.log(`secret ${name}: created (${Object.keys(keys).join(', ')})`);
-  else if (created.status === 409) console.log(`secret ${name}: created concurrently, kept`);
-  else throw new Error(`POST secret ${name}: ${created.status} ${created.text}`);
 }
+
+// Run as the Job's command. Node resolves the ConfigMap's symlinks for import.meta.url, not argv.
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) await main();
