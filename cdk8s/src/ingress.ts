@@ -29,21 +29,24 @@ export class Ingress extends Construct {
     super(scope, id);
     const backend = (name: string) => ({ service: { name, port: { number: HTTP_PORT } } });
     const host = k.v<string>('ingress.host');
-    const rule = (paths: Json[]) => [{ host, http: { paths } }];
-    const rules = [
-      {
-        host,
-        http: {
-          // /v1/users/me/stars and /v1/users/me/blocks belong to the message service: longest prefix wins.
-          paths: [
-            ...AUTH_PATHS.map((path) => ({ path, pathType: 'Prefix', backend: backend(props.authService) })),
-            { path: '/v1/users/me/stars', pathType: 'Prefix', backend: backend(props.apiService) },
-            { path: '/v1/users/me/blocks', pathType: 'Prefix', backend: backend(props.apiService) },
-            { path: '/', pathType: 'Prefix', backend: backend(props.apiService) },
-          ],
-        },
-      },
-    ];
+    const prefix = (path: string, service: string) => ({
+      path,
+      pathType: 'Prefix',
+      backend: backend(service),
+    });
+    const rules = (paths: Json[]) => [{ host, http: { paths } }];
+    const api = props.apiService;
+    const main = {
+      name: k.fullname,
+      annotations: k.block('ingress.annotations'),
+      // /v1/users/me/stars and /v1/users/me/blocks belong to the message service: longest prefix wins.
+      rules: rules([
+        ...AUTH_PATHS.map((path) => prefix(path, props.authService)),
+        prefix('/v1/users/me/stars', api),
+        prefix('/v1/users/me/blocks', api),
+        prefix('/', api),
+      ]),
+    };
     const bodySize = 'nginx.ingress.kubernetes.io/proxy-body-size';
     const media = {
       name: k.name('media'),
@@ -52,11 +55,8 @@ export class Ingress extends Construct {
         `(merge (dict "${bodySize}" $.Values.message.media.proxyBodySize) (deepCopy $.Values.ingress.annotations))`,
         'block',
       ),
-      rules: rule(
-        MEDIA_PATHS.map((path) => ({ path, pathType: 'Prefix', backend: backend(props.mediaService) })),
-      ),
+      rules: rules(MEDIA_PATHS.map((path) => prefix(path, props.mediaService))),
     };
-    const main = { name: k.fullname, annotations: k.block('ingress.annotations'), rules };
     k.when('ingress.enabled', () => {
       for (const tls of [true, false]) {
         k.under(

@@ -14,6 +14,7 @@ import { Operator } from './operator.ts';
 import { HTTP_PORT, MANAGEMENT_PORT, ParleyApp, type Backends } from './parley-app.ts';
 import { RedisCluster, REDIS_BUS_PORT, REDIS_PORT } from './redis-cluster.ts';
 import { Secrets } from './secrets.ts';
+import { valueAt } from './values/spec.ts';
 
 export type ParleyChartProps = KnobsProps;
 
@@ -184,16 +185,11 @@ function allows(k: Knobs): Allow[] {
   };
   const whenTracing = { helm: '$.Values.tracing.endpoint', holds: k.values.tracing.endpoint !== '' };
   const apps = ['auth', 'message-api', 'message-worker', 'message-media', 'message-notifier'];
-  const media = k.values.message.media;
-  const whenS3 = { helm: '$.Values.message.media.s3.bucket', holds: media.s3.bucket !== '' };
-  const whenSmtp = {
-    helm: '$.Values.message.notifier.smtp.host',
-    holds: k.values.message.notifier.smtp.host !== '',
-  };
-  const whenDlqJob = {
-    helm: '$.Values.message.dlqReplay.enabled',
-    holds: k.values.message.dlqReplay.enabled,
-  };
+  // Present while the value at `path` is set (a non-empty string, true).
+  const whenSet = (path: string) => ({ helm: `$.Values.${path}`, holds: Boolean(valueAt(k.values, path)) });
+  const whenS3 = whenSet('message.media.s3.bucket');
+  const whenSmtp = whenSet('message.notifier.smtp.host');
+  const whenDlqJob = whenSet('message.dlqReplay.enabled');
   const zkPorts: PolicyPort[] = [{ port: ZOOKEEPER_CLIENT_PORTS[0], endPort: ZOOKEEPER_CLIENT_PORTS[2] }];
   return [
     { from: ingressController, to: c('auth'), ports: http },
