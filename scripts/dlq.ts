@@ -6,7 +6,7 @@
  * Configured like the message service: KAFKA_BROKERS (absent: the embedded log in DATA_DIR, with
  * Parley stopped, as only one process may use that file), TOPIC_CHAT_MESSAGES, TOPIC_CHAT_DLQ and
  * WORKER_GROUP_ID (progress is the committed offsets of the group `<WORKER_GROUP_ID>.dlq`). The
- * chart runs this file as a Job (`message.dlqJob`). A replay is idempotent (see DeadLetters).
+ * chart runs this file as a Job (`message.dlqReplay`). A replay is idempotent (see DeadLetters).
  * Exit 0 when done, 1 on a failure, 2 on a usage error.
  */
 import { join } from 'node:path';

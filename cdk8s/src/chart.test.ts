@@ -177,6 +177,8 @@ for (const [name, values] of Object.entries(valueSets)) {
         values.auth.jwt.existingSecret,
         values.redis.auth.existingSecret,
         values.mongodb.auth.existingSecret,
+        values.message.notifier.keys.existingSecret,
+        values.message.media.s3.existingSecret,
       ].filter(Boolean);
       const configMaps = new Set(docs.filter((d) => d.kind === 'ConfigMap').map((d) => d.metadata.name));
       for (const { id, spec } of workloads) {
@@ -193,7 +195,7 @@ for (const [name, values] of Object.entries(valueSets)) {
             expect(configMaps, `${id} envFrom`).to.include(from.configMapRef.name);
         }
         for (const v of spec.volumes ?? []) {
-          if (v.secret && !supplied.includes(v.secret.secretName)) {
+          if (v.secret && !v.secret.optional && !supplied.includes(v.secret.secretName)) {
             for (const item of v.secret.items)
               expect(generated.get(v.secret.secretName), `${id} volume ${v.name}`).to.include(item.key);
           }
@@ -237,7 +239,7 @@ describe('cdk8s app details', () => {
     expect(docs.some((d) => d.kind === 'ClusterRole' || d.kind === 'ClusterRoleBinding')).to.equal(false);
   });
 
-  it('creates the four topics with the seed production sizes and the worker autoscaler', () => {
+  it('creates the five topics with the seed production sizes and the worker autoscaler', () => {
     const topics = docs
       .filter((d) => d.kind === 'Topic')
       .map((d) => [d.spec.topicName, d.spec.partitions, d.spec.replicationFactor]);
@@ -245,6 +247,7 @@ describe('cdk8s app details', () => {
       ['chat.messages', 128, 3],
       ['chat.events', 128, 3],
       ['chat.messages.dlq', 3, 3],
+      ['chat.events.notify.dlq', 3, 3],
       ['user.events', 3, 3],
     ]);
     const autoscaler = find('ConsumerAutoscaler', 'parley-message-worker');
@@ -358,6 +361,16 @@ describe('cdk8s invariants', () => {
       'an even MongoDB replica set',
       { mongodb: { replicaCount: 2 } },
       "'mongodb.replicaCount' (2) must be odd so that a majority can elect a primary",
+    ],
+    [
+      'several media replicas on the disk store',
+      { message: { media: { replicaCount: 2 } } },
+      "'message.media.replicaCount' (2) must be 1 without 'message.media.s3.bucket'",
+    ],
+    [
+      'an S3 bucket without credentials',
+      { message: { media: { s3: { bucket: 'b' } } } },
+      "'message.media.s3.bucket' (b) needs the credentials in 'message.media.s3.existingSecret'",
     ],
   ];
   for (const [what, overlay, message] of cases) {

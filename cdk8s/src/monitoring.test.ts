@@ -80,3 +80,47 @@ describe('metrics.runbookBaseUrl', () => {
     });
   }
 });
+
+describe('alert job selectors', () => {
+  const docs = withMetrics({ serviceMonitor: true });
+  // A ServiceMonitor's targets get job=<Service name>; the plain prometheus.yml names jobs by component.
+  const monitored = docs.filter((d) => d.kind === 'ServiceMonitor').map((d) => d.metadata.name as string);
+  const config = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'parley-prometheus-config')!;
+  const plainJobs = [...(config.data['prometheus.yml'] as string).matchAll(/job_name: (\S+)/g)].map(
+    (m) => m[1]!,
+  );
+  const selectors = alertRules().groups.flatMap((g) =>
+    (g.rules as Json[]).flatMap((r) =>
+      [...(r.expr as string).matchAll(/job=~"([^"]+)"/g)].map(
+        (m) => [r.alert as string, new RegExp(`^${m[1]}$`)] as const,
+      ),
+    ),
+  );
+
+  it('select jobs the chart really scrapes, with and without the Prometheus Operator', () => {
+    expect(selectors.map(([alert]) => alert)).to.include.members([
+      'ParleyServiceDown',
+      'ParleyNotifierLagging',
+      'ParleyMediaCleanupFailing',
+    ]);
+    for (const [alert, re] of selectors) {
+      expect(
+        monitored.some((j) => re.test(j)),
+        `${alert} ${re} in ${monitored.join(' ')}`,
+      ).to.equal(true);
+      expect(
+        plainJobs.some((j) => re.test(j)),
+        `${alert} ${re} in ${plainJobs.join(' ')}`,
+      ).to.equal(true);
+    }
+  });
+
+  it('watch every Parley process for ParleyServiceDown', () => {
+    const down = selectors.find(([alert]) => alert === 'ParleyServiceDown')![1];
+    const apps = ['auth', 'message-api', 'message-worker', 'message-media', 'message-notifier', 'operator'];
+    for (const app of apps) {
+      expect(down.test(`parley-${app}`), app).to.equal(true);
+      expect(down.test(app), app).to.equal(true);
+    }
+  });
+});

@@ -20,6 +20,8 @@ const APPS = {
   auth: ['management', MANAGEMENT_PORT],
   'message-api': ['management', MANAGEMENT_PORT],
   'message-worker': ['management', MANAGEMENT_PORT],
+  'message-media': ['management', MANAGEMENT_PORT],
+  'message-notifier': ['management', MANAGEMENT_PORT],
   operator: ['management', MANAGEMENT_PORT],
 } as const;
 

@@ -21,7 +21,9 @@ export type Peer =
       readonly label: string;
     }
   | { readonly dns: true }
-  | { readonly apiServer: true };
+  | { readonly apiServer: true }
+  /** Servers outside the cluster (S3, SMTP, push services), named for the policy: any address. */
+  | { readonly external: string };
 
 export interface Allow {
   readonly from: Peer;
@@ -70,7 +72,15 @@ export class NetworkPolicies extends Construct {
       return { ipBlock: { cidr: '0.0.0.0/0' } };
     };
     const label = (p: Peer): string =>
-      'component' in p ? p.component : 'namespaces' in p ? p.label : 'dns' in p ? 'dns' : 'apiserver';
+      'component' in p
+        ? p.component
+        : 'namespaces' in p
+          ? p.label
+          : 'dns' in p
+            ? 'dns'
+            : 'external' in p
+              ? p.external
+              : 'apiserver';
 
     k.when('networkPolicy.enabled', () => {
       policy('default-deny', { matchLabels: release }, { policyTypes: ['Ingress', 'Egress'] });

@@ -76,6 +76,7 @@ export class Operator extends Construct {
       ['chat-messages', 'chat.messages', k.v('topics.chatPartitions')],
       ['chat-events', 'chat.events', k.v('topics.chatPartitions')],
       ['chat-messages-dlq', 'chat.messages.dlq', k.v('topics.dlqPartitions')],
+      ['chat-events-notify-dlq', 'chat.events.notify.dlq', k.v('topics.dlqPartitions')],
       ['user-events', 'user.events', k.v('topics.userEventsPartitions')],
     ];
     for (const [suffix, topicName, partitions] of topics) {

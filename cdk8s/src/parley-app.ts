@@ -40,11 +40,18 @@ export interface ParleyAppProps {
   readonly backends: Backends;
   /** Needs the Kubernetes API (the operator). @default false */
   readonly apiAccess?: boolean;
-  /** Secret keys mounted as read-only files: volume name → Secret, key and mount directory. @default {} */
+  /**
+   * Secret keys mounted as read-only files: volume name → Secret, key and mount directory, and
+   * whether the Secret may be absent (an empty directory then). @default {}
+   */
   readonly secretFiles?: Record<
     string,
-    { readonly secret: string; readonly key: string; readonly dir: string }
+    { readonly secret: string; readonly key: string; readonly dir: string; readonly optional?: boolean }
   >;
+  /** Volumes besides /tmp and the secret files, each with its mount. @default [] */
+  readonly volumes?: readonly { readonly volume: Json; readonly mount: Json }[];
+  /** Stop the old pod before starting the new one (a ReadWriteOnce volume). @default false */
+  readonly recreate?: boolean;
   /** Gets the Redis and MongoDB settings and credentials (not the operator). @default true */
   readonly stores?: boolean;
   /** PDB maxUnavailable (0 = none). @default 1 */
@@ -126,6 +133,7 @@ export class ParleyApp extends Construct {
       podAnnotations: { 'checksum/config': checksumOfValue(k, config.plain, config.helm) },
       placementPath: hasPlacement(k, valuesPath) ? valuesPath : undefined,
       terminationGracePeriodSeconds: SHUTDOWN_SECONDS + PRESTOP_SECONDS + 5,
+      recreate: props.recreate ?? false,
       containers: [
         {
           name: component,
@@ -146,6 +154,7 @@ export class ParleyApp extends Construct {
           volumeMounts: [
             tmpMount(),
             ...Object.entries(files).map(([name, f]) => ({ name, mountPath: f.dir, readOnly: true })),
+            ...(props.volumes ?? []).map((v) => v.mount),
           ],
         },
       ],
@@ -153,8 +162,14 @@ export class ParleyApp extends Construct {
         tmpVolume(),
         ...Object.entries(files).map(([name, f]) => ({
           name,
-          secret: { secretName: f.secret, items: [{ key: f.key, path: f.key }], defaultMode: 0o440 },
+          secret: {
+            secretName: f.secret,
+            items: [{ key: f.key, path: f.key }],
+            defaultMode: 0o440,
+            ...(f.optional ? { optional: true } : {}),
+          },
         })),
+        ...(props.volumes ?? []).map((v) => v.volume),
       ],
       ports: [
         ...(api ? [{ name: 'http', port: HTTP_PORT }] : []),

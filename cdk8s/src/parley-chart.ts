@@ -1,17 +1,20 @@
 import { Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
+import { DlqReplayJob } from './dlq-job.ts';
 import { HelmTest } from './helm-test.ts';
 import { Ingress } from './ingress.ts';
 import { Kafka, CONTROLLER_PORT, KAFKA_PORT, ZOOKEEPER_CLIENT_PORTS } from './kafka.ts';
 import { KafkaUi } from './kafka-ui.ts';
 import { Knobs, type KnobsProps } from './knobs.ts';
 import { Monitoring, EXPORTER_PORTS } from './monitoring.ts';
+import { MessageMedia, MessageNotifier, notifyKeyEnv } from './message-roles.ts';
 import { MongoDb, MONGODB_PORT } from './mongodb.ts';
 import { NetworkPolicies, type Allow, type PolicyPort } from './network-policies.ts';
 import { Operator } from './operator.ts';
 import { HTTP_PORT, MANAGEMENT_PORT, ParleyApp, type Backends } from './parley-app.ts';
 import { RedisCluster, REDIS_BUS_PORT, REDIS_PORT } from './redis-cluster.ts';
 import { Secrets } from './secrets.ts';
+import { valueAt } from './values/spec.ts';
 
 export type ParleyChartProps = KnobsProps;
 
@@ -75,7 +78,7 @@ export class ParleyChart extends Chart {
         'ternary $.Values.message.api.autoscaling.minReplicas $.Values.message.api.replicaCount $.Values.message.api.autoscaling.enabled | int64',
         'int',
       ),
-      env: [{ name: 'ROLE', value: 'api' }, ...chatTopics],
+      env: [{ name: 'ROLE', value: 'api' }, ...chatTopics, ...notifyKeyEnv(secrets)],
     });
     this.hpa(k, api.workload.name);
     const worker = new ParleyApp(this, 'message-worker', k, {
@@ -85,8 +88,16 @@ export class ParleyChart extends Chart {
       backends,
       env: [{ name: 'ROLE', value: 'worker' }, ...chatTopics],
     });
+    const roles = { backends, secrets, shared: chatTopics };
+    const media = new MessageMedia(this, 'message-media', k, roles);
+    new MessageNotifier(this, 'message-notifier', k, roles);
+    new DlqReplayJob(this, 'dlq-replay', k, { kafka: kafka.bootstrap });
     new Operator(this, 'operator', k, { backends, workerDeployment: worker.workload.name });
-    new Ingress(this, 'ingress', k, { authService: auth.workload.name, apiService: api.workload.name });
+    new Ingress(this, 'ingress', k, {
+      authService: auth.workload.name,
+      apiService: api.workload.name,
+      mediaService: media.serviceName,
+    });
     new Monitoring(this, 'monitoring', k, {
       kafka: kafka.bootstrap,
       redisSecret: secrets.redis,
@@ -173,12 +184,35 @@ function allows(k: Knobs): Allow[] {
     label: 'otel-collector',
   };
   const whenTracing = { helm: '$.Values.tracing.endpoint', holds: k.values.tracing.endpoint !== '' };
-  const apps = ['auth', 'message-api', 'message-worker'];
+  const apps = ['auth', 'message-api', 'message-worker', 'message-media', 'message-notifier'];
+  // Present while the value at `path` is set (a non-empty string, true).
+  const whenSet = (path: string) => ({ helm: `$.Values.${path}`, holds: Boolean(valueAt(k.values, path)) });
+  const whenS3 = whenSet('message.media.s3.bucket');
+  const whenSmtp = whenSet('message.notifier.smtp.host');
+  const whenDlqJob = whenSet('message.dlqReplay.enabled');
   const zkPorts: PolicyPort[] = [{ port: ZOOKEEPER_CLIENT_PORTS[0], endPort: ZOOKEEPER_CLIENT_PORTS[2] }];
   return [
     { from: ingressController, to: c('auth'), ports: http },
     { from: ingressController, to: c('message-api'), ports: http },
+    { from: ingressController, to: c('message-media'), ports: http },
     { from: c('message-api'), to: c('auth'), ports: http },
+    // The media role verifies tokens through the auth service's JWKS, as the api does.
+    { from: c('message-media'), to: c('auth'), ports: http },
+    {
+      from: c('message-media'),
+      to: { external: 's3' },
+      ports: tcp(k.v('message.media.s3.port')),
+      when: whenS3,
+    },
+    {
+      from: c('message-notifier'),
+      to: { external: 'smtp' },
+      ports: tcp(k.v('message.notifier.smtp.port')),
+      when: whenSmtp,
+    },
+    // Web Push endpoints (any push service a browser names) and FCM are HTTPS on the internet.
+    { from: c('message-notifier'), to: { external: 'push-services' }, ports: tcp(443) },
+    { from: c('dlq-replay'), to: c('kafka'), ports: tcp(KAFKA_PORT), when: whenDlqJob },
     { from: c('test'), to: c('auth'), ports: http },
     { from: c('test'), to: c('message-api'), ports: http },
     ...[...apps, 'operator'].map((app) => ({ from: c(app), to: c('kafka'), ports: tcp(KAFKA_PORT) })),

@@ -98,6 +98,9 @@ describe('the chart’s RBAC against a real API server', function () {
       'auth',
       'message-api',
       'message-worker',
+      'message-media',
+      'message-notifier',
+      'dlq-replay',
       'kafka',
       'redis',
       'mongodb',
@@ -115,7 +118,7 @@ describe('the chart’s RBAC against a real API server', function () {
           apiGroups: [''],
           resources: ['secrets'],
           verbs: ['get'],
-          resourceNames: [`${base}-jwt`, `${base}-redis`, `${base}-mongodb`],
+          resourceNames: [`${base}-jwt`, `${base}-redis`, `${base}-notify`, `${base}-mongodb`],
         },
       ]),
     };

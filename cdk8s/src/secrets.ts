@@ -11,6 +11,15 @@ export const NODE_UID = 1000;
 const GENERATED = {
   jwt: { path: 'auth.jwt.existingSecret', keys: { 'signing-keys': 'jwks' } },
   redis: { path: 'redis.auth.existingSecret', keys: { 'redis-password': 'password' } },
+  // One Secret for the api (public key, unsubscribe links) and the notifier (signing pushes).
+  notify: {
+    path: 'message.notifier.keys.existingSecret',
+    keys: {
+      'vapid-public-key': 'vapid-public',
+      'vapid-private-key': 'vapid-private',
+      'unsubscribe-secret': 'hmac',
+    },
+  },
   mongodb: {
     path: 'mongodb.auth.existingSecret',
     keys: {
@@ -35,6 +44,12 @@ export class Secrets extends Construct {
   readonly github: string;
   /** Optional: the one-time admin bootstrap secret (#15). */
   readonly adminBootstrap: string;
+  /** Web Push VAPID pair and unsubscribe-link key (generated when not supplied). */
+  readonly notify: string;
+  /** User-supplied only: S3 credentials (with a bucket), SMTP AUTH, the FCM service account. */
+  readonly s3: string;
+  readonly smtp: string;
+  readonly fcm: string;
 
   constructor(scope: Construct, id: string, k: Knobs) {
     super(scope, id);
@@ -44,6 +59,10 @@ export class Secrets extends Construct {
     this.twilio = k.secretName('auth.twilio.existingSecret', 'twilio');
     this.github = k.secretName('auth.github.existingSecret', 'github');
     this.adminBootstrap = k.secretName('auth.adminBootstrap.existingSecret', 'admin-bootstrap');
+    this.notify = k.secretName(GENERATED.notify.path, 'notify');
+    this.s3 = k.secretName('message.media.s3.existingSecret', 's3');
+    this.smtp = k.secretName('message.notifier.smtp.existingSecret', 'smtp');
+    this.fcm = k.secretName('message.notifier.fcm.existingSecret', 'fcm');
 
     const entries = Object.entries(GENERATED).map(([suffix, { path, keys }]) => {
       const supplied = Boolean(

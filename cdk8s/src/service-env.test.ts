@@ -19,7 +19,7 @@ for (const [name, overlay] of Object.entries({ defaults: {}, ...PROFILES, ...CI_
       const config = loadConfig(authSettings, environment(docs, `${fullname}-auth`));
       expect(JSON.stringify(config)).to.include('/etc/parley/jwt/signing-keys');
     });
-    for (const role of ['api', 'worker']) {
+    for (const role of ['api', 'worker', 'media', 'notifier']) {
       it(`is accepted by the message ${role}`, () => {
         const env = environment(docs, `${fullname}-message-${role}`);
         expect(env.ROLE).to.equal(role);

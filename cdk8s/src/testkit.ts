@@ -12,6 +12,9 @@ export function synthDocs(values: ParleyValues): Json[] {
     .filter(Boolean);
 }
 
+/** A Secret key's value in tests: long enough for the services' minimum lengths (32). */
+const secretStandIn = (key: string) => `secret${key.replace(/-/g, '')}`.padEnd(40, 'x');
+
 /** The environment a container would see: values, Secret/field placeholders, $(VAR) expanded, envFrom ConfigMaps. */
 export function environment(docs: Json[], deployment: string): Record<string, string> {
   const d = docs.find((x) => x.kind === 'Deployment' && x.metadata.name === deployment)!;
@@ -26,8 +29,7 @@ export function environment(docs: Json[], deployment: string): Record<string, st
   for (const e of c.env) {
     if (e.valueFrom?.secretKeyRef?.optional) continue; // absent Secret: the feature stays off
     const raw =
-      e.value ??
-      (e.valueFrom?.secretKeyRef ? `secret${e.valueFrom.secretKeyRef.key.replace(/-/g, '')}` : 'pod-0');
+      e.value ?? (e.valueFrom?.secretKeyRef ? secretStandIn(e.valueFrom.secretKeyRef.key) : 'pod-0');
     env[e.name] = raw.replace(/\$\(([A-Z_]+)\)/g, (_: string, name: string) => env[name] ?? '');
   }
   return env;

@@ -13,6 +13,8 @@ const settingsOf: Record<string, Spec> = {
   auth: authSettings,
   'message-api': messageSettings,
   'message-worker': messageSettings,
+  'message-media': messageSettings,
+  'message-notifier': messageSettings,
   operator: operatorSettings,
 };
 const traced = Object.keys(settingsOf);

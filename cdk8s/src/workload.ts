@@ -40,6 +40,8 @@ export interface WorkloadProps {
   readonly maxUnavailable?: number;
   /** @default 30 */
   readonly terminationGracePeriodSeconds?: number;
+  /** Deployment: stop the old pod before starting the new one (a ReadWriteOnce volume). @default false */
+  readonly recreate?: boolean;
   /** Mount the ServiceAccount token (only pods that call the API server). @default false */
   readonly apiAccess?: boolean;
 }
@@ -118,7 +120,9 @@ export class Workload extends Construct {
             replicas: props.replicas,
             revisionHistoryLimit: 5,
             selector: { matchLabels: selector },
-            strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+            strategy: props.recreate
+              ? { type: 'Recreate' }
+              : { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
             template,
           }
         : {

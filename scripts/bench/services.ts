@@ -68,7 +68,10 @@ export interface Proc {
 }
 
 /** One message-service process of `role`, ready (its /readyz answers 200). */
-export async function startMessage(role: 'api' | 'worker', env: Record<string, string>): Promise<Proc> {
+export async function startMessage(
+  role: 'api' | 'worker' | 'media' | 'notifier',
+  env: Record<string, string>,
+): Promise<Proc> {
   const [port, managementPort] = [await freePort(), await freePort()];
   // BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the processes.
   const extraArgs = process.env.BENCH_SERVER_NODE_ARGS ? process.env.BENCH_SERVER_NODE_ARGS.split(' ') : [];

@@ -6,7 +6,7 @@
 import { block, bool, defaultsOf, group, int, str, type Infer } from './spec.ts';
 
 /** The chart's version and the Parley release its images are built from. */
-export const CHART_VERSION = '0.10.0';
+export const CHART_VERSION = '0.11.2';
 export const APP_VERSION = '0.1.0';
 
 /**
@@ -15,6 +15,7 @@ export const APP_VERSION = '0.1.0';
  */
 export const RUNBOOK_BASE_URL = 'https://github.com/parley-chat/parley/blob/main/monitoring/RUNBOOKS.md';
 
+const MiB = 1024 * 1024;
 const stringMap = { type: 'object', additionalProperties: { type: 'string' } };
 const anyObject = { type: 'object' };
 const anyList = { type: 'array' };
@@ -144,6 +145,107 @@ export const parleyValuesSpec = group('', {
         }),
       }),
     }),
+    media: group('Message media role: attachments (/v1/media), on S3-compatible storage or a volume', {
+      replicaCount: int(
+        1,
+        'Media replicas; more than 1 needs object storage (s3.bucket), the disk store is one volume',
+        { min: 1 },
+      ),
+      resources: resources('Message media', '100m', '256Mi', '1Gi'),
+      ...placement('message media'),
+      config: appConfig('media role', { LOG_LEVEL: 'info' }),
+      maxUploadBytes: int(MiB * 25, 'Largest file in one request (MEDIA_MAX_UPLOAD_BYTES)', {
+        min: 1024,
+      }),
+      maxFileBytes: int(MiB * 2048, 'Largest file through the multipart upload (MEDIA_MAX_FILE_BYTES)', {
+        min: 1024,
+      }),
+      allowedTypes: str(
+        'image/*,video/mp4,video/webm,video/quicktime,audio/mpeg,audio/ogg,audio/mp4,application/pdf,application/zip',
+        'Sniffed types a cleartext upload may have, comma-separated, image/* wildcards (MEDIA_ALLOWED_TYPES)',
+        { pattern: '^[A-Za-z0-9.+*/-]+(,[A-Za-z0-9.+*/-]+)*$' },
+      ),
+      quotaBytes: int(MiB * 1024, 'Attachment storage per user, variants included (MEDIA_QUOTA_BYTES)', {
+        min: 0,
+      }),
+      proxyBodySize: str(
+        '32m',
+        'ingress-nginx proxy-body-size of the /v1/media routes: at least maxUploadBytes and one multipart part (8 MiB)',
+        { pattern: '^[0-9]+[kKmMgG]?$' },
+      ),
+      s3: group('S3-compatible object store (AWS S3, MinIO, Ceph RGW, SeaweedFS)', {
+        bucket: str(
+          '',
+          'Bucket of attachments; "" = files on a PersistentVolumeClaim (persistence.*), one replica only',
+        ),
+        endpoint: str('', 'Endpoint URL of a self-hosted S3 (e.g. http://minio.storage:9000); "" = AWS S3', {
+          pattern: '^(https?://[^\\s/?#]+/?)?$',
+        }),
+        region: str('us-east-1', 'S3 region'),
+        forcePathStyle: bool(
+          true,
+          'Path-style URLs (self-hosted S3 needs them); false for AWS virtual-host style',
+        ),
+        port: int(443, 'Port of the S3 endpoint the media egress NetworkPolicy allows', {
+          min: 1,
+          max: 65535,
+        }),
+        existingSecret: existingSecret(
+          'the S3 credentials (required with a bucket)',
+          'access-key-id, secret-access-key',
+        ),
+      }),
+      persistence: persistence('media disk store (when s3.bucket is "")', '10Gi'),
+    }),
+    notifier: group('Message notifier role: email, Web Push and FCM for offline members', {
+      replicaCount: int(1, 'Notifier replicas (one consumer group over chat.events)', { min: 1 }),
+      resources: resources('Message notifier', '100m', '192Mi', '512Mi'),
+      ...placement('message notifier'),
+      config: appConfig('notifier', { LOG_LEVEL: 'info' }),
+      publicUrl: str(
+        '',
+        'Public base URL for links in mail (NOTIFY_PUBLIC_URL); "" = http(s)://<ingress.host>',
+        { pattern: '^(https?://\\S+)?$' },
+      ),
+      vapidSubject: str('mailto:admin@parley.local', 'VAPID contact, mailto: or https: (VAPID_SUBJECT)', {
+        pattern: '^(mailto:|https://)\\S+$',
+      }),
+      keys: group(
+        'VAPID key pair and unsubscribe-link key (generated in the cluster when no Secret is given)',
+        {
+          existingSecret: existingSecret(
+            'the Web Push VAPID pair and the unsubscribe HMAC key (read by the api and the notifier)',
+            'vapid-public-key, vapid-private-key (base64url P-256), unsubscribe-secret (32+ characters)',
+          ),
+        },
+      ),
+      smtp: group('SMTP for notification mail (host "" = no mail)', {
+        host: str('', 'SMTP server host name; "" = no notification mail'),
+        port: int(587, 'SMTP port (587 submission with STARTTLS, 465 with tls)', { min: 1, max: 65535 }),
+        tls: bool(false, 'Implicit TLS (smtps://); false = smtp:// with STARTTLS when the server offers it'),
+        from: str('Parley <notifications@parley.local>', 'From address of notification mail (SMTP_FROM)'),
+        existingSecret: existingSecret('SMTP credentials, URL-encoded; "" = no AUTH', 'username, password'),
+      }),
+      fcm: group('FCM HTTP v1 mobile push (off when no Secret is given)', {
+        existingSecret: existingSecret(
+          'a Google service-account JSON key, mounted read-only as FCM_CREDENTIALS_FILE',
+          'credentials.json',
+        ),
+      }),
+    }),
+    dlqReplay: group(
+      'Opt-in Job running `npm run dlq -- <action>` on chat.messages.dlq once per install/upgrade while enabled',
+      {
+        enabled: bool(false, 'Run the dead-letter Job (enable for one upgrade after a fix, then disable)'),
+        action: str(
+          'list',
+          'list (print pending records), replay (send them back to chat.messages) or drop',
+          {
+            enum: ['list', 'replay', 'drop'],
+          },
+        ),
+      },
+    ),
   }),
   operator: group('Parley operator (Topic and ConsumerAutoscaler resources)', {
     replicaCount: int(1, 'Operator replicas (one leads through a Lease)', { min: 1 }),
@@ -153,7 +255,7 @@ export const parleyValuesSpec = group('', {
   }),
   topics: group('Kafka topics, as Topic resources the operator reconciles', {
     chatPartitions: int(128, 'Partitions of chat.messages and chat.events', { min: 1 }),
-    dlqPartitions: int(3, 'Partitions of chat.messages.dlq', { min: 1 }),
+    dlqPartitions: int(3, 'Partitions of chat.messages.dlq and chat.events.notify.dlq', { min: 1 }),
     userEventsPartitions: int(3, 'Partitions of user.events', { min: 1 }),
     retentionMs: int(604800000, 'retention.ms of the chat and user topics', { min: -1 }),
   }),
@@ -280,7 +382,7 @@ export const parleyValuesSpec = group('', {
     redisExporterImage: image('oliver006/redis_exporter', 'v1.62.0', 'Redis exporter'),
     mongodbExporterImage: image('percona/mongodb_exporter', '0.40.0', 'MongoDB exporter'),
   }),
-  tracing: group('OpenTelemetry tracing of the auth service and the message api and worker', {
+  tracing: group('OpenTelemetry tracing of the auth service and every message role', {
     endpoint: str(
       '',
       'OTLP/HTTP traces URL (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), e.g. http://otel-collector.observability:4318/v1/traces; "" = tracing off',

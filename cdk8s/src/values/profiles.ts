@@ -93,6 +93,13 @@ export const PROFILES: Record<string, unknown> = {
         resources: small('500m', '512Mi', '1Gi'),
         autoscaler: { minReplicas: 3, maxReplicas: 64 },
       },
+      // Production attachments live in object storage (create the bucket and this Secret first).
+      media: {
+        replicaCount: 2,
+        resources: small('250m', '512Mi', '2Gi'),
+        s3: { bucket: 'parley-media', existingSecret: 'parley-s3' },
+      },
+      notifier: { replicaCount: 2 },
     },
     operator: { replicaCount: 2 },
     ingress: { tls: { enabled: true } },
@@ -119,6 +126,22 @@ export const CI_VALUES: Record<string, unknown> = {
       twilio: { existingSecret: 'my-twilio' },
       github: { existingSecret: 'my-github' },
     },
+    message: {
+      media: {
+        replicaCount: 3,
+        s3: {
+          bucket: 'chat-media',
+          endpoint: 'http://minio.storage:9000',
+          port: 9000,
+          existingSecret: 'my-s3',
+        },
+      },
+      notifier: {
+        keys: { existingSecret: 'my-notify-keys' },
+        smtp: { host: 'smtp.example.com', existingSecret: 'my-smtp' },
+        fcm: { existingSecret: 'my-fcm' },
+      },
+    },
     redis: { auth: { existingSecret: 'my-redis' } },
     mongodb: { auth: { existingSecret: 'my-mongodb' } },
   },
@@ -128,6 +151,12 @@ export const CI_VALUES: Record<string, unknown> = {
     message: {
       api: { autoscaling: { targetConnectionsPerPod: 5000 } },
       worker: { autoscaler: { enabled: false } },
+      media: { persistence: { storageClass: 'fast' } },
+      notifier: {
+        publicUrl: 'https://chat.example.com',
+        smtp: { host: 'smtp.example.com', port: 465, tls: true },
+      },
+      dlqReplay: { enabled: true, action: 'replay' },
     },
     ingress: { tls: { enabled: true, secretName: 'chat-tls' } },
     kafka: {

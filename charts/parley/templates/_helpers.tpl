@@ -76,6 +76,13 @@
 {{- if gt (int $w.minReplicas) (int $w.maxReplicas) -}}
 {{- $errors = append $errors "message.worker.autoscaler.minReplicas exceeds maxReplicas: set message.worker.autoscaler.minReplicas and message.worker.autoscaler.maxReplicas" -}}
 {{- end -}}
+{{- $m := .Values.message.media -}}
+{{- if and (not $m.s3.bucket) (gt (int $m.replicaCount) 1) -}}
+{{- $errors = append $errors (printf "message.media.replicaCount (%d) needs object storage, the disk store is one volume: set message.media.s3.bucket or message.media.replicaCount=1" (int $m.replicaCount)) -}}
+{{- end -}}
+{{- if and $m.s3.bucket (not $m.s3.existingSecret) -}}
+{{- $errors = append $errors "message.media.s3.bucket needs credentials: set message.media.s3.existingSecret (keys access-key-id, secret-access-key)" -}}
+{{- end -}}
 {{- if and .Values.ingress.tls.enabled (not .Values.ingress.tls.secretName) -}}
 {{- $errors = append $errors "ingress.tls.enabled needs a Secret: set ingress.tls.secretName" -}}
 {{- end -}}

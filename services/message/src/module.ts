@@ -1,4 +1,4 @@
-import { AccessTokenVerifier, problems, type Dependencies, type ServiceModule } from '@parley/common';
+import { problems, type Dependencies, type ServiceModule } from '@parley/common';
 import { createChat, type Chat } from './api/chat.ts';
 import { SEND_CHECKS_CHANNEL } from './api/sendchecks.ts';
 import { RelayMetrics, startRelay } from './fanout/relay.ts';
@@ -12,6 +12,7 @@ import { messageErrors } from './domain/errors.ts';
 import { notificationApi } from './notifications.ts';
 import { messageRoutes } from './api/routes.ts';
 import { MessageStore } from './domain/store.ts';
+import { useAuthServiceJwks } from './tokens/jwks.ts';
 import { AttachmentStore } from './media/attachments.ts';
 import { mediaErrors } from './media/errors.ts';
 import { sweepExpired } from './worker/expiry.ts';
@@ -47,20 +48,7 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
       // Sends name attachments, so their codes are the api's too.
       ctx.api.addCatalogue(mediaErrors);
       // In embedded mode the auth module already verifies locally; alone, verify through the JWKS.
-      if (!ctx.hasAuthenticator()) {
-        if (!cfg.jwt.jwksUrl)
-          throw new Error('in jwt.jwksUrl (AUTH_JWKS_URL): is required when the auth service runs elsewhere');
-        let verifier: AccessTokenVerifier | undefined;
-        ctx.setAuthenticator(async (token) => {
-          verifier ??= new AccessTokenVerifier({
-            issuer: cfg.jwt.issuer,
-            audience: cfg.jwt.audience,
-            keys: { jwksUrl: cfg.jwt.jwksUrl! },
-            cache: ctx.deps().cachePubSub,
-          });
-          return verifier.verify(token);
-        });
-      }
+      useAuthServiceJwks(ctx);
       const started = () => {
         if (!chat || !gateway) throw problems.UNAVAILABLE('message service is starting');
         return { chat, gateway };

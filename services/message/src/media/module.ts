@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { problems, type Infer, type ServiceModule } from '@parley/common';
 import type { mediaSettings, s3Settings } from './config.ts';
+import { messageErrors } from '../domain/errors.ts';
 import { MessageStore } from '../domain/store.ts';
 import { AttachmentStore } from './attachments.ts';
 import { mediaErrors } from './errors.ts';
@@ -10,9 +11,10 @@ import type { ObjectStore } from './objectstore.ts';
 import { DiskObjectStore } from './objectstore.disk.ts';
 import { S3ObjectStore } from './objectstore.s3.ts';
 import { mediaRoutes } from './routes.ts';
+import { useAuthServiceJwks, type JwksConfig } from '../tokens/jwks.ts';
 
 /** What the media role reads of the message service's settings. */
-export interface MediaConfig {
+export interface MediaConfig extends JwksConfig {
   dataDir: string;
   media: Infer<typeof mediaSettings>;
   s3: Infer<typeof s3Settings>;
@@ -55,6 +57,11 @@ export function mediaModule<C extends MediaConfig>(): ServiceModule<C> {
     name: 'message-media',
     routes(_app, ctx) {
       ctx.api.addCatalogue(mediaErrors);
+      // The routes answer some of the message service's codes too (CONVERSATION_NOT_FOUND): alone in
+      // a pod, without the api module, the process must still know them.
+      ctx.api.addCatalogue(messageErrors);
+      // Alone in its pod (the chart's media Deployment) it verifies tokens as the api does.
+      useAuthServiceJwks(ctx);
       metrics = new MediaMetrics(ctx.metrics.registry);
       const started = () => {
         if (!media) throw problems.UNAVAILABLE('media service is starting');

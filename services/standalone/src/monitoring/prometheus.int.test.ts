@@ -71,6 +71,8 @@ describe('monitoring queries against a live Prometheus (real stack)', function (
   let auth: Running | undefined;
   let api: Proc | undefined;
   let worker: Proc | undefined;
+  let media: Proc | undefined;
+  let notifier: Proc | undefined;
   let fake: FakeApiServer | undefined;
   let promUrl = '';
 
@@ -100,10 +102,18 @@ describe('monitoring queries against a live Prometheus (real stack)', function (
       RATE_LIMIT_REGISTER_PER_15MIN: '100000',
       WS_TYPING_THROTTLE_MS: '1000',
       KAFKA_SESSION_TIMEOUT_MS: '6000',
+      NOTIFY_GROUP_ID: `prom-${tag}.message-notifier`,
+      TOPIC_NOTIFY_DLQ: `prom-${tag}.chat.events.notify.dlq`,
+      MEDIA_GROUP_ID: `prom-${tag}.message-media`,
     });
     dirs.push(env.DATA_DIR!);
     auth = await startAuth(env);
-    [api, worker] = await Promise.all([startMessage('api', env), startMessage('worker', env)]);
+    [api, worker, media, notifier] = await Promise.all([
+      startMessage('api', env),
+      startMessage('worker', env),
+      startMessage('media', env),
+      startMessage('notifier', env),
+    ]);
 
     // The operator, against the fake API server, autoscaling this run's worker group.
     fake = await FakeApiServer.start();
@@ -173,6 +183,8 @@ describe('monitoring queries against a live Prometheus (real stack)', function (
       ['parley-auth', hostOf(auth.managementUrl)],
       ['parley-message-api', hostOf(api.managementUrl)],
       ['parley-message-worker', hostOf(worker.managementUrl)],
+      ['parley-message-media', hostOf(media.managementUrl)],
+      ['parley-message-notifier', hostOf(notifier.managementUrl)],
       ['parley-operator', `127.0.0.1:${operatorPort}`],
       ['redis-exporter', `127.0.0.1:${redisPort}`],
       ['node-exporter', `127.0.0.1:${nodePort}`],
@@ -213,7 +225,7 @@ describe('monitoring queries against a live Prometheus (real stack)', function (
 
   after(async () => {
     await Promise.all(children.map(stopChild));
-    await Promise.all([api?.stop(), worker?.stop()]);
+    await Promise.all([api?.stop(), worker?.stop(), media?.stop(), notifier?.stop()]);
     await auth?.stop();
     await fake?.close();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -223,7 +235,7 @@ describe('monitoring queries against a live Prometheus (real stack)', function (
     const up = await query('up');
     const down = up.filter((r) => r.value[1] !== '1').map((r) => r.metric.job);
     expect(down, 'targets down').to.deep.equal([]);
-    expect(up).to.have.length(6);
+    expect(up).to.have.length(8);
   });
 
   it('every dashboard query and every alert input returns data, or is allowed not to', async () => {
