@@ -46,9 +46,9 @@ export interface RouteDef<B extends z.ZodType, Q extends z.ZodType, P extends z.
   bodyLimit?: number;
   /**
    * A body the handler reads from `req.raw` as a stream (file uploads), documented with this
-   * content type and schema instead of a JSON body; `body` must then be absent.
+   * content type (or each of several) and schema instead of a JSON body; `body` must then be absent.
    */
-  streamBody?: { contentType: string; schema: Record<string, unknown> };
+  streamBody?: { contentType: string | readonly string[]; schema: Record<string, unknown> };
   /**
    * Exempt from the general per-client rate limit (the JWKS: every verifier fetches and caches
    * it, and throttling it would fail sign-ins everywhere). @default false
@@ -316,7 +316,9 @@ export class Api {
           ? {
               requestBody: {
                 required: true,
-                content: { [def.streamBody.contentType]: { schema: def.streamBody.schema } },
+                content: Object.fromEntries(
+                  [def.streamBody.contentType].flat().map((t) => [t, { schema: def.streamBody!.schema }]),
+                ),
               },
             }
           : {}),

@@ -222,6 +222,11 @@ export const messageSettings = {
       default: 'http://localhost:8080',
       doc: 'Public base URL of the API (ingress), for links in mail (unsubscribe).',
     }),
+    unsubscribeTtlDays: field(parse.int(1, 3650), {
+      env: 'NOTIFY_UNSUBSCRIBE_TTL_DAYS',
+      default: '90',
+      doc: 'How long the unsubscribe link in a mail works (each mail carries a fresh one); an older link answers 410 UNSUBSCRIBE_LINK_EXPIRED.',
+    }),
     unsubscribeSecret: optionalField(parse.string().min(32, 'must be at least 32 characters'), {
       env: 'NOTIFY_UNSUBSCRIBE_SECRET',
       secret: true,

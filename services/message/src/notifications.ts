@@ -105,7 +105,7 @@ export function messageNotifierModule<C extends MessageConfig>(
         digestMs: n.digestMin * 60_000,
         links: (userId) => ({
           app: n.publicUrl,
-          unsubscribe: `${n.publicUrl.replace(/\/$/, '')}/v1/notifications/unsubscribe?token=${unsubscribeToken(keys.unsubscribeSecret, userId)}`,
+          unsubscribe: `${n.publicUrl.replace(/\/$/, '')}/v1/notifications/unsubscribe?token=${unsubscribeToken(keys.unsubscribeSecret, userId, Date.now() / 1000 + n.unsubscribeTtlDays * 86_400)}`,
         }),
         logger: log,
         metrics,

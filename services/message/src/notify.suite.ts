@@ -103,6 +103,11 @@ export function notifySuite(name: string, stackEnv: () => Record<string, string>
         expect(mail.Text).to.match(
           /Stop these mails: https:\/\/chat\.parley\.test\/v1\/notifications\/unsubscribe\?token=\S+/,
         );
+        // One-click unsubscribe (RFC 8058): both headers, the URL the same as the text's link.
+        const headers = await mailpit.headers(mail.ID);
+        const link = /Stop these mails: (\S+)/.exec(mail.Text)![1]!;
+        expect(headers['List-Unsubscribe']).to.deep.equal([`<${link}>`]);
+        expect(headers['List-Unsubscribe-Post']).to.deep.equal(['List-Unsubscribe=One-Click']);
         const list = await h.call('GET', '/v1/notifications', { token: bob.token });
         expect(list.json().items.map((n: { text: string }) => n.text)).to.deep.equal([
           `${alice.username}: lunch at noon?`,
@@ -119,6 +124,40 @@ export function notifySuite(name: string, stackEnv: () => Record<string, string>
       } finally {
         online.ws.close();
       }
+    });
+
+    it('mails only a verified address: an email typed at sign-up (pending in auth) gets none', async () => {
+      const alice = await h.user();
+      const typed = `${randomBytes(6).toString('hex')}@example.test`;
+      const reg = await h.call('POST', '/v1/auth/register', {
+        body: {
+          username: `p${randomBytes(6).toString('hex')}`,
+          password: 'a long enough passphrase',
+          email: typed,
+        },
+      });
+      expect(reg.statusCode, reg.body).to.equal(201);
+      expect(reg.json().user).to.include({ pendingEmail: typed }).and.not.have.property('email');
+      const bob = {
+        id: reg.json().user.id as string,
+        username: reg.json().user.username as string,
+        token: reg.json().tokens.accessToken as string,
+      };
+      const conv = await h.direct(alice, bob);
+      const sub = await subscribeWeb(bob);
+      await h.send(alice.token, conv, { clientMsgId: randomUUID(), body: 'to a pending address' });
+      await waitFor(() => pushesTo(sub).length === 1 || undefined);
+      // The window closes (when an instant mail would go) and its record is removed.
+      const windows = await h.running.deps().store.collection<Doc>('notify_windows');
+      await waitFor(async () => (await windows.findById(`${bob.id}:${conv}`)) === null || undefined, {
+        timeoutMs: 20_000,
+      });
+      expect(await mailpit.to(typed)).to.deep.equal([]);
+      // Proven (as GitHub sign-in sets it), the same address gets the next burst.
+      const users = await h.running.deps().store.collection<Doc>('users');
+      await users.updateOne({ _id: bob.id }, { $set: { email: typed } });
+      await h.send(alice.token, conv, { clientMsgId: randomUUID(), body: 'now verified' });
+      expect((await mailpit.waitFor(typed, 1, 20_000)).Text).to.contain('now verified');
     });
 
     it('collapses a burst: one push at once, then one "N new messages" push and one mail', async () => {
@@ -168,17 +207,88 @@ export function notifySuite(name: string, stackEnv: () => Record<string, string>
       ]);
     });
 
-    it('turns mail off with the signed unsubscribe link, and refuses a forged one', async () => {
+    it('unsubscribes with the one-click POST of a mail’s List-Unsubscribe header; a GET of the link only asks', async () => {
+      const [alice, bob] = [await h.user(), await h.user()];
+      const conv = await h.direct(alice, bob);
+      const bobMail = await withEmail(bob);
+      await h.send(alice.token, conv, { clientMsgId: randomUUID(), body: 'unsubscribe me' });
+      const mail = await mailpit.waitFor(bobMail);
+      const header = (await mailpit.headers(mail.ID))['List-Unsubscribe']![0]!;
+      const url = new URL(/^<(https:\/\/[^>]+)>$/.exec(header)![1]!);
+      expect(url.origin).to.equal('https://chat.parley.test');
+      const path = url.pathname + url.search;
+      const emailPref = async () =>
+        (await h.call('GET', '/v1/notifications/preferences', { token: bob.token })).json().email as string;
+      // A link scanner's GET: a confirmation page, and mail stays on.
+      const page = await h.running.inject({ method: 'GET', url: path });
+      expect(page.statusCode, page.body).to.equal(200);
+      expect(page.headers['content-type']).to.match(/^text\/html/);
+      expect(page.body)
+        .to.contain('<form method="post"')
+        .and.contain('name="List-Unsubscribe" value="One-Click"');
+      expect(await emailPref()).to.equal('instant');
+      // A wrong body or an oversized one is refused before anything changes.
+      const form = { 'content-type': 'application/x-www-form-urlencoded' };
+      const wrong = await h.running.inject({
+        method: 'POST',
+        url: path,
+        headers: form,
+        payload: 'List-Unsubscribe=Yes',
+      });
+      expect([wrong.statusCode, wrong.json().code]).to.deep.equal([400, 'VALIDATION_FAILED']);
+      const big = await h.running.inject({
+        method: 'POST',
+        url: path,
+        headers: form,
+        payload: 'x'.repeat(2000),
+      });
+      expect([big.statusCode, big.json().code]).to.deep.equal([413, 'PAYLOAD_TOO_LARGE']);
+      const text = await h.running.inject({
+        method: 'POST',
+        url: path,
+        headers: { 'content-type': 'text/plain' },
+        payload: 'List-Unsubscribe=One-Click',
+      });
+      expect([text.statusCode, text.json().code]).to.deep.equal([415, 'UNSUPPORTED_MEDIA_TYPE']);
+      expect(await emailPref()).to.equal('instant');
+      // What a mail provider sends.
+      const ok = await h.running.inject({
+        method: 'POST',
+        url: path,
+        headers: form,
+        payload: 'List-Unsubscribe=One-Click',
+      });
+      expect(ok.statusCode, ok.body).to.equal(200);
+      expect(ok.json()).to.deep.equal({ email: 'off' });
+      expect(await emailPref()).to.equal('off');
+    });
+
+    it('takes the one-click body as JSON too; refuses forged and expired tokens with problem+json', async () => {
       const bob = await h.user();
       const keys = JSON.parse(await readKeys(h)) as { unsubscribeSecret: string };
       const { unsubscribeToken } = await import('./notify/unsubscribe.ts');
-      const forged = await h.call('POST', '/v1/notifications/unsubscribe', {
-        query: `token=${unsubscribeToken('not the secret', bob.id)}`,
-      });
-      expect(forged.statusCode).to.equal(422);
-      expect(forged.json().code).to.equal('INVALID_UNSUBSCRIBE_TOKEN');
+      const inAnHour = Date.now() / 1000 + 3600;
+      const body = { 'List-Unsubscribe': 'One-Click' };
+      for (const method of ['GET', 'POST']) {
+        const forged = await h.call(method, '/v1/notifications/unsubscribe', {
+          query: `token=${unsubscribeToken('not the secret', bob.id, inAnHour)}`,
+          ...(method === 'POST' ? { body } : {}),
+        });
+        expect([forged.statusCode, forged.headers['content-type'], forged.json().code]).to.deep.equal([
+          422,
+          'application/problem+json; charset=utf-8',
+          'INVALID_UNSUBSCRIBE_TOKEN',
+        ]);
+        const expired = await h.call(method, '/v1/notifications/unsubscribe', {
+          query: `token=${unsubscribeToken(keys.unsubscribeSecret, bob.id, Date.now() / 1000 - 1)}`,
+          ...(method === 'POST' ? { body } : {}),
+        });
+        expect([expired.statusCode, expired.json().code]).to.deep.equal([410, 'UNSUBSCRIBE_LINK_EXPIRED']);
+        expect(expired.json().detail).to.contain('newer mail');
+      }
       const ok = await h.call('POST', '/v1/notifications/unsubscribe', {
-        query: `token=${unsubscribeToken(keys.unsubscribeSecret, bob.id)}`,
+        query: `token=${unsubscribeToken(keys.unsubscribeSecret, bob.id, inAnHour)}`,
+        body,
       });
       expect(ok.json()).to.deep.equal({ email: 'off' });
       expect(

@@ -69,6 +69,11 @@ export const messageErrors = {
     title: 'Invalid unsubscribe link',
     doc: 'The unsubscribe token is malformed or was not signed by this installation.',
   },
+  UNSUBSCRIBE_LINK_EXPIRED: {
+    status: 410,
+    title: 'Unsubscribe link expired',
+    doc: 'The unsubscribe link is older than NOTIFY_UNSUBSCRIBE_TTL_DAYS; a newer mail carries a fresh one, and the preferences turn mail off too.',
+  },
 } as const satisfies Catalogue;
 
 export const messageProblems = problemsOf(messageErrors);

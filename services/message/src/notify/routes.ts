@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { messageProblems } from '../domain/errors.ts';
 import { quietHoursError, type NotifyPrefs } from './decide.ts';
 import type { NotificationStore } from './store.ts';
-import { verifyUnsubscribeToken } from './unsubscribe.ts';
+import { checkUnsubscribeToken, ONE_CLICK, oneClickBody, UNSUBSCRIBE_TOKEN } from './unsubscribe.ts';
 
 export const MAX_SUBSCRIPTIONS = 20;
 /** Mutes one preferences document holds (it stays well under the request body limit). */
@@ -62,7 +62,7 @@ const SubscriptionView = z.object({
   endpoint: z.string().optional(),
   createdAt: z.string(),
 });
-const TokenQuery = z.strictObject({ token: z.string().regex(/^[A-Za-z0-9_-]{1,400}\.[A-Za-z0-9_-]{43}$/) });
+const TokenQuery = z.strictObject({ token: z.string().regex(UNSUBSCRIBE_TOKEN) });
 
 const me = (p: Principal | undefined): string => {
   if (!p) throw problems.UNAUTHENTICATED();
@@ -247,26 +247,114 @@ export function notificationRoutes(
     },
   });
 
-  // GET for the link in the mail's text; POST for one-click List-Unsubscribe (RFC 8058; the URL also answers GET).
-  for (const method of ['GET', 'POST'] as const)
-    api.route({
-      method,
-      url: '/v1/notifications/unsubscribe',
-      operationId: method === 'GET' ? 'unsubscribeEmailLink' : 'unsubscribeEmail',
-      summary: 'Turn notification mail off with the signed link from a mail (no sign-in)',
-      description:
-        'The target of the link in every notification mail and of its List-Unsubscribe header. The token names the user and is signed by this installation; it only ever turns mail off, so a link scanner following it does no harm beyond that.',
-      tags,
-      access: 'public',
-      query: TokenQuery,
-      responses: { 200: { description: 'Mail is off', schema: z.object({ email: z.literal('off') }) } },
-      errors: ['INVALID_UNSUBSCRIBE_TOKEN'],
-      handler: async (req) => {
-        const { store, unsubscribeSecret } = started();
-        const userId = verifyUnsubscribeToken(unsubscribeSecret, req.query.token);
-        if (!userId) throw messageProblems.INVALID_UNSUBSCRIBE_TOKEN();
-        await store.setPrefs(userId, { ...(await store.prefsOf(userId)), email: 'off' });
-        return { email: 'off' as const };
+  const tokenErrors = ['INVALID_UNSUBSCRIBE_TOKEN', 'UNSUBSCRIBE_LINK_EXPIRED'];
+  const userOfToken = (token: string): string => {
+    const r = checkUnsubscribeToken(started().unsubscribeSecret, token, Math.floor(Date.now() / 1000));
+    if (r.ok) return r.userId;
+    if (r.reason === 'expired')
+      throw messageProblems.UNSUBSCRIBE_LINK_EXPIRED(
+        'this unsubscribe link has expired; use the link in a newer mail, or turn mail off in your notification preferences',
+      );
+    throw messageProblems.INVALID_UNSUBSCRIBE_TOKEN();
+  };
+
+  // A GET changes nothing: link scanners and mail previews follow links. It answers a page whose
+  // button makes the POST, the same one-click POST (RFC 8058) that mail providers send.
+  api.route({
+    method: 'GET',
+    url: '/v1/notifications/unsubscribe',
+    operationId: 'unsubscribeEmailLink',
+    summary: 'The page behind the unsubscribe link in a mail: asks to confirm (no sign-in)',
+    description:
+      'Checks the signed token and answers an HTML page with a button that POSTs `List-Unsubscribe=One-Click` to the same URL. Following the link alone changes nothing, so a link scanner cannot turn mail off.',
+    tags,
+    access: 'public',
+    query: TokenQuery,
+    responses: {
+      200: { description: 'A confirmation page', contentType: 'text/html', schema: z.string() },
+    },
+    errors: tokenErrors,
+    handler: async (req, reply) => {
+      userOfToken(req.query.token);
+      reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store');
+      return confirmPage(req.query.token);
+    },
+  });
+
+  api.route({
+    method: 'POST',
+    url: '/v1/notifications/unsubscribe',
+    operationId: 'unsubscribeEmail',
+    summary: 'Turn notification mail off: one-click List-Unsubscribe (RFC 8058, no sign-in)',
+    description: `The target of every notification mail's \`List-Unsubscribe\` header (with \`List-Unsubscribe-Post: List-Unsubscribe=One-Click\`). The body is \`List-Unsubscribe=One-Click\`, form-encoded (what mail providers send) or as a JSON object, at most ${ONE_CLICK_BODY_LIMIT} bytes. The token names the user and is signed by this installation; it only ever turns mail off.`,
+    tags,
+    access: 'public',
+    query: TokenQuery,
+    streamBody: {
+      contentType: ['application/x-www-form-urlencoded', 'application/json'],
+      schema: {
+        type: 'object',
+        properties: { [ONE_CLICK.key]: { const: ONE_CLICK.value } },
+        required: [ONE_CLICK.key],
+        additionalProperties: false,
       },
-    });
+    },
+    responses: { 200: { description: 'Mail is off', schema: z.object({ email: z.literal('off') }) } },
+    errors: tokenErrors,
+    handler: async (req, reply) => {
+      const userId = userOfToken(req.query.token);
+      const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      if (type !== 'application/x-www-form-urlencoded' && type !== 'application/json')
+        throw problems.UNSUPPORTED_MEDIA_TYPE(
+          `unsupported media type ${req.headers['content-type'] ?? '(none)'}; send List-Unsubscribe=One-Click form-encoded or as JSON`,
+        );
+      const said = oneClickBody(type, await readSmallBody(req.raw, req.headers, ONE_CLICK_BODY_LIMIT));
+      if (said !== true) throw problems.VALIDATION_FAILED(said);
+      const { store } = started();
+      await store.setPrefs(userId, { ...(await store.prefsOf(userId)), email: 'off' });
+      // The page's button (a browser form) gets a page back; mail providers and clients get JSON.
+      if (type === 'application/x-www-form-urlencoded' && /\btext\/html\b/.test(req.headers.accept ?? '')) {
+        reply.header('content-type', 'text/html; charset=utf-8');
+        return donePage;
+      }
+      return { email: 'off' as const };
+    },
+  });
 }
+
+/** Bytes a one-click body may have: `List-Unsubscribe=One-Click` is 26. */
+export const ONE_CLICK_BODY_LIMIT = 1024;
+
+/** Reads a small request body as text, refusing one longer than `limit` before or while reading. */
+async function readSmallBody(
+  stream: AsyncIterable<Buffer>,
+  headers: { 'content-length'?: string | undefined },
+  limit: number,
+): Promise<string> {
+  const tooLarge = () => problems.PAYLOAD_TOO_LARGE(`request body exceeds ${limit} bytes`);
+  if (Number(headers['content-length'] ?? 0) > limit) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += chunk.length;
+    if (size > limit) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+const page = (title: string, body: string) =>
+  `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${title}</title></head><body><h1>${title}</h1>${body}</body></html>`;
+
+/** The confirmation page: the token is URL-safe base64 and base 36 only (TokenQuery), so it needs no escaping. */
+function confirmPage(token: string): string {
+  return page(
+    'Stop notification mail?',
+    `<p>Parley will stop mailing you about new messages. You can turn mail back on in your notification preferences.</p><form method="post" action="?token=${token}"><input type="hidden" name="${ONE_CLICK.key}" value="${ONE_CLICK.value}"><button type="submit">Stop notification mail</button></form>`,
+  );
+}
+
+const donePage = page(
+  'Notification mail is off',
+  '<p>You will get no more notification mail from Parley.</p>',
+);

@@ -279,7 +279,7 @@ export const SECURED: Record<string, Op> = {
 };
 
 const forgedUnsubscribe = (w: World) => ({
-  path: `/v1/notifications/unsubscribe?token=${Buffer.from(w.users.alice.id).toString('base64url')}.${'A'.repeat(43)}`,
+  path: `/v1/notifications/unsubscribe?token=${Buffer.from(w.users.alice.id).toString('base64url')}.zzzzzz.${'A'.repeat(43)}`,
   status: 422,
   code: 'INVALID_UNSUBSCRIBE_TOKEN',
 });
