@@ -725,7 +725,7 @@ export interface paths {
     get?: never;
     /**
      * Register (or replace) this device’s push subscription
-     * @description Web Push: the PushSubscription (https endpoint, p256dh and auth keys) from PushManager.subscribe() with the key of GET /v1/push/vapid-key. Mobile: the FCM registration token. A subscription the push service reports gone (404/410, UNREGISTERED) is removed.
+     * @description Web Push: the PushSubscription (https endpoint, p256dh and auth keys) from PushManager.subscribe() with the key of GET /v1/push/vapid-key. The endpoint must be https on a known push service (WEB_PUSH_ALLOWED_HOSTS). Mobile: the FCM registration token. A subscription the push service reports gone (404/410, UNREGISTERED) is removed.
      */
     put: operations['putPushSubscription'];
     post?: never;
@@ -1003,6 +1003,7 @@ export interface components {
         | 'INVALID_MEMBERS'
         | 'INVALID_EMOJI'
         | 'SUBSCRIPTION_LIMIT'
+        | 'PUSH_ENDPOINT_NOT_ALLOWED'
         | 'INVALID_PREFERENCES'
         | 'INVALID_UNSUBSCRIBE_TOKEN'
         | 'UNSUBSCRIBE_LINK_EXPIRED'
@@ -7210,6 +7211,15 @@ export interface operations {
       };
       /** @description `UNSUPPORTED_MEDIA_TYPE` */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `PUSH_ENDPOINT_NOT_ALLOWED` */
+      422: {
         headers: {
           [name: string]: unknown;
         };

@@ -1,5 +1,6 @@
 import { commonSettings, field, optionalField, parse, type Infer } from '@parley/common';
 import { mediaSettings, s3Settings } from './media/config.ts';
+import { DEFAULT_PUSH_HOSTS } from './notify/pushendpoint.ts';
 
 /** The message service's settings. One image runs either role. */
 export const messageSettings = {
@@ -254,6 +255,11 @@ export const messageSettings = {
       env: 'VAPID_PRIVATE_KEY',
       secret: true,
       doc: 'VAPID private key (base64url), from a Secret.',
+    }),
+    allowedHosts: field(parse.list(), {
+      env: 'WEB_PUSH_ALLOWED_HOSTS',
+      default: DEFAULT_PUSH_HOSTS.join(','),
+      doc: 'Push services a Web Push subscription endpoint may name (https only): host names, `*.domain` wildcards, or exact IP addresses. A private, loopback or link-local address (literal or resolved) is refused unless listed exactly; other endpoints answer 422 PUSH_ENDPOINT_NOT_ALLOWED.',
     }),
     subject: field(parse.string(), {
       env: 'VAPID_SUBJECT',

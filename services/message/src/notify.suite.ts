@@ -10,6 +10,7 @@ import { SmtpMailChannel } from './notify/channels/email.ts';
 import { FcmChannel } from './notify/channels/fcm.ts';
 import { WebPushChannel } from './notify/channels/webpush.ts';
 import { messageNotifierModule } from './notifications.ts';
+import { PushEndpointPolicy } from './notify/pushendpoint.ts';
 
 /**
  * The notifier end to end, on the adapters `stackEnv` selects: REST sends, the worker persists,
@@ -33,10 +34,16 @@ export function notifySuite(name: string, stackEnv: () => Record<string, string>
         NOTIFY_SWEEP_MS: '200',
         NOTIFY_RETRY_INITIAL_MS: '20',
         NOTIFY_PUBLIC_URL: 'https://chat.parley.test',
+        WEB_PUSH_ALLOWED_HOSTS: 'fcm.googleapis.com,*.notify.windows.com,127.0.0.1',
       }),
       () => [
         messageNotifierModule<Cfg>({
-          web: new WebPushChannel(vapid, 60, push.agent),
+          web: new WebPushChannel(vapid, {
+            ttlSec: 60,
+            tls: { ca: push.ca },
+            // The local push endpoint, listed as an operator would list an internal one.
+            policy: new PushEndpointPolicy(['127.0.0.1']),
+          }),
           mail: new SmtpMailChannel({ url: requireEnv('SMTP_URL'), from: 'Parley <notify@parley.test>' }),
           mobile: new FcmChannel(fcm.account, fcm.url),
         }),
@@ -158,6 +165,49 @@ export function notifySuite(name: string, stackEnv: () => Record<string, string>
       await users.updateOne({ _id: bob.id }, { $set: { email: typed } });
       await h.send(alice.token, conv, { clientMsgId: randomUUID(), body: 'now verified' });
       expect((await mailpit.waitFor(typed, 1, 20_000)).Text).to.contain('now verified');
+    });
+
+    it('refuses a push endpoint off the allowlist or inside the network, with PUSH_ENDPOINT_NOT_ALLOWED', async () => {
+      const bob = await h.user();
+      const keys = push.subscribe().keys;
+      const cases: [string, string][] = [
+        [
+          'https://169.254.169.254/latest/meta-data',
+          'endpoint host 169.254.169.254 is a private, loopback or link-local address',
+        ],
+        ['https://10.0.0.7/push', 'endpoint host 10.0.0.7 is a private, loopback or link-local address'],
+        ['https://[::1]/push', 'endpoint host ::1 is a private, loopback or link-local address'],
+        [
+          'https://push.attacker.example/x',
+          'endpoint host push.attacker.example is not a known push service (WEB_PUSH_ALLOWED_HOSTS)',
+        ],
+      ];
+      for (const [endpoint, detail] of cases) {
+        const res = await h.call('PUT', '/v1/push/subscriptions/:deviceId', {
+          token: bob.token,
+          params: { deviceId: 'web-ssrf' },
+          body: { class: 'web', endpoint, keys },
+        });
+        expect([res.statusCode, res.json().code, res.json().detail], endpoint).to.deep.equal([
+          422,
+          'PUSH_ENDPOINT_NOT_ALLOWED',
+          detail,
+        ]);
+      }
+      for (const endpoint of [
+        'https://fcm.googleapis.com/fcm/send/x',
+        'https://wns2-par02p.notify.windows.com/w/?token=x',
+      ]) {
+        const ok = await h.call('PUT', '/v1/push/subscriptions/:deviceId', {
+          token: bob.token,
+          params: { deviceId: 'web-ok' },
+          body: { class: 'web', endpoint, keys },
+        });
+        expect(ok.statusCode, ok.body).to.equal(200);
+      }
+      expect(
+        (await h.call('GET', '/v1/push/subscriptions', { token: bob.token })).json().items,
+      ).to.have.length(1);
     });
 
     it('collapses a burst: one push at once, then one "N new messages" push and one mail', async () => {

@@ -2,6 +2,7 @@ import { problems, q, type Api, type Principal } from '@parley/common';
 import { z } from 'zod';
 import { messageProblems } from '../domain/errors.ts';
 import { quietHoursError, type NotifyPrefs } from './decide.ts';
+import type { PushEndpointPolicy } from './pushendpoint.ts';
 import type { NotificationStore } from './store.ts';
 import { checkUnsubscribeToken, ONE_CLICK, oneClickBody, UNSUBSCRIBE_TOKEN } from './unsubscribe.ts';
 
@@ -72,7 +73,12 @@ const me = (p: Principal | undefined): string => {
 /** Notifications over REST: the list, read marks, preferences, push subscriptions, unsubscribe. */
 export function notificationRoutes(
   api: Api,
-  started: () => { store: NotificationStore; vapidPublicKey: string; unsubscribeSecret: string },
+  started: () => {
+    store: NotificationStore;
+    vapidPublicKey: string;
+    unsubscribeSecret: string;
+    pushPolicy: PushEndpointPolicy;
+  },
 ): void {
   const tags = ['notifications'];
   api.route({
@@ -200,16 +206,18 @@ export function notificationRoutes(
     operationId: 'putPushSubscription',
     summary: 'Register (or replace) this device’s push subscription',
     description:
-      'Web Push: the PushSubscription (https endpoint, p256dh and auth keys) from PushManager.subscribe() with the key of GET /v1/push/vapid-key. Mobile: the FCM registration token. A subscription the push service reports gone (404/410, UNREGISTERED) is removed.',
+      'Web Push: the PushSubscription (https endpoint, p256dh and auth keys) from PushManager.subscribe() with the key of GET /v1/push/vapid-key. The endpoint must be https on a known push service (WEB_PUSH_ALLOWED_HOSTS). Mobile: the FCM registration token. A subscription the push service reports gone (404/410, UNREGISTERED) is removed.',
     tags,
     access: 'user',
     params: DeviceParams,
     body: SubscriptionBody,
     responses: { 200: { description: 'Registered', schema: SubscriptionView } },
-    errors: ['SUBSCRIPTION_LIMIT'],
+    errors: ['SUBSCRIPTION_LIMIT', 'PUSH_ENDPOINT_NOT_ALLOWED'],
     handler: async (req) => {
       const userId = me(req.principal);
-      const { store } = started();
+      const { store, pushPolicy } = started();
+      const refused = 'endpoint' in req.body ? pushPolicy.problem(req.body.endpoint) : undefined;
+      if (refused) throw messageProblems.PUSH_ENDPOINT_NOT_ALLOWED(refused);
       const id = `${userId}:${req.params.deviceId}`;
       const existing = await store.subscriptions.findById(id);
       if (!existing && (await store.subscriptions.count({ userId })) >= MAX_SUBSCRIPTIONS)
