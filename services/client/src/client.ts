@@ -1,5 +1,9 @@
 import type {
   AddMembersInput,
+  Attachment,
+  AttachmentVariant,
+  PushSubscriptionInput,
+  PushSubscriptionView,
   AuthResult,
   Conversation,
   ConversationPage,
@@ -120,7 +124,9 @@ export class ParleyClient {
     auth: boolean,
   ): Promise<{ status: number; body: T }> {
     const headers: Record<string, string> = {};
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    // A FormData body (uploads) sets its own multipart content type, boundary included.
+    const form = typeof FormData !== 'undefined' && body instanceof FormData;
+    if (body !== undefined && !form) headers['content-type'] = 'application/json';
     if (auth && this.held) headers.authorization = `Bearer ${this.held.accessToken}`;
     const qs = Object.entries(options.query ?? {})
       .filter((e): e is [string, string | number] => e[1] !== undefined)
@@ -129,7 +135,7 @@ export class ParleyClient {
     const res = await this.fetchFn(this.baseUrl + path + (qs ? `?${qs}` : ''), {
       method,
       headers,
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      ...(body === undefined ? {} : { body: form ? body : JSON.stringify(body) }),
       signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000),
     });
     const type = res.headers.get('content-type') ?? '';
@@ -363,5 +369,44 @@ export class ParleyClient {
     limit?: number;
   }): Promise<SearchPage> {
     return this.call('GET', '/v1/search/messages', undefined, { query });
+  }
+
+  /** Uploads a small file to a conversation you are in; send its id in a message's `attachments`. */
+  uploadAttachment(conversationId: string, file: Blob, filename: string): Promise<Attachment> {
+    const form = new FormData();
+    form.append('conversationId', conversationId);
+    form.append('file', file, filename);
+    return this.call('POST', '/v1/media', form);
+  }
+
+  /** An attachment's metadata (type, size, which variants exist). */
+  attachment(id: string): Promise<Attachment> {
+    return this.call('GET', `/v1/media/${enc(id)}`);
+  }
+
+  /**
+   * An attachment's bytes (or its `preview` / `thumbnail`), fetched with your token: an `<img>`
+   * cannot send one, so pages show it through `URL.createObjectURL(blob)`.
+   */
+  async attachmentContent(id: string, variant: AttachmentVariant = 'original'): Promise<Blob> {
+    const res = await this.fetchFn(`${this.baseUrl}/v1/media/${enc(id)}/content?variant=${enc(variant)}`, {
+      headers: { authorization: `Bearer ${await this.accessToken()}` },
+      signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000),
+    });
+    if (!res.ok) {
+      const p = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+      throw new ParleyApiError(res.status, String(p.code ?? 'UNKNOWN'), p.detail as string | undefined, p);
+    }
+    return res.blob();
+  }
+
+  /** The VAPID public key (base64url) browsers subscribe with (`applicationServerKey`). */
+  async vapidPublicKey(): Promise<string> {
+    return (await this.call<{ publicKey: string }>('GET', '/v1/push/vapid-key')).publicKey;
+  }
+
+  /** Registers (or replaces) this device's push subscription: Web Push (PushSubscription.toJSON()) or FCM. */
+  registerPush(deviceId: string, input: PushSubscriptionInput): Promise<PushSubscriptionView> {
+    return this.call('PUT', `/v1/push/subscriptions/${enc(deviceId)}`, input);
   }
 }

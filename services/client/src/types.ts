@@ -35,3 +35,7 @@ export type SendAccepted = ResponseBody<'/v1/conversations/{id}/messages', 'post
 export type EditInput = RequestBody<'/v1/messages/{id}', 'patch'>;
 export type Receipt = ResponseBody<'/v1/conversations/{id}/read', 'post'>;
 export type SearchPage = ResponseBody<'/v1/search/messages', 'get'>;
+export type Attachment = ResponseBody<'/v1/media/{id}', 'get'>;
+export type AttachmentVariant = Attachment['variants'][number];
+export type PushSubscriptionInput = RequestBody<'/v1/push/subscriptions/{deviceId}', 'put'>;
+export type PushSubscriptionView = ResponseBody<'/v1/push/subscriptions/{deviceId}', 'put'>;
