@@ -689,7 +689,7 @@ export interface paths {
     put?: never;
     /**
      * Turn notification mail off: one-click List-Unsubscribe (RFC 8058, no sign-in)
-     * @description The target of every notification mail's `List-Unsubscribe` header (with `List-Unsubscribe-Post: List-Unsubscribe=One-Click`). The body is `List-Unsubscribe=One-Click`, form-encoded (what mail providers send) or as a JSON object, at most 1024 bytes. The token names the user and is signed by this installation; it only ever turns mail off.
+     * @description The target of every notification mail's `List-Unsubscribe` header (with `List-Unsubscribe-Post: List-Unsubscribe=One-Click`). The body is `List-Unsubscribe=One-Click`, form-encoded (what mail providers send) or as a JSON object, read by the same size-limited reader as every body (HTTP_BODY_LIMIT_BYTES). The token names the user and is signed by this installation; it only ever turns mail off.
      */
     post: operations['unsubscribeEmail'];
     delete?: never;

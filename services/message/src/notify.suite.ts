@@ -290,7 +290,7 @@ export function notifySuite(name: string, stackEnv: () => Record<string, string>
         method: 'POST',
         url: path,
         headers: form,
-        payload: 'x'.repeat(2000),
+        payload: `List-Unsubscribe=${'x'.repeat(70_000)}`,
       });
       expect([big.statusCode, big.json().code]).to.deep.equal([413, 'PAYLOAD_TOO_LARGE']);
       const text = await h.running.inject({

@@ -4,7 +4,7 @@ import { messageProblems } from '../domain/errors.ts';
 import { quietHoursError, type NotifyPrefs } from './decide.ts';
 import type { PushEndpointPolicy } from './pushendpoint.ts';
 import type { NotificationStore } from './store.ts';
-import { checkUnsubscribeToken, ONE_CLICK, oneClickBody, UNSUBSCRIBE_TOKEN } from './unsubscribe.ts';
+import { checkUnsubscribeToken, ONE_CLICK, UNSUBSCRIBE_TOKEN } from './unsubscribe.ts';
 
 export const MAX_SUBSCRIPTIONS = 20;
 /** Mutes one preferences document holds (it stays well under the request body limit). */
@@ -64,6 +64,9 @@ const SubscriptionView = z.object({
   createdAt: z.string(),
 });
 const TokenQuery = z.strictObject({ token: z.string().regex(UNSUBSCRIBE_TOKEN) });
+
+/** What a one-click POST carries (RFC 8058 §3.1), form-encoded or as JSON. */
+const OneClickBody = z.strictObject({ [ONE_CLICK.key]: z.literal(ONE_CLICK.value) });
 
 const me = (p: Principal | undefined): string => {
   if (!p) throw problems.UNAUTHENTICATED();
@@ -294,61 +297,27 @@ export function notificationRoutes(
     url: '/v1/notifications/unsubscribe',
     operationId: 'unsubscribeEmail',
     summary: 'Turn notification mail off: one-click List-Unsubscribe (RFC 8058, no sign-in)',
-    description: `The target of every notification mail's \`List-Unsubscribe\` header (with \`List-Unsubscribe-Post: List-Unsubscribe=One-Click\`). The body is \`List-Unsubscribe=One-Click\`, form-encoded (what mail providers send) or as a JSON object, at most ${ONE_CLICK_BODY_LIMIT} bytes. The token names the user and is signed by this installation; it only ever turns mail off.`,
+    description: `The target of every notification mail's \`List-Unsubscribe\` header (with \`List-Unsubscribe-Post: List-Unsubscribe=One-Click\`). The body is \`List-Unsubscribe=One-Click\`, form-encoded (what mail providers send) or as a JSON object, read by the same size-limited reader as every body (HTTP_BODY_LIMIT_BYTES). The token names the user and is signed by this installation; it only ever turns mail off.`,
     tags,
     access: 'public',
     query: TokenQuery,
-    streamBody: {
-      contentType: ['application/x-www-form-urlencoded', 'application/json'],
-      schema: {
-        type: 'object',
-        properties: { [ONE_CLICK.key]: { const: ONE_CLICK.value } },
-        required: [ONE_CLICK.key],
-        additionalProperties: false,
-      },
-    },
+    body: OneClickBody,
+    formBody: true,
     responses: { 200: { description: 'Mail is off', schema: z.object({ email: z.literal('off') }) } },
     errors: tokenErrors,
     handler: async (req, reply) => {
       const userId = userOfToken(req.query.token);
-      const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-      if (type !== 'application/x-www-form-urlencoded' && type !== 'application/json')
-        throw problems.UNSUPPORTED_MEDIA_TYPE(
-          `unsupported media type ${req.headers['content-type'] ?? '(none)'}; send List-Unsubscribe=One-Click form-encoded or as JSON`,
-        );
-      const said = oneClickBody(type, await readSmallBody(req.raw, req.headers, ONE_CLICK_BODY_LIMIT));
-      if (said !== true) throw problems.VALIDATION_FAILED(said);
       const { store } = started();
       await store.setPrefs(userId, { ...(await store.prefsOf(userId)), email: 'off' });
       // The page's button (a browser form) gets a page back; mail providers and clients get JSON.
-      if (type === 'application/x-www-form-urlencoded' && /\btext\/html\b/.test(req.headers.accept ?? '')) {
+      const form = /^application\/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? '');
+      if (form && /\btext\/html\b/.test(req.headers.accept ?? '')) {
         reply.header('content-type', 'text/html; charset=utf-8');
         return donePage;
       }
       return { email: 'off' as const };
     },
   });
-}
-
-/** Bytes a one-click body may have: `List-Unsubscribe=One-Click` is 26. */
-export const ONE_CLICK_BODY_LIMIT = 1024;
-
-/** Reads a small request body as text, refusing one longer than `limit` before or while reading. */
-async function readSmallBody(
-  stream: AsyncIterable<Buffer>,
-  headers: { 'content-length'?: string | undefined },
-  limit: number,
-): Promise<string> {
-  const tooLarge = () => problems.PAYLOAD_TOO_LARGE(`request body exceeds ${limit} bytes`);
-  if (Number(headers['content-length'] ?? 0) > limit) throw tooLarge();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    size += chunk.length;
-    if (size > limit) throw tooLarge();
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 const page = (title: string, body: string) =>

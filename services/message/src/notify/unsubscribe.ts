@@ -37,30 +37,3 @@ export function checkUnsubscribeToken(secret: string, token: string, nowSec: num
 
 /** What a one-click POST must carry (RFC 8058 §3.1), in either encoding the route reads. */
 export const ONE_CLICK = { key: 'List-Unsubscribe', value: 'One-Click' } as const;
-
-/**
- * Whether a POST body says one-click unsubscribe: `List-Unsubscribe=One-Click` form-encoded (what
- * mail providers send), or the same pair as a JSON object. A string explains a refusal.
- */
-export function oneClickBody(contentType: string, body: string): true | string {
-  const want = `body must be ${ONE_CLICK.key}=${ONE_CLICK.value} (RFC 8058), form-encoded or as JSON`;
-  if (contentType === 'application/x-www-form-urlencoded') {
-    const form = new URLSearchParams(body);
-    return form.getAll(ONE_CLICK.key).length === 1 && form.get(ONE_CLICK.key) === ONE_CLICK.value
-      ? true
-      : want;
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body);
-  } catch {
-    return `malformed JSON; ${want}`;
-  }
-  const o = parsed as Record<string, unknown>;
-  return typeof o === 'object' &&
-    o !== null &&
-    Object.keys(o).length === 1 &&
-    o[ONE_CLICK.key] === ONE_CLICK.value
-    ? true
-    : want;
-}

@@ -344,5 +344,8 @@ export const PUBLIC: Record<
   },
   'GET /v1/push/vapid-key': { why: 'the VAPID public key browsers subscribe with' },
   'GET /v1/notifications/unsubscribe': { why: 'the signed link in a mail', hostile: forgedUnsubscribe },
-  'POST /v1/notifications/unsubscribe': { why: 'one-click unsubscribe', hostile: forgedUnsubscribe },
+  'POST /v1/notifications/unsubscribe': {
+    why: 'one-click unsubscribe',
+    hostile: (w) => ({ ...forgedUnsubscribe(w), body: { 'List-Unsubscribe': 'One-Click' } }),
+  },
 };

@@ -3,7 +3,7 @@ import { smtpResult } from './email.ts';
 import { fcmResult } from './fcm.ts';
 import { pushPayload } from './port.ts';
 import { pushStatusResult } from './webpush.ts';
-import { checkUnsubscribeToken, oneClickBody, unsubscribeToken } from '../unsubscribe.ts';
+import { checkUnsubscribeToken, unsubscribeToken } from '../unsubscribe.ts';
 
 const kind = (r: { ok: boolean; kind?: string }) => (r.ok ? 'ok' : r.kind);
 
@@ -91,23 +91,4 @@ describe('unsubscribe tokens', () => {
       const r = checkUnsubscribeToken(secret, token, now);
       expect(r.ok ? `ok ${r.userId}` : r.reason).to.equal(want);
     });
-});
-
-describe('one-click unsubscribe bodies (RFC 8058)', () => {
-  const form = 'application/x-www-form-urlencoded';
-  const json = 'application/json';
-  const refused = 'body must be List-Unsubscribe=One-Click (RFC 8058), form-encoded or as JSON';
-  const cases: [string, string, string, true | string][] = [
-    ['what mail providers send', form, 'List-Unsubscribe=One-Click', true],
-    ['the same as JSON', json, '{"List-Unsubscribe":"One-Click"}', true],
-    ['an empty form', form, '', refused],
-    ['another value', form, 'List-Unsubscribe=Yes', refused],
-    ['the pair twice', form, 'List-Unsubscribe=One-Click&List-Unsubscribe=One-Click', refused],
-    ['a JSON object with more', json, '{"List-Unsubscribe":"One-Click","x":1}', refused],
-    ['a JSON array', json, '["List-Unsubscribe"]', refused],
-    ['malformed JSON', json, '{', `malformed JSON; ${refused}`],
-  ];
-  for (const [name, type, body, want] of cases)
-    it(`${name}: ${want === true ? 'accepted' : 'refused'}`, () =>
-      expect(oneClickBody(type, body)).to.equal(want));
 });
