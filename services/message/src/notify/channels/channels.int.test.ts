@@ -155,7 +155,7 @@ describe('notification channels against real local servers', function () {
     });
     afterEach(() => mailpit.refuseRecipients(0));
 
-    it('delivers a mail with a List-Unsubscribe header and a stable Message-ID', async () => {
+    it('delivers a mail with one-click List-Unsubscribe headers (RFC 8058) and a stable Message-ID', async () => {
       const ch = smtp();
       const to = `${randomUUID()}@example.test`;
       const m = mail(to);
@@ -165,6 +165,7 @@ describe('notification channels against real local servers', function () {
       expect(got.Text.trim()).to.equal(m.text);
       const h = await mailpit.headers(got.ID);
       expect(h['List-Unsubscribe']).to.deep.equal([`<${m.unsubscribeUrl}>`]);
+      expect(h['List-Unsubscribe-Post']).to.deep.equal(['List-Unsubscribe=One-Click']);
       expect(got.MessageID).to.match(/^[0-9a-f]{32}@parley\.notify$/);
       await ch.close();
     });
