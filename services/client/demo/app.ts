@@ -13,6 +13,8 @@ import {
   type Message,
   type TokenPair,
 } from '@parley/client';
+import { attachmentView, sendAttachment } from './attachments.ts';
+import { enablePush } from './push.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const el = <K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string) => {
@@ -281,6 +283,7 @@ function renderMessages(scrollToEnd: boolean): void {
       if (!mine && c.summary.type === 'group')
         li.append(el('strong', 'sender', `${names.get(m.senderId) ?? '?'}: `));
       li.append(el('span', 'body', m.deleted ? '(deleted)' : (m.body ?? '(encrypted)')));
+      if (!m.deleted) for (const id of m.attachments ?? []) li.append(attachmentView(client, id));
       if (mine) {
         const r = receiptOf(c, m);
         const mark = el('span', `meta receipt ${r}`, receiptMarks[r]);
@@ -341,6 +344,26 @@ $('composer').addEventListener('submit', (ev) => {
     if (active === id) renderMessages(false);
   });
 });
+
+$('attach').addEventListener('change', () => {
+  const picker = $<HTMLInputElement>('attach');
+  const file = picker.files?.[0];
+  const id = active;
+  picker.value = '';
+  if (!file || !id) return;
+  const body = input.value.trim() || file.name;
+  input.value = '';
+  const p: Pending = { clientMsgId: newClientMsgId(), body };
+  pending.push(p);
+  renderMessages(true);
+  sendAttachment(client, id, file, body, p.clientMsgId).catch((err: unknown) => {
+    p.failed = true;
+    status(describe(err));
+    if (active === id) renderMessages(false);
+  });
+});
+
+$('push-enable').addEventListener('click', () => void enablePush(client));
 
 // --- real time -------------------------------------------------------------------------------
 

@@ -99,3 +99,40 @@ describe('ParleyClient token handling', () => {
     expect(seen).to.deep.equal([null]);
   });
 });
+
+describe('ParleyClient attachments', () => {
+  const seen: { url: string; headers: Record<string, string>; body: unknown }[] = [];
+  const fetchFn = (async (url: string, init: RequestInit) => {
+    seen.push({ url, headers: init.headers as Record<string, string>, body: init.body });
+    if (url.includes('/content'))
+      return url.includes('missing')
+        ? new Response(JSON.stringify({ code: 'ATTACHMENT_NOT_FOUND' }), {
+            status: 404,
+            headers: { 'content-type': 'application/problem+json' },
+          })
+        : new Response(new Uint8Array([1, 2, 3]), { headers: { 'content-type': 'image/webp' } });
+    return new Response(JSON.stringify({ id: 'a1' }), { headers: { 'content-type': 'application/json' } });
+  }) as unknown as typeof fetch;
+  const c = new ParleyClient({ baseUrl: 'http://x', fetch: fetchFn, tokens: pair(1), now: () => NOW });
+
+  it('uploads as multipart (the runtime sets the boundary), never as JSON', async () => {
+    seen.length = 0;
+    await c.media.uploadSingle({ conversationId: 'conv-1', file: new Blob(['png']), filename: 'a.png' });
+    const [req] = seen;
+    expect(req!.url).to.equal('http://x/v1/media');
+    expect(req!.headers).to.deep.equal({ authorization: 'Bearer at1' });
+    const form = req!.body as FormData;
+    expect(form.get('conversationId')).to.equal('conv-1');
+    expect((form.get('file') as File).name).to.equal('a.png');
+  });
+
+  it('fetches a variant’s bytes with the token, and a problem answer as ParleyApiError', async () => {
+    seen.length = 0;
+    const blob = await (await c.media.download('a1', 'thumbnail')).blob();
+    expect([...new Uint8Array(await blob.arrayBuffer())]).to.deep.equal([1, 2, 3]);
+    expect(seen[0]!.url).to.equal('http://x/v1/media/a1/content?variant=thumbnail');
+    expect(seen[0]!.headers).to.deep.equal({ authorization: 'Bearer at1' });
+    const err = await c.media.download('missing').catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(ParleyApiError).and.include({ status: 404, code: 'ATTACHMENT_NOT_FOUND' });
+  });
+});

@@ -682,14 +682,14 @@ export interface paths {
       cookie?: never;
     };
     /**
-     * Turn notification mail off with the signed link from a mail (no sign-in)
-     * @description The target of the link in every notification mail and of its List-Unsubscribe header. The token names the user and is signed by this installation; it only ever turns mail off, so a link scanner following it does no harm beyond that.
+     * The page behind the unsubscribe link in a mail: asks to confirm (no sign-in)
+     * @description Checks the signed token and answers an HTML page with a button that POSTs `List-Unsubscribe=One-Click` to the same URL. Following the link alone changes nothing, so a link scanner cannot turn mail off.
      */
     get: operations['unsubscribeEmailLink'];
     put?: never;
     /**
-     * Turn notification mail off with the signed link from a mail (no sign-in)
-     * @description The target of the link in every notification mail and of its List-Unsubscribe header. The token names the user and is signed by this installation; it only ever turns mail off, so a link scanner following it does no harm beyond that.
+     * Turn notification mail off: one-click List-Unsubscribe (RFC 8058, no sign-in)
+     * @description The target of every notification mail's `List-Unsubscribe` header (with `List-Unsubscribe-Post: List-Unsubscribe=One-Click`). The body is `List-Unsubscribe=One-Click`, form-encoded (what mail providers send) or as a JSON object, read by the same size-limited reader as every body (HTTP_BODY_LIMIT_BYTES). The token names the user and is signed by this installation; it only ever turns mail off.
      */
     post: operations['unsubscribeEmail'];
     delete?: never;
@@ -725,7 +725,7 @@ export interface paths {
     get?: never;
     /**
      * Register (or replace) this device’s push subscription
-     * @description Web Push: the PushSubscription (https endpoint, p256dh and auth keys) from PushManager.subscribe() with the key of GET /v1/push/vapid-key. Mobile: the FCM registration token. A subscription the push service reports gone (404/410, UNREGISTERED) is removed.
+     * @description Web Push: the PushSubscription (https endpoint, p256dh and auth keys) from PushManager.subscribe() with the key of GET /v1/push/vapid-key. The endpoint must be https on a known push service (WEB_PUSH_ALLOWED_HOSTS). Mobile: the FCM registration token. A subscription the push service reports gone (404/410, UNREGISTERED) is removed.
      */
     put: operations['putPushSubscription'];
     post?: never;
@@ -1003,8 +1003,10 @@ export interface components {
         | 'INVALID_MEMBERS'
         | 'INVALID_EMOJI'
         | 'SUBSCRIPTION_LIMIT'
+        | 'PUSH_ENDPOINT_NOT_ALLOWED'
         | 'INVALID_PREFERENCES'
         | 'INVALID_UNSUBSCRIBE_TOKEN'
+        | 'UNSUBSCRIBE_LINK_EXPIRED'
         | 'ATTACHMENT_TOO_LARGE'
         | 'ATTACHMENT_TYPE_NOT_ALLOWED'
         | 'STORAGE_QUOTA_EXCEEDED'
@@ -6838,20 +6840,26 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description Mail is off */
+      /** @description A confirmation page */
       200: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': {
-            /** @constant */
-            email: 'off';
-          };
+          'text/html': string;
         };
       };
       /** @description `VALIDATION_FAILED` */
       400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNSUBSCRIBE_LINK_EXPIRED` */
+      410: {
         headers: {
           [name: string]: unknown;
         };
@@ -6917,7 +6925,18 @@ export interface operations {
       path?: never;
       cookie?: never;
     };
-    requestBody?: never;
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @constant */
+          'List-Unsubscribe': 'One-Click';
+        };
+        'application/x-www-form-urlencoded': {
+          /** @constant */
+          'List-Unsubscribe': 'One-Click';
+        };
+      };
+    };
     responses: {
       /** @description Mail is off */
       200: {
@@ -6933,6 +6952,15 @@ export interface operations {
       };
       /** @description `VALIDATION_FAILED`, `MALFORMED_JSON` */
       400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNSUBSCRIBE_LINK_EXPIRED` */
+      410: {
         headers: {
           [name: string]: unknown;
         };
@@ -7183,6 +7211,15 @@ export interface operations {
       };
       /** @description `UNSUPPORTED_MEDIA_TYPE` */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `PUSH_ENDPOINT_NOT_ALLOWED` */
+      422: {
         headers: {
           [name: string]: unknown;
         };

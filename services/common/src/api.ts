@@ -50,6 +50,11 @@ export interface RouteDef<B extends z.ZodType, Q extends z.ZodType, P extends z.
    */
   streamBody?: { contentType: string; schema: Record<string, unknown> };
   /**
+   * The body may also come form-encoded (`application/x-www-form-urlencoded`, flat text fields;
+   * a repeated field becomes an array), validated by the same `body` schema. @default false
+   */
+  formBody?: boolean;
+  /**
    * Exempt from the general per-client rate limit (the JWKS: every verifier fetches and caches
    * it, and throttling it would fail sign-ins everywhere). @default false
    */
@@ -225,6 +230,7 @@ export class Api {
       {
         ...(def.bodyLimit ? { bodyLimit: def.bodyLimit } : {}),
         ...(def.streamBody ? { streamBody: true } : {}),
+        ...(def.formBody ? { formBody: true } : {}),
       },
     );
   }
@@ -304,11 +310,16 @@ export class Api {
           ? {
               requestBody: {
                 required: true,
-                content: {
-                  'application/json': {
-                    schema: forbidNul(z.toJSONSchema(def.body, { io: 'input', unrepresentable: 'any' })),
-                  },
-                },
+                content: Object.fromEntries(
+                  ['application/json', ...(def.formBody ? ['application/x-www-form-urlencoded'] : [])].map(
+                    (type) => [
+                      type,
+                      {
+                        schema: forbidNul(z.toJSONSchema(def.body!, { io: 'input', unrepresentable: 'any' })),
+                      },
+                    ],
+                  ),
+                ),
               },
             }
           : {}),

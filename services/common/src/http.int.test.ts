@@ -17,6 +17,7 @@ after(() => Promise.all(open.splice(0).map((h) => h.close())));
 function build(extra: Partial<HttpAppOptions> = {}) {
   const http = createHttpApp({ logger, metrics: createMetrics(), bodyLimit: 1024, ...extra });
   http.route('POST', '/echo', (req, res) => void res.json(req.body));
+  http.route('POST', '/form', (req, res) => void res.json(req.body), { formBody: true });
   http.route('GET', '/things/:id', (req, res) => void res.json({ ...req.params }));
   http.route('DELETE', '/things/:id', (_req, res) => void res.json({}));
   http.route('PUT', '/things/mine', (_req, res) => void res.json({}));
@@ -55,6 +56,33 @@ describe('HTTP conventions', () => {
       instance: '/nowhere',
     });
     expect(body.requestId).to.equal(res.headers['x-request-id']);
+  });
+
+  it('reads a form-encoded body only where a route takes one (RFC 8058 one-click), within the limits', async () => {
+    const { app } = build();
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const post = (url: string, payload: string, headers: Record<string, string> = form) =>
+      app.inject({ method: 'POST', url, headers, payload });
+    const ok = await post('/form', 'List-Unsubscribe=One-Click&a=1&a=2&e=%C3%A9');
+    expect(ok.json()).to.deep.equal({ 'List-Unsubscribe': 'One-Click', a: ['1', '2'], e: 'é' });
+    // The same route still takes JSON; other routes refuse forms.
+    expect((await post('/form', '{"x":1}', { 'content-type': 'application/json' })).json()).to.deep.equal({
+      x: 1,
+    });
+    const refused = await post('/echo', 'a=1');
+    expect([refused.statusCode, refused.json().code]).to.deep.equal([415, 'UNSUPPORTED_MEDIA_TYPE']);
+    const big = await post('/form', `a=${'x'.repeat(2000)}`);
+    expect([big.statusCode, big.json().code]).to.deep.equal([413, 'PAYLOAD_TOO_LARGE']);
+    const proto = await post('/form', 'a=1&__proto__=x');
+    expect([proto.statusCode, proto.json().code]).to.deep.equal([400, 'MALFORMED_JSON']);
+    const roomy = build({ bodyLimit: 64 * 1024 }).app;
+    const many = await roomy.inject({
+      method: 'POST',
+      url: '/form',
+      headers: form,
+      payload: Array.from({ length: 2049 }, (_, i) => `k${i}=`).join('&'),
+    });
+    expect([many.statusCode, many.json().detail]).to.deep.equal([400, 'form has more than 2048 fields']);
   });
 
   it("runs a team's own Express middleware before every route, after the request id", async () => {

@@ -15,7 +15,7 @@ import { trace } from '@opentelemetry/api';
 import { ZodError } from 'zod';
 import { ConfigError } from './config.ts';
 import { PROBLEM_CONTENT_TYPE, ProblemError, problems } from './errors.ts';
-import { checkJsonShape } from './jsonshape.ts';
+import { checkJsonShape, JSON_LIMITS } from './jsonshape.ts';
 import type { Logger } from './logger.ts';
 import { primeHttpRoute, statusClass, type Metrics } from './metrics.ts';
 import { RouteTable } from './routetable.ts';
@@ -64,8 +64,11 @@ export interface HttpApp {
     method: HttpMethod,
     path: string,
     handler: RequestHandler,
-    /** `streamBody`: the handler reads the request stream itself (uploads); no JSON body is read. */
-    opts?: { bodyLimit?: number; streamBody?: boolean },
+    /**
+     * `streamBody`: the handler reads the request stream itself (uploads); no JSON body is read.
+     * `formBody`: a form-encoded body is read too, within the same limit, as an object of strings.
+     */
+    opts?: { bodyLimit?: number; streamBody?: boolean; formBody?: boolean },
   ): void;
   /** Runs before the server closes: drain what the server cannot (WebSockets). */
   beforeClose(fn: () => Promise<void>): void;
@@ -206,7 +209,7 @@ export function createHttpApp(opts: HttpAppOptions): HttpApp {
       primeHttpRoute(opts.metrics.http, method, path);
       const body =
         BODY_METHODS.has(method) && !routeOpts.streamBody
-          ? [jsonBody(routeOpts.bodyLimit ?? opts.bodyLimit)]
+          ? [jsonBody(routeOpts.bodyLimit ?? opts.bodyLimit, routeOpts.formBody ?? false)]
           : [];
       const name = `${method} ${path}`;
       router[method.toLowerCase() as Lowercase<HttpMethod>](path, nameSpan(name, path), ...body, handler);
@@ -267,9 +270,10 @@ function routeOf(req: IncomingMessage): string {
  * Reads a JSON body within `limit` bytes. The shape limits are checked on the raw text before it
  * is parsed; `__proto__` and `constructor.prototype` keys are refused (prototype poisoning).
  */
-function jsonBody(limit: number): RequestHandler {
+function jsonBody(limit: number, forms: boolean): RequestHandler {
   const text = express.text({ type: () => true, limit, defaultCharset: 'utf-8' });
   return (req, res, next) => {
+    if (forms && isForm(req.headers['content-type'])) return formBody(text, req, res, next);
     const length = req.headers['content-length'];
     const chunked = req.headers['transfer-encoding'] !== undefined;
     if (!chunked && (length === undefined || length === '0')) {
@@ -300,6 +304,34 @@ function jsonBody(limit: number): RequestHandler {
       next();
     });
   };
+}
+
+/**
+ * Reads a form-encoded body (RFC 8058 one-click unsubscribe: what mail providers POST) into an
+ * object of strings, a repeated field into an array; more fields than a JSON body may have keys
+ * are refused, as are prototype keys.
+ */
+function formBody(text: RequestHandler, req: Request, res: Response, next: NextFunction): void {
+  text(req, res, (err?: unknown) => {
+    if (err) return next(bodyProblem(err));
+    const params = new URLSearchParams(typeof req.body === 'string' ? req.body : '');
+    const out: Record<string, string | string[]> = {};
+    let n = 0;
+    for (const [k, v] of params) {
+      if (++n > JSON_LIMITS.maxKeys)
+        return next(problems.MALFORMED_JSON(`form has more than ${JSON_LIMITS.maxKeys} fields`));
+      if (k === '__proto__' || k === 'constructor' || k === 'prototype')
+        return next(problems.MALFORMED_JSON('form contains a forbidden prototype field'));
+      const had = out[k];
+      out[k] = had === undefined ? v : [...[had].flat(), v];
+    }
+    req.body = out;
+    next();
+  });
+}
+
+function isForm(type: string | undefined): boolean {
+  return type?.split(';')[0]!.trim().toLowerCase() === 'application/x-www-form-urlencoded';
 }
 
 function isJson(type: string | undefined): boolean {

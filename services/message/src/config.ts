@@ -1,5 +1,6 @@
 import { commonSettings, field, optionalField, parse, type Infer } from '@parley/common';
 import { mediaSettings, s3Settings } from './media/config.ts';
+import { DEFAULT_PUSH_HOSTS } from './notify/pushendpoint.ts';
 
 /** The message service's settings. One image runs either role. */
 export const messageSettings = {
@@ -222,6 +223,11 @@ export const messageSettings = {
       default: 'http://localhost:8080',
       doc: 'Public base URL of the API (ingress), for links in mail (unsubscribe).',
     }),
+    unsubscribeTtlDays: field(parse.int(1, 3650), {
+      env: 'NOTIFY_UNSUBSCRIBE_TTL_DAYS',
+      default: '90',
+      doc: 'How long the unsubscribe link in a mail works (each mail carries a fresh one); an older link answers 410 UNSUBSCRIBE_LINK_EXPIRED.',
+    }),
     unsubscribeSecret: optionalField(parse.string().min(32, 'must be at least 32 characters'), {
       env: 'NOTIFY_UNSUBSCRIBE_SECRET',
       secret: true,
@@ -249,6 +255,11 @@ export const messageSettings = {
       env: 'VAPID_PRIVATE_KEY',
       secret: true,
       doc: 'VAPID private key (base64url), from a Secret.',
+    }),
+    allowedHosts: field(parse.list(), {
+      env: 'WEB_PUSH_ALLOWED_HOSTS',
+      default: DEFAULT_PUSH_HOSTS.join(','),
+      doc: 'Push services a Web Push subscription endpoint may name (https only): host names, `*.domain` wildcards, or exact IP addresses. A private, loopback or link-local address (literal or resolved) is refused unless listed exactly; other endpoints answer 422 PUSH_ENDPOINT_NOT_ALLOWED.',
     }),
     subject: field(parse.string(), {
       env: 'VAPID_SUBJECT',

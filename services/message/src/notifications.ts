@@ -9,6 +9,7 @@ import { SmtpMailChannel } from './notify/channels/email.ts';
 import { FcmChannel, type ServiceAccount } from './notify/channels/fcm.ts';
 import { WebPushChannel } from './notify/channels/webpush.ts';
 import { Deliverer, type Channels } from './notify/deliver.ts';
+import { PushEndpointPolicy } from './notify/pushendpoint.ts';
 import { loadNotifyKeys, type NotifyKeys } from './notify/keys.ts';
 import { NotifyMetrics } from './notify/metrics.ts';
 import { Notifier } from './notify/notifier.ts';
@@ -34,10 +35,16 @@ function keysOf(cfg: MessageConfig, logger: Logger): NotifyKeys {
 /** The notification routes on the api role: registered at once, served once the store is open. */
 export function notificationApi(api: Api, cfg: MessageConfig, logger: Logger) {
   const keys = keysOf(cfg, logger);
+  const pushPolicy = new PushEndpointPolicy(cfg.webPush.allowedHosts);
   let store: NotificationStore | undefined;
   notificationRoutes(api, () => {
     if (!store) throw problems.UNAVAILABLE('notifications are starting');
-    return { store, vapidPublicKey: keys.vapid.publicKey, unsubscribeSecret: keys.unsubscribeSecret };
+    return {
+      store,
+      vapidPublicKey: keys.vapid.publicKey,
+      unsubscribeSecret: keys.unsubscribeSecret,
+      pushPolicy,
+    };
   });
   return {
     async open(docs: DocumentStore) {
@@ -49,7 +56,10 @@ export function notificationApi(api: Api, cfg: MessageConfig, logger: Logger) {
 /** The providers configured: SMTP when SMTP_URL is set, Web Push always, FCM with credentials. */
 export function channelsOf(cfg: MessageConfig, keys: NotifyKeys, logger: Logger): Channels {
   const channels: Channels = {
-    web: new WebPushChannel({ ...keys.vapid, subject: cfg.webPush.subject }),
+    web: new WebPushChannel(
+      { ...keys.vapid, subject: cfg.webPush.subject },
+      { policy: new PushEndpointPolicy(cfg.webPush.allowedHosts) },
+    ),
   };
   if (cfg.smtp.url) channels.mail = new SmtpMailChannel({ url: cfg.smtp.url, from: cfg.smtp.from });
   else logger.warn('SMTP_URL is not set: no notification mail is sent');
@@ -105,7 +115,7 @@ export function messageNotifierModule<C extends MessageConfig>(
         digestMs: n.digestMin * 60_000,
         links: (userId) => ({
           app: n.publicUrl,
-          unsubscribe: `${n.publicUrl.replace(/\/$/, '')}/v1/notifications/unsubscribe?token=${unsubscribeToken(keys.unsubscribeSecret, userId)}`,
+          unsubscribe: `${n.publicUrl.replace(/\/$/, '')}/v1/notifications/unsubscribe?token=${unsubscribeToken(keys.unsubscribeSecret, userId, Date.now() / 1000 + n.unsubscribeTtlDays * 86_400)}`,
         }),
         logger: log,
         metrics,

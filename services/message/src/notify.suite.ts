@@ -12,6 +12,7 @@ import { SmtpMailChannel } from './notify/channels/email.ts';
 import { FcmChannel } from './notify/channels/fcm.ts';
 import { WebPushChannel } from './notify/channels/webpush.ts';
 import { messageNotifierModule } from './notifications.ts';
+import { PushEndpointPolicy } from './notify/pushendpoint.ts';
 
 /**
  * The notifier end to end, on the adapters `stackEnv` selects: REST sends, the worker persists,
@@ -36,12 +37,18 @@ export function notifySuite(name: string, stackEnv: () => Record<string, string>
         NOTIFY_SWEEP_MS: '200',
         NOTIFY_RETRY_INITIAL_MS: '20',
         NOTIFY_PUBLIC_URL: 'https://chat.parley.test',
+        WEB_PUSH_ALLOWED_HOSTS: 'fcm.googleapis.com,*.notify.windows.com,127.0.0.1',
         // The SDK case signs up over HTTP, all from 127.0.0.1.
         RATE_LIMIT_REGISTER_PER_15MIN: '1000',
       }),
       () => [
         messageNotifierModule<Cfg>({
-          web: new WebPushChannel(vapid, 60, push.agent),
+          web: new WebPushChannel(vapid, {
+            ttlSec: 60,
+            tls: { ca: push.ca },
+            // The local push endpoint, listed as an operator would list an internal one.
+            policy: new PushEndpointPolicy(['127.0.0.1']),
+          }),
           mail: new SmtpMailChannel({ url: requireEnv('SMTP_URL'), from: 'Parley <notify@parley.test>' }),
           mobile: new FcmChannel(fcm.account, fcm.url),
         }),
@@ -108,6 +115,11 @@ export function notifySuite(name: string, stackEnv: () => Record<string, string>
         expect(mail.Text).to.match(
           /Stop these mails: https:\/\/chat\.parley\.test\/v1\/notifications\/unsubscribe\?token=\S+/,
         );
+        // One-click unsubscribe (RFC 8058): both headers, the URL the same as the text's link.
+        const headers = await mailpit.headers(mail.ID);
+        const link = /Stop these mails: (\S+)/.exec(mail.Text)![1]!;
+        expect(headers['List-Unsubscribe']).to.deep.equal([`<${link}>`]);
+        expect(headers['List-Unsubscribe-Post']).to.deep.equal(['List-Unsubscribe=One-Click']);
         const list = await h.call('GET', '/v1/notifications', { token: bob.token });
         expect(list.json().items.map((n: { text: string }) => n.text)).to.deep.equal([
           `${alice.username}: lunch at noon?`,
@@ -193,6 +205,83 @@ export function notifySuite(name: string, stackEnv: () => Record<string, string>
       }
     });
 
+    it('mails only a verified address: an email typed at sign-up (pending in auth) gets none', async () => {
+      const alice = await h.user();
+      const typed = `${randomBytes(6).toString('hex')}@example.test`;
+      const reg = await h.call('POST', '/v1/auth/register', {
+        body: {
+          username: `p${randomBytes(6).toString('hex')}`,
+          password: 'a long enough passphrase',
+          email: typed,
+        },
+      });
+      expect(reg.statusCode, reg.body).to.equal(201);
+      expect(reg.json().user).to.include({ pendingEmail: typed }).and.not.have.property('email');
+      const bob = {
+        id: reg.json().user.id as string,
+        username: reg.json().user.username as string,
+        token: reg.json().tokens.accessToken as string,
+      };
+      const conv = await h.direct(alice, bob);
+      const sub = await subscribeWeb(bob);
+      await h.send(alice.token, conv, { clientMsgId: randomUUID(), body: 'to a pending address' });
+      await waitFor(() => pushesTo(sub).length === 1 || undefined);
+      // The window closes (when an instant mail would go) and its record is removed.
+      const windows = await h.running.deps().store.collection<Doc>('notify_windows');
+      await waitFor(async () => (await windows.findById(`${bob.id}:${conv}`)) === null || undefined, {
+        timeoutMs: 20_000,
+      });
+      expect(await mailpit.to(typed)).to.deep.equal([]);
+      // Proven (as GitHub sign-in sets it), the same address gets the next burst.
+      const users = await h.running.deps().store.collection<Doc>('users');
+      await users.updateOne({ _id: bob.id }, { $set: { email: typed } });
+      await h.send(alice.token, conv, { clientMsgId: randomUUID(), body: 'now verified' });
+      expect((await mailpit.waitFor(typed, 1, 20_000)).Text).to.contain('now verified');
+    });
+
+    it('refuses a push endpoint off the allowlist or inside the network, with PUSH_ENDPOINT_NOT_ALLOWED', async () => {
+      const bob = await h.user();
+      const keys = push.subscribe().keys;
+      const cases: [string, string][] = [
+        [
+          'https://169.254.169.254/latest/meta-data',
+          'endpoint host 169.254.169.254 is a private, loopback or link-local address',
+        ],
+        ['https://10.0.0.7/push', 'endpoint host 10.0.0.7 is a private, loopback or link-local address'],
+        ['https://[::1]/push', 'endpoint host ::1 is a private, loopback or link-local address'],
+        [
+          'https://push.attacker.example/x',
+          'endpoint host push.attacker.example is not a known push service (WEB_PUSH_ALLOWED_HOSTS)',
+        ],
+      ];
+      for (const [endpoint, detail] of cases) {
+        const res = await h.call('PUT', '/v1/push/subscriptions/:deviceId', {
+          token: bob.token,
+          params: { deviceId: 'web-ssrf' },
+          body: { class: 'web', endpoint, keys },
+        });
+        expect([res.statusCode, res.json().code, res.json().detail], endpoint).to.deep.equal([
+          422,
+          'PUSH_ENDPOINT_NOT_ALLOWED',
+          detail,
+        ]);
+      }
+      for (const endpoint of [
+        'https://fcm.googleapis.com/fcm/send/x',
+        'https://wns2-par02p.notify.windows.com/w/?token=x',
+      ]) {
+        const ok = await h.call('PUT', '/v1/push/subscriptions/:deviceId', {
+          token: bob.token,
+          params: { deviceId: 'web-ok' },
+          body: { class: 'web', endpoint, keys },
+        });
+        expect(ok.statusCode, ok.body).to.equal(200);
+      }
+      expect(
+        (await h.call('GET', '/v1/push/subscriptions', { token: bob.token })).json().items,
+      ).to.have.length(1);
+    });
+
     it('collapses a burst: one push at once, then one "N new messages" push and one mail', async () => {
       const [alice, bob] = [await h.user(), await h.user()];
       const conv = await h.direct(alice, bob);
@@ -240,17 +329,88 @@ export function notifySuite(name: string, stackEnv: () => Record<string, string>
       ]);
     });
 
-    it('turns mail off with the signed unsubscribe link, and refuses a forged one', async () => {
+    it('unsubscribes with the one-click POST of a mail’s List-Unsubscribe header; a GET of the link only asks', async () => {
+      const [alice, bob] = [await h.user(), await h.user()];
+      const conv = await h.direct(alice, bob);
+      const bobMail = await withEmail(bob);
+      await h.send(alice.token, conv, { clientMsgId: randomUUID(), body: 'unsubscribe me' });
+      const mail = await mailpit.waitFor(bobMail);
+      const header = (await mailpit.headers(mail.ID))['List-Unsubscribe']![0]!;
+      const url = new URL(/^<(https:\/\/[^>]+)>$/.exec(header)![1]!);
+      expect(url.origin).to.equal('https://chat.parley.test');
+      const path = url.pathname + url.search;
+      const emailPref = async () =>
+        (await h.call('GET', '/v1/notifications/preferences', { token: bob.token })).json().email as string;
+      // A link scanner's GET: a confirmation page, and mail stays on.
+      const page = await h.running.inject({ method: 'GET', url: path });
+      expect(page.statusCode, page.body).to.equal(200);
+      expect(page.headers['content-type']).to.match(/^text\/html/);
+      expect(page.body)
+        .to.contain('<form method="post"')
+        .and.contain('name="List-Unsubscribe" value="One-Click"');
+      expect(await emailPref()).to.equal('instant');
+      // A wrong body or an oversized one is refused before anything changes.
+      const form = { 'content-type': 'application/x-www-form-urlencoded' };
+      const wrong = await h.running.inject({
+        method: 'POST',
+        url: path,
+        headers: form,
+        payload: 'List-Unsubscribe=Yes',
+      });
+      expect([wrong.statusCode, wrong.json().code]).to.deep.equal([400, 'VALIDATION_FAILED']);
+      const big = await h.running.inject({
+        method: 'POST',
+        url: path,
+        headers: form,
+        payload: `List-Unsubscribe=${'x'.repeat(70_000)}`,
+      });
+      expect([big.statusCode, big.json().code]).to.deep.equal([413, 'PAYLOAD_TOO_LARGE']);
+      const text = await h.running.inject({
+        method: 'POST',
+        url: path,
+        headers: { 'content-type': 'text/plain' },
+        payload: 'List-Unsubscribe=One-Click',
+      });
+      expect([text.statusCode, text.json().code]).to.deep.equal([415, 'UNSUPPORTED_MEDIA_TYPE']);
+      expect(await emailPref()).to.equal('instant');
+      // What a mail provider sends.
+      const ok = await h.running.inject({
+        method: 'POST',
+        url: path,
+        headers: form,
+        payload: 'List-Unsubscribe=One-Click',
+      });
+      expect(ok.statusCode, ok.body).to.equal(200);
+      expect(ok.json()).to.deep.equal({ email: 'off' });
+      expect(await emailPref()).to.equal('off');
+    });
+
+    it('takes the one-click body as JSON too; refuses forged and expired tokens with problem+json', async () => {
       const bob = await h.user();
       const keys = JSON.parse(await readKeys(h)) as { unsubscribeSecret: string };
       const { unsubscribeToken } = await import('./notify/unsubscribe.ts');
-      const forged = await h.call('POST', '/v1/notifications/unsubscribe', {
-        query: `token=${unsubscribeToken('not the secret', bob.id)}`,
-      });
-      expect(forged.statusCode).to.equal(422);
-      expect(forged.json().code).to.equal('INVALID_UNSUBSCRIBE_TOKEN');
+      const inAnHour = Date.now() / 1000 + 3600;
+      const body = { 'List-Unsubscribe': 'One-Click' };
+      for (const method of ['GET', 'POST']) {
+        const forged = await h.call(method, '/v1/notifications/unsubscribe', {
+          query: `token=${unsubscribeToken('not the secret', bob.id, inAnHour)}`,
+          ...(method === 'POST' ? { body } : {}),
+        });
+        expect([forged.statusCode, forged.headers['content-type'], forged.json().code]).to.deep.equal([
+          422,
+          'application/problem+json; charset=utf-8',
+          'INVALID_UNSUBSCRIBE_TOKEN',
+        ]);
+        const expired = await h.call(method, '/v1/notifications/unsubscribe', {
+          query: `token=${unsubscribeToken(keys.unsubscribeSecret, bob.id, Date.now() / 1000 - 1)}`,
+          ...(method === 'POST' ? { body } : {}),
+        });
+        expect([expired.statusCode, expired.json().code]).to.deep.equal([410, 'UNSUBSCRIBE_LINK_EXPIRED']);
+        expect(expired.json().detail).to.contain('newer mail');
+      }
       const ok = await h.call('POST', '/v1/notifications/unsubscribe', {
-        query: `token=${unsubscribeToken(keys.unsubscribeSecret, bob.id)}`,
+        query: `token=${unsubscribeToken(keys.unsubscribeSecret, bob.id, inAnHour)}`,
+        body,
       });
       expect(ok.json()).to.deep.equal({ email: 'off' });
       expect(

@@ -143,7 +143,10 @@ describe('client SDK against an embedded server', function () {
       p256dh: Buffer.alloc(65, 4).toString('base64url'),
       auth: randomBytes(16).toString('base64url'),
     };
-    await c.notifications.registerWebPush('laptop', { endpoint: 'https://push.example/sub/1', keys });
+    await c.notifications.registerWebPush('laptop', {
+      endpoint: 'https://fcm.googleapis.com/fcm/send/sub-1',
+      keys,
+    });
     await c.notifications.registerPush('phone', { class: 'mobile', token: 'fcm-token' });
     const devices = await c.notifications.pushDevices();
     expect(devices.map((d) => [d.deviceId, d.class]).sort()).to.deep.equal([

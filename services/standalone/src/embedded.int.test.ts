@@ -30,7 +30,13 @@ describe('embedded mode (one process, embedded adapters)', function () {
       const ready = await fetch(`${running.managementUrl}/readyz`);
       expect(ready.status).to.equal(200);
       const body = (await ready.json()) as { dependencies: Record<string, { state: string }> };
-      expect(Object.keys(body.dependencies).sort()).to.deep.equal(['cache', 'eventlog', 'modules', 'store']);
+      expect(Object.keys(body.dependencies).sort()).to.deep.equal([
+        'cache',
+        'eventlog',
+        'modules',
+        'objectstore',
+        'store',
+      ]);
       expect(await (await fetch(`${running.managementUrl}/metrics`)).text()).to.include(
         'parley_http_requests_total',
       );

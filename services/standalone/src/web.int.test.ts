@@ -225,6 +225,112 @@ describe('web demo: two users chat in real time in Chromium (embedded mode)', fu
     await until(b, 'no more to load', `document.getElementById('load-older').hidden`);
   });
 
+  it('sends an image: both see its thumbnail, and a click opens the full image', async () => {
+    const sharp = (await import('sharp')).default;
+    const photo = await sharp({
+      create: { width: 1200, height: 800, channels: 3, background: { r: 200, g: 60, b: 40 } },
+    })
+      .png()
+      .toBuffer();
+    await until(a, 'alice has the chat open', `!document.getElementById('composer').hidden`);
+    await a.locator('#message-input').fill('our logo');
+    await a.locator('#attach').setInputFiles({ name: 'logo.png', mimeType: 'image/png', buffer: photo });
+    // The thumbnail is the server's variant, decoded by the browser: smaller than the original.
+    const thumb = `[...document.querySelectorAll('#messages li')].find((li) => li.textContent.includes('our logo'))?.querySelector('.attachment img.thumb')`;
+    for (const [page, who] of [
+      [a, 'alice'],
+      [b, 'bob'],
+    ] as const) {
+      await until(page, `${who} sees the thumbnail`, `${thumb}?.complete && ${thumb}.naturalWidth > 0`);
+      const size = await page.evaluate(
+        inPage(`[${thumb}.naturalWidth, ${thumb}.naturalHeight, ${thumb}.src]`),
+      );
+      const [w, h, src] = size as [number, number, string];
+      expect(w, `${who}'s thumbnail width`).to.be.within(1, 400);
+      expect(h, `${who}'s thumbnail height`).to.be.within(1, 400);
+      expect(src).to.match(/^blob:/);
+    }
+    await b.evaluate(inPage(`${thumb}.click()`));
+    await until(
+      b,
+      'the full image in the viewer',
+      `document.getElementById('viewer').open && document.getElementById('viewer-img').complete && document.getElementById('viewer-img').naturalWidth === 1200`,
+    );
+    await b.locator('#viewer-close').click();
+    await until(b, 'the viewer closed', `!document.getElementById('viewer').open`);
+  });
+
+  it('asks for notification permission: refused, it says so; granted, it subscribes with the VAPID key and registers the subscription', async () => {
+    // No permission granted to bob's context: headless Chromium answers the prompt with a refusal.
+    await b.locator('#push-enable').click();
+    await until(
+      b,
+      'bob is told push is off',
+      `document.getElementById('push-state').dataset.state === 'denied'`,
+    );
+
+    await a.context().grantPermissions(['notifications'], { origin: running.url });
+    // The browser's push service (FCM for Chromium) is third-party SaaS this machine cannot reach,
+    // so subscribe() is answered in the page the way Chromium answers it: an FCM endpoint and real
+    // P-256 / auth keys. Everything else is the real browser: permission, service worker, requests.
+    await a.evaluate(
+      inPage(`(() => {
+        const b64 = (buf) => btoa(String.fromCharCode(...new Uint8Array(buf))).replace(/\\+/g, '-').replace(/\\//g, '_').replace(/=+$/, '');
+        window.__push = {};
+        PushManager.prototype.subscribe = async function (options) {
+          window.__push.options = { userVisibleOnly: options.userVisibleOnly, key: b64(options.applicationServerKey) };
+          const pair = await crypto.subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, true, ['deriveBits']);
+          const json = {
+            endpoint: 'https://fcm.googleapis.com/fcm/send/' + crypto.randomUUID(),
+            expirationTime: null,
+            keys: { p256dh: b64(await crypto.subtle.exportKey('raw', pair.publicKey)), auth: b64(crypto.getRandomValues(new Uint8Array(16))) },
+          };
+          window.__push.subscription = json;
+          return { endpoint: json.endpoint, toJSON: () => json };
+        };
+      })()`),
+    );
+    const registered = a.waitForRequest(
+      (r) => r.method() === 'PUT' && r.url().includes('/v1/push/subscriptions/'),
+    );
+    await a.locator('#push-enable').click();
+    const put = await registered;
+    await until(
+      a,
+      'alice is told push is on',
+      `document.getElementById('push-state').dataset.state === 'registered'`,
+    );
+    expect(await a.evaluate(inPage('Notification.permission'))).to.equal('granted');
+    expect(
+      await a.evaluate(
+        inPage(`navigator.serviceWorker.getRegistration('/demo/').then((r) => r?.active?.scriptURL)`),
+      ),
+    ).to.equal(`${running.url}/demo/sw.js`);
+    const seen = (await a.evaluate(inPage('window.__push'))) as {
+      options: { userVisibleOnly: boolean; key: string };
+      subscription: { endpoint: string; keys: { p256dh: string; auth: string } };
+    };
+    const vapid = ((await (await fetch(`${running.url}/v1/push/vapid-key`)).json()) as { publicKey: string })
+      .publicKey;
+    expect(seen.options).to.deep.equal({ userVisibleOnly: true, key: vapid });
+    // The request the page made, and what the server now holds for alice.
+    expect(put.postDataJSON()).to.deep.equal({
+      class: 'web',
+      endpoint: seen.subscription.endpoint,
+      keys: seen.subscription.keys,
+    });
+    const api = new ParleyClient({ baseUrl: running.url });
+    await api.login({ login: alice, password: PASSWORD });
+    const subs = await api.request<{ items: { deviceId: string; class: string; endpoint: string }[] }>(
+      'GET',
+      '/v1/push/subscriptions',
+    );
+    const deviceId = put.url().split('/').pop();
+    expect(
+      subs.body.items.map(({ deviceId, class: c, endpoint }) => ({ deviceId, class: c, endpoint })),
+    ).to.deep.equal([{ deviceId, class: 'web', endpoint: seen.subscription.endpoint }]);
+  });
+
   it('ran without page errors or CSP violations', () => {
     expect(problems).to.deep.equal([]);
   });
@@ -301,7 +407,7 @@ describe('SDK in Node (ws) against the embedded gateway', function () {
     sb.cut();
     await waitFor(() => sb.state === 'waiting' || null);
     for (const body of ['two', 'three', 'four']) await sa.send(conv.id, { body });
-    await waitFor(() => (sb.cursor(conv.id) === 4 ? true : null));
+    await waitFor(() => (sb.cursor(conv.id) === 4 ? true : null), { timeoutMs: 30_000 });
     expect(got).to.deep.equal(['one', 'two', 'three', 'four']);
     expect(replayed, 'messages that came by resume').to.be.greaterThan(0);
 
@@ -310,7 +416,7 @@ describe('SDK in Node (ws) against the embedded gateway', function () {
     await waitFor(() => sa.state === 'waiting' || null);
     const ack = await sa.send(conv.id, { body: 'five', clientMsgId: 'five-1' });
     expect(ack.clientMsgId).to.equal('five-1');
-    await waitFor(() => (sb.cursor(conv.id) === 5 ? true : null));
+    await waitFor(() => (sb.cursor(conv.id) === 5 ? true : null), { timeoutMs: 30_000 });
     expect(got).to.deep.equal(['one', 'two', 'three', 'four', 'five']);
     const stored = await bob.client.listMessages(conv.id, { after: 0 });
     expect(stored.messages.map((m) => m.body)).to.deep.equal(['one', 'two', 'three', 'four', 'five']);

@@ -53,7 +53,8 @@ export function demoCsp(host: string | undefined): string {
     "default-src 'none'",
     "script-src 'self'",
     "style-src 'self'",
-    "img-src 'self' data:",
+    // blob: for attachments, fetched with the access token and shown through object URLs.
+    "img-src 'self' data: blob:",
     `connect-src 'self'${ws}`,
     "base-uri 'none'",
     "form-action 'none'",
@@ -81,6 +82,8 @@ export function registerWebDemo(app: HttpApp, opts: WebDemoOptions): void {
     '/': file('index.html', 'text/html; charset=utf-8'),
     '/demo/style.css': file('style.css', 'text/css; charset=utf-8'),
     '/demo/app.js': async () => ({ type: 'text/javascript; charset=utf-8', body: await bundle() }),
+    // The push service worker: plain JavaScript, its own file (a worker's script URL is its identity).
+    '/demo/sw.js': file('sw.js', 'text/javascript; charset=utf-8'),
   };
   for (const [url, make] of Object.entries(assets))
     app.route('GET', url, async (req, res) => {

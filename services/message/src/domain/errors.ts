@@ -59,6 +59,11 @@ export const messageErrors = {
     title: 'Too many push subscriptions',
     doc: 'A user may register push on at most 20 devices; remove one first.',
   },
+  PUSH_ENDPOINT_NOT_ALLOWED: {
+    status: 422,
+    title: 'Push endpoint not allowed',
+    doc: 'A Web Push endpoint must be https on a known push service (WEB_PUSH_ALLOWED_HOSTS), never a private, loopback or link-local address the operator did not list.',
+  },
   INVALID_PREFERENCES: {
     status: 422,
     title: 'Invalid notification preferences',
@@ -68,6 +73,11 @@ export const messageErrors = {
     status: 422,
     title: 'Invalid unsubscribe link',
     doc: 'The unsubscribe token is malformed or was not signed by this installation.',
+  },
+  UNSUBSCRIBE_LINK_EXPIRED: {
+    status: 410,
+    title: 'Unsubscribe link expired',
+    doc: 'The unsubscribe link is older than NOTIFY_UNSUBSCRIBE_TTL_DAYS; a newer mail carries a fresh one, and the preferences turn mail off too.',
   },
 } as const satisfies Catalogue;
 

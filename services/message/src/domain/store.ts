@@ -113,6 +113,16 @@ export interface DirectoryUser extends Doc {
   username: string;
   displayName: string;
   status: string;
+  /**
+   * The auth service's proven email (today: GitHub's verified primary address). An address a
+   * user only typed is `pendingEmail` there, which nothing here reads.
+   */
+  email?: string;
+}
+
+/** Where notification mail may go: the proven address only, never a pending one. */
+export function verifiedEmailOf(u: { email?: unknown } | undefined): string | undefined {
+  return typeof u?.email === 'string' && u.email.includes('@') ? u.email : undefined;
 }
 
 /**

@@ -45,6 +45,11 @@ export const mediaSettings = {
     default: '300',
     doc: 'How often the media role deletes expired, abandoned and orphaned attachments.',
   }),
+  storeCheckSec: field(parse.int(1, 300), {
+    env: 'MEDIA_STORE_CHECK_SECONDS',
+    default: '5',
+    doc: 'How often the media role checks that the object store answers (S3 HeadBucket, or the media directory); /readyz shows the last result as dependency `objectstore`.',
+  }),
   imageMaxPixels: field(parse.int(1, 1_000_000_000), {
     env: 'MEDIA_IMAGE_MAX_PIXELS',
     default: '100000000',

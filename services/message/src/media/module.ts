@@ -40,6 +40,9 @@ export async function openObjectStore(cfg: MediaConfig): Promise<ObjectStore> {
   });
 }
 
+/** The object store's name on /readyz. */
+export const STORE_DEPENDENCY = 'objectstore';
+
 interface DeletedEvent {
   type?: string;
   data?: { id?: unknown };
@@ -56,6 +59,8 @@ export function mediaModule<C extends MediaConfig>(): ServiceModule<C> {
   return {
     name: 'message-media',
     routes(_app, ctx) {
+      // Readiness waits for the object store too, and follows it afterwards (checkStore).
+      ctx.health.register(STORE_DEPENDENCY);
       ctx.api.addCatalogue(mediaErrors);
       // The routes answer some of the message service's codes too (CONVERSATION_NOT_FOUND): alone in
       // a pod, without the api module, the process must still know them.
@@ -71,7 +76,16 @@ export function mediaModule<C extends MediaConfig>(): ServiceModule<C> {
     },
     async start(ctx) {
       const { cfg } = ctx;
-      const objects = await openObjectStore(cfg);
+      const objects = await openObjectStore(cfg).catch((err: unknown) => {
+        ctx.health.down(STORE_DEPENDENCY, err);
+        throw err;
+      });
+      const check = () =>
+        objects.ping().then(
+          () => ctx.health.up(STORE_DEPENDENCY),
+          (err: unknown) => ctx.health.down(STORE_DEPENDENCY, err),
+        );
+      await check();
       const [messages, attachments] = await Promise.all([
         MessageStore.open(ctx.deps().store),
         AttachmentStore.open(ctx.deps().store),
@@ -107,8 +121,12 @@ export function mediaModule<C extends MediaConfig>(): ServiceModule<C> {
         m.sweep().catch((err: unknown) => logger.error({ err }, 'media sweep failed'));
       }, cfg.media.sweepIntervalSec * 1000);
       sweeper.unref();
+      // The last answer is what /readyz shows: a HeadBucket every few seconds, not one per probe.
+      const checker = setInterval(() => void check(), cfg.media.storeCheckSec * 1000);
+      checker.unref();
       return async () => {
         clearInterval(sweeper);
+        clearInterval(checker);
         await sub.stop();
         await objects.close();
       };

@@ -194,8 +194,21 @@ export class S3ObjectStore implements ObjectStore {
     return getSignedUrl(this.s3, cmd, { expiresIn: expiresSec });
   }
 
-  async ping(): Promise<void> {
-    await this.s3.send(new HeadBucketCommand({ Bucket: this.bucket }));
+  async ping(timeoutMs = 3000): Promise<void> {
+    // One try within the timeout: a probe that waits out the SDK's retries reports an outage late.
+    try {
+      await this.s3.send(new HeadBucketCommand({ Bucket: this.bucket }), {
+        abortSignal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (err) {
+      // A HEAD answer has no body, so the SDK's own message is often just "UnknownError".
+      const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+      const status = e.$metadata?.httpStatusCode;
+      throw new Error(
+        `HeadBucket ${this.bucket}: ${status ? `HTTP ${status} ` : ''}${status === 404 ? 'no such bucket' : (e.message ?? e.name ?? String(err))}`,
+        { cause: err },
+      );
+    }
   }
 
   async close(): Promise<void> {

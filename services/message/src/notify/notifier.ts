@@ -2,7 +2,7 @@ import type { ConsumedRecord, EventLog, Logger } from '@parley/common';
 import { q } from '@parley/common';
 import { deadLetterRecord } from '../domain/envelopes.ts';
 import { aggregatePresence, type Presence } from '../domain/presence.ts';
-import type { DirectoryUser, MessageStore } from '../domain/store.ts';
+import { verifiedEmailOf, type DirectoryUser, type MessageStore } from '../domain/store.ts';
 import { parseChatEvent } from '../fanout/routing.ts';
 import { decide, defaultPrefs, type NotifyPrefs, type RecipientFacts } from './decide.ts';
 import type { Deliverer } from './deliver.ts';
@@ -110,7 +110,7 @@ export class Notifier {
         online: online.has(userId),
         blockedSender: blockers.has(userId),
         prefs: prefs.get(userId) ?? defaultPrefs,
-        hasEmail: typeof users.get(userId)?.email === 'string',
+        hasEmail: verifiedEmailOf(users.get(userId)) !== undefined,
         devices: {
           web: subs.filter((s) => s.userId === userId && s.class === 'web').length,
           mobile: subs.filter((s) => s.userId === userId && s.class === 'mobile').length,

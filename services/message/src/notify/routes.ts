@@ -2,8 +2,9 @@ import { problems, q, type Api, type Principal } from '@parley/common';
 import { z } from 'zod';
 import { messageProblems } from '../domain/errors.ts';
 import { quietHoursError, type NotifyPrefs } from './decide.ts';
+import type { PushEndpointPolicy } from './pushendpoint.ts';
 import type { NotificationStore } from './store.ts';
-import { verifyUnsubscribeToken } from './unsubscribe.ts';
+import { checkUnsubscribeToken, ONE_CLICK, UNSUBSCRIBE_TOKEN } from './unsubscribe.ts';
 
 export const MAX_SUBSCRIPTIONS = 20;
 /** Mutes one preferences document holds (it stays well under the request body limit). */
@@ -62,7 +63,10 @@ const SubscriptionView = z.object({
   endpoint: z.string().optional(),
   createdAt: z.string(),
 });
-const TokenQuery = z.strictObject({ token: z.string().regex(/^[A-Za-z0-9_-]{1,400}\.[A-Za-z0-9_-]{43}$/) });
+const TokenQuery = z.strictObject({ token: z.string().regex(UNSUBSCRIBE_TOKEN) });
+
+/** What a one-click POST carries (RFC 8058 §3.1), form-encoded or as JSON. */
+const OneClickBody = z.strictObject({ [ONE_CLICK.key]: z.literal(ONE_CLICK.value) });
 
 const me = (p: Principal | undefined): string => {
   if (!p) throw problems.UNAUTHENTICATED();
@@ -72,7 +76,12 @@ const me = (p: Principal | undefined): string => {
 /** Notifications over REST: the list, read marks, preferences, push subscriptions, unsubscribe. */
 export function notificationRoutes(
   api: Api,
-  started: () => { store: NotificationStore; vapidPublicKey: string; unsubscribeSecret: string },
+  started: () => {
+    store: NotificationStore;
+    vapidPublicKey: string;
+    unsubscribeSecret: string;
+    pushPolicy: PushEndpointPolicy;
+  },
 ): void {
   const tags = ['notifications'];
   api.route({
@@ -200,16 +209,18 @@ export function notificationRoutes(
     operationId: 'putPushSubscription',
     summary: 'Register (or replace) this device’s push subscription',
     description:
-      'Web Push: the PushSubscription (https endpoint, p256dh and auth keys) from PushManager.subscribe() with the key of GET /v1/push/vapid-key. Mobile: the FCM registration token. A subscription the push service reports gone (404/410, UNREGISTERED) is removed.',
+      'Web Push: the PushSubscription (https endpoint, p256dh and auth keys) from PushManager.subscribe() with the key of GET /v1/push/vapid-key. The endpoint must be https on a known push service (WEB_PUSH_ALLOWED_HOSTS). Mobile: the FCM registration token. A subscription the push service reports gone (404/410, UNREGISTERED) is removed.',
     tags,
     access: 'user',
     params: DeviceParams,
     body: SubscriptionBody,
     responses: { 200: { description: 'Registered', schema: SubscriptionView } },
-    errors: ['SUBSCRIPTION_LIMIT'],
+    errors: ['SUBSCRIPTION_LIMIT', 'PUSH_ENDPOINT_NOT_ALLOWED'],
     handler: async (req) => {
       const userId = me(req.principal);
-      const { store } = started();
+      const { store, pushPolicy } = started();
+      const refused = 'endpoint' in req.body ? pushPolicy.problem(req.body.endpoint) : undefined;
+      if (refused) throw messageProblems.PUSH_ENDPOINT_NOT_ALLOWED(refused);
       const id = `${userId}:${req.params.deviceId}`;
       const existing = await store.subscriptions.findById(id);
       if (!existing && (await store.subscriptions.count({ userId })) >= MAX_SUBSCRIPTIONS)
@@ -247,26 +258,80 @@ export function notificationRoutes(
     },
   });
 
-  // GET for the link in the mail's text; POST for one-click List-Unsubscribe (RFC 8058; the URL also answers GET).
-  for (const method of ['GET', 'POST'] as const)
-    api.route({
-      method,
-      url: '/v1/notifications/unsubscribe',
-      operationId: method === 'GET' ? 'unsubscribeEmailLink' : 'unsubscribeEmail',
-      summary: 'Turn notification mail off with the signed link from a mail (no sign-in)',
-      description:
-        'The target of the link in every notification mail and of its List-Unsubscribe header. The token names the user and is signed by this installation; it only ever turns mail off, so a link scanner following it does no harm beyond that.',
-      tags,
-      access: 'public',
-      query: TokenQuery,
-      responses: { 200: { description: 'Mail is off', schema: z.object({ email: z.literal('off') }) } },
-      errors: ['INVALID_UNSUBSCRIBE_TOKEN'],
-      handler: async (req) => {
-        const { store, unsubscribeSecret } = started();
-        const userId = verifyUnsubscribeToken(unsubscribeSecret, req.query.token);
-        if (!userId) throw messageProblems.INVALID_UNSUBSCRIBE_TOKEN();
-        await store.setPrefs(userId, { ...(await store.prefsOf(userId)), email: 'off' });
-        return { email: 'off' as const };
-      },
-    });
+  const tokenErrors = ['INVALID_UNSUBSCRIBE_TOKEN', 'UNSUBSCRIBE_LINK_EXPIRED'];
+  const userOfToken = (token: string): string => {
+    const r = checkUnsubscribeToken(started().unsubscribeSecret, token, Math.floor(Date.now() / 1000));
+    if (r.ok) return r.userId;
+    if (r.reason === 'expired')
+      throw messageProblems.UNSUBSCRIBE_LINK_EXPIRED(
+        'this unsubscribe link has expired; use the link in a newer mail, or turn mail off in your notification preferences',
+      );
+    throw messageProblems.INVALID_UNSUBSCRIBE_TOKEN();
+  };
+
+  // A GET changes nothing: link scanners and mail previews follow links. It answers a page whose
+  // button makes the POST, the same one-click POST (RFC 8058) that mail providers send.
+  api.route({
+    method: 'GET',
+    url: '/v1/notifications/unsubscribe',
+    operationId: 'unsubscribeEmailLink',
+    summary: 'The page behind the unsubscribe link in a mail: asks to confirm (no sign-in)',
+    description:
+      'Checks the signed token and answers an HTML page with a button that POSTs `List-Unsubscribe=One-Click` to the same URL. Following the link alone changes nothing, so a link scanner cannot turn mail off.',
+    tags,
+    access: 'public',
+    query: TokenQuery,
+    responses: {
+      200: { description: 'A confirmation page', contentType: 'text/html', schema: z.string() },
+    },
+    errors: tokenErrors,
+    handler: async (req, reply) => {
+      userOfToken(req.query.token);
+      reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store');
+      return confirmPage(req.query.token);
+    },
+  });
+
+  api.route({
+    method: 'POST',
+    url: '/v1/notifications/unsubscribe',
+    operationId: 'unsubscribeEmail',
+    summary: 'Turn notification mail off: one-click List-Unsubscribe (RFC 8058, no sign-in)',
+    description: `The target of every notification mail's \`List-Unsubscribe\` header (with \`List-Unsubscribe-Post: List-Unsubscribe=One-Click\`). The body is \`List-Unsubscribe=One-Click\`, form-encoded (what mail providers send) or as a JSON object, read by the same size-limited reader as every body (HTTP_BODY_LIMIT_BYTES). The token names the user and is signed by this installation; it only ever turns mail off.`,
+    tags,
+    access: 'public',
+    query: TokenQuery,
+    body: OneClickBody,
+    formBody: true,
+    responses: { 200: { description: 'Mail is off', schema: z.object({ email: z.literal('off') }) } },
+    errors: tokenErrors,
+    handler: async (req, reply) => {
+      const userId = userOfToken(req.query.token);
+      const { store } = started();
+      await store.setPrefs(userId, { ...(await store.prefsOf(userId)), email: 'off' });
+      // The page's button (a browser form) gets a page back; mail providers and clients get JSON.
+      const form = /^application\/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? '');
+      if (form && /\btext\/html\b/.test(req.headers.accept ?? '')) {
+        reply.header('content-type', 'text/html; charset=utf-8');
+        return donePage;
+      }
+      return { email: 'off' as const };
+    },
+  });
 }
+
+const page = (title: string, body: string) =>
+  `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${title}</title></head><body><h1>${title}</h1>${body}</body></html>`;
+
+/** The confirmation page: the token is URL-safe base64 and base 36 only (TokenQuery), so it needs no escaping. */
+function confirmPage(token: string): string {
+  return page(
+    'Stop notification mail?',
+    `<p>Parley will stop mailing you about new messages. You can turn mail back on in your notification preferences.</p><form method="post" action="?token=${token}"><input type="hidden" name="${ONE_CLICK.key}" value="${ONE_CLICK.value}"><button type="submit">Stop notification mail</button></form>`,
+  );
+}
+
+const donePage = page(
+  'Notification mail is off',
+  '<p>You will get no more notification mail from Parley.</p>',
+);

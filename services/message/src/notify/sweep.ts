@@ -1,5 +1,5 @@
 import { q, type Logger } from '@parley/common';
-import type { MessageStore } from '../domain/store.ts';
+import { verifiedEmailOf, type MessageStore } from '../domain/store.ts';
 import { closeWindow, inQuietHours } from './decide.ts';
 import type { Deliverer } from './deliver.ts';
 import type { NotifyMetrics } from './metrics.ts';
@@ -87,9 +87,9 @@ export class Sweeper {
           conversationId: w.conversationId,
           count: w.count,
         });
-      const email = users.get(w.userId)?.email;
+      const email = verifiedEmailOf(users.get(w.userId));
       const line = { title: w.senderName ?? 'Parley', text: c.text };
-      if (c.email === 'instant' && typeof email === 'string')
+      if (c.email === 'instant' && email)
         await deliverer.mail(`${key}:mail`, w.userId, {
           to: email,
           ...renderMail([line], this.d.links(w.userId)),
@@ -116,8 +116,8 @@ export class Sweeper {
     const oldest = await store.digests.find({ at: q.lte(now - this.d.digestMs) }, { limit: 500 });
     for (const userId of new Set(oldest.map((e) => e.userId))) {
       const entries = await store.digests.find({ userId }, { sort: [['at', 1]], limit: 1000 });
-      const email = (await messages.usersById([userId])).get(userId)?.email;
-      if (typeof email === 'string' && entries.length) {
+      const email = verifiedEmailOf((await messages.usersById([userId])).get(userId));
+      if (email && entries.length) {
         const lines = entries.map((e) => ({ title: e.title, text: e.text }));
         await deliverer.mail(`digest:${userId}:${entries[0]!._id}`, userId, {
           to: email,

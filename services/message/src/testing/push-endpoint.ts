@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { Agent, createServer } from 'node:https';
+import { createServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -36,12 +36,12 @@ export class PushEndpoint {
   private readonly subs = new Map<string, Subscriber>();
   private server?: Server;
   url = '';
-  /** An agent that trusts the endpoint's certificate (the channel's `agent` in tests). */
-  agent?: Agent;
+  /** The endpoint's certificate, to trust (the channel's `tls.ca` in tests). */
+  ca = '';
 
   async start(): Promise<string> {
     const tls = selfSignedCertificate();
-    this.agent = new Agent({ ca: tls.cert, keepAlive: true });
+    this.ca = tls.cert;
     this.server = createServer(tls, (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -53,7 +53,8 @@ export class PushEndpoint {
   }
 
   async stop(): Promise<void> {
-    this.agent?.destroy();
+    // Channels keep their connections alive; the endpoint going away ends them.
+    this.server?.closeAllConnections();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
   }
 

@@ -279,7 +279,7 @@ export const SECURED: Record<string, Op> = {
 };
 
 const forgedUnsubscribe = (w: World) => ({
-  path: `/v1/notifications/unsubscribe?token=${Buffer.from(w.users.alice.id).toString('base64url')}.${'A'.repeat(43)}`,
+  path: `/v1/notifications/unsubscribe?token=${Buffer.from(w.users.alice.id).toString('base64url')}.zzzzzz.${'A'.repeat(43)}`,
   status: 422,
   code: 'INVALID_UNSUBSCRIBE_TOKEN',
 });
@@ -344,5 +344,8 @@ export const PUBLIC: Record<
   },
   'GET /v1/push/vapid-key': { why: 'the VAPID public key browsers subscribe with' },
   'GET /v1/notifications/unsubscribe': { why: 'the signed link in a mail', hostile: forgedUnsubscribe },
-  'POST /v1/notifications/unsubscribe': { why: 'one-click unsubscribe', hostile: forgedUnsubscribe },
+  'POST /v1/notifications/unsubscribe': {
+    why: 'one-click unsubscribe',
+    hostile: (w) => ({ ...forgedUnsubscribe(w), body: { 'List-Unsubscribe': 'One-Click' } }),
+  },
 };

@@ -9,6 +9,7 @@ import { FcmChannel } from './fcm.ts';
 import type { WebPushTarget } from './port.ts';
 import { pushChannelContract, type PushRig } from './push.contract.ts';
 import { generateVapidKeys, WebPushChannel } from './webpush.ts';
+import { PushEndpointPolicy } from '../pushendpoint.ts';
 
 describe('notification channels against real local servers', function () {
   this.timeout(20_000);
@@ -21,7 +22,10 @@ describe('notification channels against real local servers', function () {
   before(async () => {
     await endpoint.start();
     const url = await fcm.start();
-    web = new WebPushChannel(vapid, 86_400, endpoint.agent);
+    web = new WebPushChannel(vapid, {
+      tls: { ca: endpoint.ca },
+      policy: new PushEndpointPolicy(['127.0.0.1']),
+    });
     mobile = new FcmChannel(fcm.account, url);
   });
   after(async () => {
@@ -85,6 +89,33 @@ describe('notification channels against real local servers', function () {
       expect(r.headers.topic).to.match(/^[A-Za-z0-9_-]{32}$/);
       expect(r.vapid).to.include({ aud: endpoint.url, sub: 'mailto:ops@parley.test', k: vapid.publicKey });
     });
+
+    const n = { idempotencyKey: 'k', collapseKey: 'c', title: 't', body: 'b', conversationId: 'c', count: 1 };
+    it('sends nothing to an endpoint its policy refuses (a subscription stored before the allowlist)', async () => {
+      const t = endpoint.subscribe();
+      const strict = new WebPushChannel(vapid, { tls: { ca: endpoint.ca } });
+      expect(await strict.send(t, n)).to.deep.equal({
+        ok: false,
+        kind: 'rejected',
+        error: 'endpoint not allowed: endpoint host 127.0.0.1 is a private, loopback or link-local address',
+      });
+      await strict.close();
+      expect(endpoint.received.filter((r) => r.subscription === t.endpoint)).to.deep.equal([]);
+    });
+
+    it('refuses a listed name that resolves to an unlisted internal address (DNS rebinding)', async () => {
+      const t = endpoint.subscribe();
+      const named = { ...t, endpoint: t.endpoint.replace('127.0.0.1', 'localhost') };
+      const byName = new WebPushChannel(vapid, {
+        tls: { ca: endpoint.ca },
+        policy: new PushEndpointPolicy(['localhost']),
+      });
+      const res = await byName.send(named, n);
+      await byName.close();
+      expect(res).to.deep.include({ ok: false, kind: 'rejected' });
+      expect((res as { error: string }).error).to.match(/resolves to internal address (127\.0\.0\.1|::1)/);
+      expect(endpoint.received.filter((r) => r.subscription === t.endpoint)).to.deep.equal([]);
+    });
   });
 
   describe('FCM specifics', () => {
@@ -124,7 +155,7 @@ describe('notification channels against real local servers', function () {
     });
     afterEach(() => mailpit.refuseRecipients(0));
 
-    it('delivers a mail with a List-Unsubscribe header and a stable Message-ID', async () => {
+    it('delivers a mail with one-click List-Unsubscribe headers (RFC 8058) and a stable Message-ID', async () => {
       const ch = smtp();
       const to = `${randomUUID()}@example.test`;
       const m = mail(to);
@@ -134,6 +165,7 @@ describe('notification channels against real local servers', function () {
       expect(got.Text.trim()).to.equal(m.text);
       const h = await mailpit.headers(got.ID);
       expect(h['List-Unsubscribe']).to.deep.equal([`<${m.unsubscribeUrl}>`]);
+      expect(h['List-Unsubscribe-Post']).to.deep.equal(['List-Unsubscribe=One-Click']);
       expect(got.MessageID).to.match(/^[0-9a-f]{32}@parley\.notify$/);
       await ch.close();
     });

@@ -41,9 +41,10 @@ export class SmtpMailChannel implements MailChannel {
         html: mail.html,
         messageId: `<${id}@parley.notify>`,
         headers: {
-          // No List-Unsubscribe-Post (RFC 8058) yet: its form-encoded POST body is refused by the
-          // JSON-only body reader, so mail clients use the URL itself (GET turns mail off).
+          // One-click (RFC 8058): providers POST List-Unsubscribe=One-Click to the URL; a GET of
+          // it only shows a confirmation, so link scanners turn nothing off.
           'List-Unsubscribe': `<${mail.unsubscribeUrl}>`,
+          'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
           'Auto-Submitted': 'auto-generated',
         },
       });

@@ -3,7 +3,7 @@ import { smtpResult } from './email.ts';
 import { fcmResult } from './fcm.ts';
 import { pushPayload } from './port.ts';
 import { pushStatusResult } from './webpush.ts';
-import { unsubscribeToken, verifyUnsubscribeToken } from '../unsubscribe.ts';
+import { checkUnsubscribeToken, unsubscribeToken } from '../unsubscribe.ts';
 
 const kind = (r: { ok: boolean; kind?: string }) => (r.ok ? 'ok' : r.kind);
 
@@ -60,17 +60,35 @@ describe('notification channels: provider answers in the notifier’s terms', ()
 
 describe('unsubscribe tokens', () => {
   const secret = 's'.repeat(32);
-  const cases: [string, string, string | undefined][] = [
-    ['a token it signed names its user', unsubscribeToken(secret, 'user-1'), 'user-1'],
-    ['another secret’s token is refused', unsubscribeToken('t'.repeat(32), 'user-1'), undefined],
+  const now = 1_800_000_000;
+  const good = unsubscribeToken(secret, 'user-1', now + 60);
+  const [id, exp, sig] = good.split('.') as [string, string, string];
+  const cases: [string, string, string][] = [
+    ['a token it signed names its user', good, 'ok user-1'],
+    ['another secret’s token is refused', unsubscribeToken('t'.repeat(32), 'user-1', now + 60), 'invalid'],
     [
       'a token whose user was swapped is refused',
-      `${Buffer.from('user-2').toString('base64url')}.${unsubscribeToken(secret, 'user-1').split('.')[1]}`,
-      undefined,
+      `${Buffer.from('user-2').toString('base64url')}.${exp}.${sig}`,
+      'invalid',
     ],
-    ['a token without a signature is refused', Buffer.from('user-1').toString('base64url'), undefined],
-    ['a token with three parts is refused', `${unsubscribeToken(secret, 'user-1')}.x`, undefined],
+    [
+      'a token whose expiry was pushed back is refused',
+      `${id}.${(now + 9999).toString(36)}.${sig}`,
+      'invalid',
+    ],
+    ['a token past its expiry is expired', unsubscribeToken(secret, 'user-1', now), 'expired'],
+    [
+      'a forged token past its expiry is invalid, not expired',
+      unsubscribeToken('t'.repeat(32), 'user-1', now - 5),
+      'invalid',
+    ],
+    ['a token without a signature is refused', `${id}.${exp}`, 'invalid'],
+    ['a token with four parts is refused', `${good}.x`, 'invalid'],
+    ['the old two-part token (no expiry) is refused', `${id}.${sig}`, 'invalid'],
   ];
   for (const [name, token, want] of cases)
-    it(name, () => expect(verifyUnsubscribeToken(secret, token)).to.equal(want));
+    it(name, () => {
+      const r = checkUnsubscribeToken(secret, token, now);
+      expect(r.ok ? `ok ${r.userId}` : r.reason).to.equal(want);
+    });
 });

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { Agent } from 'node:https';
+import { lookup } from 'node:dns';
+import { Agent, type AgentOptions } from 'node:https';
 import webpush from 'web-push';
+import { DEFAULT_PUSH_HOSTS, PushEndpointPolicy } from '../pushendpoint.ts';
 import { pushPayload, type Outgoing, type PushChannel, type SendResult, type WebPushTarget } from './port.ts';
 
 export interface VapidKeys {
@@ -24,14 +26,30 @@ export function pushStatusResult(status: number, body: string): SendResult {
 
 /** Web Push (RFC 8030) with aes128gcm payload encryption (RFC 8291) and VAPID (RFC 8292). */
 export class WebPushChannel implements PushChannel<WebPushTarget> {
+  private readonly ttlSec: number;
+  private readonly agent: Agent;
+  private readonly policy: PushEndpointPolicy;
+
   constructor(
     private readonly vapid: VapidKeys,
-    private readonly ttlSec = 86_400,
-    /** An HTTPS agent (tests: one that trusts the local push endpoint's certificate). */
-    private readonly agent?: Agent,
-  ) {}
+    opts: {
+      /** Which endpoints it POSTs to; the browsers' push services by default. */
+      policy?: PushEndpointPolicy;
+      ttlSec?: number;
+      /** Extra TLS options (tests: the CA of the local push endpoint's certificate). */
+      tls?: Pick<AgentOptions, 'ca'>;
+    } = {},
+  ) {
+    this.ttlSec = opts.ttlSec ?? 86_400;
+    this.policy = opts.policy ?? new PushEndpointPolicy(DEFAULT_PUSH_HOSTS);
+    // The lookup guard refuses a push host that resolves inside (DNS rebinding).
+    this.agent = new Agent({ keepAlive: true, ...opts.tls, lookup: this.policy.guardLookup(lookup) });
+  }
 
   async send(target: WebPushTarget, n: Outgoing): Promise<SendResult> {
+    // Subscriptions stored before the allowlist (or a narrower one) are checked again here.
+    const refused = this.policy.problem(target.endpoint);
+    if (refused) return { ok: false, kind: 'rejected', error: `endpoint not allowed: ${refused}` };
     const payload = pushPayload(n);
     if (!payload.ok) return { ok: false, kind: 'rejected', error: payload.error };
     try {
@@ -44,17 +62,21 @@ export class WebPushChannel implements PushChannel<WebPushTarget> {
         // undelivered older one at the push service.
         topic: createHash('sha256').update(n.collapseKey).digest('base64url').slice(0, 32),
         timeout: 10_000,
-        ...(this.agent ? { agent: this.agent } : {}),
+        agent: this.agent,
       });
       return { ok: true, ...(res.headers.location ? { providerId: String(res.headers.location) } : {}) };
     } catch (err) {
-      const e = err as { statusCode?: number; body?: string; message?: string };
+      const e = err as { statusCode?: number; body?: string; message?: string; code?: string };
       if (typeof e.statusCode === 'number') return pushStatusResult(e.statusCode, e.body ?? '');
+      // Resolving again will not make an internal address external: final for this delivery.
+      if (e.code === 'EPUSHINTERNAL') return { ok: false, kind: 'rejected', error: e.message ?? String(err) };
       return { ok: false, kind: 'retry', error: `push service unreachable: ${e.message ?? String(err)}` };
     }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.agent.destroy();
+  }
 }
 
 /** A fresh VAPID key pair (the chart generates one in-cluster when none is given). */
