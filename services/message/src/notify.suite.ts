@@ -178,7 +178,8 @@ export function notifySuite(name: string, stackEnv: () => Record<string, string>
           what: 'a Web Push to the offline member',
         });
         expect(got).to.have.length(1);
-        expect(got[0]).to.include({ body: 'the view from the office', conversationId: chat.id, count: 1 });
+        // The push says a file came with the text.
+        expect(got[0]).to.include({ body: 'the view from the office 📎', conversationId: chat.id, count: 1 });
         const mail = await mailpit.waitFor(bob.email);
         expect(mail.Text).to.contain('the view from the office');
         const [listed] = (await bob.c.notifications.list()).items;

@@ -16,6 +16,7 @@ interface MessageData {
   senderId: string;
   body?: string;
   ciphertext?: string;
+  attachments?: string[];
 }
 
 export interface NotifierOptions {
@@ -25,10 +26,18 @@ export interface NotifierOptions {
 }
 
 /** The text a notification shows: cleartext is cut short; an encrypted message shows nothing of itself. */
-export function previewOf(m: { body?: string; ciphertext?: string }): string {
+export function previewOf(m: {
+  body?: string;
+  ciphertext?: string;
+  attachments?: readonly string[];
+}): string {
   if (m.body === undefined) return 'New encrypted message';
+  const files = m.attachments?.length ?? 0;
+  const clip = files ? ` 📎${files > 1 ? ` ${files}` : ''}` : '';
   const flat = m.body.replace(/\s+/g, ' ').trim();
-  return flat.length > 140 ? `${flat.slice(0, 139)}…` : flat || 'New message';
+  if (!flat) return files ? `Sent ${files > 1 ? `${files} attachments` : 'an attachment'}` : 'New message';
+  const room = 140 - clip.length;
+  return (flat.length > room ? `${flat.slice(0, room - 1)}…` : flat) + clip;
 }
 
 /**
