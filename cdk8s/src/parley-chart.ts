@@ -64,6 +64,7 @@ export class ParleyChart extends Chart {
     const chatTopics = [
       { name: 'AUTH_JWKS_URL', value: `http://${auth.workload.name}:${HTTP_PORT}/.well-known/jwks.json` },
       { name: 'CHAT_TOPIC_PARTITIONS', value: k.text('topics.chatPartitions') },
+      { name: 'DLQ_TOPIC_PARTITIONS', value: k.text('topics.dlqPartitions') },
       { name: 'CHAT_TOPIC_REPLICATION', value: k.text('kafka.replicationFactor') },
       { name: 'WORKER_GROUP_ID', value: k.v<string>('message.worker.groupId') },
     ];

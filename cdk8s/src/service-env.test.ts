@@ -19,11 +19,25 @@ for (const [name, overlay] of Object.entries({ defaults: {}, ...PROFILES, ...CI_
       const config = loadConfig(authSettings, environment(docs, `${fullname}-auth`));
       expect(JSON.stringify(config)).to.include('/etc/parley/jwt/signing-keys');
     });
+    /** Partitions of each topic as the chart's Topic resources declare them. */
+    const declared = new Map(
+      docs
+        .filter((d) => d.kind === 'Topic')
+        .map((d) => {
+          const spec = (d as unknown as { spec: { topicName: string; partitions: number } }).spec;
+          return [spec.topicName, spec.partitions];
+        }),
+    );
     for (const role of ['api', 'worker', 'media', 'notifier']) {
-      it(`is accepted by the message ${role}`, () => {
+      it(`is accepted by the message ${role}, which creates topics as the Topic resources declare them`, () => {
         const env = environment(docs, `${fullname}-message-${role}`);
         expect(env.ROLE).to.equal(role);
-        loadConfig(messageSettings, env);
+        const { chat, notify } = loadConfig(messageSettings, env);
+        // A service starting before the operator creates them; the operator cannot shrink a topic.
+        expect(chat.partitions).to.equal(declared.get(chat.topicMessages));
+        expect(chat.partitions).to.equal(declared.get(chat.topicEvents));
+        expect(chat.dlqPartitions).to.equal(declared.get(chat.topicDlq));
+        expect(chat.dlqPartitions).to.equal(declared.get(notify.topicDlq));
       });
     }
     it('is accepted by the operator, which watches and leads in its own namespace', () => {

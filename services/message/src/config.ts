@@ -47,6 +47,11 @@ export const messageSettings = {
       default: '16',
       doc: 'Partitions when this service creates the chat topics (production: 128, via the operator).',
     }),
+    dlqPartitions: field(parse.int(1, 10_000), {
+      env: 'DLQ_TOPIC_PARTITIONS',
+      default: '3',
+      doc: 'Partitions when this service creates a dead-letter topic (TOPIC_CHAT_DLQ, TOPIC_NOTIFY_DLQ); the chart passes `topics.dlqPartitions`, as its Topic resources say, so the operator never meets a larger one it cannot shrink.',
+    }),
     replicationFactor: field(parse.int(-1, 10), {
       env: 'CHAT_TOPIC_REPLICATION',
       default: '-1',

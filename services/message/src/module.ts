@@ -26,7 +26,7 @@ async function ensureTopics(ctx: { cfg: MessageConfig; deps: () => Dependencies 
   await ctx.deps().events.ensureTopics([
     { name: c.topicMessages, ...spec },
     { name: c.topicEvents, ...spec },
-    { name: c.topicDlq, ...spec },
+    { name: c.topicDlq, ...spec, partitions: c.dlqPartitions },
   ]);
 }
 

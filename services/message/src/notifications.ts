@@ -92,7 +92,7 @@ export function messageNotifierModule<C extends MessageConfig>(
       const spec = { partitions: cfg.chat.partitions, replicationFactor: cfg.chat.replicationFactor };
       await ctx.deps().events.ensureTopics([
         { name: cfg.chat.topicEvents, ...spec },
-        { name: n.topicDlq, ...spec },
+        { name: n.topicDlq, ...spec, partitions: cfg.chat.dlqPartitions },
       ]);
       const store = await NotificationStore.open(ctx.deps().store);
       const messages = await MessageStore.open(ctx.deps().store);
