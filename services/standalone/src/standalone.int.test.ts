@@ -38,6 +38,8 @@ describe('production adapters selected by configuration alone (real local stack)
         eventlog: 'up',
         cache: 'up',
         modules: 'up',
+        // The media role's files: the disk store here (no S3_BUCKET).
+        objectstore: 'up',
       });
     } finally {
       expect(await running.stop('test')).to.equal(true);

@@ -161,18 +161,18 @@ export function resumeSuite(name: string, stackEnv: () => Record<string, string>
         (await resume(first, conv, { seq: 2, pos: 0 }, 'd0')).done.positions as Record<string, number>
       )[conv]!;
       first.ws.close();
-      // 3 s: long enough to be edited below on a slow machine (a CI run saw 1 s expire first).
+      // Edited first, and given 10 s: CI runs under load saw 1 s and then 3 s expire before the edit.
       const brief = (
-        await ok(h.send(a.token, conv, { clientMsgId: 'm3', body: 'brief', ttlSeconds: 3 }))
+        await ok(h.send(a.token, conv, { clientMsgId: 'm3', body: 'brief', ttlSeconds: 10 }))
       ).json();
       for (const [id, body] of [
+        [brief.id, 'gone soon'],
         [m1.id, 'one'],
         [m1.id, 'two'],
-        [brief.id, 'gone soon'],
       ])
         await ok(h.call('PATCH', '/v1/messages/:id', { token: a.token, params: { id }, body: { body } }));
       const expiry = Date.parse(brief.expiresAt as string);
-      await waitFor(() => Date.now() > expiry, { timeoutMs: 10_000, what: 'the message to expire' });
+      await waitFor(() => Date.now() > expiry, { timeoutMs: 20_000, what: 'the message to expire' });
       const back = await connect(b.token);
       const { frames, done } = await resume(back, conv, { seq: 3, pos }, 'd1');
       expect(frames.map(summary)).to.deep.equal(['edited two', 'edited two']);
