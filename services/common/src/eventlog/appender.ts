@@ -67,13 +67,10 @@ export class Appender {
     this.d.committed.set(key, offset);
     this.offsets.set(key, { groupId, topic: tp.topic, partition: tp.partition, offset });
     if (this.d.group.pending) return;
-    this.offsetTimer ??= setTimeout(() => {
-      this.offsetTimer = undefined;
-      if (this.offsets.size > 0) this.d.group.atCommit(undefined, () => {});
-    }, OFFSET_FLUSH_MS).unref();
+    this.offsetTimer ??= setTimeout(() => this.flushOffsets(), OFFSET_FLUSH_MS).unref();
   }
 
-  /** Writes the offsets held back now (closing): the caller commits. */
+  /** Schedules a commit for the offsets held back (the timer's, or closing: the caller commits). */
   flushOffsets(): void {
     clearTimeout(this.offsetTimer);
     this.offsetTimer = undefined;

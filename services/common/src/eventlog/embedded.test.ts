@@ -71,14 +71,20 @@ describe('EmbeddedEventLog offsets', () => {
       handler: async (b) => void seen.push(...b.map((r) => r.value.toString())),
     });
 
+  /** A log on `path` whose group `g` has just handled one record of topic `t`. */
+  const consumedOne = async (path: string) => {
+    const log = new EmbeddedEventLog({ db: path });
+    await log.ensureTopics([{ name: 't', partitions: 1 }]);
+    await log.produce('t', [{ key: 'a', value: '1' }]);
+    const seen: string[] = [];
+    const sub = await consume(log, seen);
+    await waitFor(() => seen.length === 1);
+    return { log, seen, sub };
+  };
+
   it('writes an offset with no commit of its own at once, but within OFFSET_FLUSH_MS', async () => {
     await withLog(async (path) => {
-      const log = new EmbeddedEventLog({ db: path });
-      await log.ensureTopics([{ name: 't', partitions: 1 }]);
-      await log.produce('t', [{ key: 'a', value: '1' }]);
-      const seen: string[] = [];
-      const sub = await consume(log, seen);
-      await waitFor(() => seen.length === 1);
+      const { log, sub } = await consumedOne(path);
       // This process's consumers see it at once; the file a little later.
       expect((await log.committedOffsets('g', 't')).get(0)).to.equal(1n);
       expect(onFile(path)).to.be.lessThan(1);
@@ -93,12 +99,7 @@ describe('EmbeddedEventLog offsets', () => {
 
   it('rides the next commit of other writes, and close() writes what is held', async () => {
     await withLog(async (path) => {
-      const log = new EmbeddedEventLog({ db: path });
-      await log.ensureTopics([{ name: 't', partitions: 1 }]);
-      await log.produce('t', [{ key: 'a', value: '1' }]);
-      const seen: string[] = [];
-      const sub = await consume(log, seen);
-      await waitFor(() => seen.length === 1);
+      const { log, seen, sub } = await consumedOne(path);
       expect(onFile(path)).to.be.lessThan(1);
       // An append commits: the held offset goes with it.
       await log.produce('t', [{ key: 'a', value: '2' }]);
