@@ -100,6 +100,26 @@ export function documentStoreContract(name: string, open: () => Promise<Document
       expect(await items.count({})).to.equal(4);
     });
 
+    it('stops an ordered insert at its first collision however long the batch (FerretDB goes on past 100)', async () => {
+      await items.insertOne({ _id: 'a', owner: 'u1', n: 1 });
+      // FerretDB v1 inserts in chunks of 100 and, after a collision in one, carried on with the
+      // next: the worker then stored seqs it had planned after the collision and left a gap (#19).
+      const docs = [
+        { _id: 'x', owner: 'u1', n: 1 },
+        ...Array.from({ length: 249 }, (_, i) => ({
+          _id: `b${String(i).padStart(3, '0')}`,
+          owner: 'u2',
+          n: i,
+        })),
+      ];
+      expect(await items.insertOrdered(docs)).to.equal(0);
+      expect(await items.count({})).to.equal(1);
+      docs[150] = { _id: 'y', owner: 'u1', n: 1 };
+      expect(await items.insertOrdered(docs.slice(1))).to.equal(149);
+      expect(await items.count({})).to.equal(150);
+      expect((await items.findOne({}, { sort: [['_id', -1]] }))?._id).to.equal('b148');
+    });
+
     it('enforces a compound unique index', async () => {
       await items.insertOne({ _id: 'a', owner: 'u1', n: 1 });
       await items.insertOne({ _id: 'b', owner: 'u1', n: 2 });

@@ -74,6 +74,9 @@ export function isDuplicate(err: unknown): boolean {
   );
 }
 
+/** The largest ordered insert sent at once (FerretDB keeps MongoDB's ordered semantics within it). */
+const ORDERED_CHUNK = 100;
+
 class MongoDocCollection<T extends Doc> implements Collection<T> {
   constructor(
     private readonly coll: MongoCollection,
@@ -125,6 +128,20 @@ class MongoDocCollection<T extends Doc> implements Collection<T> {
   async insertOrdered(docs: readonly T[]): Promise<number> {
     if (docs.length === 0) return 0;
     checkIds(docs);
+    // One insertMany per ORDERED_CHUNK documents, the next only once the previous went in whole:
+    // FerretDB v1 runs an ordered insert in chunks of 100 and, after a collision in one, still
+    // inserts the later ones (scripts/stack/FERRETDB_GAPS.md), where MongoDB stops at the first.
+    let inserted = 0;
+    for (let i = 0; i < docs.length; i += ORDERED_CHUNK) {
+      const chunk = docs.slice(i, i + ORDERED_CHUNK);
+      const n = await this.insertChunkOrdered(chunk);
+      inserted += n;
+      if (n < chunk.length) break;
+    }
+    return inserted;
+  }
+
+  private async insertChunkOrdered(docs: readonly T[]): Promise<number> {
     try {
       const r = await this.coll.insertMany(
         docs.map((d) => ({ ...d }) as mongoose.mongo.Document),

@@ -146,20 +146,7 @@ export class MessageStore {
     readonly text: TextIndex,
   ) {}
 
-  /**
-   * Whether the worker stores a batch with one ordered insert. SQLite only for now: on the real
-   * stack (FerretDB) a clean-clone CI run of the worker-crash test once found a gap of 23 seqs
-   * after a SIGKILL with the batch insert, not yet explained; there the one-by-one path stays.
-   */
-  batchInsert = false;
-
   static async open(store: DocumentStore): Promise<MessageStore> {
-    const opened = await MessageStore.build(store);
-    opened.batchInsert = store.kind === 'sqlite';
-    return opened;
-  }
-
-  private static async build(store: DocumentStore): Promise<MessageStore> {
     return new MessageStore(
       await store.collection<Conversation>('conversations', [
         { name: 'direct', fields: [['directKey', 1]], unique: true, sparse: true },

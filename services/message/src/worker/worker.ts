@@ -295,7 +295,7 @@ export class Persister {
       ids.add(c.command.id);
       planned.push({ c, message: messageOf(c.command, seq) });
     }
-    if (planned.length === 0 || !this.store.batchInsert) return;
+    if (planned.length === 0) return;
     const spans = tracingEnabled()
       ? planned.map(({ c, message }) =>
           startSpan('store message', recordContext(c.record), {
