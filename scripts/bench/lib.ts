@@ -79,7 +79,11 @@ export async function startServer(
   const managementPort = port + 1;
   const dir = mkdtempSync(join(tmpdir(), 'parley-bench-'));
   const extraArgs = process.env.BENCH_SERVER_NODE_ARGS ? process.env.BENCH_SERVER_NODE_ARGS.split(' ') : [];
-  const proc = spawn(process.execPath, [...extraArgs, '--import', 'tsx', 'services/standalone/src/main.ts'], {
+  const argv = [process.execPath, ...extraArgs, '--import', 'tsx', 'services/standalone/src/main.ts'];
+  // BENCH_SERVER_CPUS=1 pins the server to core 1 (taskset execs node: the pid, whose CPU is read, stays).
+  const cpus = process.env.BENCH_SERVER_CPUS;
+  const [cmd, ...args] = cpus ? ['taskset', '-c', cpus, ...argv] : argv;
+  const proc = spawn(cmd!, args, {
     env: { ...embeddedEnv(port, managementPort, dir), ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
