@@ -24,12 +24,15 @@ describe('PartitionTail', () => {
     expect(t.read(9, 5)).to.equal(undefined);
   });
 
-  it('keeps the last TAIL_MAX records', () => {
+  it('keeps at least the last TAIL_MAX records and at most twice that', () => {
     const t = new PartitionTail(0);
     for (let o = 0; o < TAIL_MAX + 10; o++) t.push(rec(o));
-    expect(t.read(9, 1)).to.equal(undefined);
-    expect(offsets(t.read(10, 2))).to.deep.equal([10, 11]);
-    expect(offsets(t.read(TAIL_MAX + 9, 5))).to.deep.equal([TAIL_MAX + 9]);
+    expect(offsets(t.read(0, 2))).to.deep.equal([0, 1]);
+    for (let o = TAIL_MAX + 10; o < 2 * TAIL_MAX; o++) t.push(rec(o));
+    expect(t.read(TAIL_MAX - 1, 1)).to.equal(undefined);
+    expect(offsets(t.read(TAIL_MAX, 2))).to.deep.equal([TAIL_MAX, TAIL_MAX + 1]);
+    expect(offsets(t.read(2 * TAIL_MAX - 1, 5))).to.deep.equal([2 * TAIL_MAX - 1]);
+    expect(t.end).to.equal(2 * TAIL_MAX);
   });
 
   it('restarts at a watermark another writer moved', () => {

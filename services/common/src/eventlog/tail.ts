@@ -1,6 +1,6 @@
 import type { ConsumedRecord } from './port.ts';
 
-/** Recent records kept per partition so consumers that keep up never read SQLite. */
+/** Recent records kept per partition (at least this many, at most twice) so consumers that keep up never read SQLite. */
 export const TAIL_MAX = 2048;
 
 /**
@@ -21,7 +21,8 @@ export class PartitionTail {
   push(record: ConsumedRecord): void {
     this.end = Number(record.offset) + 1;
     this.records.push(record);
-    if (this.records.length > TAIL_MAX) {
+    // Trimmed by TAIL_MAX at a time: one splice per TAIL_MAX pushes, not one copy of the tail each.
+    if (this.records.length >= 2 * TAIL_MAX) {
       this.records.splice(0, this.records.length - TAIL_MAX);
       this.start = this.end - this.records.length;
     }
