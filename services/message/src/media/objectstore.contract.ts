@@ -83,6 +83,30 @@ export function objectStoreContract(name: string, open: () => Promise<ObjectStor
       expect((await bytesOf((await store.get(k))!.body)).equals(Buffer.concat([p1, p2]))).to.equal(true);
     });
 
+    it('refuses a part whose ETag does not match, writes nothing, and completes once it does', async () => {
+      const k = key();
+      const id = await store.createMultipart(k, 'video/mp4');
+      const p1 = randomBytes(PART);
+      const p2 = randomBytes(99);
+      const e1 = await store.uploadPart(k, id, 1, p1);
+      const e2 = await store.uploadPart(k, id, 2, p2);
+      await store
+        .completeMultipart(k, id, [
+          { partNumber: 1, etag: e1 },
+          { partNumber: 2, etag: e1 },
+        ])
+        .then(
+          () => expect.fail('completed with a wrong ETag'),
+          (err: unknown) => expect(err).to.be.instanceOf(InvalidPartsError),
+        );
+      expect(await store.head(k)).to.equal(null);
+      await store.completeMultipart(k, id, [
+        { partNumber: 1, etag: e1 },
+        { partNumber: 2, etag: e2 },
+      ]);
+      expect((await bytesOf((await store.get(k))!.body)).equals(Buffer.concat([p1, p2]))).to.equal(true);
+    });
+
     it('refuses to complete with a part that was never uploaded', async () => {
       const k = key();
       const id = await store.createMultipart(k, 'video/mp4');

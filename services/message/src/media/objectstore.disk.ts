@@ -126,18 +126,15 @@ export class DiskObjectStore implements ObjectStore {
     for (const p of parts) {
       if (p.partNumber <= prev) throw new InvalidPartsError('parts must be in ascending part-number order');
       prev = p.partNumber;
-      let data: Buffer;
       try {
-        data = await readFile(join(dir, `${p.partNumber}.part`));
+        await stat(join(dir, `${p.partNumber}.part`));
       } catch {
         throw new InvalidPartsError(`part ${p.partNumber} was not uploaded`);
       }
-      const etag = `"${createHash('md5').update(data).digest('hex')}"`;
-      if (etag !== p.etag && `"${p.etag}"` !== etag)
-        throw new InvalidPartsError(`part ${p.partNumber}: ETag does not match`);
     }
-    const files = parts.map((p) => join(dir, `${p.partNumber}.part`));
-    const size = await this.put(key, Readable.from(concat(files)), meta.contentType);
+    // Each part is read once: its MD5 is checked against the client's ETag as it streams into the
+    // object's temp file, and a mismatch fails the write before the object is renamed into place.
+    const size = await this.put(key, Readable.from(verifiedConcat(dir, parts)), meta.contentType);
     await rm(dir, { recursive: true, force: true });
     return size;
   }
@@ -157,6 +154,15 @@ export class DiskObjectStore implements ObjectStore {
   async close(): Promise<void> {}
 }
 
-async function* concat(files: readonly string[]): AsyncGenerator<Buffer> {
-  for (const f of files) for await (const chunk of createReadStream(f)) yield chunk as Buffer;
+async function* verifiedConcat(dir: string, parts: readonly UploadedPart[]): AsyncGenerator<Buffer> {
+  for (const p of parts) {
+    const md5 = createHash('md5');
+    for await (const chunk of createReadStream(join(dir, `${p.partNumber}.part`))) {
+      md5.update(chunk as Buffer);
+      yield chunk as Buffer;
+    }
+    const etag = `"${md5.digest('hex')}"`;
+    if (etag !== p.etag && `"${p.etag}"` !== etag)
+      throw new InvalidPartsError(`part ${p.partNumber}: ETag does not match`);
+  }
 }
