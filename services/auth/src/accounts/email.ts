@@ -53,9 +53,9 @@ export class EmailAccounts {
         headers: { 'Auto-Submitted': 'auto-generated' },
       });
       if (sent.rejected) throw new Error(`rejected: ${sent.response}`);
-      this.d.metrics.otpSent.labels('sent').inc();
+      this.d.metrics.emailCodesSent.labels('sent').inc();
     } catch (err) {
-      this.d.metrics.otpSent.labels('failed').inc();
+      this.d.metrics.emailCodesSent.labels('failed').inc();
       await cooldown.release();
       // The error names the server's answer, never the code.
       this.d.logger.warn(

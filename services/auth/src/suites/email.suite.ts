@@ -92,9 +92,25 @@ export function emailCases(h: AuthHarness): void {
       expect(me.json()).to.include({ pendingEmail: to }).and.not.have.property('email');
     });
 
-    it('enforces a resend cooldown with Retry-After', async () => {
+    it('enforces a resend cooldown with Retry-After, and counts mails sent apart from SMS', async () => {
+      const value = async (series: string) => {
+        const text = await (await fetch(`${h.running.managementUrl}/metrics`)).text();
+        return Number(
+          text
+            .split('\n')
+            .find((l) => l.startsWith(`${series}{outcome="sent"`))
+            ?.split(' ')
+            .pop(),
+        );
+      };
+      const [mail0, sms0] = [
+        await value('parley_auth_email_codes_total'),
+        await value('parley_auth_otp_sms_total'),
+      ];
       const r = await register(uname(), { email: address() });
       expect((await ask(r.tokens.accessToken)).statusCode).to.equal(202);
+      expect(await value('parley_auth_email_codes_total')).to.equal(mail0 + 1);
+      expect(await value('parley_auth_otp_sms_total')).to.equal(sms0);
       const again = await ask(r.tokens.accessToken);
       expect([again.statusCode, again.json().code]).to.deep.equal([429, 'OTP_COOLDOWN']);
       expect(again.headers['retry-after']).to.match(/^\d+$/);
