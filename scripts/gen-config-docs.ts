@@ -24,12 +24,16 @@ function section(title: string, spec: Spec, except: Set<string> = new Set()): st
   return `#### ${title}\n\n${table(describeConfig(spec).filter((r) => !except.has(r.env)))}`;
 }
 
-const common = new Set(describeConfig((await import('@parley/common')).commonSettings).map((r) => r.env));
+const { commonSettings, smtpSettings } = await import('@parley/common');
+const envs = (spec: Spec) => describeConfig(spec).map((r) => r.env);
+// Shared settings are listed once, in their own section, not again under each service.
+const shared = new Set([...envs(commonSettings), ...envs(smtpSettings)]);
 const generated = [
-  section('Every process', (await import('@parley/common')).commonSettings),
-  section('Message service only', messageSettings, common),
-  ...(describeConfig(authSettings).some((r) => !common.has(r.env))
-    ? [section('Auth service only', authSettings, common)]
+  section('Every process', commonSettings),
+  section('Auth service and message notifier (mail)', smtpSettings),
+  section('Message service only', messageSettings, shared),
+  ...(envs(authSettings).some((e) => !shared.has(e))
+    ? [section('Auth service only', authSettings, shared)]
     : []),
 ].join('\n\n');
 

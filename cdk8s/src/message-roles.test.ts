@@ -177,29 +177,41 @@ describe('message media and notifier roles', () => {
     expect(generated2.filter((s) => 'vapid-public-key' in s.keys).map((s) => s.name)).to.deep.equal(['']);
   });
 
-  it('builds SMTP_URL from host, port and TLS, with AUTH only from a Secret', () => {
-    expect(environment(docs, 'parley-message-notifier').SMTP_URL).to.equal('');
-    const plain = synth({ message: { notifier: { smtp: { host: 'mail.example.com' } } } });
-    expect(environment(plain, 'parley-message-notifier').SMTP_URL).to.equal('smtp://mail.example.com:587');
-    const auth = synth({
-      message: {
-        notifier: { smtp: { host: 'mail.example.com', port: 465, tls: true, existingSecret: 's' } },
-      },
+  for (const deployment of ['parley-message-notifier', 'parley-auth'])
+    it(`builds ${deployment}'s SMTP_URL from host, port and TLS, with AUTH only from a Secret`, () => {
+      expect(environment(docs, deployment).SMTP_URL).to.equal('');
+      const plain = synth({
+        message: { notifier: { smtp: { host: 'mail.example.com', from: 'P <p@x.test>' } } },
+      });
+      expect(environment(plain, deployment)).to.include({
+        SMTP_URL: 'smtp://mail.example.com:587',
+        SMTP_FROM: 'P <p@x.test>',
+      });
+      const auth = synth({
+        message: {
+          notifier: { smtp: { host: 'mail.example.com', port: 465, tls: true, existingSecret: 's' } },
+        },
+      });
+      const env = container(auth, deployment).env as Json[];
+      const url = env.find((e) => e.name === 'SMTP_URL')!.value;
+      expect(url).to.equal('smtps://$(SMTP_USERNAME):$(SMTP_PASSWORD)@mail.example.com:465');
+      // Kubernetes expands $(VAR) only for variables defined earlier in the list.
+      const before = env.slice(
+        0,
+        env.findIndex((e) => e.name === 'SMTP_URL'),
+      );
+      expect(
+        before.filter((e) => e.name.startsWith('SMTP_')).map((e) => e.valueFrom.secretKeyRef),
+      ).to.deep.equal([
+        { name: 's', key: 'username', optional: true },
+        { name: 's', key: 'password', optional: true },
+      ]);
     });
-    const env = container(auth, 'parley-message-notifier').env as Json[];
-    const url = env.find((e) => e.name === 'SMTP_URL')!.value;
-    expect(url).to.equal('smtps://$(SMTP_USERNAME):$(SMTP_PASSWORD)@mail.example.com:465');
-    // Kubernetes expands $(VAR) only for variables defined earlier in the list.
-    const before = env.slice(
-      0,
-      env.findIndex((e) => e.name === 'SMTP_URL'),
-    );
-    expect(
-      before.filter((e) => e.name.startsWith('SMTP_')).map((e) => e.valueFrom.secretKeyRef),
-    ).to.deep.equal([
-      { name: 's', key: 'username', optional: true },
-      { name: 's', key: 'password', optional: true },
-    ]);
+
+  it('lets the auth service out to SMTP (verification mail) only when a host is set, on its port', () => {
+    const withSmtp = synth({ message: { notifier: { smtp: { host: 'smtp.example.com', port: 2525 } } } });
+    expect(egress(withSmtp, 'auth')).to.include('internet:2525');
+    expect(egress(docs, 'auth').filter((e) => e.startsWith('internet:'))).to.deep.equal([]);
   });
 
   it('mounts the FCM service account read-only and names it only when a Secret is given', () => {

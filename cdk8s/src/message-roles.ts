@@ -109,6 +109,33 @@ export class MessageMedia extends Construct {
 }
 
 /**
+ * SMTP_URL and SMTP_FROM from `message.notifier.smtp.*` (AUTH from its `existingSecret`): the
+ * notifier's mail and the auth service's verification mail, one values block and Secret for both.
+ */
+export function smtpEnv(k: Knobs, secrets: Secrets): Json[] {
+  const smtp = k.values.message.notifier.smtp;
+  const p = '$.Values.message.notifier';
+  const withAuth = smtp.existingSecret !== '';
+  const url = smtp.host
+    ? `${smtp.tls ? 'smtps' : 'smtp'}://${withAuth ? '$(SMTP_USERNAME):$(SMTP_PASSWORD)@' : ''}${smtp.host}:${smtp.port}`
+    : '';
+  return [
+    // Without a Secret these stay unset, and SMTP_URL then carries no user.
+    secretEnv('SMTP_USERNAME', secrets.smtp, 'username', true),
+    secretEnv('SMTP_PASSWORD', secrets.smtp, 'password', true),
+    {
+      name: 'SMTP_URL',
+      value: k.expr(
+        url,
+        `ternary "" (printf "%s://%s%s:%d" (ternary "smtps" "smtp" ${p}.smtp.tls) (ternary "$(SMTP_USERNAME):$(SMTP_PASSWORD)@" "" (not (empty ${p}.smtp.existingSecret))) ${p}.smtp.host (${p}.smtp.port | int)) (empty ${p}.smtp.host)`,
+        'str',
+      ),
+    },
+    { name: 'SMTP_FROM', value: k.v<string>('message.notifier.smtp.from') },
+  ];
+}
+
+/**
  * The notifier role: consumes chat.events and mails or pushes offline members. It serves no
  * routes (the api serves /v1/notifications and /v1/push), only its management port. SMTP from
  * `smtp.*` (AUTH from `smtp.existingSecret`), Web Push with the generated or supplied VAPID pair,
@@ -121,10 +148,6 @@ export class MessageNotifier extends Construct {
     super(scope, id);
     const n = k.values.message.notifier;
     const p = '$.Values.message.notifier';
-    const withAuth = n.smtp.existingSecret !== '';
-    const smtpUrl = n.smtp.host
-      ? `${n.smtp.tls ? 'smtps' : 'smtp'}://${withAuth ? '$(SMTP_USERNAME):$(SMTP_PASSWORD)@' : ''}${n.smtp.host}:${n.smtp.port}`
-      : '';
     const ingressUrl = `${k.values.ingress.tls.enabled ? 'https' : 'http'}://${k.values.ingress.host}`;
     const withFcm = n.fcm.existingSecret !== '';
     this.app = new ParleyApp(this, 'app', k, {
@@ -149,18 +172,7 @@ export class MessageNotifier extends Construct {
         },
         ...notifyKeyEnv(props.secrets),
         { name: 'VAPID_SUBJECT', value: k.v<string>('message.notifier.vapidSubject') },
-        // Without a Secret these stay unset, and SMTP_URL then carries no user.
-        secretEnv('SMTP_USERNAME', props.secrets.smtp, 'username', true),
-        secretEnv('SMTP_PASSWORD', props.secrets.smtp, 'password', true),
-        {
-          name: 'SMTP_URL',
-          value: k.expr(
-            smtpUrl,
-            `ternary "" (printf "%s://%s%s:%d" (ternary "smtps" "smtp" ${p}.smtp.tls) (ternary "$(SMTP_USERNAME):$(SMTP_PASSWORD)@" "" (not (empty ${p}.smtp.existingSecret))) ${p}.smtp.host (${p}.smtp.port | int)) (empty ${p}.smtp.host)`,
-            'str',
-          ),
-        },
-        { name: 'SMTP_FROM', value: k.v<string>('message.notifier.smtp.from') },
+        ...smtpEnv(k, props.secrets),
         {
           name: 'FCM_CREDENTIALS_FILE',
           value: k.expr(

@@ -7,7 +7,7 @@ import { Kafka, CONTROLLER_PORT, KAFKA_PORT, ZOOKEEPER_CLIENT_PORTS } from './ka
 import { KafkaUi } from './kafka-ui.ts';
 import { Knobs, type KnobsProps } from './knobs.ts';
 import { Monitoring, EXPORTER_PORTS } from './monitoring.ts';
-import { MessageMedia, MessageNotifier, notifyKeyEnv } from './message-roles.ts';
+import { MessageMedia, MessageNotifier, notifyKeyEnv, smtpEnv } from './message-roles.ts';
 import { MongoDb, MONGODB_PORT } from './mongodb.ts';
 import { NetworkPolicies, type Allow, type PolicyPort } from './network-policies.ts';
 import { Operator } from './operator.ts';
@@ -59,6 +59,8 @@ export class ParleyChart extends Chart {
         }),
         ...optionalSecretEnv(secrets.adminBootstrap, { AUTH_ADMIN_BOOTSTRAP_SECRET: 'secret' }),
         { name: 'TOPIC_USER_EVENTS_PARTITIONS', value: k.text('topics.userEventsPartitions') },
+        // Email verification codes go out through the notifier's SMTP settings.
+        ...smtpEnv(k, secrets),
       ],
     });
     const chatTopics = [
@@ -205,12 +207,12 @@ function allows(k: Knobs): Allow[] {
       ports: tcp(k.v('message.media.s3.port')),
       when: whenS3,
     },
-    {
-      from: c('message-notifier'),
+    ...['message-notifier', 'auth'].map((app) => ({
+      from: c(app),
       to: { external: 'smtp' },
       ports: tcp(k.v('message.notifier.smtp.port')),
       when: whenSmtp,
-    },
+    })),
     // Web Push endpoints (any push service a browser names) and FCM are HTTPS on the internet.
     { from: c('message-notifier'), to: { external: 'push-services' }, ports: tcp(443) },
     { from: c('dlq-replay'), to: c('kafka'), ports: tcp(KAFKA_PORT), when: whenDlqJob },

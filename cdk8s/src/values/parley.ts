@@ -6,7 +6,7 @@
 import { block, bool, defaultsOf, group, int, str, type Infer } from './spec.ts';
 
 /** The chart's version and the Parley release its images are built from. */
-export const CHART_VERSION = '0.11.3';
+export const CHART_VERSION = '0.11.4';
 export const APP_VERSION = '0.1.0';
 
 /**
@@ -219,11 +219,17 @@ export const parleyValuesSpec = group('', {
           ),
         },
       ),
-      smtp: group('SMTP for notification mail (host "" = no mail)', {
-        host: str('', 'SMTP server host name; "" = no notification mail'),
+      smtp: group('SMTP for notification and email verification mail (host "" = no mail)', {
+        host: str(
+          '',
+          'SMTP server host name, for the notifier and the auth service; "" = no notification mail, and EMAIL_DISABLED for email verification',
+        ),
         port: int(587, 'SMTP port (587 submission with STARTTLS, 465 with tls)', { min: 1, max: 65535 }),
         tls: bool(false, 'Implicit TLS (smtps://); false = smtp:// with STARTTLS when the server offers it'),
-        from: str('Parley <notifications@parley.local>', 'From address of notification mail (SMTP_FROM)'),
+        from: str(
+          'Parley <notifications@parley.local>',
+          'From address of notification and verification mail (SMTP_FROM)',
+        ),
         existingSecret: existingSecret('SMTP credentials, URL-encoded; "" = no AUTH', 'username, password'),
       }),
       fcm: group('FCM HTTP v1 mobile push (off when no Secret is given)', {

@@ -1,4 +1,5 @@
 import { administrationCases, inactivityCases } from './suites/admin.suite.ts';
+import { emailCases } from './suites/email.suite.ts';
 import { githubCases } from './suites/github.suite.ts';
 import { documentCases, eventCases, metricsCases } from './suites/operations.suite.ts';
 import { otpCases } from './suites/otp.suite.ts';
@@ -20,6 +21,7 @@ export function authHttpSuite(name: string, stackEnv: () => Record<string, strin
     passwordCases(h);
     sessionCases(h);
     otpCases(h);
+    emailCases(h);
     githubCases(h);
     profileCases(h);
     administrationCases(h);

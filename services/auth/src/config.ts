@@ -1,10 +1,11 @@
-import { commonSettings, field, optionalField, parse } from '@parley/common';
+import { commonSettings, field, optionalField, parse, smtpSettings } from '@parley/common';
 
 const duration = (min: number, max: number) => parse.int(min, max);
 
 /** The auth service's settings. */
 export const authSettings = {
   ...commonSettings,
+  ...smtpSettings,
   auth: {
     issuer: field(parse.string(), {
       env: 'JWT_ISSUER',
@@ -62,11 +63,22 @@ export const authSettings = {
       doc: 'Minimum time between two codes sent to one phone.',
     }),
   },
+  email: {
+    ttlSec: field(duration(300, 7 * 86_400), {
+      env: 'EMAIL_VERIFY_TTL_SECONDS',
+      default: '3600',
+      doc: 'How long a mailed email verification code and link stay valid (attempts and resend cooldown as for SMS codes: OTP_MAX_ATTEMPTS, OTP_RESEND_COOLDOWN_SECONDS).',
+    }),
+    linkUrl: optionalField(parse.url(['http', 'https']), {
+      env: 'EMAIL_VERIFY_URL',
+      doc: 'Page a verification mail links to, with `?token=…` added; it should POST the token to /v1/users/me/email/verify for the signed-in user. Absent: the mail carries only the code.',
+    }),
+  },
   limits: {
     registerPer15Min: field(parse.int(1, 100_000), {
       env: 'RATE_LIMIT_REGISTER_PER_15MIN',
       default: '5',
-      doc: 'Registrations and SMS codes per client IP per 15 minutes, and the same again per target: registrations per email and per phone, codes per phone, verification codes per account.',
+      doc: 'Registrations and SMS or mail codes per client IP per 15 minutes, and the same again per target: registrations per email and per phone, codes per phone and per email, verification codes per account.',
     }),
     loginFailuresPer15Min: field(parse.int(1, 100_000), {
       env: 'RATE_LIMIT_LOGIN_FAILURES_PER_15MIN',

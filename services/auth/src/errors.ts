@@ -12,10 +12,25 @@ export const authErrors = {
     title: 'Phone taken',
     doc: 'Another account proved this number first. Only answered after you proved it too (the right code), so it reveals nothing to someone who does not hold the phone.',
   },
+  EMAIL_TAKEN: {
+    status: 409,
+    title: 'Email taken',
+    doc: 'Another account proved this email first. Only answered after you proved it too (the code or link from the mail), so it reveals nothing to someone who cannot read that mailbox. Your address stays pending.',
+  },
   NOTHING_TO_VERIFY: {
     status: 409,
-    title: 'No number waiting for verification',
-    doc: 'Set a phone number (register or PATCH /v1/users/me) before asking for or entering its code.',
+    title: 'Nothing waiting for verification',
+    doc: 'Set a phone number or email (register or PATCH /v1/users/me) before asking for or entering its code.',
+  },
+  EMAIL_DISABLED: {
+    status: 404,
+    title: 'Email is not configured',
+    doc: 'This installation sends no mail (SMTP_URL is not set), so an email cannot be verified here.',
+  },
+  MAIL_FAILED: {
+    status: 502,
+    title: 'Mail could not be sent',
+    doc: 'The SMTP server refused the mail or is unreachable; try again later.',
   },
   DISPLAY_NAME_IMPERSONATION: {
     status: 422,

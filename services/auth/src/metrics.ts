@@ -21,6 +21,7 @@ export class AuthMetrics {
   readonly tokensIssued: client.Counter<'kind'>;
   readonly sessionsRevoked: client.Counter<'reason'>;
   readonly otpSent: client.Counter<'outcome'>;
+  readonly emailCodesSent: client.Counter<'outcome'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -54,10 +55,19 @@ export class AuthMetrics {
       labelNames: ['outcome'],
       registers,
     });
+    this.emailCodesSent = new client.Counter({
+      name: 'parley_auth_email_codes_total',
+      help: 'Email verification mails requested, by outcome (sent, failed).',
+      labelNames: ['outcome'],
+      registers,
+    });
     for (const m of LOGIN_METHODS) for (const o of LOGIN_OUTCOMES) this.logins.labels(m, o).inc(0);
     for (const m of ['password', 'otp', 'github']) this.registrations.labels(m).inc(0);
     for (const k of ['access', 'refresh']) this.tokensIssued.labels(k).inc(0);
     for (const r of REVOKE_REASONS) this.sessionsRevoked.labels(r).inc(0);
-    for (const o of ['sent', 'failed']) this.otpSent.labels(o).inc(0);
+    for (const o of ['sent', 'failed']) {
+      this.otpSent.labels(o).inc(0);
+      this.emailCodesSent.labels(o).inc(0);
+    }
   }
 }

@@ -1,5 +1,12 @@
 import { join } from 'node:path';
-import { AccessTokenVerifier, problems, type Infer, type ServiceModule } from '@parley/common';
+import {
+  AccessTokenVerifier,
+  problems,
+  type Infer,
+  type Logger,
+  type Mailer,
+  type ServiceModule,
+} from '@parley/common';
 import { Accounts } from './accounts.ts';
 import type { authSettings } from './config.ts';
 import { authErrors } from './errors.ts';
@@ -14,8 +21,24 @@ import { TokenIssuer } from './tokens.ts';
 
 export type AuthConfig = Infer<typeof authSettings>;
 
+/**
+ * Where verification mail goes: SMTP when SMTP_URL is set; else, in embedded mode (no MONGO_URL),
+ * the log, since one machine often has no mail server and its user reads the log anyway; else
+ * nowhere (EMAIL_DISABLED), so a cluster never writes codes to its logs.
+ */
+export async function mailerOf(cfg: AuthConfig, logger: Logger): Promise<Mailer | undefined> {
+  const { SmtpMailer, ConsoleMailer } = await import('@parley/common/mail');
+  if (cfg.smtp.url) return new SmtpMailer({ url: cfg.smtp.url, from: cfg.smtp.from });
+  if (!cfg.mongo.url) return new ConsoleMailer(logger.child({ adapter: 'mail-console' }));
+  logger.warn('SMTP_URL is not set: email verification answers EMAIL_DISABLED');
+  return undefined;
+}
+
 /** The auth service as a module a process can host: alone in Kubernetes, or beside others embedded. */
-export function authModule<C extends AuthConfig>(): ServiceModule<C> {
+export function authModule<C extends AuthConfig>(
+  /** Tests pass the embedded adapter to read its outbox; by default it comes from config. */
+  mailer?: Mailer,
+): ServiceModule<C> {
   let keys: KeyRing | undefined;
   let accounts: Accounts | undefined;
   let github: GithubOAuth | undefined;
@@ -84,10 +107,12 @@ export function authModule<C extends AuthConfig>(): ServiceModule<C> {
         audience: cfg.auth.audience,
         accessTtlSec: cfg.auth.accessTtlSec,
       });
+      const mail = mailer ?? (await mailerOf(cfg, logger));
       accounts = new Accounts(
         store,
         deps.cachePubSub,
         deps.sms,
+        mail,
         new UserEvents(deps.events, cfg.topics.userEvents),
         tokens,
         {
@@ -96,6 +121,7 @@ export function authModule<C extends AuthConfig>(): ServiceModule<C> {
           otp: cfg.otp,
           limits: cfg.limits,
           adminBootstrapSecret: cfg.auth.adminBootstrapSecret,
+          email: cfg.email,
         },
         logger,
         authMetrics,
@@ -145,6 +171,7 @@ export function authModule<C extends AuthConfig>(): ServiceModule<C> {
       return async () => {
         if (timer) clearInterval(timer);
         await running;
+        await mail?.close();
       };
     },
   };

@@ -237,7 +237,7 @@ export function authRoutes(api: Api, d: AuthRouteDeps): void {
     operationId: 'updateMe',
     summary: 'Change your display name, email or phone (null removes)',
     description:
-      'A new email or phone becomes `pendingEmail` / `pendingPhone`; a proven phone stays until the new one is proven with its code. The answer is the same whoever else uses the value.',
+      'A new email or phone becomes `pendingEmail` / `pendingPhone`; a proven one stays until the new one is proven with its code. The answer is the same whoever else uses the value.',
     tags: users,
     access: 'user',
     body: S.PatchMeBody,
@@ -280,6 +280,53 @@ export function authRoutes(api: Api, d: AuthRouteDeps): void {
       'RATE_LIMITED',
     ],
     handler: async (req) => ownView(await d.accounts().otp.verifyPhone(me(req), req.body.code)),
+  });
+
+  api.route({
+    method: 'POST',
+    url: '/v1/users/me/email/verification',
+    operationId: 'requestEmailVerification',
+    summary: 'Mail a code (and link) to your pending email',
+    description:
+      'The code and the link both work once, until `expiresInSec`, and only for this address: changing your email retires them. Embedded mode without SMTP_URL writes the mail to the log.',
+    tags: users,
+    access: 'user',
+    responses: { 202: { description: 'Mail sent', schema: S.OtpRequestResult } },
+    errors: [
+      'NOTHING_TO_VERIFY',
+      'OTP_COOLDOWN',
+      'MAIL_FAILED',
+      'EMAIL_DISABLED',
+      'USER_NOT_FOUND',
+      'RATE_LIMITED',
+    ],
+    handler: async (req, reply) => {
+      const r = await d.accounts().email.requestVerification(me(req), req.ip);
+      reply.code(202);
+      return r;
+    },
+  });
+
+  api.route({
+    method: 'POST',
+    url: '/v1/users/me/email/verify',
+    operationId: 'verifyEmail',
+    summary: 'Prove your pending email with the mailed code or link token; it becomes your email',
+    description:
+      'Another account that proved the address first gets `EMAIL_TAKEN`, answered only to a right code, and your address stays pending.',
+    tags: users,
+    access: 'user',
+    body: S.EmailProofBody,
+    responses: { 200: { description: 'Your account', schema: S.OwnUserView } },
+    errors: [
+      'NOTHING_TO_VERIFY',
+      'INVALID_OTP',
+      'OTP_ATTEMPTS_EXCEEDED',
+      'EMAIL_TAKEN',
+      'USER_NOT_FOUND',
+      'RATE_LIMITED',
+    ],
+    handler: async (req) => ownView(await d.accounts().email.verify(me(req), req.body)),
   });
 
   api.route({

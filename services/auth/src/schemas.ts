@@ -63,6 +63,17 @@ export const PatchMeBody = atLeastOneField(
   }),
 );
 export const CodeBody = z.strictObject({ code: z.string().regex(/^\d{6}$/, 'must be 6 digits') });
+/** The six digits from the mail, or the token of its link. */
+export const EmailProofBody = z.union([
+  CodeBody,
+  z.strictObject({
+    token: z
+      .string()
+      .min(32)
+      .max(128)
+      .regex(/^[A-Za-z0-9_-]+$/, 'must be the token from the link'),
+  }),
+]);
 export const AdminBootstrapBody = z.strictObject({ secret: z.string().min(1).max(512) });
 export const PublicKeyBody = z.strictObject({
   algorithm: z
@@ -99,12 +110,14 @@ export const OwnUserView = z.object({
   email: z
     .string()
     .optional()
-    .describe('Proven email (GitHub’s verified primary); logins resolve only this.'),
+    .describe('Proven email (a mailed code, or GitHub’s verified primary); logins resolve only this.'),
   phone: z.string().optional().describe('Proven phone number; SMS sign-in resolves only this.'),
   pendingEmail: z
     .string()
     .optional()
-    .describe('Email you entered; unverified, never used to find an account.'),
+    .describe(
+      'Email you entered, unverified and never used to find an account, until proven with its code (POST /v1/users/me/email/verification).',
+    ),
   pendingPhone: z
     .string()
     .optional()

@@ -17,6 +17,8 @@ export interface User extends Doc {
   phone?: string;
   /** An email the user typed and nobody proved: never unique, never used to find an account. */
   pendingEmail?: string;
+  /** New with every change of pendingEmail: codes are issued for one (address, ref), so a change retires them. */
+  pendingEmailRef?: string;
   /** A number the user typed, waiting for its code: never unique, never used to find an account. */
   pendingPhone?: string;
   githubId?: string;
@@ -49,9 +51,14 @@ export interface Session extends Doc {
 }
 
 export interface Otp extends Doc {
-  /** Whom the code is for: the phone number (sign-in), or `verify:<userId>:<phone>` (proving a pending number). */
+  /**
+   * Whom the code is for: the phone number (sign-in), `verify:<userId>:<phone>` (proving a pending
+   * number) or `verify-email:<userId>:<ref>:<email>` (proving a pending email).
+   */
   phone: string;
   codeHash: string;
+  /** The hash of a mailed link's token, which proves the code as the six digits do. */
+  linkHash?: string;
   createdAt: number;
   expiresAt: number;
 }

@@ -1,12 +1,14 @@
 import type {
   AddMembersInput,
   AuthResult,
+  CodeSent,
   Conversation,
   ConversationPage,
   ConversationPresence,
   ConversationUpdate,
   CreateConversationInput,
   EditInput,
+  EmailProof,
   LoginInput,
   Me,
   MemberRole,
@@ -261,6 +263,16 @@ export class ParleyClient {
   /** Changes your account (`null` removes email or phone). */
   updateMe(input: MeUpdate): Promise<Me> {
     return this.call('PATCH', '/v1/users/me', input);
+  }
+
+  /** Mails a code (and link) that proves your pending email; OTP_COOLDOWN when one went moments ago. */
+  requestEmailVerification(): Promise<CodeSent> {
+    return this.call('POST', '/v1/users/me/email/verification');
+  }
+
+  /** Proves your pending email with the mailed code (`{ code }`) or link token (`{ token }`); it becomes your email. */
+  verifyEmail(proof: EmailProof): Promise<Me> {
+    return this.call('POST', '/v1/users/me/email/verify', proof);
   }
 
   /** A user's public profile. */

@@ -823,7 +823,7 @@ export interface paths {
     head?: never;
     /**
      * Change your display name, email or phone (null removes)
-     * @description A new email or phone becomes `pendingEmail` / `pendingPhone`; a proven phone stays until the new one is proven with its code. The answer is the same whoever else uses the value.
+     * @description A new email or phone becomes `pendingEmail` / `pendingPhone`; a proven one stays until the new one is proven with its code. The answer is the same whoever else uses the value.
      */
     patch: operations['updateMe'];
     trace?: never;
@@ -875,6 +875,46 @@ export interface paths {
     post?: never;
     /** Sign a device out at once */
     delete: operations['revokeDevice'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/users/me/email/verification': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Mail a code (and link) to your pending email
+     * @description The code and the link both work once, until `expiresInSec`, and only for this address: changing your email retires them. Embedded mode without SMTP_URL writes the mail to the log.
+     */
+    post: operations['requestEmailVerification'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/users/me/email/verify': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Prove your pending email with the mailed code or link token; it becomes your email
+     * @description Another account that proved the address first gets `EMAIL_TAKEN`, answered only to a right code, and your address stays pending.
+     */
+    post: operations['verifyEmail'];
+    delete?: never;
     options?: never;
     head?: never;
     patch?: never;
@@ -974,7 +1014,10 @@ export interface components {
         | 'UNAVAILABLE'
         | 'USERNAME_TAKEN'
         | 'PHONE_TAKEN'
+        | 'EMAIL_TAKEN'
         | 'NOTHING_TO_VERIFY'
+        | 'EMAIL_DISABLED'
+        | 'MAIL_FAILED'
         | 'DISPLAY_NAME_IMPERSONATION'
         | 'LOGIN_DELAYED'
         | 'ADMIN_BOOTSTRAP_REFUSED'
@@ -1136,13 +1179,13 @@ export interface operations {
             /** Format: date-time */
             createdAt: string;
             displayName: string;
-            /** @description Proven email (GitHub’s verified primary); logins resolve only this. */
+            /** @description Proven email (a mailed code, or GitHub’s verified primary); logins resolve only this. */
             email?: string;
             githubLinked: boolean;
             hasPassword: boolean;
             /** Format: uuid */
             id: string;
-            /** @description Email you entered; unverified, never used to find an account. */
+            /** @description Email you entered, unverified and never used to find an account, until proven with its code (POST /v1/users/me/email/verification). */
             pendingEmail?: string;
             /** @description Number you entered, waiting for its code (POST /v1/users/me/phone/verification). */
             pendingPhone?: string;
@@ -1285,13 +1328,13 @@ export interface operations {
             /** Format: date-time */
             createdAt: string;
             displayName: string;
-            /** @description Proven email (GitHub’s verified primary); logins resolve only this. */
+            /** @description Proven email (a mailed code, or GitHub’s verified primary); logins resolve only this. */
             email?: string;
             githubLinked: boolean;
             hasPassword: boolean;
             /** Format: uuid */
             id: string;
-            /** @description Email you entered; unverified, never used to find an account. */
+            /** @description Email you entered, unverified and never used to find an account, until proven with its code (POST /v1/users/me/email/verification). */
             pendingEmail?: string;
             /** @description Number you entered, waiting for its code (POST /v1/users/me/phone/verification). */
             pendingPhone?: string;
@@ -1432,13 +1475,13 @@ export interface operations {
             /** Format: date-time */
             createdAt: string;
             displayName: string;
-            /** @description Proven email (GitHub’s verified primary); logins resolve only this. */
+            /** @description Proven email (a mailed code, or GitHub’s verified primary); logins resolve only this. */
             email?: string;
             githubLinked: boolean;
             hasPassword: boolean;
             /** Format: uuid */
             id: string;
-            /** @description Email you entered; unverified, never used to find an account. */
+            /** @description Email you entered, unverified and never used to find an account, until proven with its code (POST /v1/users/me/email/verification). */
             pendingEmail?: string;
             /** @description Number you entered, waiting for its code (POST /v1/users/me/phone/verification). */
             pendingPhone?: string;
@@ -1583,13 +1626,13 @@ export interface operations {
               /** Format: date-time */
               createdAt: string;
               displayName: string;
-              /** @description Proven email (GitHub’s verified primary); logins resolve only this. */
+              /** @description Proven email (a mailed code, or GitHub’s verified primary); logins resolve only this. */
               email?: string;
               githubLinked: boolean;
               hasPassword: boolean;
               /** Format: uuid */
               id: string;
-              /** @description Email you entered; unverified, never used to find an account. */
+              /** @description Email you entered, unverified and never used to find an account, until proven with its code (POST /v1/users/me/email/verification). */
               pendingEmail?: string;
               /** @description Number you entered, waiting for its code (POST /v1/users/me/phone/verification). */
               pendingPhone?: string;
@@ -1793,13 +1836,13 @@ export interface operations {
               /** Format: date-time */
               createdAt: string;
               displayName: string;
-              /** @description Proven email (GitHub’s verified primary); logins resolve only this. */
+              /** @description Proven email (a mailed code, or GitHub’s verified primary); logins resolve only this. */
               email?: string;
               githubLinked: boolean;
               hasPassword: boolean;
               /** Format: uuid */
               id: string;
-              /** @description Email you entered; unverified, never used to find an account. */
+              /** @description Email you entered, unverified and never used to find an account, until proven with its code (POST /v1/users/me/email/verification). */
               pendingEmail?: string;
               /** @description Number you entered, waiting for its code (POST /v1/users/me/phone/verification). */
               pendingPhone?: string;
@@ -2233,13 +2276,13 @@ export interface operations {
               /** Format: date-time */
               createdAt: string;
               displayName: string;
-              /** @description Proven email (GitHub’s verified primary); logins resolve only this. */
+              /** @description Proven email (a mailed code, or GitHub’s verified primary); logins resolve only this. */
               email?: string;
               githubLinked: boolean;
               hasPassword: boolean;
               /** Format: uuid */
               id: string;
-              /** @description Email you entered; unverified, never used to find an account. */
+              /** @description Email you entered, unverified and never used to find an account, until proven with its code (POST /v1/users/me/email/verification). */
               pendingEmail?: string;
               /** @description Number you entered, waiting for its code (POST /v1/users/me/phone/verification). */
               pendingPhone?: string;
@@ -2505,13 +2548,13 @@ export interface operations {
               /** Format: date-time */
               createdAt: string;
               displayName: string;
-              /** @description Proven email (GitHub’s verified primary); logins resolve only this. */
+              /** @description Proven email (a mailed code, or GitHub’s verified primary); logins resolve only this. */
               email?: string;
               githubLinked: boolean;
               hasPassword: boolean;
               /** Format: uuid */
               id: string;
-              /** @description Email you entered; unverified, never used to find an account. */
+              /** @description Email you entered, unverified and never used to find an account, until proven with its code (POST /v1/users/me/email/verification). */
               pendingEmail?: string;
               /** @description Number you entered, waiting for its code (POST /v1/users/me/phone/verification). */
               pendingPhone?: string;
@@ -7790,13 +7833,13 @@ export interface operations {
             /** Format: date-time */
             createdAt: string;
             displayName: string;
-            /** @description Proven email (GitHub’s verified primary); logins resolve only this. */
+            /** @description Proven email (a mailed code, or GitHub’s verified primary); logins resolve only this. */
             email?: string;
             githubLinked: boolean;
             hasPassword: boolean;
             /** Format: uuid */
             id: string;
-            /** @description Email you entered; unverified, never used to find an account. */
+            /** @description Email you entered, unverified and never used to find an account, until proven with its code (POST /v1/users/me/email/verification). */
             pendingEmail?: string;
             /** @description Number you entered, waiting for its code (POST /v1/users/me/phone/verification). */
             pendingPhone?: string;
@@ -7903,13 +7946,13 @@ export interface operations {
             /** Format: date-time */
             createdAt: string;
             displayName: string;
-            /** @description Proven email (GitHub’s verified primary); logins resolve only this. */
+            /** @description Proven email (a mailed code, or GitHub’s verified primary); logins resolve only this. */
             email?: string;
             githubLinked: boolean;
             hasPassword: boolean;
             /** Format: uuid */
             id: string;
-            /** @description Email you entered; unverified, never used to find an account. */
+            /** @description Email you entered, unverified and never used to find an account, until proven with its code (POST /v1/users/me/email/verification). */
             pendingEmail?: string;
             /** @description Number you entered, waiting for its code (POST /v1/users/me/phone/verification). */
             pendingPhone?: string;
@@ -8442,6 +8485,272 @@ export interface operations {
       };
     };
   };
+  requestEmailVerification: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Mail sent */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            expiresInSec: number;
+            resendInSec: number;
+          };
+        };
+      };
+      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON` */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNAUTHENTICATED` */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `EMAIL_DISABLED`, `USER_NOT_FOUND` */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `NOTHING_TO_VERIFY` */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `PAYLOAD_TOO_LARGE` */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNSUPPORTED_MEDIA_TYPE` */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `RATE_LIMITED`, `OTP_COOLDOWN` */
+      429: {
+        headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `INTERNAL` */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `MAIL_FAILED` */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNAVAILABLE` */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  verifyEmail: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json':
+          | {
+              code: string & unknown;
+            }
+          | {
+              token: string & unknown;
+            };
+      };
+    };
+    responses: {
+      /** @description Your account */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            /** Format: date-time */
+            createdAt: string;
+            displayName: string;
+            /** @description Proven email (a mailed code, or GitHub’s verified primary); logins resolve only this. */
+            email?: string;
+            githubLinked: boolean;
+            hasPassword: boolean;
+            /** Format: uuid */
+            id: string;
+            /** @description Email you entered, unverified and never used to find an account, until proven with its code (POST /v1/users/me/email/verification). */
+            pendingEmail?: string;
+            /** @description Number you entered, waiting for its code (POST /v1/users/me/phone/verification). */
+            pendingPhone?: string;
+            /** @description Proven phone number; SMS sign-in resolves only this. */
+            phone?: string;
+            roles: ('user' | 'admin')[];
+            /** @enum {string} */
+            status: 'active' | 'blocked';
+            username: string;
+          };
+        };
+      };
+      /** @description `VALIDATION_FAILED`, `MALFORMED_JSON` */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `INVALID_OTP`, `UNAUTHENTICATED` */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `USER_NOT_FOUND` */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `NOTHING_TO_VERIFY`, `EMAIL_TAKEN` */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `PAYLOAD_TOO_LARGE` */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNSUPPORTED_MEDIA_TYPE` */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `RATE_LIMITED`, `OTP_ATTEMPTS_EXCEEDED` */
+      429: {
+        headers: {
+          /** @description Seconds until the limit lets the request through. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `HEADERS_TOO_LARGE` */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `INTERNAL` */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `UNAVAILABLE` */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
   requestPhoneVerification: {
     parameters: {
       query?: never;
@@ -8591,13 +8900,13 @@ export interface operations {
             /** Format: date-time */
             createdAt: string;
             displayName: string;
-            /** @description Proven email (GitHub’s verified primary); logins resolve only this. */
+            /** @description Proven email (a mailed code, or GitHub’s verified primary); logins resolve only this. */
             email?: string;
             githubLinked: boolean;
             hasPassword: boolean;
             /** Format: uuid */
             id: string;
-            /** @description Email you entered; unverified, never used to find an account. */
+            /** @description Email you entered, unverified and never used to find an account, until proven with its code (POST /v1/users/me/email/verification). */
             pendingEmail?: string;
             /** @description Number you entered, waiting for its code (POST /v1/users/me/phone/verification). */
             pendingPhone?: string;

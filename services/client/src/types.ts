@@ -17,6 +17,10 @@ export type TokenPair = ResponseBody<'/v1/auth/refresh', 'post'>;
 export type Me = ResponseBody<'/v1/users/me', 'get'>;
 export type MeUpdate = RequestBody<'/v1/users/me', 'patch'>;
 export type PublicUser = ResponseBody<'/v1/users/{username}', 'get'>;
+/** How long a mailed code works, and when another may be asked for. */
+export type CodeSent = ResponseBody<'/v1/users/me/email/verification', 'post', 202>;
+/** The six digits from a verification mail, or the token of its link. */
+export type EmailProof = RequestBody<'/v1/users/me/email/verify', 'post'>;
 
 export type ConversationPage = ResponseBody<'/v1/conversations', 'get'>;
 export type ConversationSummary = ConversationPage['conversations'][number];

@@ -24,6 +24,7 @@ export * from './docstore/textindex.ts';
 export * from './eventlog/port.ts';
 export * from './cache/port.ts';
 export * from './sms/port.ts';
+export type { MailMessage, Mailer } from './mail/port.ts';
 export * from './api.ts';
 export * from './jwtverify.ts';
 export * from './ratelimit.ts';

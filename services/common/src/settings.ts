@@ -156,3 +156,22 @@ export const commonSettings = {
     }),
   },
 };
+
+/**
+ * SMTP, for the services that send mail (the message notifier and the auth service's email
+ * verification): one set of names, so one Secret or values block serves both.
+ */
+export const smtpSettings = {
+  smtp: {
+    url: optionalField(parse.url(['smtp', 'smtps']), {
+      env: 'SMTP_URL',
+      secret: true,
+      doc: 'SMTP server for notification mail and email verification codes, `smtp://user:pass@host:587` (STARTTLS when offered) or `smtps://…:465`. Absent: no notification mail; verification codes are written to the log in embedded mode (no MONGO_URL) and refused with EMAIL_DISABLED otherwise.',
+    }),
+    from: field(parse.string(), {
+      env: 'SMTP_FROM',
+      default: 'Parley <notifications@parley.local>',
+      doc: 'From address of notification and verification mail.',
+    }),
+  },
+};

@@ -1,4 +1,4 @@
-import { commonSettings, field, optionalField, parse, type Infer } from '@parley/common';
+import { commonSettings, field, optionalField, parse, smtpSettings, type Infer } from '@parley/common';
 import { mediaSettings, s3Settings } from './media/config.ts';
 import { DEFAULT_PUSH_HOSTS } from './notify/pushendpoint.ts';
 
@@ -239,18 +239,7 @@ export const messageSettings = {
       doc: 'HMAC key (from a Secret, at least 32 characters) that signs unsubscribe links; every api and notifier pod needs the same. Absent: one is generated once and kept in DATA_DIR (embedded mode only).',
     }),
   },
-  smtp: {
-    url: optionalField(parse.url(['smtp', 'smtps']), {
-      env: 'SMTP_URL',
-      secret: true,
-      doc: 'SMTP server for notification mail, `smtp://user:pass@host:587` (STARTTLS when offered) or `smtps://…:465`. Absent: no mail is sent.',
-    }),
-    from: field(parse.string(), {
-      env: 'SMTP_FROM',
-      default: 'Parley <notifications@parley.local>',
-      doc: 'From address of notification mail.',
-    }),
-  },
+  ...smtpSettings,
   webPush: {
     vapidPublicKey: optionalField(parse.string(), {
       env: 'VAPID_PUBLIC_KEY',

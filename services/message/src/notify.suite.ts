@@ -3,10 +3,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { ParleyClient } from '@parley/client';
 import sharp from 'sharp';
 import { waitFor, type Doc } from '@parley/common';
-import { requireEnv, TestSocket } from '@parley/common/testing';
+import { Mailpit, requireEnv, TestSocket } from '@parley/common/testing';
 import { FakeFcm } from './testing/fake-fcm.ts';
 import { MessageHarness, type Cfg } from './testing/harness.ts';
-import { Mailpit } from './testing/mailpit.ts';
 import { PushEndpoint } from './testing/push-endpoint.ts';
 import { SmtpMailChannel } from './notify/channels/email.ts';
 import { FcmChannel } from './notify/channels/fcm.ts';
@@ -40,6 +39,8 @@ export function notifySuite(name: string, stackEnv: () => Record<string, string>
         WEB_PUSH_ALLOWED_HOSTS: 'fcm.googleapis.com,*.notify.windows.com,127.0.0.1',
         // The SDK case signs up over HTTP, all from 127.0.0.1.
         RATE_LIMIT_REGISTER_PER_15MIN: '1000',
+        // The auth service mails verification codes to Mailpit too.
+        SMTP_URL: requireEnv('SMTP_URL'),
       }),
       () => [
         messageNotifierModule<Cfg>({
@@ -206,23 +207,18 @@ export function notifySuite(name: string, stackEnv: () => Record<string, string>
       }
     });
 
-    it('mails only a verified address: an email typed at sign-up (pending in auth) gets none', async () => {
+    it('mails only a verified address: a typed email gets none until its owner proves it with the mailed code, then the next message', async () => {
       const alice = await h.user();
       const typed = `${randomBytes(6).toString('hex')}@example.test`;
-      const reg = await h.call('POST', '/v1/auth/register', {
-        body: {
-          username: `p${randomBytes(6).toString('hex')}`,
-          password: 'a long enough passphrase',
-          email: typed,
-        },
+      // Bob signs up through the SDK over HTTP with a password and an email (pending in auth).
+      const c = new ParleyClient({ baseUrl: h.running.url });
+      const { user } = await c.register({
+        username: `p${randomBytes(6).toString('hex')}`,
+        password: 'a long enough passphrase',
+        email: typed,
       });
-      expect(reg.statusCode, reg.body).to.equal(201);
-      expect(reg.json().user).to.include({ pendingEmail: typed }).and.not.have.property('email');
-      const bob = {
-        id: reg.json().user.id as string,
-        username: reg.json().user.username as string,
-        token: reg.json().tokens.accessToken as string,
-      };
+      expect(user).to.include({ pendingEmail: typed }).and.not.have.property('email');
+      const bob = { id: user.id, username: user.username, token: c.tokens!.accessToken };
       const conv = await h.direct(alice, bob);
       const sub = await subscribeWeb(bob);
       await h.send(alice.token, conv, { clientMsgId: randomUUID(), body: 'to a pending address' });
@@ -233,11 +229,19 @@ export function notifySuite(name: string, stackEnv: () => Record<string, string>
         timeoutMs: 20_000,
       });
       expect(await mailpit.to(typed)).to.deep.equal([]);
-      // Proven (as GitHub sign-in sets it), the same address gets the next burst.
-      const users = await h.running.deps().store.collection<Doc>('users');
-      await users.updateOne({ _id: bob.id }, { $set: { email: typed } });
+      // Bob proves the address: the auth service mails a code over SMTP (Mailpit), Bob enters it.
+      expect(await c.requestEmailVerification()).to.include({ expiresInSec: 3600 });
+      const codeMail = await mailpit.waitFor(typed);
+      expect(codeMail.Subject).to.match(/^Your Parley email code: \d{6}$/);
+      const code = /code is (\d{6})/.exec(codeMail.Text)![1]!;
+      expect(await c.verifyEmail({ code }))
+        .to.include({ email: typed })
+        .and.not.have.property('pendingEmail');
+      // Offline (no socket), the verified address gets the next burst by mail.
       await h.send(alice.token, conv, { clientMsgId: randomUUID(), body: 'now verified' });
-      expect((await mailpit.waitFor(typed, 1, 20_000)).Text).to.contain('now verified');
+      const mail = await mailpit.waitFor(typed, 2, 20_000);
+      expect(mail.Text).to.contain('now verified');
+      expect(mail.Text).to.not.contain('to a pending address');
     });
 
     it('refuses a push endpoint off the allowlist or inside the network, with PUSH_ENDPOINT_NOT_ALLOWED', async () => {

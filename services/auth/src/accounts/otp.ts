@@ -1,12 +1,12 @@
-import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { SmsError, type Principal, type Sms } from '@parley/common';
 import { authProblems } from '../errors.ts';
-import { userEvent } from '../events.ts';
-import { AccountTakenError, type User } from '../store.ts';
-import { sameHash, type TokenPair } from '../tokens.ts';
+import type { User } from '../store.ts';
+import type { TokenPair } from '../tokens.ts';
+import type { OneTimeCodes } from './codes.ts';
 import { WINDOW_15_MIN, type AccountsDeps, type ClientContext } from './context.ts';
 import type { Sessions } from './sessions.ts';
-import { takenProblem, type Users } from './users.ts';
+import type { Users } from './users.ts';
 
 /** One-time codes by SMS: sign-in with a phone, and proving an account's pending number. */
 export class OtpAccounts {
@@ -15,6 +15,7 @@ export class OtpAccounts {
     private readonly sms: Sms,
     private readonly users: Users,
     private readonly sessions: Sessions,
+    private readonly codes: OneTimeCodes,
   ) {}
 
   request(phone: string, ip: string): Promise<{ expiresInSec: number; resendInSec: number }> {
@@ -45,18 +46,8 @@ export class OtpAccounts {
   async verifyPhone(p: Principal, code: string): Promise<User> {
     const u = await this.users.byId(p.userId);
     if (!u.pendingPhone) throw authProblems.NOTHING_TO_VERIFY();
-    await this.checkCode(verifySubject(u._id, u.pendingPhone), code);
-    let updated: User | null;
-    try {
-      updated = await this.d.store.updateUser(u._id, { phone: u.pendingPhone }, ['pendingPhone']);
-    } catch (err) {
-      // The caller holds the phone (right code), so telling them it is taken leaks nothing.
-      if (err instanceof AccountTakenError) throw takenProblem(err);
-      throw err;
-    }
-    if (!updated) throw authProblems.USER_NOT_FOUND();
-    await this.d.events.emit(userEvent('user.updated', { userId: u._id, fields: ['phone', 'pendingPhone'] }));
-    return updated;
+    await this.codes.check(verifySubject(u._id, u.pendingPhone), { code });
+    return this.users.promote(u._id, 'phone', u.pendingPhone);
   }
 
   /** Sends a 6-digit code for `subject` (a phone for sign-in, or an account's pending number). */
@@ -65,26 +56,12 @@ export class OtpAccounts {
     phone: string,
     ip: string,
   ): Promise<{ expiresInSec: number; resendInSec: number }> {
-    const { opts, cache, limiter } = this.d;
+    const { opts, limiter } = this.d;
     const limit = { max: opts.limits.registerPer15Min, windowMs: WINDOW_15_MIN };
     await limiter.enforce(`otp:ip:${ip}`, limit, 'too many codes requested from this address');
-    const cooldownKey = `otp-cooldown:${subject}`;
-    const cooldownMs = opts.otp.resendCooldownSec * 1000;
-    if (cooldownMs > 0 && !(await cache.set(cooldownKey, '1', { ttlMs: cooldownMs, onlyIfAbsent: true }))) {
-      const left = Math.max(1, Math.ceil(((await cache.ttlMs(cooldownKey)) ?? cooldownMs) / 1000));
-      throw authProblems.OTP_COOLDOWN(`retry in ${left} s`, { headers: { 'retry-after': String(left) } });
-    }
+    const cooldown = await this.codes.cooldown(subject);
     await limiter.enforce(`otp:phone:${phone}`, limit, 'too many codes requested for this phone');
-    const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
-    const id = randomUUID();
-    const now = Date.now();
-    await this.d.store.saveOtp({
-      _id: id,
-      phone: subject,
-      codeHash: otpHash(id, code),
-      createdAt: now,
-      expiresAt: now + opts.otp.ttlSec * 1000,
-    });
+    const { code } = await this.codes.issue(subject, opts.otp.ttlSec);
     try {
       await this.sms.send(
         phone,
@@ -93,7 +70,7 @@ export class OtpAccounts {
       this.d.metrics.otpSent.labels('sent').inc();
     } catch (err) {
       this.d.metrics.otpSent.labels('failed').inc();
-      await cache.del(cooldownKey);
+      await cooldown.release();
       if (err instanceof SmsError && err.code === 'INVALID_NUMBER')
         throw authProblems.SMS_FAILED('the provider rejected this number');
       this.d.logger.warn({ err }, 'SMS send failed');
@@ -102,22 +79,12 @@ export class OtpAccounts {
     return { expiresInSec: opts.otp.ttlSec, resendInSec: opts.otp.resendCooldownSec };
   }
 
-  private async checkCode(subject: string, code: string): Promise<void> {
-    const otp = await this.d.store.latestOtp(subject);
-    if (!otp || otp.expiresAt <= Date.now()) throw authProblems.INVALID_OTP();
-    const attempts = await this.d.store.recordOtpAttempt(otp._id, randomUUID());
-    if (attempts > this.d.opts.otp.maxAttempts)
-      throw authProblems.OTP_ATTEMPTS_EXCEEDED('request a new code');
-    if (!sameHash(otpHash(otp._id, code), otp.codeHash)) throw authProblems.INVALID_OTP();
-    if (!(await this.d.store.consumeOtp(otp._id))) throw authProblems.INVALID_OTP();
-  }
-
   private async otpLogin(
     phone: string,
     code: string,
     client: ClientContext,
   ): Promise<{ user: User; tokens: TokenPair; created: boolean }> {
-    await this.checkCode(phone, code);
+    await this.codes.check(phone, { code });
     // Resolves only a proven number: someone who merely typed it (pendingPhone) is never found,
     // so the holder of the phone gets an account of their own, not theirs.
     let user = await this.d.store.userByPhone(phone);
@@ -137,8 +104,4 @@ export class OtpAccounts {
 /** Verification codes live beside sign-in codes under their own subject, so neither can stand in for the other. */
 export function verifySubject(userId: string, phone: string): string {
   return `verify:${userId}:${phone}`;
-}
-
-export function otpHash(otpId: string, code: string): string {
-  return createHash('sha256').update(`${otpId}:${code}`).digest('hex');
 }

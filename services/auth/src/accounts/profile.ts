@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Principal } from '@parley/common';
 import { authProblems } from '../errors.ts';
 import { userEvent } from '../events.ts';
@@ -45,11 +46,13 @@ export class Profiles {
         else set[pending] = value;
       }
     }
+    const fields = [...Object.keys(set), ...unset];
+    // Codes are issued for one (address, ref): a new ref retires them, even on a change back.
+    if (set.pendingEmail) set.pendingEmailRef = randomUUID();
+    else if (unset.includes('pendingEmail')) unset.push('pendingEmailRef');
     const u = await this.d.store.updateUser(p.userId, set, unset);
     if (!u) throw authProblems.USER_NOT_FOUND();
-    await this.d.events.emit(
-      userEvent('user.updated', { userId: u._id, fields: [...Object.keys(set), ...unset] }),
-    );
+    await this.d.events.emit(userEvent('user.updated', { userId: u._id, fields }));
     return u;
   }
 

@@ -54,6 +54,28 @@ export class Users {
     return user;
   }
 
+  /**
+   * Makes a just-proven pending value the account's own (`phone` or `email`). Taken by another
+   * account answers PHONE_TAKEN / EMAIL_TAKEN: the caller proved they hold it, so that leaks nothing.
+   */
+  async promote(userId: string, field: 'phone' | 'email', value: string): Promise<User> {
+    const pending = field === 'phone' ? 'pendingPhone' : 'pendingEmail';
+    let updated: User | null;
+    try {
+      updated = await this.d.store.updateUser(
+        userId,
+        { [field]: value },
+        field === 'email' ? [pending, 'pendingEmailRef'] : [pending],
+      );
+    } catch (err) {
+      if (err instanceof AccountTakenError) throw takenProblem(err);
+      throw err;
+    }
+    if (!updated) throw authProblems.USER_NOT_FOUND();
+    await this.d.events.emit(userEvent('user.updated', { userId, fields: [field, pending] }));
+    return updated;
+  }
+
   /** `base` if nobody has it, else `base` with a random suffix. */
   async freeUsername(base: string): Promise<string> {
     if (!(await this.d.store.userByUsername(base))) return base;
@@ -74,6 +96,8 @@ export function takenProblem(err: AccountTakenError) {
   switch (err.field) {
     case 'phone':
       return authProblems.PHONE_TAKEN();
+    case 'email':
+      return authProblems.EMAIL_TAKEN();
     default:
       return authProblems.USERNAME_TAKEN();
   }

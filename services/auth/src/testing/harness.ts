@@ -3,9 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Running } from '@parley/common';
+import { createLogger, waitFor, type Running } from '@parley/common';
+import { ConsoleMailer } from '@parley/common/mail';
 import { runService } from '@parley/common/service';
-import { apiCaller, FakeTwilio, OpenApiChecker } from '@parley/common/testing';
+import { apiCaller, FakeTwilio, Mailpit, OpenApiChecker } from '@parley/common/testing';
 import { authSettings } from '../config.ts';
 import { generateSigningJwk } from '../keys.ts';
 import { authModule } from '../module.ts';
@@ -33,6 +34,10 @@ export class AuthHarness {
   private env: Record<string, string> = {};
   private checker!: OpenApiChecker;
   private admin: { id: string; username: string } | undefined;
+  /** Embedded runs mail through the log adapter (read from its outbox); stack runs through Mailpit. */
+  private readonly consoleMail = new ConsoleMailer(
+    createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent', name: 'mail-console' }),
+  );
 
   constructor(private readonly stackEnv: () => Record<string, string>) {}
 
@@ -67,6 +72,7 @@ export class AuthHarness {
         // The old setting is ignored now: a name in it gets no admin role (#15, finding 3).
         AUTH_ADMIN_USERNAMES: `root_admin,${this.squatName}`,
         AUTH_ADMIN_BOOTSTRAP_SECRET: this.bootstrapSecret,
+        EMAIL_VERIFY_URL: 'https://chat.parley.test/verify-email',
         LOGIN_PROOF_OF_WORK_BITS: '8',
         OTP_RESEND_COOLDOWN_SECONDS: '2',
         // Runs must not share rate-limit counters or the inactivity lock through a long-lived Redis.
@@ -92,10 +98,21 @@ export class AuthHarness {
       name: 'parley-auth',
       spec: authSettings,
       env: { ...this.env, ...extra },
-      modules: () => [authModule()],
+      modules: () => [authModule(this.env.SMTP_URL ? undefined : this.consoleMail)],
     });
     await r.ready;
     return r;
+  };
+
+  /** The text of the newest mail to `to` once `count` reached it (Mailpit on the stack, the log adapter's outbox embedded). */
+  readonly mailTo = async (to: string, count = 1): Promise<string> => {
+    const api = this.env.MAILPIT_API_URL;
+    if (api) return (await new Mailpit(api).waitFor(to, count)).Text;
+    const mails = await waitFor(() => {
+      const m = this.consoleMail.outbox.filter((x) => x.to === to);
+      return m.length >= count ? m : undefined;
+    });
+    return mails.at(-1)!.text;
   };
 
   readonly register = async (username = uname(), extra: Record<string, unknown> = {}) => {

@@ -11,3 +11,4 @@ export { apiCaller, randomIp, type Call, type CallOptions, type TestResponse } f
 export { restClient, TEST_PASSWORD, type Json, type User } from './restclient.ts';
 export { EmbeddedEventLog } from '../eventlog/embedded.ts';
 export { KafkaEventLog } from '../eventlog/kafka.ts';
+export { Mailpit, type MailpitFull, type MailpitMessage } from './mailpit.ts';

@@ -118,6 +118,24 @@ export const SECURED: Record<string, Op> = {
     req: () => ({ path: '/v1/users/me/phone/verify', body: { code: '000000' } }),
     denials: [],
   },
+  'POST /v1/users/me/email/verification': {
+    // Only ever about the caller's own pending email: nobody can mail a code to alice's address.
+    req: () => ({ path: '/v1/users/me/email/verification', body: {} }),
+    denials: [
+      { as: 'mallory', why: "no way to name someone else's address", status: 409, code: 'NOTHING_TO_VERIFY' },
+    ],
+  },
+  'POST /v1/users/me/email/verify': {
+    req: () => ({ path: '/v1/users/me/email/verify', body: { token: 'a'.repeat(43) } }),
+    denials: [
+      {
+        as: 'mallory',
+        why: "a code or link token proves only the caller's own pending email, never alice's",
+        status: 409,
+        code: 'NOTHING_TO_VERIFY',
+      },
+    ],
+  },
   'POST /v1/auth/admin-bootstrap': {
     req: () => ({ path: '/v1/auth/admin-bootstrap', body: { secret: 'not the bootstrap secret' } }),
     denials: [

@@ -1,8 +1,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { requireEnv } from '@parley/common/testing';
+import { Mailpit, requireEnv } from '@parley/common/testing';
 import { FakeFcm } from '../../testing/fake-fcm.ts';
-import { Mailpit } from '../../testing/mailpit.ts';
 import { PushEndpoint } from '../../testing/push-endpoint.ts';
 import { SmtpMailChannel } from './email.ts';
 import { FcmChannel } from './fcm.ts';

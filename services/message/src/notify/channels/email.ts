@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import nodemailer, { type Transporter, type TransportOptions } from 'nodemailer';
+import { SmtpMailer } from '@parley/common/mail';
 import type { Mail, MailChannel, SendResult } from './port.ts';
 
 /** SMTP's reply classes: 5xx is permanent (a bounce at the door), 4xx and network errors pass. */
@@ -11,30 +11,19 @@ export function smtpResult(err: unknown): SendResult {
   return { ok: false, kind: 'retry', error: `smtp: ${e.code ? `${e.code} ` : ''}${detail}` };
 }
 
-/** Email over SMTP through nodemailer (a pooled connection); any SMTP server, Mailpit locally. */
+/** Notification mail over the shared SMTP adapter (@parley/common/mail); any SMTP server, Mailpit locally. */
 export class SmtpMailChannel implements MailChannel {
-  private readonly transport: Transporter;
+  private readonly mailer: SmtpMailer;
 
   constructor(opts: { url: string; from: string; timeoutMs?: number }) {
-    this.transport = nodemailer.createTransport(opts.url, {
-      from: opts.from,
-      // Pooled: a burst of mails reuses connections instead of a handshake each.
-      pool: true,
-      connectionTimeout: opts.timeoutMs ?? 10_000,
-      greetingTimeout: opts.timeoutMs ?? 10_000,
-      socketTimeout: opts.timeoutMs ?? 10_000,
-    } as TransportOptions);
-    this.from = opts.from;
+    this.mailer = new SmtpMailer(opts);
   }
-
-  private readonly from: string;
 
   async send(mail: Mail): Promise<SendResult> {
     // A deterministic Message-ID: a re-sent delivery is recognisably the same mail.
     const id = createHash('sha256').update(mail.idempotencyKey).digest('hex').slice(0, 32);
     try {
-      const info = await this.transport.sendMail({
-        from: this.from,
+      const info = await this.mailer.send({
         to: mail.to,
         subject: mail.subject,
         text: mail.text,
@@ -48,14 +37,14 @@ export class SmtpMailChannel implements MailChannel {
           'Auto-Submitted': 'auto-generated',
         },
       });
-      if (info.rejected?.length) return { ok: false, kind: 'rejected', error: `bounced: ${info.response}` };
-      return { ok: true, providerId: info.messageId };
+      if (info.rejected) return { ok: false, kind: 'rejected', error: `bounced: ${info.response}` };
+      return { ok: true, providerId: info.id };
     } catch (err) {
       return smtpResult(err);
     }
   }
 
-  async close(): Promise<void> {
-    this.transport.close();
+  close(): Promise<void> {
+    return this.mailer.close();
   }
 }

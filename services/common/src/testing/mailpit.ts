@@ -1,4 +1,4 @@
-import { waitFor } from '@parley/common';
+import { waitFor } from '../retry.ts';
 
 export interface MailpitMessage {
   ID: string;
