@@ -153,7 +153,7 @@ describe('message media and notifier roles', () => {
     expect(main.metadata.annotations['nginx.ingress.kubernetes.io/proxy-body-size']).to.equal('1m');
   });
 
-  it('gives the api and the notifier the same generated VAPID pair and unsubscribe key', () => {
+  it('gives the notifier the generated VAPID pair and unsubscribe key, and the api only the public key and unsubscribe key', () => {
     const job = docs.find((d) => d.kind === 'Job' && d.metadata.name.startsWith('parley-secrets'))!;
     const secrets = JSON.parse(job.spec.template.spec.containers[0].env[0].value) as Json[];
     expect(secrets.find((s) => s.name === 'parley-notify')!.keys).to.deep.equal({
@@ -161,16 +161,20 @@ describe('message media and notifier roles', () => {
       'vapid-private-key': 'vapid-private',
       'unsubscribe-secret': 'hmac',
     });
-    for (const name of ['parley-message-api', 'parley-message-notifier']) {
-      const refs = container(docs, name)
+    const refs = (name: string) =>
+      container(docs, name)
         .env.filter((e: Json) => e.valueFrom?.secretKeyRef?.name === 'parley-notify')
         .map((e: Json) => `${e.name}=${e.valueFrom.secretKeyRef.key}`);
-      expect(refs, name).to.deep.equal([
-        'VAPID_PUBLIC_KEY=vapid-public-key',
-        'VAPID_PRIVATE_KEY=vapid-private-key',
-        'NOTIFY_UNSUBSCRIBE_SECRET=unsubscribe-secret',
-      ]);
-    }
+    expect(refs('parley-message-notifier')).to.deep.equal([
+      'VAPID_PUBLIC_KEY=vapid-public-key',
+      'VAPID_PRIVATE_KEY=vapid-private-key',
+      'NOTIFY_UNSUBSCRIBE_SECRET=unsubscribe-secret',
+    ]);
+    // Least privilege: only the notifier signs pushes; the api hands out the public key.
+    expect(refs('parley-message-api')).to.deep.equal([
+      'VAPID_PUBLIC_KEY=vapid-public-key',
+      'NOTIFY_UNSUBSCRIBE_SECRET=unsubscribe-secret',
+    ]);
     const supplied = synth({ message: { notifier: { keys: { existingSecret: 'mine' } } } });
     const job2 = supplied.find((d) => d.kind === 'Job' && d.metadata.name.startsWith('parley-secrets'))!;
     const generated2 = JSON.parse(job2.spec.template.spec.containers[0].env[0].value) as Json[];

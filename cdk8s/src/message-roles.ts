@@ -21,11 +21,15 @@ export interface MessageRoleProps {
   readonly shared: readonly Json[];
 }
 
-/** The Web Push keys and the unsubscribe-link key, for the api (routes) and the notifier (sends). */
-export function notifyKeyEnv(secrets: Secrets): Json[] {
+/**
+ * The Web Push keys and the unsubscribe-link key. The notifier signs pushes and links and gets all
+ * three; the api (`role: 'api'`) hands browsers the public key and checks links, and never gets the
+ * VAPID private key.
+ */
+export function notifyKeyEnv(secrets: Secrets, role: 'api' | 'notifier'): Json[] {
   return [
     secretEnv('VAPID_PUBLIC_KEY', secrets.notify, 'vapid-public-key'),
-    secretEnv('VAPID_PRIVATE_KEY', secrets.notify, 'vapid-private-key'),
+    ...(role === 'notifier' ? [secretEnv('VAPID_PRIVATE_KEY', secrets.notify, 'vapid-private-key')] : []),
     secretEnv('NOTIFY_UNSUBSCRIBE_SECRET', secrets.notify, 'unsubscribe-secret'),
   ];
 }
@@ -170,7 +174,7 @@ export class MessageNotifier extends Construct {
             'str',
           ),
         },
-        ...notifyKeyEnv(props.secrets),
+        ...notifyKeyEnv(props.secrets, 'notifier'),
         { name: 'VAPID_SUBJECT', value: k.v<string>('message.notifier.vapidSubject') },
         ...smtpEnv(k, props.secrets),
         {

@@ -81,7 +81,7 @@ export class ParleyChart extends Chart {
         'ternary $.Values.message.api.autoscaling.minReplicas $.Values.message.api.replicaCount $.Values.message.api.autoscaling.enabled | int64',
         'int',
       ),
-      env: [{ name: 'ROLE', value: 'api' }, ...chatTopics, ...notifyKeyEnv(secrets)],
+      env: [{ name: 'ROLE', value: 'api' }, ...chatTopics, ...notifyKeyEnv(secrets, 'api')],
     });
     this.hpa(k, api.workload.name);
     const worker = new ParleyApp(this, 'message-worker', k, {

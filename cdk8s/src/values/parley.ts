@@ -6,7 +6,7 @@
 import { block, bool, defaultsOf, group, int, str, type Infer } from './spec.ts';
 
 /** The chart's version and the Parley release its images are built from. */
-export const CHART_VERSION = '0.11.4';
+export const CHART_VERSION = '0.11.5';
 export const APP_VERSION = '0.1.0';
 
 /**
@@ -214,7 +214,7 @@ export const parleyValuesSpec = group('', {
         'VAPID key pair and unsubscribe-link key (generated in the cluster when no Secret is given)',
         {
           existingSecret: existingSecret(
-            'the Web Push VAPID pair and the unsubscribe HMAC key (read by the api and the notifier)',
+            'the Web Push VAPID pair and the unsubscribe HMAC key (the notifier reads all three; the api only the public key and the unsubscribe key)',
             'vapid-public-key, vapid-private-key (base64url P-256), unsubscribe-secret (32+ characters)',
           ),
         },

@@ -248,7 +248,7 @@ export const messageSettings = {
     vapidPrivateKey: optionalField(parse.string(), {
       env: 'VAPID_PRIVATE_KEY',
       secret: true,
-      doc: 'VAPID private key (base64url), from a Secret.',
+      doc: 'VAPID private key (base64url), from a Secret. Only the notifier signs pushes: the api role needs VAPID_PUBLIC_KEY and NOTIFY_UNSUBSCRIBE_SECRET, not this.',
     }),
     allowedHosts: field(parse.list(), {
       env: 'WEB_PUSH_ALLOWED_HOSTS',

@@ -10,7 +10,7 @@ import { FcmChannel, type ServiceAccount } from './notify/channels/fcm.ts';
 import { WebPushChannel } from './notify/channels/webpush.ts';
 import { Deliverer, type Channels } from './notify/deliver.ts';
 import { PushEndpointPolicy } from './notify/pushendpoint.ts';
-import { loadNotifyKeys, type NotifyKeys } from './notify/keys.ts';
+import { loadApiNotifyKeys, loadNotifyKeys, type NotifyKeys } from './notify/keys.ts';
 import { NotifyMetrics } from './notify/metrics.ts';
 import { Notifier } from './notify/notifier.ts';
 import { notificationRoutes } from './notify/routes.ts';
@@ -18,8 +18,8 @@ import { NotificationStore } from './notify/store.ts';
 import { Sweeper } from './notify/sweep.ts';
 import { unsubscribeToken } from './notify/unsubscribe.ts';
 
-function keysOf(cfg: MessageConfig, logger: Logger): NotifyKeys {
-  return loadNotifyKeys({
+function keyOptions(cfg: MessageConfig, logger: Logger): Parameters<typeof loadNotifyKeys>[0] {
+  return {
     unsubscribeSecret: cfg.notify.unsubscribeSecret,
     vapidPublicKey: cfg.webPush.vapidPublicKey,
     vapidPrivateKey: cfg.webPush.vapidPrivateKey,
@@ -29,19 +29,23 @@ function keysOf(cfg: MessageConfig, logger: Logger): NotifyKeys {
         { path },
         'generated VAPID keys and an unsubscribe secret; set VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY and NOTIFY_UNSUBSCRIBE_SECRET (from Secrets) when running more than one replica',
       ),
-  });
+  };
+}
+
+function keysOf(cfg: MessageConfig, logger: Logger): NotifyKeys {
+  return loadNotifyKeys(keyOptions(cfg, logger));
 }
 
 /** The notification routes on the api role: registered at once, served once the store is open. */
 export function notificationApi(api: Api, cfg: MessageConfig, logger: Logger) {
-  const keys = keysOf(cfg, logger);
+  const keys = loadApiNotifyKeys(keyOptions(cfg, logger));
   const pushPolicy = new PushEndpointPolicy(cfg.webPush.allowedHosts);
   let store: NotificationStore | undefined;
   notificationRoutes(api, () => {
     if (!store) throw problems.UNAVAILABLE('notifications are starting');
     return {
       store,
-      vapidPublicKey: keys.vapid.publicKey,
+      vapidPublicKey: keys.vapidPublicKey,
       unsubscribeSecret: keys.unsubscribeSecret,
       pushPolicy,
     };

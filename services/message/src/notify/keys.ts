@@ -43,3 +43,20 @@ export function loadNotifyKeys(opts: {
         : stored.vapid,
   };
 }
+
+/** What the api role needs: the public key it hands to browsers and the unsubscribe-link key. */
+export interface ApiNotifyKeys {
+  unsubscribeSecret: string;
+  vapidPublicKey: string;
+}
+
+/**
+ * The api role's keys: with VAPID_PUBLIC_KEY and NOTIFY_UNSUBSCRIBE_SECRET set (a cluster gives
+ * the api no VAPID private key: only the notifier signs pushes), those; else loadNotifyKeys's.
+ */
+export function loadApiNotifyKeys(opts: Parameters<typeof loadNotifyKeys>[0]): ApiNotifyKeys {
+  if (opts.unsubscribeSecret && opts.vapidPublicKey)
+    return { unsubscribeSecret: opts.unsubscribeSecret, vapidPublicKey: opts.vapidPublicKey };
+  const keys = loadNotifyKeys(opts);
+  return { unsubscribeSecret: keys.unsubscribeSecret, vapidPublicKey: keys.vapid.publicKey };
+}
