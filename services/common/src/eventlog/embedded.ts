@@ -22,10 +22,17 @@ interface TP {
   partition: number;
 }
 
+/** An assigned partition, with what a consumer's pass looks up on it computed once. */
+interface Assigned extends TP {
+  /** groupKey(group, topic, partition): the key of its committed offset and busy/retry state. */
+  key: string;
+  tail: PartitionTail;
+}
+
 interface Member {
   id: string;
   opts: SubscribeOptions;
-  assignment: TP[];
+  assignment: Assigned[];
   stopped: boolean;
   /** Set by an append to one of its topics (or a rebalance); cleared when a pass starts. */
   signalled: boolean;
@@ -179,8 +186,7 @@ export class EmbeddedEventLog implements EventLog {
     return p;
   }
 
-  private committedOffset(groupId: string, topic: string, partition: number): number {
-    const k = groupKey(groupId, topic, partition);
+  private committedOffset(groupId: string, topic: string, partition: number, k: string): number {
     let c = this.committed.get(k);
     if (c === undefined) {
       c = (this.stmt.committed.get(groupId, topic, partition) as { offset: number } | undefined)?.offset ?? 0;
@@ -262,7 +268,13 @@ export class EmbeddedEventLog implements EventLog {
       [...topics].map((t) => ({ topic: t, partitions: this.partitionsOf(t) })),
     );
     for (const m of group.values()) {
-      m.assignment = (plan.get(m.id) ?? []).filter((tp) => m.opts.topics.includes(tp.topic));
+      m.assignment = (plan.get(m.id) ?? [])
+        .filter((tp) => m.opts.topics.includes(tp.topic))
+        .map((tp) => ({
+          ...tp,
+          key: groupKey(groupId, tp.topic, tp.partition),
+          tail: this.partition(tp.topic, tp.partition),
+        }));
       this.signal(m);
     }
     // One process holds every member, so the lag series cover every partition of the group.
@@ -333,10 +345,10 @@ export class EmbeddedEventLog implements EventLog {
       let nextRetry = Infinity;
       for (const tp of m.assignment) {
         if (m.stopped) break;
-        const k = groupKey(groupId, tp.topic, tp.partition);
+        const k = tp.key;
         if (this.busy.has(k)) continue;
-        const p = this.partition(tp.topic, tp.partition);
-        const from = this.committedOffset(groupId, tp.topic, tp.partition);
+        const p = tp.tail;
+        const from = this.committedOffset(groupId, tp.topic, tp.partition, k);
         if (from >= p.end) continue;
         const retry = this.retryAt.get(k);
         if (retry && retry.at > Date.now()) {
@@ -351,7 +363,7 @@ export class EmbeddedEventLog implements EventLog {
           await m.opts.handler(batch);
           if (!this.closed) {
             const next = Number(batch[batch.length - 1]!.offset) + 1;
-            this.appender.commitOffset(groupKey(groupId, tp.topic, tp.partition), groupId, tp, next);
+            this.appender.commitOffset(k, groupId, tp, next);
             this.opts.metrics?.handled(
               groupId,
               tp.topic,
