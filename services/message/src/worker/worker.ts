@@ -154,7 +154,7 @@ export class Persister {
         conversationId,
         new SequencePlan(
           list.map((c) => c.command),
-          await this.lastSeq(conversationId, false),
+          await this.knownLastSeq(conversationId),
           new Set(list.filter((c) => existing.has(c.command.id)).map((c) => c.command.id)),
         ),
       );
@@ -351,12 +351,9 @@ export class Persister {
     return message;
   }
 
-  private async lastSeq(conversationId: string, fresh: boolean): Promise<number> {
-    if (!fresh) {
-      const cached = this.lastSeqCache.get(conversationId);
-      if (cached !== undefined) return cached;
-    }
-    return this.store.lastSeq(conversationId);
+  /** The conversation's last stored seq as this worker last saw it (the store when not cached). */
+  private async knownLastSeq(conversationId: string): Promise<number> {
+    return this.lastSeqCache.get(conversationId) ?? this.store.lastSeq(conversationId);
   }
 
   /** persist() in a `store message` span that continues the command's trace (when tracing is on). */
@@ -407,7 +404,7 @@ export class Persister {
           this.metrics.duplicates.inc();
           return found;
         }
-        plan.stale(await this.lastSeq(cmd.conversationId, true));
+        plan.stale(await this.store.lastSeq(cmd.conversationId));
       }
     }
     throw new Error(`could not assign a seq in ${cmd.conversationId}; retrying the batch`);
