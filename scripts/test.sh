@@ -57,8 +57,8 @@ run_mocha() { # name, mocha args...
   if [[ $rc -ne 0 && -z "$f" ]]; then failed=$((failed + 1)); fi # crashed before reporting
 }
 
-step "unit tests (no network)"
-run_mocha unit 'services/*/src/**/*.test.ts' 'operators/src/**/*.test.ts' 'cdk8s/src/**/*.test.ts' --ignore '**/*.int.test.ts'
+step "unit tests (no network: scripts/testing/no-network.mjs refuses ports)"
+run_mocha unit --require scripts/testing/no-network.mjs 'services/*/src/**/*.test.ts' 'operators/src/**/*.test.ts' 'cdk8s/src/**/*.test.ts' --ignore '**/*.int.test.ts'
 
 step "real local stack"
 bash scripts/stack/up.sh

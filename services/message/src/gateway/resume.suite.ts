@@ -6,7 +6,7 @@ import { MessageHarness, type Res } from '../testing/harness.ts';
 /**
  * Resume replays every kind of event (#21 item 3): messages and the change log (edits, deletions,
  * reactions, receipts, membership), in order, once, within WS_RESUME_MAX_EVENTS; past it the
- * client is told to refetch. Run embedded (resume.test.ts) and on the real stack (resume.int.test.ts).
+ * client is told to refetch. Run embedded (resume.embedded.int.test.ts) and on the real stack (resume.int.test.ts).
  */
 export function resumeSuite(name: string, stackEnv: () => Record<string, string>): void {
   describe(`resume replays every event: ${name}`, function () {

@@ -59,7 +59,7 @@ const THUMBS = encodeURIComponent('👍');
 
 /** Operations that need a bearer token (the document's global security), keyed `METHOD path`. */
 export const SECURED: Record<string, Op> = {
-  // Membership on a real form upload is in services/message/src/media/media.test.ts; a JSON body is refused first.
+  // Membership on a real form upload is in services/message/src/media/media.embedded.int.test.ts; a JSON body is refused first.
   'POST /v1/media': { req: (w) => ({ path: '/v1/media', body: { conversationId: w.group } }), denials: [] },
   'POST /v1/media/uploads': {
     req: (w) => ({ path: '/v1/media/uploads', body: { conversationId: w.group, filename: 'x', size: 10 } }),
