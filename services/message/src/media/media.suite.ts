@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { waitFor } from '@parley/common';
 import { MessageHarness } from '../testing/harness.ts';
 
 const MiB = 1024 * 1024;
@@ -12,14 +13,6 @@ const photo = () =>
     .withExif({ IFD0: { Copyright: 'secret-gps' } })
     .toBuffer();
 const pdf = () => Buffer.concat([Buffer.from('%PDF-1.7\n%\xe2\xe3\xcf\xd3\n'), randomBytes(2000)]);
-
-async function until(what: string, cond: () => Promise<boolean>, ms = 10_000) {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /**
  * The media role over HTTP (uploads, variants, downloads, send checks, multipart, quota,
@@ -228,8 +221,10 @@ export function mediaSuite(name: string, stackEnv: () => Record<string, string>)
         params: { id: sent.json().id },
       });
       expect(del.statusCode, del.body).to.equal(204);
-      await until('the attachment to go', async () => (await download(a.token, id)).status === 404);
-      await until('its object to go from the store', async () => !(await stored()));
+      await waitFor(async () => (await download(a.token, id)).status === 404, {
+        what: 'the attachment to go',
+      });
+      await waitFor(async () => !(await stored()), { what: 'its object to go from the store' });
     });
   });
 }
