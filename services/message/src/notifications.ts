@@ -32,10 +32,6 @@ function keyOptions(cfg: MessageConfig, logger: Logger): Parameters<typeof loadN
   };
 }
 
-function keysOf(cfg: MessageConfig, logger: Logger): NotifyKeys {
-  return loadNotifyKeys(keyOptions(cfg, logger));
-}
-
 /** The notification routes on the api role: registered at once, served once the store is open. */
 export function notificationApi(api: Api, cfg: MessageConfig, logger: Logger) {
   const keys = loadApiNotifyKeys(keyOptions(cfg, logger));
@@ -91,7 +87,7 @@ export function messageNotifierModule<C extends MessageConfig>(
     async start(ctx) {
       const { cfg, logger } = ctx;
       const n = cfg.notify;
-      const keys = keysOf(cfg, logger);
+      const keys = loadNotifyKeys(keyOptions(cfg, logger));
       const chosen = channels ?? channelsOf(cfg, keys, logger);
       const spec = { partitions: cfg.chat.partitions, replicationFactor: cfg.chat.replicationFactor };
       await ctx.deps().events.ensureTopics([

@@ -74,6 +74,17 @@ export function isDuplicate(err: unknown): boolean {
   );
 }
 
+/** A bulk write error's per-document failures (the driver gives one or a list, flat or under `err`). */
+function writeErrorsOf(err: unknown): { code?: number; index?: number }[] {
+  const e = (err as { writeErrors?: unknown }).writeErrors;
+  const list = (Array.isArray(e) ? e : e ? [e] : []) as {
+    code?: number;
+    index?: number;
+    err?: { code?: number; index?: number };
+  }[];
+  return list.map((w) => ({ code: w.code ?? w.err?.code, index: w.index ?? w.err?.index }));
+}
+
 /** The largest ordered insert sent at once (FerretDB keeps MongoDB's ordered semantics within it). */
 const ORDERED_CHUNK = 100;
 
@@ -112,14 +123,9 @@ class MongoDocCollection<T extends Doc> implements Collection<T> {
       return { inserted: r.insertedCount, duplicates: 0 };
     } catch (err) {
       // Unordered: every non-colliding document went in; only duplicate-key failures are expected.
-      const e = err as { insertedCount?: number; result?: { insertedCount?: number }; writeErrors?: unknown };
-      const writeErrors = (
-        Array.isArray(e.writeErrors) ? e.writeErrors : e.writeErrors ? [e.writeErrors] : []
-      ) as {
-        code?: number;
-        err?: { code?: number };
-      }[];
-      if (writeErrors.length === 0 || !writeErrors.every((w) => (w.code ?? w.err?.code) === 11000)) throw err;
+      const e = err as { insertedCount?: number; result?: { insertedCount?: number } };
+      const writeErrors = writeErrorsOf(err);
+      if (writeErrors.length === 0 || !writeErrors.every((w) => w.code === 11000)) throw err;
       const inserted = e.insertedCount ?? e.result?.insertedCount ?? docs.length - writeErrors.length;
       return { inserted, duplicates: writeErrors.length };
     }
@@ -150,13 +156,9 @@ class MongoDocCollection<T extends Doc> implements Collection<T> {
       return r.insertedCount;
     } catch (err) {
       // Ordered: the server stops at the first failure; everything before it went in.
-      const e = err as { writeErrors?: unknown; code?: number };
-      const writeErrors = (
-        Array.isArray(e.writeErrors) ? e.writeErrors : e.writeErrors ? [e.writeErrors] : []
-      ) as { code?: number; index?: number; err?: { code?: number; index?: number } }[];
-      const first = writeErrors[0];
-      if (!first || (first.code ?? first.err?.code) !== 11000) throw err;
-      return first.index ?? first.err?.index ?? 0;
+      const [first] = writeErrorsOf(err);
+      if (!first || first.code !== 11000) throw err;
+      return first.index ?? 0;
     }
   }
 

@@ -186,11 +186,13 @@ export class EmbeddedEventLog implements EventLog {
     return p;
   }
 
-  private committedOffset(groupId: string, topic: string, partition: number, k: string): number {
-    let c = this.committed.get(k);
+  private committedOffset(groupId: string, tp: Assigned): number {
+    let c = this.committed.get(tp.key);
     if (c === undefined) {
-      c = (this.stmt.committed.get(groupId, topic, partition) as { offset: number } | undefined)?.offset ?? 0;
-      this.committed.set(k, c);
+      c =
+        (this.stmt.committed.get(groupId, tp.topic, tp.partition) as { offset: number } | undefined)
+          ?.offset ?? 0;
+      this.committed.set(tp.key, c);
     }
     return c;
   }
@@ -348,7 +350,7 @@ export class EmbeddedEventLog implements EventLog {
         const k = tp.key;
         if (this.busy.has(k)) continue;
         const p = tp.tail;
-        const from = this.committedOffset(groupId, tp.topic, tp.partition, k);
+        const from = this.committedOffset(groupId, tp);
         if (from >= p.end) continue;
         const retry = this.retryAt.get(k);
         if (retry && retry.at > Date.now()) {
