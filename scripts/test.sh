@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command (`npm test`): installs what is missing, runs static checks and unit tests,
 # brings up the real local stack (Kafka, FerretDB, Redis Cluster), runs the contract and
-# integration suites against it, and ends with "N passed, N failed".
+# integration suites against it, then Parley on a one-node Kubernetes cluster built here, and ends
+# with "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 started=$(date +%s)
@@ -17,10 +18,11 @@ else
   echo "node_modules up to date"
 fi
 
-# The Kubernetes control plane (scripts/kube) compiles for ~8 minutes on a cold machine: start that
-# now, beside the static checks and unit tests; a warm cache returns at once.
+# The Kubernetes control plane (scripts/kube) compiles for ~8 minutes on a cold machine, and the
+# one-node cluster's own binaries (containerd, CoreDNS, Traefik, kube-router) for ~15 more: start
+# that now, beside the static checks and unit tests; a warm cache returns at once.
 kube_build_log="$log_dir/kube-build.log"
-bash scripts/kube/build.sh >"$kube_build_log" 2>&1 &
+{ bash scripts/kube/build.sh && bash scripts/kube/node-build.sh && bash scripts/kube/netpol-build.sh; } >"$kube_build_log" 2>&1 &
 kube_build=$!
 
 step "static checks: types, lint, format, generated docs"
@@ -85,6 +87,22 @@ eval "$(bash scripts/stack/tools.sh --env)"
 
 step "contract and integration tests against the real stack"
 run_mocha integration 'services/*/src/**/*.int.test.ts' 'operators/src/**/*.int.test.ts' 'cdk8s/src/**/*.int.test.ts'
+
+# The one-node cluster (#20): every image built here, a real kubelet with containerd and runc,
+# Parley installed with values-local.yaml, every Job complete and pod Ready, helm test through the
+# ingress, NetworkPolicies enforced, then torn down leaving nothing behind. Each step counts as a
+# test. The fault run is `npm run test:cluster` (README).
+step "one-node Kubernetes cluster: scripts/kube/test-cluster.sh --smoke"
+cluster_out="$log_dir/cluster.log"
+set +e
+bash scripts/kube/test-cluster.sh --smoke 2>&1 | tee "$cluster_out"
+cluster_rc=${PIPESTATUS[0]}
+set -e
+p=$(grep -Eo '^cluster: [0-9]+ passed' "$cluster_out" | grep -Eo '[0-9]+' | tail -1 || true)
+f=$(grep -Eo '^cluster: [0-9]+ passed, [0-9]+ failed' "$cluster_out" | grep -Eo '[0-9]+ failed' | grep -Eo '[0-9]+' || true)
+passed=$((passed + ${p:-0}))
+failed=$((failed + ${f:-0}))
+if [[ $cluster_rc -ne 0 && ${f:-0} -eq 0 ]]; then failed=$((failed + 1)); fi
 
 echo
 echo "test run took $(($(date +%s) - started)) s"

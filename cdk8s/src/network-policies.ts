@@ -37,8 +37,6 @@ export interface NetworkPoliciesProps {
   readonly allows: readonly Allow[];
 }
 
-const API_SERVER_PORTS: PolicyPort[] = [{ port: 443 }, { port: 6443 }];
-
 /**
  * A default-deny policy for every pod of the release, DNS for all, and for every allowed edge an
  * ingress policy on the receiving pods and an egress policy on the sending pods, with exact ports.
@@ -102,7 +100,8 @@ export class NetworkPolicies extends Construct {
         if (seen.has(key)) throw new Error(`'allows' repeat the edge ${from} -> ${to}`);
         seen.add(key);
         const build = () => {
-          const p = ports('apiServer' in allow.to ? API_SERVER_PORTS : allow.ports);
+          const p =
+            'apiServer' in allow.to ? k.block<Json[]>('networkPolicy.apiServerPorts') : ports(allow.ports);
           if ('component' in allow.to) {
             policy(
               `${to}-from-${from}`,

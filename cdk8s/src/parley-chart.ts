@@ -218,6 +218,9 @@ function allows(k: Knobs): Allow[] {
     { from: c('dlq-replay'), to: c('kafka'), ports: tcp(KAFKA_PORT), when: whenDlqJob },
     { from: c('test'), to: c('auth'), ports: http },
     { from: c('test'), to: c('message-api'), ports: http },
+    // With tests.baseUrl the test goes through the ingress controller, on whatever port its pods
+    // listen (Traefik 8000, ingress-nginx 80): any port of the pods in its namespaces.
+    { from: c('test'), to: ingressController, ports: [], when: whenSet('tests.baseUrl') },
     ...[...apps, 'operator'].map((app) => ({ from: c(app), to: c('kafka'), ports: tcp(KAFKA_PORT) })),
     ...apps.map((app) => ({ from: c(app), to: c('redis'), ports: tcp(REDIS_PORT) })),
     ...apps.map((app) => ({ from: c(app), to: c('mongodb'), ports: tcp(MONGODB_PORT) })),

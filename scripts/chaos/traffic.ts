@@ -4,7 +4,7 @@
  * id) and of every message each socket showed (`message` events, after the SDK's own de-dup).
  */
 import { randomBytes } from 'node:crypto';
-import { WebSocket } from 'ws';
+import { WebSocket, type ClientOptions } from 'ws';
 import { ParleyApiError, ParleyClient, ParleySocket, type WebSocketConstructor } from '@parley/client';
 import { httpOk } from './fleet.ts';
 
@@ -21,6 +21,8 @@ export class Balancer {
     private readonly gateways: () => string[],
     /** A gateway's readiness URL (on its management port). */
     private readonly readyUrl: (gateway: string) => string,
+    /** Options for every WebSocket (e.g. a DNS lookup that sends an ingress host to its node). */
+    private readonly wsOptions: ClientOptions = {},
   ) {}
 
   start(intervalMs = 300): void {
@@ -58,7 +60,7 @@ export class Balancer {
     return class extends WebSocket {
       constructor(_url: string, protocols?: string | string[]) {
         const base = lb.pick(home);
-        super(base.replace(/^http/, 'ws') + '/v1/ws', protocols);
+        super(base.replace(/^http/, 'ws') + '/v1/ws', protocols, lb.wsOptions);
         this.once('error', () => lb.markDown(base));
       }
     } as unknown as WebSocketConstructor;

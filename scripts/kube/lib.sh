@@ -33,7 +33,26 @@ kdie() { printf '[kube] ERROR: %s\n' "$*" >&2; exit 1; }
 : "${PARLEY_CRICTL_VERSION:=v1.37.0}"
 : "${PARLEY_COREDNS_VERSION:=v1.14.7}"
 : "${PARLEY_LOCAL_PATH_VERSION:=v0.0.30}"
+# The NetworkPolicy enforcer (netpol-build.sh): kube-router's policy controller alone. v2.1.0 is the
+# only version the Go module proxy serves here, and security flaws are reported against it; it runs
+# only on the throwaway test node, with its firewall alone (no BGP, no service proxy, no CNI).
+: "${PARLEY_KUBE_ROUTER_VERSION:=v2.1.0}"
 TRAEFIK_VERSION=$(awk '$1 == "require" && $2 == "github.com/traefik/traefik/v3" {print $3}' "$KUBE_SRC/traefik/go.mod")
+
+# A test step of the node scripts: "ok"/"FAIL" and, on failure, the last lines of its output;
+# counts into the caller's $passed and $failed.
+check() { # what, command...
+  local what=$1 out
+  shift
+  if out=$("$@" 2>&1); then
+    passed=$((passed + 1))
+    echo "ok   $what"
+  else
+    failed=$((failed + 1))
+    echo "FAIL $what"
+    printf '%s\n' "$out" | tail -n 5 | sed 's/^/     /'
+  fi
+}
 
 # ---------------------------------------------------------------- processes ----
 # The callers set $dir (state: logs/, run/) and $pki (certificates).

@@ -28,6 +28,13 @@ fi
 stop_pid "$dir/run/containerd.pid" containerd
 # Shims outlive containerd by design; ours name our socket on their command line.
 for p in $(pgrep -f "containerd-shim-runc-v2 .*-address $CONTAINERD_SOCK" || true); do kill -9 "$p" 2>/dev/null || true; done
+stop_pid "$dir/run/kube-router.pid" kube-router
+# kube-router's chains are KUBE-* (removed below with kube-proxy's); its ipsets go here.
+rbin=$(bash "$KUBE_SCRIPTS_DIR/netpol-build.sh")
+"$rbin/kube-router" --cleanup-config >/dev/null 2>&1 || true
+if command -v ipset >/dev/null; then
+  for set in $(ipset list -n 2>/dev/null | grep -E '^(KUBE-|kube-router-)' || true); do ipset destroy "$set" 2>/dev/null || true; done
+fi
 stop_pid "$dir/run/kube-proxy.pid" kube-proxy
 "$kbin/kube-proxy" --cleanup >/dev/null 2>&1 || true
 stop_pid "$dir/run/kube-scheduler.pid" kube-scheduler

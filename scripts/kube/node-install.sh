@@ -31,7 +31,8 @@ klog "helm upgrade --install $PARLEY_NODE_RELEASE (namespace $ns) done; waiting 
 # Jobs complete and pods Ready; failing pods are named with their reason and last log lines.
 pending() {
   kubectl -n "$ns" get jobs -o jsonpath='{range .items[?(@.status.succeeded!=1)]}job/{.metadata.name}{"\n"}{end}'
-  kubectl -n "$ns" get pods --field-selector=status.phase!=Succeeded \
+  # Failed pods: a Job retrying (its Job is listed above) or an earlier helm test (replaced next run).
+  kubectl -n "$ns" get pods --field-selector=status.phase!=Succeeded,status.phase!=Failed \
     -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' |
     awk '$2 != "True" {print "pod/" $1}'
 }

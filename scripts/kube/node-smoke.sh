@@ -24,30 +24,19 @@ if [[ ${1:-} == --down ]]; then
   ip -o link show type veth 2>/dev/null | grep -q "master $PARLEY_NODE_BRIDGE" && left+=("veth interfaces")
   iptables-save 2>/dev/null | grep -q -e KUBE- -e PARLEY-NODE && left+=("iptables chains")
   ip6tables-save 2>/dev/null | grep -q KUBE- && left+=("ip6tables chains")
+  command -v ipset >/dev/null && ipset list -n 2>/dev/null | grep -qE '^(KUBE-|kube-router-)' && left+=("ipsets")
   while read -r cg; do [[ -d $cg ]] && left+=("cgroup $cg"); done < <(cgroup_dirs)
   if ((${#left[@]})); then
     printf 'left behind: %s\n' "${left[@]}"
     echo "node down: 0 passed, 1 failed"
     exit 1
   fi
-  echo "node down: 1 passed, 0 failed (no processes, mounts, interfaces, iptables chains or cgroups left)"
+  echo "node down: 1 passed, 0 failed (no processes, mounts, interfaces, iptables chains, ipsets or cgroups left)"
   exit 0
 fi
 kubectl() { "$kbin/kubectl" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
 ns=parley-node-smoke
 passed=0 failed=0
-check() { # what, command...
-  local what=$1 out
-  shift
-  if out=$("$@" 2>&1); then
-    passed=$((passed + 1))
-    echo "ok   $what"
-  else
-    failed=$((failed + 1))
-    echo "FAIL $what"
-    printf '%s\n' "$out" | tail -n 5 | sed 's/^/     /'
-  fi
-}
 trap 'kubectl delete namespace "$ns" --wait=false >/dev/null 2>&1 || true' EXIT
 
 check "node $PARLEY_NODE_NAME is Ready" kubectl wait --for=condition=Ready "node/$PARLEY_NODE_NAME" --timeout=10s
@@ -153,6 +142,40 @@ ingress_upgrade() {
 check "a connection upgrade passes the ingress both ways" ingress_upgrade
 nodeport() { curl -fsS -H "Host: $host" "http://$NODE_IP:$PARLEY_NODE_INGRESS_NODEPORT/smoke/n" | grep -q "echo $host /smoke/n"; }
 check "the ingress answers on the node's address (NodePort $PARLEY_NODE_INGRESS_NODEPORT)" nodeport
+# NetworkPolicies are enforced (kube-router): the probe reaches echo directly; once a policy
+# admits only pods labelled role=client, it cannot; labelled, it can again.
+echo_ip=$(kubectl -n "$ns" get pod echo -o jsonpath='{.status.podIP}')
+reach_echo() { in_pod "timeout 3 bash -c 'exec 3<>/dev/tcp/$echo_ip/8080'"; }
+check "without a policy, the probe reaches the echo pod" reach_echo
+kubectl apply -n "$ns" -f - >/dev/null <<YAML
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: { name: echo-from-clients }
+spec:
+  podSelector: { matchLabels: { app: echo } }
+  policyTypes: [Ingress]
+  ingress: [{ from: [{ podSelector: { matchLabels: { role: client } } }] }]
+YAML
+refused() {
+  for _ in $(seq 1 30); do
+    reach_echo >/dev/null 2>&1 || return 0
+    sleep 1
+  done
+  echo "still reachable 30 s after the policy"
+  return 1
+}
+check "a NetworkPolicy cuts the probe off (kube-router enforces it)" refused
+kubectl -n "$ns" label pod probe role=client >/dev/null
+admitted() {
+  for _ in $(seq 1 30); do
+    reach_echo >/dev/null 2>&1 && return 0
+    sleep 1
+  done
+  echo "not reachable 30 s after the label"
+  return 1
+}
+check "labelled as the policy allows, the probe reaches it again" admitted
+kubectl -n "$ns" delete networkpolicy echo-from-clients >/dev/null
 images() {
   local have
   have=$("$nbin/ctr" --address "$CONTAINERD_SOCK" -n k8s.io images ls -q 2>/dev/null)

@@ -9,8 +9,8 @@
 #   eval "$(bash scripts/kube/node-env.sh)"              # KUBECONFIG, kubectl on PATH
 #   bash scripts/kube/node-down.sh [--wipe]
 #
-# Needs root and Debian's podman, runc, debootstrap, containernetworking-plugins and iptables
-# (installed here when missing).
+# Needs root and Debian's podman, runc, debootstrap, containernetworking-plugins, iptables and
+# ipset (installed here when missing: node-deps.sh).
 set -euo pipefail
 # shellcheck source=scripts/kube/node/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/node/lib.sh"
@@ -21,14 +21,7 @@ parley_images=1
 [[ ${1:-} == --no-parley-images ]] && parley_images=0
 ((EUID == 0)) || kdie "the node needs root (mounts, network namespaces, cgroups)"
 t0=$(date +%s)
-missing=()
-for c in podman runc debootstrap iptables conntrack; do command -v "$c" >/dev/null || missing+=("$c"); done
-[[ -x $PARLEY_CNI_BIN_DIR/bridge ]] || missing+=(containernetworking-plugins)
-if ((${#missing[@]})); then
-  klog "installing Debian packages: ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q podman runc debootstrap iptables conntrack \
-    containernetworking-plugins >/dev/null || kdie "apt-get install failed (run apt-get update first)"
-fi
+bash "$KUBE_SCRIPTS_DIR/node-deps.sh"
 
 dir=$PARLEY_NODE_DIR
 pki=$PARLEY_KUBE_DIR/pki
@@ -39,6 +32,7 @@ flock 9
 # ---------------------------------------------------------------- builds ----
 kbin=$(bash "$KUBE_SCRIPTS_DIR/build.sh")
 nbin=$(bash "$KUBE_SCRIPTS_DIR/node-build.sh")
+rbin=$(bash "$KUBE_SCRIPTS_DIR/netpol-build.sh")
 bash "$KUBE_REPO_ROOT/scripts/images/node.sh" "$nbin"
 if ((parley_images)); then
   bash "$KUBE_REPO_ROOT/scripts/images/infra.sh"
@@ -126,6 +120,46 @@ start kube-proxy "$kbin/kube-proxy" --kubeconfig "$dir/kube-proxy.kubeconfig" \
   --bind-address "$NODE_IP" --healthz-bind-address "127.0.0.1:$PARLEY_PROXY_HEALTHZ_PORT" \
   --metrics-bind-address "127.0.0.1:$PARLEY_PROXY_METRICS_PORT" --conntrack-max-per-core 0 \
   --nodeport-addresses "$NODE_IP/32" --profiling=false
+# NetworkPolicies: kube-router's policy controller alone (iptables + ipset on the bridge's
+# traffic, which bridge-nf-call-iptables sends through iptables), with a role that reads only
+# what it needs. The bridge plugin enforces nothing by itself.
+cert kube-router "/CN=system:parley-netpol" clientAuth
+kubeconfig "$dir/kube-router.kubeconfig" kube-router
+kubectl apply -f - >/dev/null <<'YAML'
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: parley-netpol
+rules:
+  # Its informers also watch Services and endpoints (for the service proxy it does not run here).
+  - apiGroups: [""]
+    resources: [namespaces, pods, nodes, services, endpoints]
+    verbs: [get, list, watch]
+  - apiGroups: [discovery.k8s.io]
+    resources: [endpointslices]
+    verbs: [get, list, watch]
+  - apiGroups: [networking.k8s.io]
+    resources: [networkpolicies]
+    verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: parley-netpol
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: parley-netpol
+subjects:
+  - apiGroup: rbac.authorization.k8s.io
+    kind: User
+    name: system:parley-netpol
+YAML
+start kube-router "$rbin/kube-router" --kubeconfig "$dir/kube-router.kubeconfig" \
+  --hostname-override "$PARLEY_NODE_NAME" --run-firewall=true --run-router=false \
+  --run-service-proxy=false --enable-cni=false --enable-ipv6=false \
+  --service-cluster-ip-range "$PARLEY_NODE_SERVICE_CIDR" --health-port "$PARLEY_NETPOL_HEALTH_PORT" \
+  --metrics-port 0 --iptables-sync-period 30s
 sed -e "s|@DIR@|$dir|g" -e "s|@PKI@|$pki|g" -e "s|@NODE_IP@|$NODE_IP|g" \
   -e "s|@KUBELET_PORT@|$PARLEY_KUBELET_PORT|g" -e "s|@HEALTHZ_PORT@|$PARLEY_KUBELET_HEALTHZ_PORT|g" \
   -e "s|@CGROUP@|$NODE_CGROUP|g" -e "s|@CLUSTER_DNS@|$CLUSTER_DNS|g" \
@@ -133,6 +167,7 @@ sed -e "s|@DIR@|$dir|g" -e "s|@PKI@|$pki|g" -e "s|@NODE_IP@|$NODE_IP|g" \
 start kubelet "$kbin/kubelet" --config "$dir/kubelet/config.yaml" --kubeconfig "$dir/node.kubeconfig" \
   --root-dir "$dir/kubelet" --hostname-override "$PARLEY_NODE_NAME" --node-ip "$NODE_IP" \
   --node-labels "parley.dev/node=local"
+wait_for "kube-router (NetworkPolicies)" curl -fsS "http://127.0.0.1:$PARLEY_NETPOL_HEALTH_PORT/healthz"
 wait_for "node $PARLEY_NODE_NAME Ready" kubectl wait --for=condition=Ready "node/$PARLEY_NODE_NAME" --timeout=5s
 
 # ---------------------------------------------------------------- addons ----
@@ -155,7 +190,7 @@ rss=0
 for n in etcd kube-apiserver kube-controller-manager; do
   rss=$((rss + $(awk '/VmRSS/ {print $2}' "/proc/$(<"$PARLEY_KUBE_DIR/run/$n.pid")/status")))
 done
-for n in kube-scheduler containerd kube-proxy kubelet; do
+for n in kube-scheduler containerd kube-proxy kube-router kubelet; do
   rss=$((rss + $(awk '/VmRSS/ {print $2}' "/proc/$(<"$dir/run/$n.pid")/status")))
 done
 now=$(date +%s)

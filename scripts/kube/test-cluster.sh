@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
 # The one-node cluster suite (`npm run test:cluster`): the images, a node from nothing, Parley on
-# it through the local profile, and a clean teardown. Each step prints its checks; the closing
-# line counts the steps. Not part of `npm test`: a cold run builds Kubernetes, containerd, Traefik
-# and every image (~45 min on 2 cores); a warm one takes ~5 min.
+# it through the local profile, its NetworkPolicies enforced, the ConsumerAutoscaler on real lag,
+# faults (pods deleted mid-stream, a rolling upgrade), and a clean teardown. Each step prints its
+# checks; the closing line counts the steps. `npm test` runs the --smoke part. A cold run builds
+# Kubernetes, containerd, Traefik, kube-router and every image (~20 min on 2 cores); a warm one
+# takes a few minutes.
 #
-#   npm run test:cluster            # or: bash scripts/kube/test-cluster.sh [--keep]
+#   npm run test:cluster            # or: bash scripts/kube/test-cluster.sh [--keep] [--smoke]
 #   --keep   leave the node running at the end (default: node-down.sh --wipe, then the check
 #            that nothing is left)
+#   --smoke  everything but the fault run (what `npm test` runs)
 set -uo pipefail
 here=$(dirname "${BASH_SOURCE[0]}")
-keep=0
-[[ ${1:-} == --keep ]] && keep=1
+keep=0 smoke=0
+for a in "$@"; do
+  case $a in
+    --keep) keep=1 ;;
+    --smoke) smoke=1 ;;
+    *) echo "unknown argument $a (--keep, --smoke)" >&2; exit 2 ;;
+  esac
+done
 passed=0 failed=0
 step() { # what, command...
   local what=$1 t0=$SECONDS
@@ -25,13 +34,20 @@ step() { # what, command...
     return 1
   fi
 }
-images() { bash "$here/../images/parley.sh" && bash "$here/../images/infra.sh" && bash "$here/../images/smoke.sh"; }
+images() { bash "$here/node-deps.sh" && bash "$here/../images/parley.sh" && bash "$here/../images/infra.sh" && bash "$here/../images/smoke.sh"; }
 run() {
   step "images: build and check" images &&
     step "node up (from nothing or from the caches)" bash "$here/node-up.sh" &&
     step "node checks" bash "$here/node-smoke.sh" &&
     step "helm install with values-local.yaml, Jobs complete, pods Ready, helm test through the ingress" \
-      bash "$here/node-install.sh"
+      bash "$here/node-install.sh" &&
+    step "NetworkPolicies: only the allowed pods reach Kafka, Redis and MongoDB" bash "$here/node-netpol.sh" &&
+    if ((smoke == 0)); then
+      step "the ConsumerAutoscaler scales the workers out on real lag through the ingress" \
+        bash "$here/node-client.sh" autoscale &&
+        step "faults: gateway and worker pods deleted mid-stream, helm upgrade to a new image tag" \
+          bash "$here/node-client.sh" faults
+    fi
 }
 run
 if ((keep == 0)); then

@@ -6,7 +6,7 @@
 import { block, bool, defaultsOf, group, int, str, type Infer } from './spec.ts';
 
 /** The chart's version and the Parley release its images are built from. */
-export const CHART_VERSION = '0.11.5';
+export const CHART_VERSION = '0.12.0';
 export const APP_VERSION = '0.1.0';
 
 /**
@@ -365,6 +365,26 @@ export const parleyValuesSpec = group('', {
       { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
       'Namespaces whose pods (Prometheus) may scrape metrics, when metrics.enabled',
       anyObject,
+    ),
+    apiServerPorts: block(
+      [
+        { port: 443, protocol: 'TCP' },
+        { port: 6443, protocol: 'TCP' },
+      ],
+      "Ports on which the operator and the secrets Job reach the Kubernetes API server. Policies see the API server endpoint's own port, after the kubernetes Service's DNAT: `kubectl get endpointslices -l kubernetes.io/service-name=kubernetes`",
+      {
+        type: 'array',
+        minItems: 1,
+        items: {
+          type: 'object',
+          required: ['port'],
+          additionalProperties: false,
+          properties: {
+            port: { type: 'integer', minimum: 1, maximum: 65535 },
+            protocol: { enum: ['TCP'] },
+          },
+        },
+      },
     ),
   }),
   metrics: group('Monitoring', {

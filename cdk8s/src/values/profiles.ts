@@ -51,6 +51,8 @@ const localNode = {
   tests: { baseUrl: 'http://parley.local' },
   networkPolicy: {
     ingressNamespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-traefik' } },
+    // That node's API server listens on 16443 (scripts/kube/node/lib.sh).
+    apiServerPorts: [{ port: 16443, protocol: 'TCP' }],
   },
   kafka: {
     image: local('localhost/parley-infra/kafka', '4.4.0'),
