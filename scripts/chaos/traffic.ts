@@ -140,6 +140,8 @@ export class Traffic {
   /** Socket state changes (reconnects) per user. */
   readonly reconnects: number[] = [];
   private readonly random: () => number;
+  /** Error frames the sockets got, by code ("<code> (no id)" when they named no frame). */
+  readonly errorFrames = new Map<string, number>();
   /** Sessions closed and reopened by reopen(). */
   reopened = 0;
   private ticker: NodeJS.Timeout | undefined;
@@ -219,7 +221,11 @@ export class Traffic {
     socket.on('state', (st) => {
       if (st === 'waiting') this.reconnects[u.index]!++;
     });
-    socket.on('error', () => {});
+    socket.on('error', (f: unknown) => {
+      const code = (f as { code?: string; id?: string }).code ?? 'socket';
+      const key = (f as { id?: string }).id ? code : `${code} (no id)`;
+      this.errorFrames.set(key, (this.errorFrames.get(key) ?? 0) + 1);
+    });
   }
 
   /**

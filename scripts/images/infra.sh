@@ -5,7 +5,7 @@
 #   localhost/parley-infra/kafka:<ver>     Apache jars from Maven Central + Debian's Java 17, with
 #                                          the apache/kafka env contract (KAFKA_* → properties)
 #   localhost/parley-infra/redis:7         Debian's redis-server and redis-cli
-#   localhost/parley-infra/mongodb:ferretdb-<ver>  STAND-IN: FerretDB v1 (SQLite backend) behind a
+#   localhost/parley-infra/mongodb:ferretdb-<ver>  STAND-IN: FerretDB v1 on PostgreSQL 15 behind a
 #                                          `mongod` shim (a one-member "replica set" with SCRAM
 #                                          users), and mongosh; no mongod is to be had here
 #
@@ -68,7 +68,7 @@ build_image localhost/parley-infra/redis:7 "$cf" "$cf/redis.Containerfile" \
 ctx=$PARLEY_IMAGES_DIR/ctx/mongodb
 rm -rf "$ctx" && mkdir -p "$ctx"
 cp "$ferretdb_bin" "$ctx/ferretdb"
-cp "$cf/mongodb.Containerfile" "$cf/mongod-ferretdb" "$ctx/"
+cp "$cf/mongodb.Containerfile" "$cf/mongod-ferretdb" "$ferretdb_src/id-index.sql" "$ctx/"
 build_image "localhost/parley-infra/mongodb:ferretdb-$ferretdb_version" "$ctx" "$ctx/mongodb.Containerfile" \
-  "$(content_key "$node_id" -- "$ferretdb_bin" "$cf/mongodb.Containerfile" "$cf/mongod-ferretdb")" \
+  "$(content_key "$node_id" -- "$ferretdb_bin" "$cf/mongodb.Containerfile" "$cf/mongod-ferretdb" "$ferretdb_src/id-index.sql")" \
   --build-arg BASE_IMAGE="$NODE_IMAGE" --build-arg BUILD_IMAGE="$NODE_BUILD_IMAGE"

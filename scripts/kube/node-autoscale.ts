@@ -162,7 +162,8 @@ async function main(): Promise<void> {
       `offered ${rate} msg/s for ${((loadEnd - loadStart) / 1000).toFixed(0)} s; highest lag ${maxLag}; ` +
       `workers ${first.ready} → ${maxReady} (scaled out ${scaledAt ? `at ${rel(scaledAt)}` : 'never'}); ` +
       `lag back to 0 ${drainedAt ? `at ${rel(drainedAt)}` : 'never'}; workers at the end ${last.ready}/${last.replicas}; ` +
-      `seq gaps: ${check.seqGaps.length || 'none'}; run took ${Math.round((Date.now() - started) / 1000)} s\n` +
+      `seq gaps: ${check.seqGaps.length || 'none'}; error frames: ${JSON.stringify(Object.fromEntries(t.errorFrames))}; ` +
+      `WebSocket reconnects: ${t.reconnects.reduce((a, b) => a + b, 0)}; run took ${Math.round((Date.now() - started) / 1000)} s\n` +
       `autoscaler on real lag: ${pass ? 'pass' : 'FAIL'}\n`,
   );
   process.exit(pass ? 0 : 1);

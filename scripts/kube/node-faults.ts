@@ -278,7 +278,7 @@ async function main(): Promise<void> {
   const reconnects = t.reconnects.reduce((a, b) => a + b, 0);
   process.stdout.write(
     `\n${table}\n\nseq gaps: ${check.seqGaps.length ? check.seqGaps.join(', ') : 'none'}; stored without an ack (re-sent after a cut): ${check.storedUnacked}; ` +
-      `WebSocket reconnects: ${reconnects} over ${t.users.length} users; run took ${Math.round((Date.now() - started) / 1000)} s\n` +
+      `WebSocket reconnects: ${reconnects} over ${t.users.length} users; error frames: ${JSON.stringify(Object.fromEntries(t.errorFrames))}; run took ${Math.round((Date.now() - started) / 1000)} s\n` +
       `faults on the cluster: ${pass ? 'pass' : 'FAIL'}\n`,
   );
   process.exit(pass ? 0 : 1);

@@ -191,46 +191,15 @@ pg_ensure_db() {
   pg_id_index
 }
 
-# FerretDB v1.24's PostgreSQL backend turns {_id: v} (and every equality) into
-# `_jsonb->'_id' @> '<v>'`, which its own unique btree index on (_jsonb->'_id')
-# cannot serve, so findById is a sequential scan. An event trigger adds a GIN
-# (jsonb_path_ops) index on the same expression to every table FerretDB creates,
-# which serves `@>`: findById becomes an index scan. FerretDB does not know about
-# this index (listIndexes does not show it); it goes away with the table.
+# A GIN index on _id for every table FerretDB creates (ferretdb/id-index.sql says why).
 # PARLEY_PG_ID_INDEX=0 removes the trigger (existing extra indexes stay).
 pg_id_index() {
   if [[ $PARLEY_PG_ID_INDEX != 1 ]]; then
     pg_psql -d "$PG_DB" -c 'DROP EVENT TRIGGER IF EXISTS parley_id_gin' >/dev/null 2>&1 || true
     return 0
   fi
-  pg_psql -d "$PG_DB" >/dev/null 2>"$PG_DIR/id-index.log" <<'SQL' || { log_tail "$PG_DIR/id-index.log"; die "postgres: could not install the _id index trigger (PARLEY_PG_ID_INDEX=0 skips it)"; }
-SET client_min_messages = warning;
-CREATE OR REPLACE FUNCTION public.parley_id_gin_for(tbl oid) RETURNS void LANGUAGE plpgsql AS $fn$
-DECLARE r record;
-BEGIN
-  SELECT c.oid, c.relname, n.nspname INTO r
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-   WHERE c.oid = tbl AND c.relkind = 'r' AND c.relname NOT LIKE '\_ferretdb\_%'
-     AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'public')
-     AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = '_jsonb' AND NOT a.attisdropped);
-  IF FOUND THEN
-    EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %I.%I USING gin ((_jsonb -> ''_id'') jsonb_path_ops)',
-                   'parley_idgin_' || r.oid, r.nspname, r.relname);
-  END IF;
-END
-$fn$;
-CREATE OR REPLACE FUNCTION public.parley_id_gin() RETURNS event_trigger LANGUAGE plpgsql AS $fn$
-BEGIN
-  PERFORM public.parley_id_gin_for(d.objid) FROM pg_event_trigger_ddl_commands() d
-    WHERE d.command_tag = 'CREATE TABLE' AND d.object_type = 'table';
-END
-$fn$;
-DROP EVENT TRIGGER IF EXISTS parley_id_gin;
-CREATE EVENT TRIGGER parley_id_gin ON ddl_command_end WHEN TAG IN ('CREATE TABLE')
-  EXECUTE FUNCTION public.parley_id_gin();
--- tables created while the trigger was off
-SELECT public.parley_id_gin_for(c.oid) FROM pg_class c WHERE c.relkind = 'r';
-SQL
+  pg_psql -d "$PG_DB" -f "$STACK_SCRIPTS_DIR/ferretdb/id-index.sql" >/dev/null 2>"$PG_DIR/id-index.log" ||
+    { log_tail "$PG_DIR/id-index.log"; die "postgres: could not install the _id index trigger (PARLEY_PG_ID_INDEX=0 skips it)"; }
 }
 
 # Start PostgreSQL and wait until it accepts connections (FerretDB needs it).
