@@ -8,7 +8,7 @@
  * (lag, desired and ready workers every poll) and, after the load, how far the workers scaled back
  * within --cooldown seconds (the default scale-down stabilization is 300 s).
  *
- *   bash scripts/kube/node-client.sh autoscale [--rate 300] [--max-load 180] [--cooldown 0]
+ *   bash scripts/kube/node-client.sh autoscale [--rate 200] [--users 120] [--max-load 180] [--cooldown 0]
  */
 import { parseArgs } from 'node:util';
 import { sleep, until } from '../chaos/fleet.ts';
@@ -31,10 +31,10 @@ import {
 const log = (line: string) => process.stderr.write(`[autoscale] ${line}\n`);
 const { values: args } = parseArgs({
   options: {
-    rate: { type: 'string', default: '300' },
+    rate: { type: 'string', default: '200' },
     'max-load': { type: 'string', default: '180' },
     cooldown: { type: 'string', default: '0' },
-    users: { type: 'string', default: '40' },
+    users: { type: 'string', default: '120' },
   },
 });
 const rate = positive('rate', args.rate);

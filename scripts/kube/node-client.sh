@@ -6,7 +6,7 @@
 #
 #   bash scripts/kube/node-client.sh faults [--rate 20] [--phase 20] [--fault gateway,worker,upgrade]
 #        gateway and worker pods deleted mid-stream, helm upgrade to a new image tag (node-faults.ts)
-#   bash scripts/kube/node-client.sh autoscale [--rate 300] [--max-load 180] [--cooldown 0]
+#   bash scripts/kube/node-client.sh autoscale [--rate 200] [--users 120] [--max-load 180] [--cooldown 0]
 #        the ConsumerAutoscaler scales the workers out on real lag (node-autoscale.ts)
 set -euo pipefail
 # shellcheck source=scripts/kube/node/lib.sh
