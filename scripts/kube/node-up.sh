@@ -120,9 +120,18 @@ start kube-proxy "$kbin/kube-proxy" --kubeconfig "$dir/kube-proxy.kubeconfig" \
   --bind-address "$NODE_IP" --healthz-bind-address "127.0.0.1:$PARLEY_PROXY_HEALTHZ_PORT" \
   --metrics-bind-address "127.0.0.1:$PARLEY_PROXY_METRICS_PORT" --conntrack-max-per-core 0 \
   --nodeport-addresses "$NODE_IP/32" --profiling=false
+sed -e "s|@DIR@|$dir|g" -e "s|@PKI@|$pki|g" -e "s|@NODE_IP@|$NODE_IP|g" \
+  -e "s|@KUBELET_PORT@|$PARLEY_KUBELET_PORT|g" -e "s|@HEALTHZ_PORT@|$PARLEY_KUBELET_HEALTHZ_PORT|g" \
+  -e "s|@CGROUP@|$NODE_CGROUP|g" -e "s|@CLUSTER_DNS@|$CLUSTER_DNS|g" \
+  "$KUBE_SCRIPTS_DIR/node/kubelet.yaml.tmpl" >"$dir/kubelet/config.yaml"
+start kubelet "$kbin/kubelet" --config "$dir/kubelet/config.yaml" --kubeconfig "$dir/node.kubeconfig" \
+  --root-dir "$dir/kubelet" --hostname-override "$PARLEY_NODE_NAME" --node-ip "$NODE_IP" \
+  --node-labels "parley.dev/node=local"
+wait_for "node $PARLEY_NODE_NAME Ready" kubectl wait --for=condition=Ready "node/$PARLEY_NODE_NAME" --timeout=5s
 # NetworkPolicies: kube-router's policy controller alone (iptables + ipset on the bridge's
 # traffic, which bridge-nf-call-iptables sends through iptables), with a role that reads only
-# what it needs. The bridge plugin enforces nothing by itself.
+# what it needs. The bridge plugin enforces nothing by itself. It starts once the Node object
+# exists (it looks itself up by name), before any workload.
 cert kube-router "/CN=system:parley-netpol" clientAuth
 kubeconfig "$dir/kube-router.kubeconfig" kube-router
 kubectl apply -f - >/dev/null <<'YAML'
@@ -160,15 +169,7 @@ start kube-router "$rbin/kube-router" --kubeconfig "$dir/kube-router.kubeconfig"
   --run-service-proxy=false --enable-cni=false --enable-ipv6=false \
   --service-cluster-ip-range "$PARLEY_NODE_SERVICE_CIDR" --health-port "$PARLEY_NETPOL_HEALTH_PORT" \
   --metrics-port 0 --iptables-sync-period 30s
-sed -e "s|@DIR@|$dir|g" -e "s|@PKI@|$pki|g" -e "s|@NODE_IP@|$NODE_IP|g" \
-  -e "s|@KUBELET_PORT@|$PARLEY_KUBELET_PORT|g" -e "s|@HEALTHZ_PORT@|$PARLEY_KUBELET_HEALTHZ_PORT|g" \
-  -e "s|@CGROUP@|$NODE_CGROUP|g" -e "s|@CLUSTER_DNS@|$CLUSTER_DNS|g" \
-  "$KUBE_SCRIPTS_DIR/node/kubelet.yaml.tmpl" >"$dir/kubelet/config.yaml"
-start kubelet "$kbin/kubelet" --config "$dir/kubelet/config.yaml" --kubeconfig "$dir/node.kubeconfig" \
-  --root-dir "$dir/kubelet" --hostname-override "$PARLEY_NODE_NAME" --node-ip "$NODE_IP" \
-  --node-labels "parley.dev/node=local"
 wait_for "kube-router (NetworkPolicies)" curl -fsS "http://127.0.0.1:$PARLEY_NETPOL_HEALTH_PORT/healthz"
-wait_for "node $PARLEY_NODE_NAME Ready" kubectl wait --for=condition=Ready "node/$PARLEY_NODE_NAME" --timeout=5s
 
 # ---------------------------------------------------------------- addons ----
 rewrites=""
