@@ -29,12 +29,9 @@ stop_pid "$dir/run/containerd.pid" containerd
 # Shims outlive containerd by design; ours name our socket on their command line.
 for p in $(pgrep -f "containerd-shim-runc-v2 .*-address $CONTAINERD_SOCK" || true); do kill -9 "$p" 2>/dev/null || true; done
 stop_pid "$dir/run/kube-router.pid" kube-router
-# kube-router's chains are KUBE-* (removed below with kube-proxy's); its ipsets go here.
+# kube-router's chains are KUBE-* (removed below with kube-proxy's), then its ipsets.
 rbin=$(bash "$KUBE_SCRIPTS_DIR/netpol-build.sh")
 "$rbin/kube-router" --cleanup-config >/dev/null 2>&1 || true
-if command -v ipset >/dev/null; then
-  for set in $(ipset list -n 2>/dev/null | grep -E '^(KUBE-|kube-router-)' || true); do ipset destroy "$set" 2>/dev/null || true; done
-fi
 stop_pid "$dir/run/kube-proxy.pid" kube-proxy
 "$kbin/kube-proxy" --cleanup >/dev/null 2>&1 || true
 stop_pid "$dir/run/kube-scheduler.pid" kube-scheduler
@@ -62,6 +59,10 @@ for ipt in iptables ip6tables; do
     for c in "${chains[@]}"; do "$ipt" -t "$t" -X "$c" 2>/dev/null || true; done
   done
 done
+# kube-router's ipsets, once no iptables rule uses them (a set in use cannot be destroyed).
+if command -v ipset >/dev/null; then
+  for set in $(ipset list -n 2>/dev/null | grep -E '^(KUBE-|kube-router-)' || true); do ipset destroy "$set" 2>/dev/null || true; done
+fi
 if iptables -C FORWARD -j PARLEY-NODE 2>/dev/null; then
   iptables -D FORWARD -j PARLEY-NODE
   iptables -F PARLEY-NODE
