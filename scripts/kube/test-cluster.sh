@@ -3,8 +3,8 @@
 # it through the local profile, its NetworkPolicies enforced, the ConsumerAutoscaler on real lag,
 # faults (pods deleted mid-stream, a rolling upgrade), and a clean teardown. Each step prints its
 # checks; the closing line counts the steps. `npm test` runs the --smoke part. A cold run builds
-# Kubernetes, containerd, Traefik, kube-router and every image (~20 min on 2 cores); a warm one
-# takes a few minutes.
+# containerd, CoreDNS, Traefik, kube-router and every image (~21 min on 2 cores, the control
+# plane's ~8 more unless built already); a warm one takes about 10 minutes with the load runs.
 #
 #   npm run test:cluster            # or: bash scripts/kube/test-cluster.sh [--keep] [--smoke]
 #   --keep   leave the node running at the end (default: node-down.sh --wipe, then the check
