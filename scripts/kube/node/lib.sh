@@ -36,7 +36,9 @@
 # resolve to it inside the cluster (CoreDNS), so in-cluster clients go through the ingress too.
 : "${PARLEY_NODE_INGRESS_NODEPORT:=30080}"
 : "${PARLEY_NODE_INGRESS_HOSTS:=parley.local}"
-: "${PARLEY_KUBE_DIR:=$PARLEY_NODE_DIR/control-plane}"
+# The node's own control plane: never a PARLEY_KUBE_DIR inherited from scripts/kube/env.sh (the
+# test suite's control plane, whose etcd holds that directory).
+PARLEY_KUBE_DIR=${PARLEY_NODE_KUBE_DIR:-$PARLEY_NODE_DIR/control-plane}
 : "${PARLEY_CNI_BIN_DIR:=/usr/lib/cni}"
 : "${PARLEY_RUNC:=$(command -v runc || echo /usr/sbin/runc)}"
 export PARLEY_STACK_DIR PARLEY_NODE_DIR PARLEY_ETCD_PORT PARLEY_KUBE_PORT PARLEY_KCM_PORT PARLEY_KUBE_DIR
