@@ -367,6 +367,15 @@ describe('SDK in Node (ws) against the embedded gateway', function () {
     sockets.push(s);
     return Object.assign(s, { cut: () => opened.at(-1)!.terminate() });
   };
+  /** Resolves when the session next enters `state` (an event, so a short-lived state is not missed). */
+  const entered = (s: ParleySocket, state: string) =>
+    new Promise<void>((resolve) => {
+      const off = s.on('state', (st) => {
+        if (st !== state) return;
+        off();
+        resolve();
+      });
+    });
   const user = async (url: string, name: string) => {
     const client = new ParleyClient({ baseUrl: url });
     const r = await client.register({
@@ -389,7 +398,9 @@ describe('SDK in Node (ws) against the embedded gateway', function () {
     const alice = await user(url, 'alice');
     const bob = await user(url, 'bob');
     const conv = await alice.client.createConversation({ type: 'direct', members: [bob.user.username] });
-    const sa = session(alice.client);
+    // Both come back after a fixed delay (random 0.99 of the first backoff window): with the
+    // default jitter a reconnect can take 0 ms, and the test could never see it waiting.
+    const sa = session(alice.client, { backoff: { baseMs: 1_000 }, random: () => 0.99 });
     // Bob authenticates with a first frame, and comes back late after a drop (about 2 s).
     const sb = session(bob.client, { auth: 'frame', backoff: { baseMs: 2_000 }, random: () => 0.99 });
     const got: string[] = [];
@@ -404,16 +415,19 @@ describe('SDK in Node (ws) against the embedded gateway', function () {
     await waitFor(() => got.length === 1 || null);
     expect(sb.cursor(conv.id)).to.equal(1);
 
+    const bobWaiting = entered(sb, 'waiting');
     sb.cut();
-    await waitFor(() => sb.state === 'waiting' || null);
+    await bobWaiting;
     for (const body of ['two', 'three', 'four']) await sa.send(conv.id, { body });
     await waitFor(() => (sb.cursor(conv.id) === 4 ? true : null), { timeoutMs: 30_000 });
     expect(got).to.deep.equal(['one', 'two', 'three', 'four']);
     expect(replayed, 'messages that came by resume').to.be.greaterThan(0);
 
     // Alice's connection drops just before she sends: the send waits in the outbox.
+    const aliceWaiting = entered(sa, 'waiting');
     sa.cut();
-    await waitFor(() => sa.state === 'waiting' || null);
+    await aliceWaiting;
+    expect(sa.state, 'the send below goes to the outbox').to.not.equal('open');
     const ack = await sa.send(conv.id, { body: 'five', clientMsgId: 'five-1' });
     expect(ack.clientMsgId).to.equal('five-1');
     await waitFor(() => (sb.cursor(conv.id) === 5 ? true : null), { timeoutMs: 30_000 });
