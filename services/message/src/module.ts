@@ -17,6 +17,7 @@ import { AttachmentStore } from './media/attachments.ts';
 import { mediaErrors } from './media/errors.ts';
 import { sweepExpired } from './worker/expiry.ts';
 import { Persister, WorkerMetrics } from './worker/worker.ts';
+import { subscribePersister, type DirectCommands } from './worker/direct.ts';
 
 export type { MessageConfig };
 
@@ -34,7 +35,12 @@ async function ensureTopics(ctx: { cfg: MessageConfig; deps: () => Dependencies 
  * The api role: REST for conversations and messages, the WebSocket gateway at /v1/ws, and the
  * fan-out relay (chat.events → pub/sub) shared by every api pod through one consumer group.
  */
-export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
+export function messageApiModule<C extends MessageConfig>(
+  opts: {
+    /** Embedded mode: the worker in this process, to which sends go without the commands log. */
+    direct?: DirectCommands;
+  } = {},
+): ServiceModule<C> {
   let chat: Chat | undefined;
   let gateway: Gateway | undefined;
   let gatewayMetrics: GatewayMetrics;
@@ -88,6 +94,7 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
           sendRatePerMinute: c.sendRatePerMinute,
           sendBurst: c.sendBurst,
           sendCheckTtlMs: c.sendCheckTtlSec * 1000,
+          direct: opts.direct,
         },
         ctx.logger,
         (userId) =>
@@ -145,8 +152,14 @@ export function messageApiModule<C extends MessageConfig>(): ServiceModule<C> {
   };
 }
 
-/** The worker role: the Kafka persister (consumer group `message-worker`). */
-export function messageWorkerModule<C extends MessageConfig>(): ServiceModule<C> {
+/**
+ * The worker role: the persister (consumer group `message-worker`). Given `direct` over the
+ * embedded event log (embedded mode), it also takes the api's sends without the commands log
+ * once it has drained what the log holds (worker/direct.ts).
+ */
+export function messageWorkerModule<C extends MessageConfig>(
+  opts: { direct?: DirectCommands } = {},
+): ServiceModule<C> {
   let metrics: WorkerMetrics;
   return {
     name: 'message-worker',
@@ -165,11 +178,10 @@ export function messageWorkerModule<C extends MessageConfig>(): ServiceModule<C>
         ctx.logger,
         metrics,
       );
-      const sub = await ctx.deps().events.subscribe({
+      const sub = await subscribePersister(ctx.deps().events, persister, {
         groupId: c.workerGroup,
-        topics: [c.topicMessages],
-        fromBeginning: true,
-        handler: (batch) => persister.handle(batch),
+        topic: c.topicMessages,
+        direct: opts.direct,
       });
       // Drain: finish the batch in flight and commit before adapters close.
       return () => sub.stop();

@@ -1,9 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { problems, tooMany, type EventLog, type Logger, type Principal } from '@parley/common';
+import {
+  context,
+  problems,
+  tooMany,
+  traceHeaders,
+  type EventLog,
+  type Logger,
+  type Principal,
+} from '@parley/common';
 import type { Access } from '../domain/access.ts';
 import type { AttachmentStore } from '../media/attachments.ts';
 import type { SendChecks } from './sendchecks.ts';
-import { messageIdFor, type SendCommand } from '../domain/envelopes.ts';
+import { messageIdFor, type DirectSink, type SendCommand } from '../domain/envelopes.ts';
 import { messageProblems as P } from '../domain/errors.ts';
 import { commandProblem } from '../domain/sendrules.ts';
 import type { MessageStore } from '../domain/store.ts';
@@ -18,6 +26,11 @@ export interface SendOptions {
   /** The send limit, for its message (the bucket itself is the takeSend function's). */
   sendRatePerMinute: number;
   sendBurst: number;
+  /**
+   * In embedded mode, the worker's persister in this process: a send stores its message without
+   * the commands log, and resolves once it is stored (worker/direct.ts).
+   */
+  direct?: DirectSink | undefined;
 }
 
 /**
@@ -117,6 +130,8 @@ export class Sender {
     // worker to announce it. Either way it costs no token.
     if (stored && (await this.store.announced(stored)))
       return { status: 'persisted', message: messageView(stored) };
+    // Decided once: a send that started on one path finishes on it (see DirectCommands).
+    const direct = this.opts.direct?.attached ? this.opts.direct : undefined;
     const ttl = input.ttlSeconds ?? conv.defaultTtlSeconds;
     const now = Date.now();
     // Bound before the command goes out: the worker stores what the api checked.
@@ -143,7 +158,7 @@ export class Sender {
       ...(input.attachments?.length ? { attachments: input.attachments } : {}),
       ...(ttl ? { expiresAt: now + ttl * 1000 } : {}),
       acceptedAt: now,
-      ...(opts.waitPersisted ? { notify: this.persistedChannel } : {}),
+      ...(opts.waitPersisted && !direct ? { notify: this.persistedChannel } : {}),
     };
     // The worker's own check (domain/sendrules.ts), on the very command it will consume: what
     // passes here is stored, so nothing acked can end in the dead-letter topic (#21).
@@ -160,18 +175,26 @@ export class Sender {
       );
     // Registered before producing, so a fast worker cannot notify before we listen.
     const waiter =
-      opts.waitPersisted && !stored ? this.waitPersisted(id, this.opts.persistWaitMs) : undefined;
+      opts.waitPersisted && !stored && !direct ? this.waitPersisted(id, this.opts.persistWaitMs) : undefined;
     try {
-      await this.events.produce(this.opts.topicMessages, [
-        { key: conversationId, value: JSON.stringify(command), headers: { 'command-type': 'message.send' } },
-      ]);
+      if (direct) await direct.submit(command, traceHeaders(context.active()));
+      else
+        await this.events.produce(this.opts.topicMessages, [
+          {
+            key: conversationId,
+            value: JSON.stringify(command),
+            headers: { 'command-type': 'message.send' },
+          },
+        ]);
     } catch (err) {
       waiter?.cancel();
-      this.logger.warn({ err, conversationId, messageId: id }, 'produce failed');
+      this.logger.warn({ err, conversationId, messageId: id }, direct ? 'store failed' : 'produce failed');
       // Kafka down or slow (the adapter bounds a produce at its timeout): nothing hangs, and the
       // client retries with the same clientMsgId, which the worker de-duplicates (#21).
       throw problems.UNAVAILABLE(
-        'the event log did not acknowledge the message; retry with the same clientMsgId',
+        direct
+          ? 'the message could not be stored; retry with the same clientMsgId'
+          : 'the event log did not acknowledge the message; retry with the same clientMsgId',
         {
           headers: { 'retry-after': String(SEND_RETRY_AFTER_SEC) },
           extensions: { retryAfter: SEND_RETRY_AFTER_SEC },
@@ -180,6 +203,11 @@ export class Sender {
     }
     if (stored) return { status: 'persisted', message: messageView(stored) };
     if (!opts.waitPersisted) return { status: 'accepted', id };
+    if (direct) {
+      // submit() resolved, so it is stored: answer with it.
+      const m = await this.store.messages.findById(id);
+      return m ? { status: 'persisted', message: messageView(m) } : { status: 'accepted', id };
+    }
     if (!waiter) return { status: 'accepted', id };
     await waiter.done;
     // One read after the notification (or the timeout): the store is the source of truth.

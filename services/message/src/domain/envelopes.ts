@@ -149,3 +149,14 @@ export function deadLetterRecord(record: ConsumedRecord, reason: string, detail:
     },
   };
 }
+
+/**
+ * Where the api hands a send command when the worker runs in the same process over the embedded
+ * event log, instead of producing it to `chat.messages` (worker/direct.ts implements it).
+ */
+export interface DirectSink {
+  /** Taking commands now (else the api produces to the log). */
+  readonly attached: boolean;
+  /** Resolves once the command's message is stored and announced; rejects when it is not. */
+  submit(command: SendCommand, headers: Readonly<Record<string, string>>): Promise<void>;
+}

@@ -10,6 +10,7 @@ import { OpenApiChecker } from '@parley/common/testing';
 import { messageSettings } from '../config.ts';
 import { mediaModule } from '../media/module.ts';
 import { messageApiModule, messageWorkerModule } from '../module.ts';
+import { DirectCommands } from '../worker/direct.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Json = any;
@@ -85,13 +86,18 @@ export class MessageHarness {
       name: 'parley',
       spec,
       env: { ...this.env, ...extra },
-      modules: () => [
-        authModule<Cfg>(),
-        messageApiModule<Cfg>(),
-        messageWorkerModule<Cfg>(),
-        mediaModule<Cfg>(),
-        ...this.extraModules(),
-      ],
+      modules: () => {
+        // As in embedded mode (standalone/app.ts): sends go to the worker without the commands
+        // log when the event log is the embedded one; on Kafka this changes nothing.
+        const direct = new DirectCommands();
+        return [
+          authModule<Cfg>(),
+          messageApiModule<Cfg>({ direct }),
+          messageWorkerModule<Cfg>({ direct }),
+          mediaModule<Cfg>(),
+          ...this.extraModules(),
+        ];
+      },
     });
     await r.ready;
     return r;

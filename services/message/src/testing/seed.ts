@@ -2,7 +2,7 @@ import type { EventLog, Logger, Principal } from '@parley/common';
 import { Sender } from '../api/send.ts';
 import { SendChecks } from '../api/sendchecks.ts';
 import { Access } from '../domain/access.ts';
-import { messageIdFor, type SendCommand } from '../domain/envelopes.ts';
+import { messageIdFor, type DirectSink, type SendCommand } from '../domain/envelopes.ts';
 import type { MessageStore } from '../domain/store.ts';
 
 /** A principal for unit tests that call the api classes directly. */
@@ -34,14 +34,25 @@ export async function seedDirect(store: MessageStore, id: string, [a, b]: [strin
 }
 
 /** The API's write path on `store`, producing to `events`, with no send limit to speak of. */
-export function senderFor(store: MessageStore, events: EventLog, logger: Logger): Sender {
+export function senderFor(
+  store: MessageStore,
+  events: EventLog,
+  logger: Logger,
+  direct?: DirectSink,
+): Sender {
   const access = new Access(store);
   return new Sender(
     store,
     access,
     new SendChecks(store, access, { ttlMs: 60_000, maxEntries: 100 }, logger),
     events,
-    { topicMessages: 'chat.messages', persistWaitMs: 1000, sendRatePerMinute: 1e6, sendBurst: 1e6 },
+    {
+      topicMessages: 'chat.messages',
+      persistWaitMs: 1000,
+      sendRatePerMinute: 1e6,
+      sendBurst: 1e6,
+      direct,
+    },
     logger,
   );
 }

@@ -25,6 +25,7 @@ import { SequencePlan } from '../domain/sequencing.ts';
 import { DuplicateKeyError } from '@parley/common';
 import type { Message, MessageStore } from '../domain/store.ts';
 import type { WorkerMetrics } from './metrics.ts';
+import type { DirectCommand } from './direct.ts';
 
 export { WorkerMetrics } from './metrics.ts';
 
@@ -119,9 +120,24 @@ export class Persister {
       if (parsed.ok) commands.push({ record, command: parsed.command });
       else await this.deadLetter(record, parsed.kind, parsed.reason);
     }
+    await this.storeCommands(commands);
+    this.metrics.storeSeconds.observe((performance.now() - started) / 1000);
+  }
+
+  /**
+   * Stores commands the api handed over without the commands log (worker/direct.ts): the same
+   * sequencing, idempotency and announcing as a log batch. Throws when any is not stored.
+   */
+  async storeDirect(batch: readonly DirectCommand[]): Promise<void> {
+    const started = performance.now();
+    await this.storeCommands(batch);
+    this.metrics.storeSeconds.observe((performance.now() - started) / 1000);
+  }
+
+  private async storeCommands(commands: readonly DirectCommand[]): Promise<void> {
     // Conversations are independent: their reads and writes run side by side (a round trip to
     // the store is the cost), while each conversation's messages are stored in record order.
-    const byConversation = new Map<string, typeof commands>();
+    const byConversation = new Map<string, DirectCommand[]>();
     for (const c of commands) {
       const list = byConversation.get(c.command.conversationId);
       if (list) list.push(c);
@@ -265,7 +281,6 @@ export class Persister {
           : undefined,
       ),
     );
-    this.metrics.storeSeconds.observe((performance.now() - started) / 1000);
   }
 
   /**

@@ -1,0 +1,297 @@
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import { createLogger, waitFor, type ConsumedRecord, type Subscription } from '@parley/common';
+import { EmbeddedEventLog, MemoryCache, SqliteDocumentStore } from '@parley/common/testing';
+import { Registry } from 'prom-client';
+import type { ChatEvent, SendCommand } from '../domain/envelopes.ts';
+import { MessageStore } from '../domain/store.ts';
+import { principal, seedDirect, sendCommandJson, senderFor } from '../testing/seed.ts';
+import { attachWhenDrained, DirectCommands, subscribePersister } from './direct.ts';
+import { Persister, WorkerMetrics } from './worker.ts';
+
+const logger = createLogger({ level: 'silent', name: 'test' });
+
+/** A command for the batcher's own tests (it never looks inside). */
+const item = (n: number): [SendCommand, Record<string, string>] => [
+  { conversationId: `c${n % 2}`, acceptedAt: n, id: `m${n}` } as SendCommand,
+  {},
+];
+
+describe('DirectCommands: sends handed to the persister without the commands log', () => {
+  it('stores a lone send at once, and batches what arrives while a batch is in flight, in order', async () => {
+    const direct = new DirectCommands();
+    const batches: string[][] = [];
+    let release!: () => void;
+    let gate = new Promise<void>((r) => (release = r));
+    direct.attach(async (batch) => {
+      batches.push(batch.map((b) => b.command.id));
+      await gate;
+    });
+    const first = direct.submit(...item(0));
+    expect(batches).to.deep.equal([['m0']]);
+    const rest = [1, 2, 3].map((n) => direct.submit(...item(n)));
+    expect(batches, 'nothing more until the first batch is stored').to.have.length(1);
+    const open = release;
+    gate = Promise.resolve();
+    open();
+    await Promise.all([first, ...rest]);
+    expect(batches).to.deep.equal([['m0'], ['m1', 'm2', 'm3']]);
+  });
+
+  it('rejects every send of a failed batch, and the next batch goes on', async () => {
+    const direct = new DirectCommands();
+    let fail = true;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    direct.attach(async () => {
+      await gate;
+      if (fail) throw new Error('disk full');
+    });
+    const a = direct.submit(...item(0));
+    const b = direct.submit(...item(1));
+    const c = direct.submit(...item(2));
+    release();
+    const outcome = await Promise.allSettled([a, b, c]);
+    expect(outcome.map((o) => o.status)).to.deep.equal(['rejected', 'rejected', 'rejected']);
+    fail = false;
+    await direct.submit(...item(3));
+  });
+
+  it('splits a long queue into batches of at most 500', async () => {
+    const direct = new DirectCommands();
+    const sizes: number[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    direct.attach(async (batch) => {
+      sizes.push(batch.length);
+      await gate;
+    });
+    const all = Array.from({ length: 1201 }, (_, n) => direct.submit(...item(n)));
+    release();
+    await Promise.all(all);
+    expect(sizes).to.deep.equal([1, 500, 500, 200]);
+  });
+
+  it('refuses sends until attached and after detach, and detach waits for the batch in flight', async () => {
+    const direct = new DirectCommands();
+    expect(direct.attached).to.equal(false);
+    expect(String(await direct.submit(...item(0)).catch((e: unknown) => e))).to.match(/not attached/);
+    let stored = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    direct.attach(async (batch) => {
+      await gate;
+      stored += batch.length;
+    });
+    const inFlight = direct.submit(...item(1));
+    let detached = false;
+    const detaching = direct.detach().then(() => (detached = true));
+    expect(direct.attached).to.equal(false);
+    await new Promise((r) => setImmediate(r));
+    expect(detached, 'detach waits for the batch in flight').to.equal(false);
+    release();
+    await Promise.all([inFlight, detaching]);
+    expect(stored).to.equal(1);
+    expect(String(await direct.submit(...item(2)).catch((e: unknown) => e))).to.match(/not attached/);
+  });
+
+  it('attaches only once the worker group has consumed what the log held at start', async () => {
+    const end = new Map([
+      [0, 3n],
+      [1, 0n],
+    ]);
+    const committed = new Map([
+      [0, 1n],
+      [1, -1n],
+    ]);
+    const events = { endOffsets: async () => new Map(end), committedOffsets: async () => new Map(committed) };
+    const direct = new DirectCommands();
+    const waiting = attachWhenDrained(direct, events, 'g', 't', async () => undefined);
+    await new Promise((r) => setTimeout(r, 120));
+    expect(direct.attached, 'partition 0 still holds two commands').to.equal(false);
+    end.set(0, 9n); // later appends (sends before attach) do not move the mark
+    committed.set(0, 3n);
+    expect(await waiting.attached).to.equal(true);
+    expect(direct.attached).to.equal(true);
+
+    const other = new DirectCommands();
+    const cancelled = attachWhenDrained(
+      other,
+      { ...events, endOffsets: async () => new Map([[0, 5n]]) },
+      'g',
+      't',
+      async () => undefined,
+    );
+    cancelled.cancel();
+    expect(await cancelled.attached).to.equal(false);
+    expect(other.attached).to.equal(false);
+  });
+});
+
+/**
+ * The api's Sender over the direct path, with the real persister, on the embedded event log and
+ * SQLite: what embedded mode runs.
+ */
+describe('a send over the direct path (embedded log, SQLite)', function () {
+  this.timeout(30_000);
+  let docs: SqliteDocumentStore;
+  let events: EmbeddedEventLog;
+  let cache: MemoryCache;
+  let store: MessageStore;
+  let direct: DirectCommands;
+  let seen: ChatEvent[];
+  let sub: Subscription;
+  const convs = [randomUUID(), randomUUID()];
+
+  beforeEach(async () => {
+    docs = new SqliteDocumentStore({ path: ':memory:' });
+    events = new EmbeddedEventLog({ db: docs.handle });
+    cache = new MemoryCache();
+    store = await MessageStore.open(docs);
+    await events.ensureTopics([
+      { name: 'chat.messages', partitions: 4 },
+      { name: 'chat.events', partitions: 4 },
+      { name: 'chat.messages.dlq', partitions: 1 },
+    ]);
+    await seedDirect(store, convs[0]!, ['alice', 'bob']);
+    await seedDirect(store, convs[1]!, ['alice', 'carol']);
+    seen = [];
+    sub = await events.subscribe({
+      groupId: 'reader',
+      topics: ['chat.events'],
+      fromBeginning: true,
+      handler: async (b) =>
+        void seen.push(...b.map((r: ConsumedRecord) => JSON.parse(r.value.toString()) as ChatEvent)),
+    });
+    direct = new DirectCommands();
+  });
+  afterEach(async () => {
+    await sub.stop();
+    await events.close();
+    await cache.close();
+    await docs.close();
+  });
+
+  const persister = () =>
+    new Persister(
+      store,
+      events,
+      cache,
+      { topicEvents: 'chat.events', topicDlq: 'chat.messages.dlq' },
+      logger,
+      new WorkerMetrics(new Registry()),
+    );
+
+  it('stores, sequences and announces without writing a command, gap-free across interleaved conversations', async () => {
+    const p = persister();
+    direct.attach((batch) => p.storeDirect(batch));
+    const sender = senderFor(store, events, logger, direct);
+    const sends = Array.from({ length: 40 }, (_, n) =>
+      sender.send(
+        principal('alice'),
+        convs[n % 2]!,
+        { clientMsgId: `m${n}`, body: `${n}` },
+        { waitPersisted: false },
+      ),
+    );
+    await Promise.all(sends);
+    // Resolved means stored: no waiting for a worker.
+    for (const [i, c] of convs.entries()) {
+      const page = await store.messages.find({ conversationId: c }, { sort: [['seq', 1]] });
+      expect(page.map((m) => m.seq)).to.deep.equal(Array.from({ length: 20 }, (_, k) => k + 1));
+      expect(
+        page.map((m) => m.body),
+        'seq order is send order',
+      ).to.deep.equal(Array.from({ length: 20 }, (_, k) => String(2 * k + i)));
+    }
+    expect(
+      [...(await events.endOffsets('chat.messages')).values()].every((e) => e === 0n),
+      'no command written',
+    ).to.equal(true);
+    await waitFor(() => seen.length === 40 || null);
+    expect(new Set(seen.map((e) => (e.data as { id: string }).id)).size).to.equal(40);
+  });
+
+  it('answers a REST send with the stored message, and a re-send with the same one, announced once', async () => {
+    const p = persister();
+    direct.attach((batch) => p.storeDirect(batch));
+    const sender = senderFor(store, events, logger, direct);
+    const input = { clientMsgId: 'once', body: 'hello' };
+    const first = await sender.send(principal('alice'), convs[0]!, input, { waitPersisted: true });
+    const again = await sender.send(principal('alice'), convs[0]!, input, { waitPersisted: true });
+    expect(first.status).to.equal('persisted');
+    expect(again).to.deep.equal(first);
+    await waitFor(() => seen.length === 1 || null);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(seen).to.have.length(1);
+  });
+
+  it('after a restart, stores the commands the log still holds before the first direct send', async () => {
+    const held = [0, 1, 2].map((n) => sendCommandJson(convs[0]!, `held-${n}`, Date.now(), 'alice'));
+    await events.produce(
+      'chat.messages',
+      held.map((value) => ({ key: convs[0]!, value })),
+    );
+    const sender = senderFor(store, events, logger, direct);
+    const worker = await subscribePersister(events, persister(), {
+      groupId: 'message-worker',
+      topic: 'chat.messages',
+      direct,
+    });
+    // Sent while the worker drains: it goes to the log behind the held ones, or directly after.
+    await sender.send(
+      principal('alice'),
+      convs[0]!,
+      { clientMsgId: 'new', body: 'new' },
+      { waitPersisted: true },
+    );
+    await waitFor(() => direct.attached || null);
+    await sender.send(
+      principal('alice'),
+      convs[0]!,
+      { clientMsgId: 'direct', body: 'direct' },
+      { waitPersisted: true },
+    );
+    const page = await store.messages.find({ conversationId: convs[0]! }, { sort: [['seq', 1]] });
+    expect(page.map((m) => [m.seq, m.clientMsgId])).to.deep.equal([
+      [1, 'held-0'],
+      [2, 'held-1'],
+      [3, 'held-2'],
+      [4, 'new'],
+      [5, 'direct'],
+    ]);
+    const endBefore = await events.endOffsets('chat.messages');
+    await sender.send(
+      principal('alice'),
+      convs[0]!,
+      { clientMsgId: 'more', body: 'more' },
+      { waitPersisted: false },
+    );
+    expect(await events.endOffsets('chat.messages'), 'attached: nothing more goes to the log').to.deep.equal(
+      endBefore,
+    );
+    await worker.stop();
+    expect(direct.attached).to.equal(false);
+  });
+
+  it('refuses a send the store could not take with UNAVAILABLE, and its re-send stores it once', async () => {
+    const p = persister();
+    let down = true;
+    direct.attach(async (batch) => {
+      if (down) throw new Error('disk I/O error');
+      await p.storeDirect(batch);
+    });
+    const sender = senderFor(store, events, logger, direct);
+    const input = { clientMsgId: 'retry-me', body: 'hi' };
+    const refused = (await sender
+      .send(principal('alice'), convs[1]!, input, { waitPersisted: false })
+      .catch((e: unknown) => e)) as { status?: number; code?: string; message?: string };
+    expect([refused.status, refused.code]).to.deep.equal([503, 'UNAVAILABLE']);
+    expect(refused.message).to.match(/could not be stored/);
+    down = false;
+    await sender.send(principal('alice'), convs[1]!, input, { waitPersisted: false });
+    await sender.send(principal('alice'), convs[1]!, input, { waitPersisted: false });
+    const stored = await store.messages.find({ conversationId: convs[1]! }, {});
+    expect(stored.map((m) => m.seq)).to.deep.equal([1]);
+  });
+});
