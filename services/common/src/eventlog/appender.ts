@@ -44,6 +44,9 @@ export class Appender {
   >();
   private scheduled = false;
   private offsetTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When offsets were last written, and whether the next commit must write them (timer, close). */
+  private offsetsWrittenAt = -Infinity;
+  private forceOffsets = false;
 
   constructor(private readonly d: AppenderDeps) {
     d.group.beforeEveryCommit(() => this.writeOffsets());
@@ -59,14 +62,13 @@ export class Appender {
 
   /**
    * A handler's batch is done: its offset counts now (in memory, for this process's consumers) and
-   * is written with the next commit, or with one of its own OFFSET_FLUSH_MS later when none comes.
+   * is written within OFFSET_FLUSH_MS: with a commit of other writes, or with one of its own.
    * A commit only for offsets would cost as much as the writes it follows; a crash before it only
    * redelivers those batches, which consumers already take at least once (as Kafka's auto-commit).
    */
   commitOffset(key: string, groupId: string, tp: { topic: string; partition: number }, offset: number): void {
     this.d.committed.set(key, offset);
     this.offsets.set(key, { groupId, topic: tp.topic, partition: tp.partition, offset });
-    if (this.d.group.pending) return;
     this.offsetTimer ??= setTimeout(() => this.flushOffsets(), OFFSET_FLUSH_MS).unref();
   }
 
@@ -74,7 +76,9 @@ export class Appender {
   flushOffsets(): void {
     clearTimeout(this.offsetTimer);
     this.offsetTimer = undefined;
-    if (this.offsets.size > 0) this.d.group.atCommit(undefined, () => {});
+    if (this.offsets.size === 0) return;
+    this.forceOffsets = true;
+    this.d.group.atCommit(undefined, () => {});
   }
 
   private schedule(): void {
@@ -125,8 +129,25 @@ export class Appender {
     this.d.wake(topics);
   }
 
+  /** Writes the offsets held now (a subscription re-reads its group's offsets from the file). */
+  writeHeldOffsets(): void {
+    this.forceOffsets = true;
+    this.writeOffsets();
+  }
+
+  /**
+   * Inside every commit: the offsets held, at most once per OFFSET_FLUSH_MS (else the timer's
+   * commit takes them). At a message per commit, every consumer group's offsets rode every one:
+   * 2.75 upserts a message at 500 msg/s (bench:cost, statement counts per SQL).
+   */
   private writeOffsets(): void {
     if (this.offsets.size === 0) return;
+    const now = performance.now();
+    if (!this.forceOffsets && now - this.offsetsWrittenAt < OFFSET_FLUSH_MS) return;
+    this.forceOffsets = false;
+    this.offsetsWrittenAt = now;
+    clearTimeout(this.offsetTimer);
+    this.offsetTimer = undefined;
     const offsets = [...this.offsets.values()];
     this.offsets.clear();
     this.d.group.write(() => {

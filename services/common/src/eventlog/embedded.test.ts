@@ -97,6 +97,24 @@ describe('EmbeddedEventLog offsets', () => {
     });
   });
 
+  it('writes a group’s offsets at most once per OFFSET_FLUSH_MS, however many commits come', async () => {
+    await withLog(async (path) => {
+      const { log, seen, sub } = await consumedOne(path);
+      await log.produce('t', [{ key: 'a', value: '2' }]);
+      const written = performance.now();
+      expect(onFile(path), 'the first offset rides the next commit').to.equal(1);
+      await waitFor(() => seen.length === 2);
+      // Handled, and another commit comes at once: the new offset waits for the interval.
+      await log.produce('t', [{ key: 'a', value: '3' }]);
+      const held = onFile(path);
+      if (performance.now() - written < OFFSET_FLUSH_MS) expect(held, 'held within the interval').to.equal(1);
+      await waitFor(() => seen.length === 3);
+      await waitFor(() => onFile(path) === 3, { timeoutMs: OFFSET_FLUSH_MS * 5, intervalMs: 10 });
+      await sub.stop();
+      await log.close();
+    });
+  });
+
   it('rides the next commit of other writes, and close() writes what is held', async () => {
     await withLog(async (path) => {
       const { log, seen, sub } = await consumedOne(path);

@@ -247,6 +247,7 @@ export class EmbeddedEventLog implements EventLog {
       'INSERT OR IGNORE INTO ev_offsets (group_id, topic, partition, offset) VALUES (?, ?, ?, ?)',
     );
     this.db.transaction(() => {
+      this.appender.writeHeldOffsets();
       for (const topic of opts.topics)
         for (let p = 0; p < this.partitionsOf(topic); p++) {
           // Appends still queued land after this: a group starting at the end sees them.
