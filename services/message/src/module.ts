@@ -174,7 +174,11 @@ export function messageWorkerModule<C extends MessageConfig>(
         store,
         ctx.deps().events,
         ctx.deps().cachePubSub,
-        { topicEvents: c.topicEvents, topicDlq: c.topicDlq },
+        {
+          topicEvents: c.topicEvents,
+          topicDlq: c.topicDlq,
+          eventsCommitWithStore: ctx.deps().events.kind === 'embedded' && !ctx.cfg.mongo.url,
+        },
         ctx.logger,
         metrics,
       );

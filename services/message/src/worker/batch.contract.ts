@@ -60,13 +60,20 @@ export function batchContract(name: string, open: () => Promise<BatchWorld>): vo
     });
     afterEach(async () => sub?.stop());
 
-    /** A persister as a (re)started worker has it: no caches. */
-    const persister = () =>
+    /**
+     * A persister as a (re)started worker has it: no caches. On the embedded log the state joins
+     * the events' commit, as embedded mode runs it.
+     */
+    const persister = (events: EventLog = world.events) =>
       new Persister(
         store,
-        world.events,
+        events,
         world.cache,
-        { topicEvents, topicDlq: `${topicEvents}.dlq` },
+        {
+          topicEvents,
+          topicDlq: `${topicEvents}.dlq`,
+          eventsCommitWithStore: world.events.kind === 'embedded',
+        },
         logger,
         new WorkerMetrics(new Registry()),
       );
@@ -183,6 +190,43 @@ export function batchContract(name: string, open: () => Promise<BatchWorld>): vo
         [3, 'a3'],
       ]);
       expect(await announced(b, 'b1')).to.deep.equal([[1, 'b1']]);
+    });
+
+    it('when the events cannot be appended, the batch fails, and its redelivery announces it all, once', async () => {
+      const [a, b] = [randomUUID(), randomUUID()];
+      await persister().handle([command(a, 'a1')]);
+      let refuse = true;
+      const flaky: EventLog = {
+        ...world.events,
+        kind: world.events.kind,
+        produce: (topic, records) =>
+          refuse && topic === topicEvents
+            ? Promise.reject(new Error('event log refused the append'))
+            : world.events.produce(topic, records),
+      };
+      const w = persister(flaky);
+      const batch = [command(a, 'a2'), command(b, 'b1'), command(a, 'a3')];
+      const failed = await w.handle(batch).then(
+        () => null,
+        (err: unknown) => err,
+      );
+      expect(String(failed)).to.match(/refused the append/);
+      // Stored, but the state does not say announced: a re-send would announce it.
+      expect(await stored(a)).to.deep.equal([
+        [1, 'a1'],
+        [2, 'a2'],
+        [3, 'a3'],
+      ]);
+      expect((await store.states.findById(a))?.emittedSeq).to.equal(1);
+      refuse = false;
+      await w.handle(batch);
+      expect(await announced(a, 'a3')).to.deep.equal([
+        [1, 'a1'],
+        [2, 'a2'],
+        [3, 'a3'],
+      ]);
+      expect(await announced(b, 'b1')).to.deep.equal([[1, 'b1']]);
+      expect((await store.states.findById(a))?.emittedSeq).to.equal(3);
     });
 
     it('a stale seq guess (another worker stored meanwhile) is repaired for the rest of the batch', async () => {

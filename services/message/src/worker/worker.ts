@@ -56,6 +56,11 @@ export async function inParallel<T>(
 export interface WorkerOptions {
   topicEvents: string;
   topicDlq: string;
+  /**
+   * The event log's appends and the store's writes share one commit (embedded mode: one SQLite
+   * file): the conversation state is written in the events' commit rather than after it.
+   */
+  eventsCommitWithStore?: boolean;
 }
 
 /**
@@ -220,29 +225,36 @@ export class Persister {
 
     // Events go out once per batch, before the offsets are committed: a crash re-emits them
     // (at least once; clients de-duplicate by message id).
-    if (fresh.length > 0)
-      await this.events.produce(
-        this.opts.topicEvents,
-        fresh.map(({ message, command, record }) => ({
-          key: message.conversationId,
-          value: JSON.stringify(
-            chatEvent(
-              'message.created',
-              message.conversationId,
-              recipients.get(message.conversationId) ?? [],
-              messageView(message),
-              command.acceptedAt,
-            ),
-          ),
-          headers: {
-            'event-type': 'message.created',
-            // Each event continues its own message's trace (see the store span in persist()).
-            ...traceHeaders(traced.get(message._id) ?? recordContext(record)),
-          },
-        })),
-      );
+    const produced =
+      fresh.length > 0
+        ? this.events.produce(
+            this.opts.topicEvents,
+            fresh.map(({ message, command, record }) => ({
+              key: message.conversationId,
+              value: JSON.stringify(
+                chatEvent(
+                  'message.created',
+                  message.conversationId,
+                  recipients.get(message.conversationId) ?? [],
+                  messageView(message),
+                  command.acceptedAt,
+                ),
+              ),
+              headers: {
+                'event-type': 'message.created',
+                // Each event continues its own message's trace (see the store span in persist()).
+                ...traceHeaders(traced.get(message._id) ?? recordContext(record)),
+              },
+            })),
+          )
+        : undefined;
     // The state follows the events: what it says was announced was (a crash before this write
-    // re-announces the batch on redelivery or re-send: at least once).
+    // re-announces the batch on redelivery or re-send: at least once). Where the two share one
+    // commit (the embedded log and store, one SQLite file), the state joins the events' commit
+    // instead of taking one of its own; should their append fail, its emittedSeq is put back.
+    produced?.catch(() => undefined);
+    if (!this.opts.eventsCommitWithStore) await produced;
+    const emittedBefore = new Map([...last.keys()].map((c) => [c, this.emittedCache.get(c) ?? 0]));
     await inParallel([...last], STORE_PARALLELISM, async ([conversationId, m]) => {
       const seq = Math.max(m.seq, this.lastSeqCache.get(conversationId) ?? 0);
       await this.store.states.updateOne(
@@ -266,6 +278,14 @@ export class Persister {
       );
       this.emittedCache.set(conversationId, Math.max(m.seq, this.emittedCache.get(conversationId) ?? 0));
     });
+    if (this.opts.eventsCommitWithStore)
+      await produced?.catch(async (err: unknown) => {
+        await inParallel([...emittedBefore], STORE_PARALLELISM, async ([conversationId, seq]) => {
+          await this.store.states.updateOne({ _id: conversationId }, { $set: { emittedSeq: seq } });
+          this.emittedCache.set(conversationId, seq);
+        });
+        throw err;
+      });
     // Wake API processes waiting on ?wait=persisted; best effort, they fall back to a timeout.
     await Promise.all(
       stored.map(({ command }) =>
