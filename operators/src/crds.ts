@@ -163,7 +163,8 @@ const topicSchema = resourceSchema(
         type: 'string',
         enum: [...DELETION_POLICIES],
         default: 'Retain',
-        description: 'What deleting the resource does to the Kafka topic. Retain (default) keeps it.',
+        description:
+          'What deleting the resource does to the Kafka topic. Retain (default) keeps it. Delete deletes it, and the operator holds a finalizer on the resource until it has: delete such a Topic while the operator runs.',
       },
     },
   },

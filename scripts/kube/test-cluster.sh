@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The one-node cluster suite (`npm run test:cluster`): the images, a node from nothing, Parley on
 # it through the local profile, its NetworkPolicies enforced, the ConsumerAutoscaler on real lag,
-# faults (pods deleted mid-stream, a rolling upgrade), and a clean teardown. Each step prints its
+# faults (pods deleted mid-stream, a rolling upgrade), helm uninstall, and a clean teardown. Each step prints its
 # checks; the closing line counts the steps. `npm test` runs the --smoke part. A cold run builds
 # containerd, CoreDNS, Traefik, kube-router and every image (~21 min on 2 cores, the control
 # plane's ~8 more unless built already); a warm one takes about 10 minutes with the load runs.
 #
 #   npm run test:cluster            # or: bash scripts/kube/test-cluster.sh [--keep] [--smoke]
-#   --keep   leave the node running at the end (default: node-down.sh --wipe, then the check
-#            that nothing is left)
+#   --keep   leave the node running with Parley at the end (default: helm uninstall,
+#            node-down.sh --wipe, then the check that nothing is left)
 #   --smoke  everything but the fault run (what `npm test` runs)
 set -uo pipefail
 here=$(dirname "${BASH_SOURCE[0]}")
@@ -47,6 +47,9 @@ run() {
         bash "$here/node-client.sh" autoscale &&
         step "faults: gateway and worker pods deleted mid-stream, helm upgrade to a new image tag" \
           bash "$here/node-client.sh" faults
+    fi &&
+    if ((keep == 0)); then
+      step "helm uninstall: no Topic left Terminating, the namespace deletes" bash "$here/node-uninstall.sh"
     fi
 }
 run

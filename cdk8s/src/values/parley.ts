@@ -6,7 +6,7 @@
 import { block, bool, defaultsOf, group, int, str, type Infer } from './spec.ts';
 
 /** The chart's version and the Parley release its images are built from. */
-export const CHART_VERSION = '0.12.0';
+export const CHART_VERSION = '0.13.0';
 export const APP_VERSION = '0.1.0';
 
 /**

@@ -357,21 +357,38 @@ export function planTopicDeletion(
   const deleting = meta.deletionTimestamp !== undefined;
 
   if (!deleting) {
-    if (managed && !hasFinalizer) {
+    // The finalizer exists to delete the Kafka topic, so only a managed Topic with deletionPolicy
+    // Delete holds one. A Retain Topic (the chart's) has nothing to clean up and must not outlive
+    // the operator: `helm uninstall` removes both at once, and a finalizer left with no operator to
+    // remove it kept such Topics Terminating and their namespace from being deleted.
+    const policy = validateTopicSpec(resource.spec, meta.name);
+    const wanted = managed && policy.ok && policy.value.deletionPolicy === 'Delete';
+    if (wanted && !hasFinalizer) {
       return {
         deleting,
         actions: [{ kind: 'addFinalizer' }],
-        message: `adding finalizer ${TOPIC_FINALIZER}`,
+        message: `deletionPolicy Delete: adding finalizer ${TOPIC_FINALIZER}`,
       };
     }
-    if (!managed && hasFinalizer) {
+    if (!wanted && hasFinalizer) {
+      const why = !managed
+        ? 'unmanaged'
+        : policy.ok
+          ? 'deletionPolicy Retain'
+          : 'spec is invalid, so deletionPolicy is unknown';
       return {
         deleting,
         actions: [{ kind: 'removeFinalizer' }],
-        message: `unmanaged: removing finalizer ${TOPIC_FINALIZER} so deleting the resource leaves Kafka topic "${name}" alone`,
+        message: `${why}: removing finalizer ${TOPIC_FINALIZER} so deleting the resource leaves Kafka topic "${name}" alone`,
       };
     }
-    return { deleting, actions: [], message: managed ? 'finalizer present' : 'unmanaged: no finalizer' };
+    return {
+      deleting,
+      actions: [],
+      message: wanted
+        ? 'finalizer present'
+        : `no finalizer: deleting the resource keeps Kafka topic "${name}"`,
+    };
   }
 
   if (!hasFinalizer) return { deleting, actions: [], message: 'no finalizer: nothing to clean up' };

@@ -185,18 +185,55 @@ describe('planTopicDeletion', () => {
     ReturnType<typeof planTopicDeletion>,
   ][] = [
     [
-      'adds the finalizer to a managed resource',
-      res({}),
+      'adds the finalizer to a managed resource with deletionPolicy Delete',
+      res({ policy: 'Delete' }),
       kafka(),
       {},
-      { deleting: false, actions: [{ kind: 'addFinalizer' }], message: `adding finalizer ${F}` },
+      {
+        deleting: false,
+        actions: [{ kind: 'addFinalizer' }],
+        message: `deletionPolicy Delete: adding finalizer ${F}`,
+      },
     ],
     [
-      'does nothing when the finalizer is there',
-      res({ finalizer: true }),
+      'does nothing when the finalizer is there (Delete)',
+      res({ finalizer: true, policy: 'Delete' }),
       kafka(),
       {},
       { deleting: false, actions: [], message: 'finalizer present' },
+    ],
+    [
+      'adds no finalizer with deletionPolicy Retain (the default): nothing to clean up, so it cannot outlive the operator',
+      res({}),
+      kafka(),
+      {},
+      {
+        deleting: false,
+        actions: [],
+        message: 'no finalizer: deleting the resource keeps Kafka topic "orders"',
+      },
+    ],
+    [
+      'removes the finalizer when the policy changes to Retain (or an older operator added it)',
+      res({ finalizer: true, policy: 'Retain' }),
+      kafka(),
+      {},
+      {
+        deleting: false,
+        actions: [{ kind: 'removeFinalizer' }],
+        message: `deletionPolicy Retain: removing finalizer ${F} so deleting the resource leaves Kafka topic "orders" alone`,
+      },
+    ],
+    [
+      'removes the finalizer from an invalid spec (its policy is unknown, so the topic is kept)',
+      res({ finalizer: true, policy: 'Delete', partitions: 0 }),
+      kafka(),
+      {},
+      {
+        deleting: false,
+        actions: [{ kind: 'removeFinalizer' }],
+        message: `spec is invalid, so deletionPolicy is unknown: removing finalizer ${F} so deleting the resource leaves Kafka topic "orders" alone`,
+      },
     ],
     [
       'removes the finalizer from an unmanaged resource',
