@@ -138,6 +138,24 @@ export function documentStoreContract(name: string, open: () => Promise<Document
       );
     });
 
+    it('drops an index no longer declared, and dropping a missing one is harmless', async () => {
+      const name = `${collName}_drop`;
+      const spec = [{ name: 'email', fields: [['email', 1]] as [string, 1][], unique: true }];
+      const c = await store.collection<Item>(name, spec);
+      await c.insertOne({ _id: 'a', owner: 'u1', n: 1, email: 'x@example.com' });
+      await expectReject(
+        c.insertOne({ _id: 'b', owner: 'u1', n: 2, email: 'x@example.com' }),
+        DuplicateKeyError,
+      );
+      await store.dropIndex(name, 'email');
+      await store.dropIndex(name, 'email');
+      await store.dropIndex(`${name}_none`, 'email');
+      const reopened = await store.collection<Item>(name);
+      await reopened.insertOne({ _id: 'b', owner: 'u1', n: 2, email: 'x@example.com' });
+      expect(await reopened.count({ email: 'x@example.com' })).to.equal(2);
+      await store.drop(name);
+    });
+
     it('creating a collection and its indexes twice is harmless', async () => {
       const again = await store.collection<Item>(collName, [
         {

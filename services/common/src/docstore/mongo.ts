@@ -301,6 +301,18 @@ export class MongoDocumentStore implements DocumentStore {
     }
   }
 
+  async dropIndex(collection: string, index: string): Promise<void> {
+    checkName('collection', collection);
+    checkName('index', index);
+    try {
+      await this.db.collection(collection).dropIndex(index);
+    } catch (err) {
+      const code = (err as { code?: number }).code;
+      // IndexNotFound, NamespaceNotFound: nothing to drop.
+      if (code !== 27 && code !== 26) throw err;
+    }
+  }
+
   /** Each write resolved after its acknowledgement: nothing is left to wait for. */
   async durable(): Promise<void> {}
 

@@ -136,6 +136,8 @@ export interface DocumentStore {
   textIndex(name: string): Promise<TextIndex>;
   /** Drops a collection (tests and migrations). */
   drop(name: string): Promise<void>;
+  /** Drops an index a collection no longer declares (migrations); a missing one is no error. */
+  dropIndex(collection: string, index: string): Promise<void>;
   /**
    * Resolves once every write made so far is durable. MongoDB: at once (each write resolved after
    * its acknowledgement). SQLite: after the commit of the turn's writes (see GroupCommit); whatever

@@ -397,6 +397,12 @@ export class SqliteDocumentStore implements DocumentStore {
     this.db.exec(`DROP TABLE IF EXISTS "c_${name}"`);
   }
 
+  async dropIndex(collection: string, index: string): Promise<void> {
+    checkName('collection', collection);
+    checkName('index', index);
+    this.db.exec(`DROP INDEX IF EXISTS "ix_${collection}_${index}"`);
+  }
+
   async ping(): Promise<void> {
     this.db.prepare('SELECT 1').get();
   }

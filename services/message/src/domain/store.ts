@@ -147,6 +147,10 @@ export class MessageStore {
   ) {}
 
   static async open(store: DocumentStore): Promise<MessageStore> {
+    // A unique (conversationId, senderId, clientMsgId) index was redundant: a message's _id is
+    // derived from exactly those (messageIdFor; the worker refuses a command whose id is not), so
+    // the _id already makes a re-send collide. It cost a random B-tree page per message (#19).
+    await store.dropIndex('messages', 'idempotency');
     return new MessageStore(
       await store.collection<Conversation>('conversations', [
         { name: 'direct', fields: [['directKey', 1]], unique: true, sparse: true },
@@ -162,15 +166,6 @@ export class MessageStore {
           fields: [
             ['conversationId', 1],
             ['seq', 1],
-          ],
-          unique: true,
-        },
-        {
-          name: 'idempotency',
-          fields: [
-            ['conversationId', 1],
-            ['senderId', 1],
-            ['clientMsgId', 1],
           ],
           unique: true,
         },
