@@ -16,18 +16,7 @@ eval "$(bash "$KUBE_REPO_ROOT/scripts/stack/tools.sh" --env)"
 export KUBECONFIG=$KUBECONFIG_ADMIN
 kubectl() { "$kbin/kubectl" "$@"; }
 ns=$PARLEY_NODE_NAMESPACE
-passed=0 failed=0
-check() { # what, command...
-  local what=$1
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-    echo "ok   $what"
-  else
-    failed=$((failed + 1))
-    echo "FAIL $what"
-  fi
-}
+passed=0 failed=0 # counted by check() (scripts/kube/lib.sh)
 
 topics() { kubectl -n "$ns" get topics.parley.dev -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.metadata.finalizers}{"\n"}{end}'; }
 echo "Topics before: $(topics | wc -l), with a finalizer: $(topics | awk 'NF > 1' | wc -l)"

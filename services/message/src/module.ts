@@ -17,7 +17,7 @@ import { AttachmentStore } from './media/attachments.ts';
 import { mediaErrors } from './media/errors.ts';
 import { sweepExpired } from './worker/expiry.ts';
 import { Persister, WorkerMetrics } from './worker/worker.ts';
-import { subscribePersister, type DirectCommands } from './worker/direct.ts';
+import { DirectCommands, subscribePersister } from './worker/direct.ts';
 
 export type { MessageConfig };
 
@@ -191,4 +191,14 @@ export function messageWorkerModule<C extends MessageConfig>(
       return () => sub.stop();
     },
   };
+}
+
+/**
+ * The api and worker roles for one process (embedded mode, tests): they share a DirectCommands,
+ * so over the embedded event log sends reach the worker without the commands log
+ * (worker/direct.ts); on Kafka this is the two modules as they are.
+ */
+export function messageApiAndWorkerModules<C extends MessageConfig>(): ServiceModule<C>[] {
+  const direct = new DirectCommands();
+  return [messageApiModule<C>({ direct }), messageWorkerModule<C>({ direct })];
 }

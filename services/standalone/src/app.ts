@@ -1,25 +1,16 @@
 import { authModule } from '@parley/auth';
 import type { Infer, Running, ServiceModule } from '@parley/common';
 import { runService } from '@parley/common/service';
-import {
-  DirectCommands,
-  mediaModule,
-  messageApiModule,
-  messageNotifierModule,
-  messageWorkerModule,
-} from '@parley/message';
+import { mediaModule, messageApiAndWorkerModules, messageNotifierModule } from '@parley/message';
 import { standaloneSettings } from './config.ts';
 
 type Cfg = Infer<typeof standaloneSettings>;
 
 /** Auth + message api + worker + notifier + media: embedded mode's modules, for one run. */
 export function standaloneModules(): ServiceModule<Cfg>[] {
-  // The api hands sends to the worker in this process (over the embedded event log only).
-  const direct = new DirectCommands();
   return [
     authModule<Cfg>(),
-    messageApiModule<Cfg>({ direct }),
-    messageWorkerModule<Cfg>({ direct }),
+    ...messageApiAndWorkerModules<Cfg>(),
     messageNotifierModule<Cfg>(),
     mediaModule<Cfg>(),
   ];

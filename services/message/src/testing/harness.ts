@@ -9,8 +9,7 @@ import { runService } from '@parley/common/service';
 import { OpenApiChecker } from '@parley/common/testing';
 import { messageSettings } from '../config.ts';
 import { mediaModule } from '../media/module.ts';
-import { messageApiModule, messageWorkerModule } from '../module.ts';
-import { DirectCommands } from '../worker/direct.ts';
+import { messageApiAndWorkerModules } from '../module.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Json = any;
@@ -86,18 +85,13 @@ export class MessageHarness {
       name: 'parley',
       spec,
       env: { ...this.env, ...extra },
-      modules: () => {
-        // As in embedded mode (standalone/app.ts): sends go to the worker without the commands
-        // log when the event log is the embedded one; on Kafka this changes nothing.
-        const direct = new DirectCommands();
-        return [
-          authModule<Cfg>(),
-          messageApiModule<Cfg>({ direct }),
-          messageWorkerModule<Cfg>({ direct }),
-          mediaModule<Cfg>(),
-          ...this.extraModules(),
-        ];
-      },
+      modules: () => [
+        authModule<Cfg>(),
+        // As in embedded mode: over the embedded log, sends reach the worker without the log.
+        ...messageApiAndWorkerModules<Cfg>(),
+        mediaModule<Cfg>(),
+        ...this.extraModules(),
+      ],
     });
     await r.ready;
     return r;

@@ -1,9 +1,10 @@
-import type { EventLog, Logger, Principal } from '@parley/common';
+import type { EventLog, Logger, Principal, TopicSpec } from '@parley/common';
+import { EmbeddedEventLog, MemoryCache, SqliteDocumentStore } from '@parley/common/testing';
 import { Sender } from '../api/send.ts';
 import { SendChecks } from '../api/sendchecks.ts';
 import { Access } from '../domain/access.ts';
 import { messageIdFor, type DirectSink, type SendCommand } from '../domain/envelopes.ts';
-import type { MessageStore } from '../domain/store.ts';
+import { MessageStore } from '../domain/store.ts';
 
 /** A principal for unit tests that call the api classes directly. */
 export function principal(userId: string): Principal {
@@ -75,4 +76,33 @@ export function sendCommandJson(
     acceptedAt,
   };
   return JSON.stringify(c);
+}
+
+/** What the worker's unit tests run on: SQLite in memory, the embedded log on it, a memory cache. */
+export interface EmbeddedWorld {
+  docs: SqliteDocumentStore;
+  events: EmbeddedEventLog;
+  cache: MemoryCache;
+  store: MessageStore;
+  close(): Promise<void>;
+}
+
+/** Opens an EmbeddedWorld with `topics` created. */
+export async function openEmbeddedWorld(topics: readonly TopicSpec[]): Promise<EmbeddedWorld> {
+  const docs = new SqliteDocumentStore({ path: ':memory:' });
+  const events = new EmbeddedEventLog({ db: docs.handle });
+  const cache = new MemoryCache();
+  const store = await MessageStore.open(docs);
+  await events.ensureTopics(topics);
+  return {
+    docs,
+    events,
+    cache,
+    store,
+    close: async () => {
+      await events.close();
+      await cache.close();
+      await docs.close();
+    },
+  };
 }

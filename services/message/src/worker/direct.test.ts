@@ -1,11 +1,18 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { createLogger, waitFor, type ConsumedRecord, type Subscription } from '@parley/common';
-import { EmbeddedEventLog, MemoryCache, SqliteDocumentStore } from '@parley/common/testing';
+import type { EmbeddedEventLog, MemoryCache } from '@parley/common/testing';
 import { Registry } from 'prom-client';
 import type { ChatEvent, SendCommand } from '../domain/envelopes.ts';
-import { MessageStore } from '../domain/store.ts';
-import { principal, seedDirect, sendCommandJson, senderFor } from '../testing/seed.ts';
+import type { MessageStore } from '../domain/store.ts';
+import {
+  openEmbeddedWorld,
+  principal,
+  seedDirect,
+  sendCommandJson,
+  senderFor,
+  type EmbeddedWorld,
+} from '../testing/seed.ts';
 import { attachWhenDrained, DirectCommands, subscribePersister } from './direct.ts';
 import { Persister, WorkerMetrics } from './worker.ts';
 
@@ -134,7 +141,7 @@ describe('DirectCommands: sends handed to the persister without the commands log
  */
 describe('a send over the direct path (embedded log, SQLite)', function () {
   this.timeout(30_000);
-  let docs: SqliteDocumentStore;
+  let world: EmbeddedWorld;
   let events: EmbeddedEventLog;
   let cache: MemoryCache;
   let store: MessageStore;
@@ -144,15 +151,12 @@ describe('a send over the direct path (embedded log, SQLite)', function () {
   const convs = [randomUUID(), randomUUID()];
 
   beforeEach(async () => {
-    docs = new SqliteDocumentStore({ path: ':memory:' });
-    events = new EmbeddedEventLog({ db: docs.handle });
-    cache = new MemoryCache();
-    store = await MessageStore.open(docs);
-    await events.ensureTopics([
+    world = await openEmbeddedWorld([
       { name: 'chat.messages', partitions: 4 },
       { name: 'chat.events', partitions: 4 },
       { name: 'chat.messages.dlq', partitions: 1 },
     ]);
+    ({ events, cache, store } = world);
     await seedDirect(store, convs[0]!, ['alice', 'bob']);
     await seedDirect(store, convs[1]!, ['alice', 'carol']);
     seen = [];
@@ -167,9 +171,7 @@ describe('a send over the direct path (embedded log, SQLite)', function () {
   });
   afterEach(async () => {
     await sub.stop();
-    await events.close();
-    await cache.close();
-    await docs.close();
+    await world.close();
   });
 
   const persister = () =>

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { createLogger, waitFor, type ConsumedRecord, type Subscription } from '@parley/common';
-import { EmbeddedEventLog, MemoryCache, SqliteDocumentStore } from '@parley/common/testing';
+import type { EmbeddedEventLog, MemoryCache } from '@parley/common/testing';
 import { Registry } from 'prom-client';
-import { sendCommandJson } from '../testing/seed.ts';
-import { MessageStore } from '../domain/store.ts';
+import { openEmbeddedWorld, sendCommandJson, type EmbeddedWorld } from '../testing/seed.ts';
+import type { MessageStore } from '../domain/store.ts';
 import { Persister, WorkerMetrics } from './worker.ts';
 
 const logger = createLogger({ level: 'silent', name: 'test' });
@@ -22,7 +22,7 @@ const command = (clientMsgId: string, acceptedAt = Date.now()) =>
  */
 describe('worker: what is dead-lettered and what is retried', function () {
   this.timeout(30_000);
-  let docs: SqliteDocumentStore;
+  let world: EmbeddedWorld;
   let events: EmbeddedEventLog;
   let cache: MemoryCache;
   let store: MessageStore;
@@ -34,15 +34,12 @@ describe('worker: what is dead-lettered and what is retried', function () {
   let insertAttempts: number;
 
   beforeEach(async () => {
-    docs = new SqliteDocumentStore({ path: ':memory:' });
-    events = new EmbeddedEventLog({ db: docs.handle });
-    cache = new MemoryCache();
-    store = await MessageStore.open(docs);
-    await events.ensureTopics([
+    world = await openEmbeddedWorld([
       { name: TOPIC, partitions: 1 },
       { name: EVENTS, partitions: 1 },
       { name: DLQ, partitions: 1 },
     ]);
+    ({ events, cache, store } = world);
     // The store goes down for message inserts (both paths) while `storeDown` holds.
     storeDown = false;
     insertAttempts = 0;
@@ -82,9 +79,7 @@ describe('worker: what is dead-lettered and what is retried', function () {
   });
   afterEach(async () => {
     for (const s of subs) await s.stop();
-    await events.close();
-    await cache.close();
-    await docs.close();
+    await world.close();
   });
 
   const metric = async (name: string, labels: Record<string, string> = {}) => {

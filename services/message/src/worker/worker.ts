@@ -253,8 +253,11 @@ export class Persister {
     // commit (the embedded log and store, one SQLite file), the state joins the events' commit
     // instead of taking one of its own; should their append fail, its emittedSeq is put back.
     produced?.catch(() => undefined);
-    if (!this.opts.eventsCommitWithStore) await produced;
-    const emittedBefore = new Map([...last.keys()].map((c) => [c, this.emittedCache.get(c) ?? 0]));
+    const together = this.opts.eventsCommitWithStore === true;
+    if (!together) await produced;
+    const emittedBefore = together
+      ? new Map([...last.keys()].map((c) => [c, this.emittedCache.get(c) ?? 0]))
+      : undefined;
     await inParallel([...last], STORE_PARALLELISM, async ([conversationId, m]) => {
       const seq = Math.max(m.seq, this.lastSeqCache.get(conversationId) ?? 0);
       await this.store.states.updateOne(
@@ -278,7 +281,7 @@ export class Persister {
       );
       this.emittedCache.set(conversationId, Math.max(m.seq, this.emittedCache.get(conversationId) ?? 0));
     });
-    if (this.opts.eventsCommitWithStore)
+    if (emittedBefore)
       await produced?.catch(async (err: unknown) => {
         await inParallel([...emittedBefore], STORE_PARALLELISM, async ([conversationId, seq]) => {
           await this.store.states.updateOne({ _id: conversationId }, { $set: { emittedSeq: seq } });
