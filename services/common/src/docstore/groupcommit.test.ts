@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import Database from 'better-sqlite3';
-import { GroupCommit } from './groupcommit.ts';
+import { COMMIT_SPACING_MS, GroupCommit } from './groupcommit.ts';
 import { sqliteStats } from './sqlitestats.ts';
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
@@ -90,5 +90,31 @@ describe('GroupCommit (embedded SQLite: one commit per turn of the event loop)',
     insert(2);
     await group.committed();
     expect(rows()).to.equal(1);
+  });
+
+  it('spaces commits: writes soon after a commit share the next one, a quiet handle commits in its turn', async () => {
+    expect(COMMIT_SPACING_MS, 'the default spacing').to.be.within(1, 10);
+    // A wide spacing here, so a slow machine's turns cannot outlast it.
+    const spacing = 150;
+    group = new GroupCommit(db, spacing);
+    const commits = sqliteStats.commits;
+    insert(1);
+    await turn();
+    expect(sqliteStats.commits - commits, 'the first commit does not wait').to.equal(1);
+    const since = performance.now();
+    insert(2);
+    await turn();
+    insert(3);
+    await turn();
+    expect(db.inTransaction, 'within the spacing the transaction stays open across turns').to.equal(true);
+    await group.committed();
+    expect(performance.now() - since).to.be.at.least(spacing - 5);
+    expect(sqliteStats.commits - commits, 'two turns, one commit').to.equal(2);
+    await new Promise((resolve) => setTimeout(resolve, spacing + 5));
+    insert(4);
+    await turn();
+    expect(db.inTransaction, 'past the spacing, committed in its turn').to.equal(false);
+    expect(sqliteStats.commits - commits).to.equal(3);
+    expect(rows()).to.equal(4);
   });
 });
