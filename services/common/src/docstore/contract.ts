@@ -138,7 +138,7 @@ export function documentStoreContract(name: string, open: () => Promise<Document
       );
     });
 
-    it('drops an index no longer declared, and dropping a missing one is harmless', async () => {
+    it('tells and drops an index no longer declared, and dropping a missing one is harmless', async () => {
       const name = `${collName}_drop`;
       const spec = [{ name: 'email', fields: [['email', 1]] as [string, 1][], unique: true }];
       const c = await store.collection<Item>(name, spec);
@@ -147,9 +147,12 @@ export function documentStoreContract(name: string, open: () => Promise<Document
         c.insertOne({ _id: 'b', owner: 'u1', n: 2, email: 'x@example.com' }),
         DuplicateKeyError,
       );
+      expect(await store.hasIndex(name, 'email')).to.equal(true);
       await store.dropIndex(name, 'email');
+      expect(await store.hasIndex(name, 'email')).to.equal(false);
       await store.dropIndex(name, 'email');
       await store.dropIndex(`${name}_none`, 'email');
+      expect(await store.hasIndex(`${name}_none`, 'email'), 'on a missing collection').to.equal(false);
       const reopened = await store.collection<Item>(name);
       await reopened.insertOne({ _id: 'b', owner: 'u1', n: 2, email: 'x@example.com' });
       expect(await reopened.count({ email: 'x@example.com' })).to.equal(2);

@@ -301,6 +301,17 @@ export class MongoDocumentStore implements DocumentStore {
     }
   }
 
+  async hasIndex(collection: string, index: string): Promise<boolean> {
+    checkName('collection', collection);
+    checkName('index', index);
+    try {
+      return await this.db.collection(collection).indexExists(index);
+    } catch (err) {
+      if ((err as { code?: number }).code === 26) return false; // NamespaceNotFound
+      throw err;
+    }
+  }
+
   async dropIndex(collection: string, index: string): Promise<void> {
     checkName('collection', collection);
     checkName('index', index);

@@ -138,6 +138,8 @@ export interface DocumentStore {
   drop(name: string): Promise<void>;
   /** Drops an index a collection no longer declares (migrations); a missing one is no error. */
   dropIndex(collection: string, index: string): Promise<void>;
+  /** Whether a collection has the named index (migrations); false when the collection is missing. */
+  hasIndex(collection: string, index: string): Promise<boolean>;
   /**
    * Resolves once every write made so far is durable. MongoDB: at once (each write resolved after
    * its acknowledgement). SQLite: after the commit of the turn's writes (see GroupCommit); whatever

@@ -397,6 +397,16 @@ export class SqliteDocumentStore implements DocumentStore {
     this.db.exec(`DROP TABLE IF EXISTS "c_${name}"`);
   }
 
+  async hasIndex(collection: string, index: string): Promise<boolean> {
+    checkName('collection', collection);
+    checkName('index', index);
+    return (
+      this.db
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ? AND tbl_name = ?")
+        .get(`ix_${collection}_${index}`, `c_${collection}`) !== undefined
+    );
+  }
+
   async dropIndex(collection: string, index: string): Promise<void> {
     checkName('collection', collection);
     checkName('index', index);

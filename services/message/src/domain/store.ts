@@ -7,6 +7,7 @@ import {
   type TextIndex,
 } from '@parley/common';
 import type { Change } from './changes.ts';
+import { NEVER } from './envelopes.ts';
 
 export type Role = 'owner' | 'admin' | 'member';
 
@@ -77,6 +78,16 @@ export interface Message extends Doc {
   deletedBy?: string;
 }
 
+/**
+ * When a disappearing message is due: one per message that expires (keyed by its id), none for
+ * the others, so the sweep finds them without an index entry for every message (#19).
+ */
+export interface Expiry extends Doc {
+  conversationId: string;
+  /** Epoch ms, as the message's own expiresAt. */
+  expiresAt: number;
+}
+
 export interface Reaction extends Doc {
   messageId: string;
   conversationId: string;
@@ -120,6 +131,43 @@ export interface DirectoryUser extends Doc {
   email?: string;
 }
 
+/** Lists every message that expires in `expiries`, in pages over (expiresAt, _id). */
+async function copyExpiries(messages: Collection<Message>, expiries: Collection<Expiry>): Promise<void> {
+  const page = 1000;
+  let after: { expiresAt: number; id: string } | undefined;
+  for (;;) {
+    // The rest of the last page's instant first, then later instants.
+    const rest = after
+      ? await messages.find(
+          { expiresAt: after.expiresAt, _id: q.gt(after.id) },
+          { sort: [['_id', 1]], limit: page },
+        )
+      : [];
+    const found =
+      rest.length === page
+        ? rest
+        : [
+            ...rest,
+            ...(await messages.find(
+              { expiresAt: after ? [q.gt(after.expiresAt), q.lt(NEVER)] : q.lt(NEVER) },
+              {
+                sort: [
+                  ['expiresAt', 1],
+                  ['_id', 1],
+                ],
+                limit: page - rest.length,
+              },
+            )),
+          ];
+    if (found.length === 0) return;
+    await expiries.insertMany(
+      found.map((m) => ({ _id: m._id, conversationId: m.conversationId, expiresAt: m.expiresAt })),
+    );
+    const last = found.at(-1)!;
+    after = { expiresAt: last.expiresAt, id: last._id };
+  }
+}
+
 /** Where notification mail may go: the proven address only, never a pending one. */
 export function verifiedEmailOf(u: { email?: unknown } | undefined): string | undefined {
   return typeof u?.email === 'string' && u.email.includes('@') ? u.email : undefined;
@@ -136,6 +184,8 @@ export class MessageStore {
     readonly members: Collection<Member>,
     readonly states: Collection<ConversationState>,
     readonly messages: Collection<Message>,
+    /** The messages that expire, by when (the sweep's only way in: worker/expiry.ts). */
+    readonly expiries: Collection<Expiry>,
     readonly reactions: Collection<Reaction>,
     readonly stars: Collection<Star>,
     readonly blocks: Collection<UserBlock>,
@@ -151,6 +201,28 @@ export class MessageStore {
     // derived from exactly those (messageIdFor; the worker refuses a command whose id is not), so
     // the _id already makes a re-send collide. It cost a random B-tree page per message (#19).
     await store.dropIndex('messages', 'idempotency');
+    const messages = await store.collection<Message>('messages', [
+      {
+        name: 'conv_seq',
+        fields: [
+          ['conversationId', 1],
+          ['seq', 1],
+        ],
+        unique: true,
+      },
+      { name: 'reply', fields: [['replyTo', 1]], sparse: true },
+    ]);
+    const expiries = await store.collection<Expiry>('message_expiries', [
+      { name: 'due', fields: [['expiresAt', 1]] },
+    ]);
+    // The sweep found disappearing messages through an index on every message's expiresAt (NEVER
+    // for most, so each insert wrote a random page of it). They are listed in message_expiries
+    // now; an older store's are copied there before that index goes (again, should this stop
+    // half way: copies of a listed one change nothing).
+    if (await store.hasIndex('messages', 'expiry')) {
+      await copyExpiries(messages, expiries);
+      await store.dropIndex('messages', 'expiry');
+    }
     return new MessageStore(
       await store.collection<Conversation>('conversations', [
         { name: 'direct', fields: [['directKey', 1]], unique: true, sparse: true },
@@ -160,18 +232,8 @@ export class MessageStore {
         { name: 'conversation', fields: [['conversationId', 1]] },
       ]),
       await store.collection<ConversationState>('conversation_states'),
-      await store.collection<Message>('messages', [
-        {
-          name: 'conv_seq',
-          fields: [
-            ['conversationId', 1],
-            ['seq', 1],
-          ],
-          unique: true,
-        },
-        { name: 'reply', fields: [['replyTo', 1]], sparse: true },
-        { name: 'expiry', fields: [['expiresAt', 1]] },
-      ]),
+      messages,
+      expiries,
       await store.collection<Reaction>('reactions', [{ name: 'message', fields: [['messageId', 1]] }]),
       await store.collection<Star>('stars', [
         {

@@ -14,6 +14,7 @@ import type { ChatEvent, SendCommand } from '../domain/envelopes.ts';
 import { sendCommandJson } from '../testing/seed.ts';
 import { MessageStore } from '../domain/store.ts';
 import { Persister, WorkerMetrics } from './worker.ts';
+import { sweepExpired } from './expiry.ts';
 
 export interface BatchWorld {
   store: DocumentStore;
@@ -243,6 +244,57 @@ export function batchContract(name: string, open: () => Promise<BatchWorld>): vo
         [4, 'a4'],
         [5, 'a5'],
       ]);
+    });
+
+    it('lists a disappearing message before storing it; the sweep deletes it, its reactions, stars and terms once due, and nothing else', async () => {
+      const a = randomUUID();
+      const now = Date.now();
+      const expiring = (clientMsgId: string, expiresAt: number): ConsumedRecord => {
+        const r = command(a, clientMsgId);
+        const c = JSON.parse(r.value.toString()) as SendCommand;
+        return { ...r, value: Buffer.from(JSON.stringify({ ...c, expiresAt })) };
+      };
+      await persister().handle([
+        expiring('soon', now + 1_000),
+        command(a, 'stays'),
+        expiring('later', now + 3_600_000),
+      ]);
+      const [soon, stays, later] = await store.messages.find({ conversationId: a }, { sort: [['seq', 1]] });
+      expect(
+        (await store.expiries.find({ conversationId: a }, { sort: [['expiresAt', 1]] })).map((e) => e._id),
+      ).to.deep.equal([soon!._id, later!._id]);
+      for (const m of [soon!, stays!])
+        await store.reactions.insertOne({
+          _id: `${m._id}:u`,
+          messageId: m._id,
+          conversationId: a,
+          userId: 'u',
+          emoji: '👍',
+          at: 'x',
+        });
+      await store.stars.insertOne({
+        _id: `u:${soon!._id}`,
+        messageId: soon!._id,
+        conversationId: a,
+        userId: 'u',
+        at: 'x',
+      });
+      expect((await store.text.find('body', [a], 10)).length).to.equal(3);
+
+      expect(await sweepExpired(store, now), 'nothing due yet').to.equal(0);
+      expect(await sweepExpired(store, now + 2_000)).to.equal(1);
+      expect((await stored(a)).map(([, id]) => id)).to.deep.equal(['stays', 'later']);
+      expect((await store.reactions.find({ conversationId: a })).map((r) => r.messageId)).to.deep.equal([
+        stays!._id,
+      ]);
+      expect(await store.stars.count({ conversationId: a })).to.equal(0);
+      expect((await store.text.find('body', [a], 10)).map((h) => h.ref).sort()).to.deep.equal(
+        [stays!._id, later!._id].sort(),
+      );
+      expect((await store.expiries.find({ conversationId: a })).map((e) => e._id)).to.deep.equal([
+        later!._id,
+      ]);
+      expect(await sweepExpired(store, now + 2_000), 'swept once').to.equal(0);
     });
   });
 }

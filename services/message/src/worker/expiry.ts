@@ -1,13 +1,20 @@
 import { q } from '@parley/common';
 import type { MessageStore } from '../domain/store.ts';
 
-/** Deletes expired messages (disappearing messages); idempotent, so any number of replicas may run it. */
+/**
+ * Deletes expired messages (disappearing messages) with their reactions, stars and search terms,
+ * found through the store's list of messages that expire; idempotent, so any number of replicas
+ * may run it, and a sweep cut short is finished by the next (an entry goes last).
+ */
 export async function sweepExpired(store: MessageStore, now = Date.now()): Promise<number> {
-  const expired = await store.messages.find({ expiresAt: q.lte(now) }, { limit: 1000 });
-  if (expired.length === 0) return 0;
-  const ids = expired.map((m) => m._id);
+  // Oldest first, which also has SQLite search the index rather than scan the list.
+  const due = await store.expiries.find({ expiresAt: q.lte(now) }, { sort: [['expiresAt', 1]], limit: 1000 });
+  if (due.length === 0) return 0;
+  const ids = due.map((e) => e._id);
   await store.reactions.deleteMany({ messageId: q.in(ids) });
   await store.stars.deleteMany({ messageId: q.in(ids) });
   await store.text.remove(ids);
-  return store.messages.deleteMany({ _id: q.in(ids) });
+  const deleted = await store.messages.deleteMany({ _id: q.in(ids) });
+  await store.expiries.deleteMany({ _id: q.in(ids) });
+  return deleted;
 }

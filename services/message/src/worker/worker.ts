@@ -179,6 +179,17 @@ export class Persister {
           new Set(list.filter((c) => existing.has(c.command.id)).map((c) => c.command.id)),
         ),
       );
+    // A disappearing message is listed before it is stored, so none is ever stored unlisted (the
+    // sweep finds nothing to delete for an entry whose message never was).
+    const expiring = commands.filter((c) => c.command.expiresAt !== undefined && !existing.has(c.command.id));
+    if (expiring.length > 0)
+      await this.store.expiries.insertMany(
+        expiring.map(({ command }) => ({
+          _id: command.id,
+          conversationId: command.conversationId,
+          expiresAt: command.expiresAt!,
+        })),
+      );
     // The whole batch in one ordered insert; whatever it leaves (a collision, a failure) is
     // stored one by one below, where stale seqs are repaired and a failing command is isolated.
     await this.insertBatch(commands, plans, existing, results, traced);
