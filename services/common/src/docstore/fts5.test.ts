@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { TEXT_FLUSH_AT, TEXT_FLUSH_MS } from './fts5.ts';
 import { SqliteDocumentStore } from './sqlite.ts';
 import type { TermDoc } from './textindex.ts';
 
@@ -28,5 +29,60 @@ describe('Fts5TextIndex', () => {
     } finally {
       await store.close();
     }
+  });
+
+  describe("indexes in bulk, from a queue written in the caller's commit", () => {
+    let store: SqliteDocumentStore;
+    const count = (table: string) =>
+      (store.handle.prepare(`SELECT count(*) AS n FROM "${table}"`).get() as { n: number }).n;
+    const entry = (i: number, scope = 'c1') => ({ ref: `m${i}`, scope, at: i, terms: ['hello', `w${i}`] });
+    beforeEach(() => {
+      store = new SqliteDocumentStore({ path: ':memory:' });
+    });
+    afterEach(() => store.close());
+
+    it('queues an entry, indexes it within TEXT_FLUSH_MS, and a find never misses a queued one', async () => {
+      const text = await store.textIndex('t');
+      await text.add([entry(1)]);
+      expect(count('x_t_queue'), 'queued').to.equal(1);
+      expect(count('x_t_refs'), 'not indexed yet').to.equal(0);
+      await new Promise((resolve) => setTimeout(resolve, TEXT_FLUSH_MS + 50));
+      expect(count('x_t_queue')).to.equal(0);
+      expect(count('x_t_refs')).to.equal(1);
+      await text.add([entry(2)]);
+      expect(
+        (await text.find('w2', ['c1'], 10)).map((h) => h.ref),
+        'a find indexes the queue first',
+      ).to.deep.equal(['m2']);
+      expect(count('x_t_queue')).to.equal(0);
+    });
+
+    it('indexes at once when TEXT_FLUSH_AT entries are queued, and a re-added ref still changes nothing', async () => {
+      const text = await store.textIndex('t');
+      await text.add(Array.from({ length: TEXT_FLUSH_AT - 1 }, (_, i) => entry(i)));
+      expect(count('x_t_refs')).to.equal(0);
+      await text.add([entry(0), entry(TEXT_FLUSH_AT)]);
+      expect(count('x_t_queue')).to.equal(0);
+      expect(count('x_t_refs'), 'the re-added ref once').to.equal(TEXT_FLUSH_AT);
+      expect(await text.find('hello', ['c1'], 10_000)).to.have.length(TEXT_FLUSH_AT);
+    });
+
+    it('removes an entry still queued', async () => {
+      const text = await store.textIndex('t');
+      await text.add([entry(1), entry(2)]);
+      await text.remove(['m1']);
+      expect((await text.find('hello', ['c1'], 10)).map((h) => h.ref)).to.deep.equal(['m2']);
+    });
+
+    it('indexes a queue a crash left behind when it opens', async () => {
+      const text = await store.textIndex('t');
+      await text.add([entry(1, 'c9')]);
+      await store.durable();
+      // What the next process finds: the queue as committed, nothing indexed.
+      expect(count('x_t_queue')).to.equal(1);
+      const next = await store.textIndex('t');
+      expect(count('x_t_queue')).to.equal(0);
+      expect((await next.find('w1', ['c9'], 10)).map((h) => h.ref)).to.deep.equal(['m1']);
+    });
   });
 });
