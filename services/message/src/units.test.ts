@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { messageIdFor } from './domain/envelopes.ts';
 import { rank, tokenize } from './domain/search.ts';
 import { assignSequences, parseSeq, SequencePlan } from './domain/sequencing.ts';
-import { inParallel } from './worker/worker.ts';
+import { inParallel } from './worker/parallel.ts';
 
 describe('sequencing', () => {
   it('numbers new messages per conversation in batch order after the last stored seq', () => {

@@ -1,5 +1,27 @@
 import { q } from '@parley/common';
+import type { SendCommand } from '../domain/envelopes.ts';
 import type { MessageStore } from '../domain/store.ts';
+
+/**
+ * Lists the disappearing messages among commands about to be stored (those not `stored` already).
+ * The worker calls it before it stores them, so no message is ever stored unlisted (the sweep
+ * finds nothing to delete for an entry whose message never was).
+ */
+export async function listExpiring(
+  store: MessageStore,
+  commands: readonly { command: SendCommand }[],
+  stored: ReadonlyMap<string, unknown>,
+): Promise<void> {
+  const expiring = commands.filter((c) => c.command.expiresAt !== undefined && !stored.has(c.command.id));
+  if (expiring.length === 0) return;
+  await store.expiries.insertMany(
+    expiring.map(({ command: c }) => ({
+      _id: c.id,
+      conversationId: c.conversationId,
+      expiresAt: c.expiresAt!,
+    })),
+  );
+}
 
 /**
  * Deletes expired messages (disappearing messages) with their reactions, stars and search terms,

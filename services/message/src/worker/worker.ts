@@ -26,32 +26,13 @@ import { DuplicateKeyError } from '@parley/common';
 import type { Message, MessageStore } from '../domain/store.ts';
 import type { WorkerMetrics } from './metrics.ts';
 import type { DirectCommand } from './direct.ts';
+import { listExpiring } from './expiry.ts';
+import { inParallel } from './parallel.ts';
 
 export { WorkerMetrics } from './metrics.ts';
 
 /** Store round trips a batch keeps in flight at once (the driver's pool is larger). */
 const STORE_PARALLELISM = 16;
-
-/**
- * Runs `fn` over `items` with at most `limit` in flight; waits for all, then rethrows the first
- * failure (so nothing is still writing when the batch fails and is redelivered).
- */
-export async function inParallel<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const failures: unknown[] = [];
-  const lane = async () => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      await fn(item).catch((err: unknown) => void failures.push(err));
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  if (failures.length) throw failures[0];
-}
 
 export interface WorkerOptions {
   topicEvents: string;
@@ -179,17 +160,7 @@ export class Persister {
           new Set(list.filter((c) => existing.has(c.command.id)).map((c) => c.command.id)),
         ),
       );
-    // A disappearing message is listed before it is stored, so none is ever stored unlisted (the
-    // sweep finds nothing to delete for an entry whose message never was).
-    const expiring = commands.filter((c) => c.command.expiresAt !== undefined && !existing.has(c.command.id));
-    if (expiring.length > 0)
-      await this.store.expiries.insertMany(
-        expiring.map(({ command }) => ({
-          _id: command.id,
-          conversationId: command.conversationId,
-          expiresAt: command.expiresAt!,
-        })),
-      );
+    await listExpiring(this.store, commands, existing);
     // The whole batch in one ordered insert; whatever it leaves (a collision, a failure) is
     // stored one by one below, where stale seqs are repaired and a failing command is isolated.
     await this.insertBatch(commands, plans, existing, results, traced);
