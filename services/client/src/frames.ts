@@ -41,7 +41,13 @@ export interface ReadyFrame {
   heartbeatMs: number;
   /** Epoch ms. */
   tokenExpiresAt: number;
-  limits: { maxFrameBytes: number; maxBufferedBytes: number; framesPerSecond: number };
+  limits: {
+    maxFrameBytes: number;
+    maxBufferedBytes: number;
+    framesPerSecond: number;
+    /** Frames a connection may send at once above the rate (servers before 0.13 leave it out). */
+    frameBurst?: number;
+  };
 }
 export interface SendAck {
   type: 'ack';

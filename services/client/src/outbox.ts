@@ -2,6 +2,10 @@ import type { ClientFrame, SendAck, SendFields } from './frames.ts';
 
 interface Entry {
   frame: Extract<ClientFrame, { type: 'send' }> & { id: string };
+  /** Written on the current connection and not answered since. */
+  inFlight: boolean;
+  /** Written at least once (a later write is marked `resend`). */
+  written: boolean;
   resolve: (ack: SendAck) => void;
   reject: (err: Error) => void;
 }
@@ -26,13 +30,44 @@ export class Outbox {
       });
     return new Promise((resolve, reject) => {
       const frame = { type: 'send', id: `m${++this.seq}`, conversationId, ...fields } as Entry['frame'];
-      this.entries.set(fields.clientMsgId, { frame, resolve, reject });
+      this.entries.set(fields.clientMsgId, { frame, resolve, reject, inFlight: false, written: false });
     });
   }
 
   /** The send frames to (re)send, oldest first. */
   frames(): Entry['frame'][] {
     return [...this.entries.values()].map((e) => e.frame);
+  }
+
+  /**
+   * The next send to write, marked in flight (with `resend` when written before), or undefined
+   * when every send is in flight already.
+   */
+  next(): Entry['frame'] | undefined {
+    for (const e of this.entries.values()) {
+      if (e.inFlight) continue;
+      e.inFlight = true;
+      const resend = e.written;
+      e.written = true;
+      return resend ? { ...e.frame, resend: true } : e.frame;
+    }
+    return undefined;
+  }
+
+  /** Sends are to be written again: every one (a new connection), or the one named. */
+  requeue(clientMsgId?: string): void {
+    if (clientMsgId === undefined) for (const e of this.entries.values()) e.inFlight = false;
+    else {
+      const e = this.entries.get(clientMsgId);
+      if (e) e.inFlight = false;
+    }
+  }
+
+  /** Sends waiting to be written. */
+  get queued(): number {
+    let n = 0;
+    for (const e of this.entries.values()) if (!e.inFlight) n++;
+    return n;
   }
 
   frame(clientMsgId: string): Entry['frame'] | undefined {

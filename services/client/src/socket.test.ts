@@ -41,7 +41,7 @@ class FakeWS implements WebSocketLike {
     this.readyState = 3;
     (this.onclose as ((ev: { code: number; reason: string }) => void) | null)?.({ code, reason });
   }
-  ready(): void {
+  ready(limits: Record<string, number> = {}): void {
     this.deliver({
       type: 'ready',
       connectionId: `conn${FakeWS.all.indexOf(this)}`,
@@ -49,7 +49,7 @@ class FakeWS implements WebSocketLike {
       sessionId: 's1',
       heartbeatMs: 60_000,
       tokenExpiresAt: Date.now() + 900_000,
-      limits: { maxFrameBytes: 65_536, maxBufferedBytes: 1_048_576, framesPerSecond: 50 },
+      limits: { maxFrameBytes: 65_536, maxBufferedBytes: 1_048_576, framesPerSecond: 50, ...limits },
     });
   }
 }
@@ -363,6 +363,56 @@ describe('ParleySocket (in-memory WebSocket)', () => {
     await waitFor(() => w0.sent.filter((f) => f.type === 'send').length === 3, soon('the retry'));
     w0.deliver({ type: 'ack', for: 'send', messageId: 'ok', conversationId: C, clientMsgId: 'later' });
     expect((await retried).messageId).to.equal('ok');
+    socket.close();
+  });
+
+  it('paces a burst of sends to the announced limits, and writes the rest as tokens come', async () => {
+    const { socket, ws } = session();
+    void socket.connect();
+    const w0 = await ws(0);
+    // 80% of the server's bucket: 8 at once, then 40 a second.
+    w0.ready({ framesPerSecond: 50, frameBurst: 10 });
+    const acks = Array.from({ length: 20 }, (_, i) =>
+      socket.send(C, { body: `b${i}`, clientMsgId: `k${i}` }),
+    );
+    const sends = () => w0.sent.filter((f) => f.type === 'send');
+    expect(sends(), 'the burst').to.have.length(8);
+    await waitFor(() => sends().length === 20 || null, soon('the rest'));
+    expect(sends().map((f) => (f as { clientMsgId: string }).clientMsgId)).to.deep.equal(
+      Array.from({ length: 20 }, (_, i) => `k${i}`),
+    );
+    for (let i = 0; i < 20; i++)
+      w0.deliver({ type: 'ack', for: 'send', messageId: `id${i}`, conversationId: C, clientMsgId: `k${i}` });
+    expect((await Promise.all(acks)).map((a) => a.messageId)).to.have.length(20);
+    socket.close();
+  });
+
+  it('sends every unacked send again (resend) after an id-less RATE_LIMITED, once the server allows', async () => {
+    const { socket, ws } = session();
+    void socket.connect();
+    const w0 = await ws(0);
+    w0.ready();
+    const acks = ['a', 'b', 'c'].map((k) => socket.send(C, { body: k, clientMsgId: k }));
+    w0.deliver({ type: 'ack', for: 'send', messageId: 'id-a', conversationId: C, clientMsgId: 'a' });
+    // The server dropped some frames and cannot say which.
+    const at = Date.now();
+    w0.deliver({
+      type: 'error',
+      code: 'RATE_LIMITED',
+      message: 'at most 50 frames per second',
+      retryAfterMs: 60,
+    });
+    const sends = () =>
+      w0.sent.filter((f) => f.type === 'send') as { clientMsgId: string; resend?: boolean }[];
+    const again = await waitFor(() => (sends().length === 5 ? sends().slice(3) : null), soon('the re-sends'));
+    expect(Date.now() - at, 'not before retryAfterMs').to.be.at.least(55);
+    expect(again.map((f) => [f.clientMsgId, f.resend])).to.deep.equal([
+      ['b', true],
+      ['c', true],
+    ]);
+    for (const k of ['b', 'c'])
+      w0.deliver({ type: 'ack', for: 'send', messageId: `id-${k}`, conversationId: C, clientMsgId: k });
+    expect((await Promise.all(acks)).map((a) => a.messageId)).to.deep.equal(['id-a', 'id-b', 'id-c']);
     socket.close();
   });
 });

@@ -70,6 +70,12 @@ export class ParleySocket extends Emitter<SocketEvents> {
   private readonly resuming = new Set<string>();
   private readonly typingSent = new Map<string, { state: string; at: number }>();
   private waiters: { resolve: (r: ReadyFrame) => void; reject: (e: Error) => void }[] = [];
+  /** The send pacer's tokens (see pump()), when they were counted, and its next turn. */
+  private tokens = 0;
+  private tokensAt = 0;
+  private pumpTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Epoch ms before which no send is written (the server said RATE_LIMITED). */
+  private pausedUntil = 0;
 
   constructor(private readonly opts: ParleySocketOptions) {
     super();
@@ -121,13 +127,14 @@ export class ParleySocket extends Emitter<SocketEvents> {
   }
 
   /**
-   * Sends a message; resolves with the server's ack once Kafka acknowledged it. Queued while
-   * disconnected and re-sent (same clientMsgId, stored once) until acknowledged.
+   * Sends a message; resolves with the server's ack once it is stored. Queued while disconnected
+   * and re-sent (same clientMsgId, stored once) until acknowledged; written no faster than the
+   * server's announced frame rate allows, so a burst of sends waits here instead of being dropped.
    */
   send(conversationId: string, input: SendInput): Promise<SendAck> {
     const clientMsgId = input.clientMsgId ?? newClientMsgId();
     const p = this.outbox.add(conversationId, { ...input, clientMsgId } as SendFields);
-    if (this.stateNow === 'open') this.write(this.outbox.frame(clientMsgId)!);
+    this.pump();
     return p;
   }
 
@@ -231,6 +238,8 @@ export class ParleySocket extends Emitter<SocketEvents> {
   }
 
   private detach(): void {
+    clearTimeout(this.pumpTimer);
+    this.pumpTimer = undefined;
     clearTimeout(this.watchdog as ReturnType<typeof setTimeout>);
     clearInterval(this.watchdog as ReturnType<typeof setInterval>);
     if (this.ws) this.ws.onopen = this.ws.onmessage = this.ws.onclose = this.ws.onerror = null;
@@ -286,6 +295,35 @@ export class ParleySocket extends Emitter<SocketEvents> {
     if (this.stateNow === state && state !== 'waiting') return;
     this.stateNow = state;
     this.emit('state', state, detail);
+  }
+
+  /**
+   * Writes queued sends while the pacer has tokens: a token bucket at 80% of the server's
+   * `limits.framesPerSecond` and `frameBurst` (the rest is headroom for pings, receipts and
+   * typing), so the server's own bucket never drops a send. Runs again when the next token is due.
+   */
+  private pump(): void {
+    clearTimeout(this.pumpTimer);
+    this.pumpTimer = undefined;
+    const limits = this.readyFrame?.limits;
+    if (this.stateNow !== 'open' || !limits) return;
+    const rate = Math.max(1, limits.framesPerSecond * 0.8);
+    const capacity = Math.max(1, Math.floor((limits.frameBurst ?? limits.framesPerSecond) * 0.8));
+    const now = Date.now();
+    if (now < this.pausedUntil) {
+      this.pumpTimer = setTimeout(() => this.pump(), this.pausedUntil - now);
+      return;
+    }
+    this.tokens = Math.min(capacity, this.tokens + ((now - this.tokensAt) / 1000) * rate);
+    this.tokensAt = now;
+    while (this.tokens >= 1) {
+      const frame = this.outbox.next();
+      if (!frame) return;
+      this.tokens--;
+      this.write(frame);
+    }
+    if (this.outbox.queued > 0)
+      this.pumpTimer = setTimeout(() => this.pump(), Math.ceil(((1 - this.tokens) / rate) * 1000));
   }
 
   private write(frame: ClientFrame): void {
@@ -364,8 +402,13 @@ export class ParleySocket extends Emitter<SocketEvents> {
       else this.write({ type: 'ping' });
     }, f.heartbeatMs);
     this.resume();
-    // Retries: the server answers a stored one with its seq instead of broadcasting it again.
-    for (const frame of this.outbox.frames()) this.write({ ...frame, resend: true });
+    // Retries (marked resend: the server answers a stored one with its seq instead of
+    // broadcasting it again) and sends made offline go out, paced from a full bucket.
+    this.outbox.requeue();
+    this.pausedUntil = 0;
+    this.tokensAt = Date.now();
+    this.tokens = Number.POSITIVE_INFINITY;
+    this.pump();
     const waiters = this.waiters;
     this.waiters = [];
     for (const w of waiters) w.resolve(f);
@@ -382,11 +425,20 @@ export class ParleySocket extends Emitter<SocketEvents> {
       if (clientMsgId && transientSendErrors.has(f.code)) {
         const ws = this.ws;
         setTimeout(() => {
-          const frame = this.outbox.frame(clientMsgId);
-          if (frame && this.ws === ws && this.stateNow === 'open') this.write(frame);
+          if (this.ws !== ws) return;
+          this.outbox.requeue(clientMsgId);
+          this.pump();
         }, f.retryAfterMs ?? 1_000);
       } else if (clientMsgId)
         this.outbox.fail(clientMsgId, Object.assign(new Error(`${f.code}: ${f.message}`), { frame: f }));
+    } else if (f.code === 'RATE_LIMITED') {
+      // The server dropped frames it could not say which of: every send in flight goes again
+      // (the server stores a re-send once), paced, once the server says it may.
+      this.tokens = 0;
+      this.tokensAt = Date.now();
+      this.pausedUntil = this.tokensAt + (f.retryAfterMs ?? 1_000);
+      this.outbox.requeue();
+      this.pump();
     }
     this.emit('error', f);
   }

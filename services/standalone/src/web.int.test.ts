@@ -436,6 +436,26 @@ describe('SDK in Node (ws) against the embedded gateway', function () {
     expect(stored.messages.map((m) => m.body)).to.deep.equal(['one', 'two', 'three', 'four', 'five']);
   });
 
+  it("paces a burst of 150 sends to the server's frame limits: every one acked and stored once, none dropped", async () => {
+    // The gateway's default frame limits (20 a second, a burst of 60; past them it drops frames
+    // and cannot say which), with the per-user send rate out of the way (it answers each send).
+    const url = (await boot({ SEND_RATE_PER_MINUTE: '100000', SEND_BURST: '1000' })).url;
+    const alice = await user(url, 'alice');
+    const bob = await user(url, 'bob');
+    const conv = await alice.client.createConversation({ type: 'direct', members: [bob.user.username] });
+    const sa = session(alice.client);
+    await sa.connect();
+    const errors: string[] = [];
+    sa.on('error', (e) => errors.push('code' in e ? e.code : e.message));
+    const acks = await Promise.all(
+      Array.from({ length: 150 }, (_, i) => sa.send(conv.id, { body: `n${i}`, clientMsgId: `burst-${i}` })),
+    );
+    expect(new Set(acks.map((a) => a.messageId)).size).to.equal(150);
+    expect(errors, 'no frame dropped by the server').to.deep.equal([]);
+    const stored = await bob.client.listMessages(conv.id, { after: 0, limit: 200 });
+    expect(stored.messages.map((m) => m.body)).to.deep.equal(Array.from({ length: 150 }, (_, i) => `n${i}`));
+  });
+
   it('refreshes the token on token.expiring and keeps the socket open', async () => {
     const url = (await boot({ ACCESS_TOKEN_TTL_SECONDS: '30' })).url;
     const carol = await user(url, 'carol');

@@ -82,6 +82,7 @@ export class SocketAuth {
         maxFrameBytes: opts.maxFrameBytes,
         maxBufferedBytes: opts.maxBufferedBytes,
         framesPerSecond: opts.framesPerSecond,
+        frameBurst: opts.frameBurst,
       },
     });
     await this.feed.announce(p.userId, live);
