@@ -23,7 +23,7 @@ describe('WebSocket gateway (embedded)', function () {
         maxFrameBytes: 32768,
         maxBufferedBytes: 1048576,
         framesPerSecond: 20,
-        frameBurst: 60,
+        frameBurst: 40,
       });
     });
 
