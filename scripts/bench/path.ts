@@ -21,6 +21,8 @@ export type Stack = 'embedded' | 'real';
 export const SERVER_ENV = {
   RATE_LIMIT_PER_MINUTE: '1000000',
   SEND_RATE_PER_MINUTE: '1000000',
+  // The per-user burst too: a bench user sends up to 60 a second, in bursts after a GC pause.
+  SEND_BURST: '100000',
   RATE_LIMIT_REGISTER_PER_15MIN: '100000',
   ACCESS_TOKEN_TTL_SECONDS: '7200',
   WS_FRAMES_PER_SECOND: '10000',

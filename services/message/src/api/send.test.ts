@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { createLogger, ProblemError, type EventLog } from '@parley/common';
+import { createLogger, ProblemError, waitFor, type EventLog } from '@parley/common';
 import { SqliteDocumentStore } from '@parley/common/testing';
 import { MessageStore } from '../domain/store.ts';
 import { principal, seedDirect, senderFor } from '../testing/seed.ts';
@@ -53,5 +53,45 @@ describe('Sender: refusals before the ack', () => {
       'body: text must be well-formed Unicode: lone surrogate U+DBFF at index 1',
     ]);
     expect(produced).to.deep.equal([]);
+  });
+
+  it('in embedded mode tells the caller a send holds its place once handed to the persister, before it is stored', async () => {
+    const order: string[] = [];
+    let stored!: () => void;
+    const direct = {
+      attached: true,
+      submit: () => {
+        order.push('submitted');
+        return new Promise<void>((resolve) => (stored = resolve));
+      },
+    };
+    const sender = senderFor(store, {} as EventLog, logger, direct);
+    const sent = sender.send(
+      alice,
+      'd1',
+      { clientMsgId: 'q1', body: 'hi' },
+      { waitPersisted: false, skipStoredCheck: true, onQueued: () => order.push('queued') },
+    );
+    await waitFor(() => order.length === 2 || null, { what: 'queued' });
+    expect(order).to.deep.equal(['submitted', 'queued']);
+    let settled = false;
+    void sent.then(() => (settled = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(settled, 'the send itself waits for the store').to.equal(false);
+    stored();
+    expect((await sent).status).to.equal('accepted');
+
+    // A refused send never holds a place.
+    const refused: string[] = [];
+    const err = await sender
+      .send(
+        alice,
+        'd1',
+        { clientMsgId: 'q2', body: 'x\uDBFF' },
+        { waitPersisted: false, onQueued: () => refused.push('queued') },
+      )
+      .catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(ProblemError);
+    expect(refused).to.deep.equal([]);
   });
 });

@@ -101,6 +101,12 @@ export class Sender {
       waitPersisted: boolean;
       /** Skip the read that answers a re-send from the store (a socket's first send: its id is new). */
       skipStoredCheck?: boolean;
+      /**
+       * Called once the send holds its place among this process's sends, before it is stored:
+       * when it is handed to the persister in embedded mode (which keeps the order sends reach
+       * it). Not called on the log path (the caller waits for the result there) or when refused.
+       */
+      onQueued?: () => void;
     },
   ): Promise<
     { status: 'accepted'; id: string } | { status: 'persisted'; message: ReturnType<typeof messageView> }
@@ -177,8 +183,11 @@ export class Sender {
     const waiter =
       opts.waitPersisted && !stored && !direct ? this.waitPersisted(id, this.opts.persistWaitMs) : undefined;
     try {
-      if (direct) await direct.submit(command, traceHeaders(context.active()));
-      else
+      if (direct) {
+        const storing = direct.submit(command, traceHeaders(context.active()));
+        opts.onQueued?.();
+        await storing;
+      } else
         await this.events.produce(this.opts.topicMessages, [
           {
             key: conversationId,

@@ -297,10 +297,46 @@ export class Gateway {
   private async onSend(conn: Connection, f: Extract<ClientFrame, { type: 'send' }>): Promise<void> {
     // The frame is the send's input as it is (zod kept only the fields it declares). A first send
     // skips the lookup (its id is new); a retry is answered from the store (#18).
-    const res = await this.d.chat.sender.send(conn.principal!, f.conversationId, f, {
+    let queued!: () => void;
+    const inLine = new Promise<'queued'>((resolve) => (queued = () => resolve('queued')));
+    const sent = this.d.chat.sender.send(conn.principal!, f.conversationId, f, {
       waitPersisted: false,
       skipStoredCheck: !f.resend,
+      onQueued: queued,
     });
+    // In embedded mode the socket's next frame goes on once this send holds its place (the
+    // persister keeps the order sends reach it), instead of waiting for its commit: a client's
+    // sends pipeline. Its ack, or its error, follows on its own.
+    if ((await Promise.race([inLine, sent])) === 'queued') {
+      sent.then(
+        (res) => this.ackSend(conn, f, res),
+        (err: unknown) => this.sendFailed(conn, f, err),
+      );
+      return;
+    }
+    this.ackSend(conn, f, await sent);
+  }
+
+  /** A send that failed after the socket's next frame went on: answered as dispatch would. */
+  private sendFailed(conn: Connection, f: Extract<ClientFrame, { type: 'send' }>, err: unknown): void {
+    if (err instanceof ProblemError) {
+      this.d.metrics.frameErrors.labels('send', 'rejected').inc();
+      const retry = err.headers['retry-after'];
+      return conn.sendError(f.id, err.code, err.detail ?? err.title, {
+        conversationId: f.conversationId,
+        ...(retry ? { retryAfterMs: Number(retry) * 1000 } : {}),
+      });
+    }
+    this.d.metrics.frameErrors.labels('send', 'internal').inc();
+    this.d.logger.error({ err, connectionId: conn.id, conversationId: f.conversationId }, 'send failed');
+    conn.sendError(f.id, 'INTERNAL', `unexpected failure (connection ${conn.id})`, { retryAfterMs: 1000 });
+  }
+
+  private ackSend(
+    conn: Connection,
+    f: Extract<ClientFrame, { type: 'send' }>,
+    res: Awaited<ReturnType<GatewayDeps['chat']['sender']['send']>>,
+  ): void {
     const traceId = traceIdOf(context.active());
     conn.send({
       type: 'ack',
