@@ -281,8 +281,14 @@ export function batchContract(name: string, open: () => Promise<BatchWorld>): vo
       });
       expect((await store.text.find('body', [a], 10)).length).to.equal(3);
 
-      expect(await sweepExpired(store, now), 'nothing due yet').to.equal(0);
-      expect(await sweepExpired(store, now + 2_000)).to.equal(1);
+      // The store may hold other tests' disappearing messages: counts are at least, the rest is
+      // read from this conversation.
+      await sweepExpired(store, now);
+      expect(
+        (await stored(a)).map(([, id]) => id),
+        'nothing due yet',
+      ).to.deep.equal(['soon', 'stays', 'later']);
+      expect(await sweepExpired(store, now + 2_000)).to.be.at.least(1);
       expect((await stored(a)).map(([, id]) => id)).to.deep.equal(['stays', 'later']);
       expect((await store.reactions.find({ conversationId: a })).map((r) => r.messageId)).to.deep.equal([
         stays!._id,
@@ -294,7 +300,11 @@ export function batchContract(name: string, open: () => Promise<BatchWorld>): vo
       expect((await store.expiries.find({ conversationId: a })).map((e) => e._id)).to.deep.equal([
         later!._id,
       ]);
-      expect(await sweepExpired(store, now + 2_000), 'swept once').to.equal(0);
+      await sweepExpired(store, now + 2_000);
+      expect(
+        (await stored(a)).map(([, id]) => id),
+        'a second sweep changes nothing',
+      ).to.deep.equal(['stays', 'later']);
     });
   });
 }
