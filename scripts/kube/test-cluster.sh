@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one-node cluster suite (`npm run test:cluster`): the images, a node from nothing, Parley on
 # it through the local profile, its NetworkPolicies enforced, the ConsumerAutoscaler on real lag,
-# faults (pods deleted mid-stream, a rolling upgrade), helm uninstall, and a clean teardown. Each step prints its
+# faults (pods deleted mid-stream, a rolling upgrade), helm uninstall, the chart's ZooKeeper mode,
+# and a clean teardown. Each step prints its
 # checks; the closing line counts the steps. `npm test` runs the --smoke part. A cold run builds
 # containerd, CoreDNS, Traefik, kube-router and every image (~21 min on 2 cores, the control
 # plane's ~8 more unless built already); a warm one takes about 10 minutes with the load runs.
@@ -9,7 +10,7 @@
 #   npm run test:cluster            # or: bash scripts/kube/test-cluster.sh [--keep] [--smoke]
 #   --keep   leave the node running with Parley at the end (default: helm uninstall,
 #            node-down.sh --wipe, then the check that nothing is left)
-#   --smoke  everything but the fault run (what `npm test` runs)
+#   --smoke  everything but the load, fault and ZooKeeper-mode runs (what `npm test` runs)
 set -uo pipefail
 here=$(dirname "${BASH_SOURCE[0]}")
 keep=0 smoke=0
@@ -49,7 +50,11 @@ run() {
           bash "$here/node-client.sh" faults
     fi &&
     if ((keep == 0)); then
-      step "helm uninstall: no Topic left Terminating, the namespace deletes" bash "$here/node-uninstall.sh"
+      step "helm uninstall: no Topic left Terminating, the namespace deletes" bash "$here/node-uninstall.sh" &&
+        if ((smoke == 0)); then
+          step "ZooKeeper mode: a 3-member ensemble and Kafka 3.9 brokers built here, helm test through the ingress" \
+            bash "$here/node-zookeeper.sh"
+        fi
     fi
 }
 run
