@@ -99,18 +99,9 @@ start containerd env PATH="$nbin:$PATH" "$nbin/containerd" --config "$dir/contai
 ctr() { "$nbin/ctr" --address "$CONTAINERD_SOCK" --namespace k8s.io "$@"; }
 wait_for containerd ctr version
 
-# Images: podman's storage → one docker-archive (layers shared between images are written once) →
-# containerd, skipping those containerd already has (its config digest is podman's image id).
-todo=()
-while read -r ref; do
-  id=$(pod image inspect --format '{{.Id}}' "$ref")
-  ctr images inspect "$ref" 2>/dev/null | grep -q "sha256:$id" || todo+=("$ref")
-done < <(node_image_refs "$parley_images")
-imported=${#todo[@]}
-if ((imported)); then
-  pod save --multi-image-archive --format docker-archive "${todo[@]}" 2>/dev/null |
-    ctr images import --local - >/dev/null 2>&1 || kdie "importing ${todo[*]} into containerd failed"
-fi
+# Images: from podman's storage into containerd (those it does not have yet).
+mapfile -t refs < <(node_image_refs "$parley_images")
+imported=$(node_import_images "$nbin" "${refs[@]}")
 klog "images: $imported imported into containerd"
 t_images=$(date +%s)
 

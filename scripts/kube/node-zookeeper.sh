@@ -19,16 +19,16 @@ nbin=$(bash "$KUBE_SCRIPTS_DIR/node-build.sh")
 eval "$(bash "$KUBE_REPO_ROOT/scripts/stack/tools.sh" --env)"
 export KUBECONFIG=$KUBECONFIG_ADMIN
 kubectl() { "$kbin/kubectl" "$@"; }
-ctr() { "$nbin/ctr" --address "$CONTAINERD_SOCK" --namespace k8s.io "$@"; }
 passed=0 failed=0 # counted by check() (scripts/kube/lib.sh)
 
 bash "$KUBE_REPO_ROOT/scripts/images/zookeeper.sh"
 # shellcheck source=scripts/images/lib.sh
 source "$KUBE_REPO_ROOT/scripts/images/lib.sh"
-images=(localhost/parley-infra/zookeeper:3.8.4 localhost/parley-infra/kafka:3.9.1)
-pod save --multi-image-archive --format docker-archive "${images[@]}" 2>/dev/null |
-  ctr images import --local - >/dev/null 2>&1 || kdie "importing ${images[*]} into containerd failed"
-klog "imported ${images[*]} into containerd"
+pom=$KUBE_REPO_ROOT/scripts/images/zookeeper/pom.xml
+version() { sed -n "s:.*<$1>\(.*\)</$1>.*:\1:p" "$pom"; }
+images=("localhost/parley-infra/zookeeper:$(version zookeeper.version)" "localhost/parley-infra/kafka:$(version kafka.version)")
+imported=$(node_import_images "$nbin" "${images[@]}")
+klog "$imported of ${images[*]} imported into containerd"
 
 PARLEY_NODE_NAMESPACE=$ns PARLEY_NODE_RELEASE=$release bash "$KUBE_SCRIPTS_DIR/node-install.sh" \
   -f "$KUBE_SCRIPTS_DIR/node/values-zookeeper.yaml"

@@ -67,6 +67,25 @@ COREDNS_IMAGE=localhost/parley-node/coredns:$PARLEY_COREDNS_VERSION
 LOCAL_PATH_IMAGE=localhost/parley-node/local-path-provisioner:$PARLEY_LOCAL_PATH_VERSION
 TRAEFIK_IMAGE=localhost/parley-node/traefik:$TRAEFIK_VERSION
 INGRESS_SERVICE=traefik.ingress-traefik.svc.cluster.local
+# node_import_images NODE_BIN REF...: podman's storage → one docker-archive (layers shared between
+# images are written once) → the node's containerd, skipping those containerd already has (its
+# config digest is podman's image id). Prints how many it imported. Needs scripts/images/lib.sh.
+node_import_images() {
+  local nbin=$1 ref id todo=()
+  shift
+  for ref in "$@"; do
+    id=$(pod image inspect --format '{{.Id}}' "$ref")
+    "$nbin/ctr" --address "$CONTAINERD_SOCK" --namespace k8s.io images inspect "$ref" 2>/dev/null |
+      grep -q "sha256:$id" || todo+=("$ref")
+  done
+  if ((${#todo[@]})); then
+    pod save --multi-image-archive --format docker-archive "${todo[@]}" 2>/dev/null |
+      "$nbin/ctr" --address "$CONTAINERD_SOCK" --namespace k8s.io images import --local - >/dev/null 2>&1 ||
+      kdie "importing ${todo[*]} into containerd failed"
+  fi
+  echo "${#todo[@]}"
+}
+
 node_image_refs() { # with_parley (1|0): image names in podman's storage, one a line
   local re='^localhost/parley-(node/|base/debian:|base/node:)'
   if (($1)); then re='^(localhost/parley-(node/|infra/|base/debian:|base/node:)|docker.io/parley/)'; fi

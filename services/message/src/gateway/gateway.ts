@@ -158,18 +158,35 @@ export class Gateway {
     conn.queued++;
     conn.chain = conn.chain
       .then(task)
-      .catch((err: unknown) => {
-        this.d.logger.error({ err, connectionId: conn.id, ...about() }, 'frame handler failed');
-        // Not authenticated yet and a dependency failed: tell the client to come back, not to sign in.
-        if (!conn.principal) return conn.close('TRY_AGAIN_LATER', 'authentication unavailable');
-        // With the frame's id, so the client's outbox re-sends it (same clientMsgId: stored once).
-        conn.sendError(id, 'INTERNAL', `unexpected failure (connection ${conn.id})`, {
-          retryAfterMs: 1000,
-        });
-      })
+      .catch((err: unknown) => this.failed(conn, id, err, about()))
       .finally(() => {
         conn.queued--;
       });
+  }
+
+  /** A frame whose handling failed unexpectedly: logged, and answered so the client retries. */
+  private failed(
+    conn: Connection,
+    id: string | undefined,
+    err: unknown,
+    about: Record<string, unknown>,
+  ): void {
+    this.d.logger.error({ err, connectionId: conn.id, ...about }, 'frame handler failed');
+    // Not authenticated yet and a dependency failed: tell the client to come back, not to sign in.
+    if (!conn.principal) return conn.close('TRY_AGAIN_LATER', 'authentication unavailable');
+    // With the frame's id, so the client's outbox re-sends it (same clientMsgId: stored once).
+    conn.sendError(id, 'INTERNAL', `unexpected failure (connection ${conn.id})`, { retryAfterMs: 1000 });
+  }
+
+  /** A frame the handler refused: the problem as an error frame with the frame's id. */
+  private refused(conn: Connection, frame: ClientFrame, err: ProblemError): void {
+    this.d.metrics.frameErrors.labels(frame.type, 'rejected').inc();
+    trace.getActiveSpan()?.setAttribute('parley.error.code', err.code);
+    const retry = err.headers['retry-after'];
+    conn.sendError(frame.id, err.code, err.detail ?? err.title, {
+      ...('conversationId' in frame ? { conversationId: frame.conversationId } : {}),
+      ...(retry ? { retryAfterMs: Number(retry) * 1000 } : {}),
+    });
   }
 
   private onFrame(conn: Connection, data: RawData, isBinary: boolean): void {
@@ -284,13 +301,7 @@ export class Gateway {
       }
     } catch (err) {
       if (!(err instanceof ProblemError)) throw err;
-      this.d.metrics.frameErrors.labels(frame.type, 'rejected').inc();
-      trace.getActiveSpan()?.setAttribute('parley.error.code', err.code);
-      const retry = err.headers['retry-after'];
-      conn.sendError(frame.id, err.code, err.detail ?? err.title, {
-        ...('conversationId' in frame ? { conversationId: frame.conversationId } : {}),
-        ...(retry ? { retryAfterMs: Number(retry) * 1000 } : {}),
-      });
+      this.refused(conn, frame, err);
     }
   }
 
@@ -319,17 +330,9 @@ export class Gateway {
 
   /** A send that failed after the socket's next frame went on: answered as dispatch would. */
   private sendFailed(conn: Connection, f: Extract<ClientFrame, { type: 'send' }>, err: unknown): void {
-    if (err instanceof ProblemError) {
-      this.d.metrics.frameErrors.labels('send', 'rejected').inc();
-      const retry = err.headers['retry-after'];
-      return conn.sendError(f.id, err.code, err.detail ?? err.title, {
-        conversationId: f.conversationId,
-        ...(retry ? { retryAfterMs: Number(retry) * 1000 } : {}),
-      });
-    }
+    if (err instanceof ProblemError) return this.refused(conn, f, err);
     this.d.metrics.frameErrors.labels('send', 'internal').inc();
-    this.d.logger.error({ err, connectionId: conn.id, conversationId: f.conversationId }, 'send failed');
-    conn.sendError(f.id, 'INTERNAL', `unexpected failure (connection ${conn.id})`, { retryAfterMs: 1000 });
+    this.failed(conn, f.id, err, { conversationId: f.conversationId });
   }
 
   private ackSend(
