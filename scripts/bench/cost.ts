@@ -64,6 +64,25 @@ const pairs = Number(values.pairs);
 const command = `node --import tsx scripts/bench/cost.ts ${process.argv.slice(2).join(' ')}`.trim();
 console.log(`${command}\n${new Date().toISOString()}, ${loadNote()}`);
 
+/** A counter's per-message rate by the given labels, the largest first ("none" when nothing). */
+function perMessage(
+  before: Map<string, number>,
+  after: Map<string, number>,
+  name: string,
+  labels: readonly string[],
+  messages: number,
+): string {
+  const parts: [string, number][] = [];
+  for (const [k, v] of after) {
+    if (!k.startsWith(`${name}{`)) continue;
+    const label = (l: string) => new RegExp(`[{,]${l}="([^"]*)"`).exec(k)?.[1] ?? '';
+    const n = (v - (before.get(k) ?? 0)) / messages;
+    if (n >= 0.01) parts.push([labels.map(label).join(' ').trim(), n]);
+  }
+  parts.sort((a, b) => b[1] - a[1]);
+  return parts.map(([k, n]) => `${k} ${n.toFixed(2)}`).join(', ') || 'none';
+}
+
 const us = (cpuSeconds: number, messages: number) => (messages ? (cpuSeconds * 1e6) / messages : NaN);
 
 async function measure(stack: Stack, mode: string): Promise<{ report: string; parleyUs: number }> {
@@ -89,6 +108,7 @@ async function measure(stack: Stack, mode: string): Promise<{ report: string; pa
     const lost = rs.filter((r) => r.ackAt !== undefined && r.recvAt === undefined).length;
     const errors = rs.filter((r) => r.error).length;
     const rows: Record<string, string | number>[] = [];
+    const breakdown: string[] = [];
     let parley = 0;
     let shared = 0;
     for (const name of Object.keys(cpu1)) {
@@ -104,6 +124,14 @@ async function measure(stack: Stack, mode: string): Promise<{ report: string; pa
       if (stack === 'embedded') {
         row['SQLite statements/msg'] = i < 0 ? '-' : delta('parley_sqlite_statements_total') / delivered;
         row['SQLite commits/msg'] = i < 0 ? '-' : delta('parley_sqlite_commits_total') / delivered;
+      } else {
+        row['Kafka requests/msg'] = i < 0 ? '-' : delta('parley_kafka_requests_total') / delivered;
+        row['Mongo commands/msg'] = i < 0 ? '-' : delta('parley_mongo_commands_total') / delivered;
+        if (i >= 0)
+          breakdown.push(
+            `${name}: Kafka ${perMessage(before[i]!, after[i]!, 'parley_kafka_requests_total', ['api'], delivered)}; ` +
+              `Mongo ${perMessage(before[i]!, after[i]!, 'parley_mongo_commands_total', ['command', 'collection'], delivered)}`,
+          );
       }
       rows.push(row);
       if (i >= 0) parley += cpu;
@@ -117,7 +145,8 @@ async function measure(stack: Stack, mode: string): Promise<{ report: string; pa
       (stack === 'real' ? `, stack servers ${us(shared, delivered).toFixed(0)} µs CPU/msg (shared)` : '') +
       ` (target ≤ 300 µs)`;
     console.log(summary);
-    return { report: `${summary}\n\n${table(rows)}`, parleyUs: us(parley, delivered) };
+    const detail = breakdown.length ? `\n\nRequests per message:\n${breakdown.join('\n')}` : '';
+    return { report: `${summary}\n\n${table(rows)}${detail}`, parleyUs: us(parley, delivered) };
   } finally {
     for (const s of sockets) s.terminate();
     await topo.stop();

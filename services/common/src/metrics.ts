@@ -1,5 +1,6 @@
 import client from 'prom-client';
 import { registerSqliteMetrics } from './docstore/sqlitestats.ts';
+import { registerMongoMetrics } from './docstore/mongostats.ts';
 import { EventLogMetrics } from './eventlog/metrics.ts';
 
 export { EventLogMetrics, consumerLag } from './eventlog/metrics.ts';
@@ -45,6 +46,7 @@ export function createMetrics(defaultLabels: Record<string, string> = {}): Metri
     }),
   };
   registerSqliteMetrics(registry);
+  registerMongoMetrics(registry);
   return { registry, http, eventlog: new EventLogMetrics(registry) };
 }
 

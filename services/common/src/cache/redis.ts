@@ -52,7 +52,9 @@ export class RedisCache implements Cache {
       redisOptions: { password: opts.password, connectTimeout: 3000, maxRetriesPerRequest: 3 },
       clusterRetryStrategy: (times: number) => Math.min(100 * 2 ** times, 5000),
     };
-    const cluster = new Cluster(nodes, common);
+    // Commands issued in one turn of the event loop go to each node in one write (ioredis's auto
+    // pipelining): a gateway's per-send rate-limit takes and publishes cost a write each (#19).
+    const cluster = new Cluster(nodes, { ...common, enableAutoPipelining: true });
     const sub = new Cluster(nodes, { ...common, shardedSubscribers: true });
     for (const c of [cluster, sub]) c.on('error', (err) => opts.onError?.(err));
     try {

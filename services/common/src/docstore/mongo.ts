@@ -1,5 +1,6 @@
 import { CollectionTextIndex, type TermDoc } from './textindex.ts';
 import mongoose from 'mongoose';
+import { instrumentMongo } from './mongostats.ts';
 import {
   checkFindOptions,
   checkIds,
@@ -247,9 +248,12 @@ export class MongoDocumentStore implements DocumentStore {
       autoIndex: false,
       autoCreate: false,
       bufferCommands: false,
+      // Counted for /metrics and bench:cost (mongostats.ts): the commands a message costs.
+      monitorCommands: true,
     });
     try {
       await conn.asPromise();
+      instrumentMongo(conn.getClient());
     } catch (err) {
       await conn.close().catch(() => {});
       throw err;

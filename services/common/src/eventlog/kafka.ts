@@ -7,6 +7,7 @@ import {
   type KafkaConfig,
   CompressionTypes,
   Partitioners,
+  type RequestEvent,
 } from 'kafkajs';
 import {
   checkTopic,
@@ -19,6 +20,8 @@ import {
 } from './port.ts';
 import { backoffDelay, type BackoffPolicy } from '../retry.ts';
 import type { EventLogMetrics } from './metrics.ts';
+import { byTopic, OffsetCommits } from './offsetcommits.ts';
+import { ProduceCoalescer } from './coalesce.ts';
 
 export interface KafkaEventLogOptions {
   brokers: readonly string[];
@@ -56,6 +59,8 @@ export class KafkaEventLog implements EventLog {
   private readonly producer: Producer;
   private readonly admin: Admin;
   private readonly consumers = new Set<Consumer>();
+  /** Produce calls gathered into one send per topic (#19). */
+  private readonly coalescer: ProduceCoalescer;
 
   private constructor(
     private readonly opts: KafkaEventLogOptions,
@@ -73,6 +78,30 @@ export class KafkaEventLog implements EventLog {
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 2000 },
     });
     this.admin = kafka.admin();
+    const timeoutMs = opts.produceTimeoutMs ?? 10_000;
+    this.coalescer = new ProduceCoalescer({
+      timeoutMs,
+      onTimeout: (topic) => new ProduceTimeoutError(topic, timeoutMs),
+      send: async (topic, records) => {
+        await this.producer.send({
+          topic,
+          acks: -1,
+          compression: CompressionTypes.None,
+          messages: records.map((r) => ({ key: r.key, value: r.value, headers: { ...r.headers } })),
+        });
+      },
+    });
+    this.countRequests(this.producer);
+    this.countRequests(this.admin);
+  }
+
+  /** Counts a kafkajs client's requests by API (parley_kafka_requests_total; bench:cost reads it). */
+  private countRequests(client: Producer | Consumer | Admin): void {
+    const { metrics } = this.opts;
+    if (!metrics) return;
+    const count = ({ payload }: RequestEvent) => metrics.kafkaRequests.labels(payload.apiName).inc();
+    // The three clients' `on` overloads differ only in their event names' prefixes.
+    (client as Producer).on((client as Producer).events.REQUEST, count);
   }
 
   static async connect(opts: KafkaEventLogOptions): Promise<KafkaEventLog> {
@@ -138,27 +167,9 @@ export class KafkaEventLog implements EventLog {
     return this.send(topic, records);
   }
 
-  private async send(topic: string, records: readonly LogRecord[]): Promise<void> {
-    const send = this.producer.send({
-      topic,
-      acks: -1,
-      compression: CompressionTypes.None,
-      messages: records.map((r) => ({ key: r.key, value: r.value, headers: { ...r.headers } })),
-    });
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new ProduceTimeoutError(topic, this.opts.produceTimeoutMs ?? 10_000)),
-        this.opts.produceTimeoutMs ?? 10_000,
-      );
-    });
-    // A send that times out may still complete later; callers make records idempotent by id.
-    send.catch(() => {});
-    try {
-      await Promise.race([send, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+  /** One Produce request for records of several calls (see ProduceCoalescer). */
+  private send(topic: string, records: readonly LogRecord[]): Promise<void> {
+    return this.coalescer.produce(topic, records);
   }
 
   async subscribe(opts: SubscribeOptions): Promise<Subscription> {
@@ -175,12 +186,22 @@ export class KafkaEventLog implements EventLog {
     });
     if (!opts.fromBeginning) await this.startAtEnd(opts.groupId, opts.topics);
     this.consumers.add(consumer);
+    this.countRequests(consumer);
     const { metrics } = this.opts;
     metrics?.primeGroup(opts.groupId, opts.topics);
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       for (const topic of opts.topics)
         metrics?.assign(opts.groupId, topic, payload.memberAssignment[topic] ?? []);
     });
+    const commits = new OffsetCommits((err) =>
+      this.opts.log?.('warn', 'kafka offset commit failed; the next one carries it', {
+        groupId: opts.groupId,
+        error: String(err),
+      }),
+    );
+    // A rebalance may hand our partitions to another member: what we had not committed is
+    // redelivered to it, never committed by us over its progress.
+    consumer.on(consumer.events.REBALANCING, () => commits.drop());
     await consumer.connect();
     await consumer.subscribe({ topics: [...opts.topics], fromBeginning: opts.fromBeginning ?? false });
     const maxBatch = opts.maxBatch ?? 500;
@@ -236,25 +257,20 @@ export class KafkaEventLog implements EventLog {
             batch.highWatermark,
           );
           resolveOffset(last);
-          await commitOffsetsIfNecessary({
-            topics: [
-              {
-                topic: batch.topic,
-                partitions: [
-                  {
-                    partition: batch.partition,
-                    offset: (BigInt(last) + 1n).toString(),
-                  },
-                ],
-              },
-            ],
-          });
+          commits.handled(batch.topic, batch.partition, (BigInt(last) + 1n).toString());
+          if (commits.due())
+            await commits.commit((offsets) => commitOffsetsIfNecessary({ topics: byTopic(offsets) }));
+          else commits.later((offsets) => consumer.commitOffsets(offsets));
           await heartbeat();
         }
       },
     });
     return {
       stop: async () => {
+        // What was handled is committed before leaving: the batch in flight commits at once, the
+        // held offsets now.
+        commits.stopping = true;
+        await commits.commit((offsets) => consumer.commitOffsets(offsets));
         await consumer.disconnect();
         this.consumers.delete(consumer);
         metrics?.unassignGroup(opts.groupId);

@@ -12,6 +12,8 @@ export class EventLogMetrics {
   readonly consumed: client.Counter<'topic' | 'group'>;
   readonly handlerErrors: client.Counter<'topic' | 'group'>;
   readonly lag: client.Gauge<'topic' | 'partition' | 'group'>;
+  /** Requests this process sent to Kafka, by API (Produce, Fetch, OffsetCommit, ...). */
+  readonly kafkaRequests: client.Counter<'api'>;
   private readonly assigned = new Map<string, Set<number>>();
   private readonly primedTopics = new Set<string>();
 
@@ -46,6 +48,12 @@ export class EventLogMetrics {
       name: 'parley_eventlog_handler_errors_total',
       help: 'Batches whose handler threw (they are redelivered after a backoff), by topic and consumer group.',
       labelNames: ['topic', 'group'],
+      registers,
+    });
+    this.kafkaRequests = new client.Counter({
+      name: 'parley_kafka_requests_total',
+      help: 'Requests this process sent to Kafka brokers (producer, consumers and admin), by API name; 0 in embedded mode.',
+      labelNames: ['api'],
       registers,
     });
     this.lag = new client.Gauge({
