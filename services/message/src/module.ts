@@ -17,6 +17,7 @@ import { AttachmentStore } from './media/attachments.ts';
 import { mediaErrors } from './media/errors.ts';
 import { sweepExpired } from './worker/expiry.ts';
 import { Persister, WorkerMetrics } from './worker/worker.ts';
+import { Recipients } from './worker/recipients.ts';
 import { DirectCommands, subscribePersister } from './worker/direct.ts';
 
 export type { MessageConfig };
@@ -170,6 +171,14 @@ export function messageWorkerModule<C extends MessageConfig>(
       await ensureTopics(ctx);
       const c = ctx.cfg.chat;
       const store = await MessageStore.open(ctx.deps().store);
+      const recipients = new Recipients(
+        store,
+        { ttlMs: c.sendCheckTtlSec * 1000, maxEntries: 10_000 },
+        ctx.logger,
+      );
+      const unsubscribe = await ctx
+        .deps()
+        .cachePubSub.subscribe(SEND_CHECKS_CHANNEL, (m) => recipients.onInvalidation(m));
       const persister = new Persister(
         store,
         ctx.deps().events,
@@ -181,6 +190,7 @@ export function messageWorkerModule<C extends MessageConfig>(
         },
         ctx.logger,
         metrics,
+        recipients,
       );
       const sub = await subscribePersister(ctx.deps().events, persister, {
         groupId: c.workerGroup,
@@ -188,7 +198,10 @@ export function messageWorkerModule<C extends MessageConfig>(
         direct: opts.direct,
       });
       // Drain: finish the batch in flight and commit before adapters close.
-      return () => sub.stop();
+      return async () => {
+        await sub.stop();
+        await unsubscribe();
+      };
     },
   };
 }

@@ -148,8 +148,11 @@ export class Conversations {
       throw P.MEMBER_CAP_REACHED(`at most ${this.opts.memberCap} members`);
     const now = new Date().toISOString();
     for (const u of users)
-      if (await this.addMember(id, u._id, { role: 'member', at: now, pending: true }))
+      if (await this.addMember(id, u._id, { role: 'member', at: now, pending: true })) {
+        // The workers' recipients cache forgets the conversation's members (worker/recipients.ts).
+        await this.sendChecks.invalidate({ conversationId: id, userId: u._id });
         await this.events.emit('member.added', id, { userId: u._id, by: p.userId });
+      }
     return this.views.view(p, conv, me, { withMembers: true });
   }
 

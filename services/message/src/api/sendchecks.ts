@@ -1,6 +1,7 @@
 import type { Logger, Principal } from '@parley/common';
 import type { Access } from '../domain/access.ts';
 import type { Conversation, Member, MessageStore } from '../domain/store.ts';
+import { LoadingCache } from '../domain/memo.ts';
 
 /** What a send checks before it is produced: the conversation, the sender's membership, a block. */
 export interface SendCheck {
@@ -23,7 +24,24 @@ export interface SendChecksOptions {
   maxEntries: number;
 }
 
-/** The pub/sub channel that carries invalidations to every API process. */
+/** An invalidation's scope, as published on SEND_CHECKS_CHANNEL (undefined: malformed). */
+export function parseScope(message: string): Scope | undefined {
+  try {
+    const s = JSON.parse(message) as Scope | null;
+    if (typeof s !== 'object' || s === null) return undefined;
+    return {
+      ...(typeof s.conversationId === 'string' ? { conversationId: s.conversationId } : {}),
+      ...(typeof s.userId === 'string' ? { userId: s.userId } : {}),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The pub/sub channel that carries invalidations to every API process, and to the workers'
+ * recipients cache (worker/recipients.ts): every change of a conversation's members is on it.
+ */
 export const SEND_CHECKS_CHANNEL = 'send-checks:invalidate';
 
 /**
@@ -36,7 +54,7 @@ export const SEND_CHECKS_CHANNEL = 'send-checks:invalidate';
  * member can send at once.
  */
 export class SendChecks {
-  private readonly entries = new Map<string, { expires: number; check: Promise<SendCheck> }>();
+  private readonly entries: LoadingCache<SendCheck>;
 
   constructor(
     private readonly store: MessageStore,
@@ -45,20 +63,12 @@ export class SendChecks {
     private readonly logger: Logger,
     /** Sends an invalidation to the other API processes (absent: this process only). */
     private readonly publish?: (message: string) => Promise<void>,
-  ) {}
+  ) {
+    this.entries = new LoadingCache(opts);
+  }
 
   get(p: Principal, conversationId: string, now = Date.now()): Promise<SendCheck> {
-    const key = `${conversationId}\u0000${p.userId}`;
-    const hit = this.entries.get(key);
-    if (hit && hit.expires > now) return hit.check;
-    const check = this.load(p, conversationId);
-    this.entries.delete(key);
-    this.entries.set(key, { expires: now + this.opts.ttlMs, check });
-    check.catch(() => {
-      if (this.entries.get(key)?.check === check) this.entries.delete(key);
-    });
-    if (this.entries.size > this.opts.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-    return check;
+    return this.entries.get(`${conversationId}\u0000${p.userId}`, () => this.load(p, conversationId), now);
   }
 
   private async load(p: Principal, conversationId: string): Promise<SendCheck> {
@@ -71,12 +81,11 @@ export class SendChecks {
   /** Forgets the checks `scope` names, on this process only. */
   forget(scope: Scope): void {
     if (!scope.conversationId && !scope.userId) return;
-    for (const key of this.entries.keys()) {
+    this.entries.forgetWhere((key) => {
       const [conversationId, userId] = key.split('\u0000');
-      if (scope.conversationId && scope.conversationId !== conversationId) continue;
-      if (scope.userId && scope.userId !== userId) continue;
-      this.entries.delete(key);
-    }
+      if (scope.conversationId && scope.conversationId !== conversationId) return false;
+      return !scope.userId || scope.userId === userId;
+    });
   }
 
   /** Forgets the checks `scope` names here, and on every other API process through pub/sub. */
@@ -89,15 +98,9 @@ export class SendChecks {
 
   /** An invalidation from another process (malformed ones are ignored). */
   onInvalidation(message: string): void {
-    try {
-      const s = JSON.parse(message) as Scope;
-      this.forget({
-        ...(typeof s.conversationId === 'string' ? { conversationId: s.conversationId } : {}),
-        ...(typeof s.userId === 'string' ? { userId: s.userId } : {}),
-      });
-    } catch {
-      this.logger.warn('ignored a malformed send-check invalidation');
-    }
+    const scope = parseScope(message);
+    if (scope) this.forget(scope);
+    else this.logger.warn('ignored a malformed send-check invalidation');
   }
 
   get size(): number {

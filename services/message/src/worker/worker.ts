@@ -31,6 +31,11 @@ import { inParallel } from './parallel.ts';
 
 export { WorkerMetrics } from './metrics.ts';
 
+/** The members a conversation's events name as recipients (worker/recipients.ts caches them). */
+export interface RecipientSource {
+  of(conversationId: string): Promise<string[]>;
+}
+
 /** Store round trips a batch keeps in flight at once (the driver's pool is larger). */
 const STORE_PARALLELISM = 16;
 
@@ -60,6 +65,10 @@ export class Persister {
     private readonly opts: WorkerOptions,
     private readonly logger: Logger,
     private readonly metrics: WorkerMetrics,
+    /** Who a conversation's events go to (default: its members, read per batch). */
+    private readonly recipients: RecipientSource = {
+      of: async (conversationId) => (await store.membersOf(conversationId)).map((m) => m.userId),
+    },
   ) {}
 
   /** Last seq stored per conversation by this worker; a stale value is caught by the unique index. */
@@ -129,12 +138,10 @@ export class Persister {
       if (list) list.push(c);
       else byConversation.set(c.command.conversationId, [c]);
     }
-    // Point reads by _id: FerretDB serves those from an index, while `$in` scans the collection.
+    // Commands found stored already (a redelivery, a client's re-send). Not read up front: a
+    // read per message cost the store as much as the insert (#19), for the rare duplicate. The
+    // batch's insert collides on such an id instead, and the one-by-one path below reads it.
     const existing = new Map<string, Message>();
-    await inParallel([...new Set(commands.map((c) => c.command.id))], STORE_PARALLELISM, async (id) => {
-      const m = await this.store.messages.findById(id);
-      if (m) existing.set(id, m);
-    });
     await inParallel(
       [...byConversation.keys()].filter((conv) => !this.lastSeqCache.has(conv)),
       STORE_PARALLELISM,
@@ -197,11 +204,7 @@ export class Persister {
     }
     const recipients = new Map<string, string[]>();
     await inParallel([...last.keys()], STORE_PARALLELISM, async (conversationId) => {
-      const members = await this.store.membersOf(conversationId);
-      recipients.set(
-        conversationId,
-        members.map((x) => x.userId),
-      );
+      recipients.set(conversationId, await this.recipients.of(conversationId));
     });
     await this.store.text.add(fresh.flatMap(({ message }) => textEntry(message)));
 
