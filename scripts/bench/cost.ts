@@ -5,7 +5,10 @@
  * delivered message and event-loop delay p99; in embedded mode also SQLite statements and commits
  * per message; on the real stack also the shared servers' CPU per message.
  *   node --import tsx scripts/bench/cost.ts [--stack embedded|real|both] [--rate 1000]
- *     [--duration 20] [--pairs 32] [--tracing off,ratio0]
+ *     [--duration 20] [--warmup 10] [--pairs 32] [--tracing off,ratio0]
+ * Before the measured window the same rate runs for --warmup seconds, not counted: fresh server
+ * processes spend their first seconds compiling (V8's optimising compiler on background threads)
+ * and filling caches, which is not the cost of a message in steady state.
  * `--tracing ratio0` loads the OpenTelemetry SDK with sampling 0 (exporting to a sink in this
  * process); with several modes, each stack runs them in turn and the summary gives the CPU ratio.
  * The real stack needs scripts/stack/up.sh and `eval "$(bash scripts/stack/env.sh)"`.
@@ -34,6 +37,7 @@ const { values } = parseArgs({
     stack: { type: 'string', default: 'embedded' },
     rate: { type: 'string', default: '1000' },
     duration: { type: 'string', default: '20' },
+    warmup: { type: 'string', default: '10' },
     pairs: { type: 'string', default: '32' },
     tracing: { type: 'string', default: 'off' },
   },
@@ -60,6 +64,7 @@ if (!['embedded', 'real', 'both'].includes(values.stack!))
   throw new Error('--stack is embedded, real or both');
 const rate = Number(values.rate);
 const durationMs = Number(values.duration) * 1000;
+const warmupMs = Number(values.warmup) * 1000;
 const pairs = Number(values.pairs);
 const command = `node --import tsx scripts/bench/cost.ts ${process.argv.slice(2).join(' ')}`.trim();
 console.log(`${command}\n${new Date().toISOString()}, ${loadNote()}`);
@@ -91,6 +96,7 @@ async function measure(stack: Stack, mode: string): Promise<{ report: string; pa
   try {
     const ps: Pair[] = await connectPairs(topo, stack, pairs, sockets);
     await warmUp(topo, ps);
+    if (warmupMs > 0) await settled((await run(`w${stack}`, rate, warmupMs, ps)).keys, 10_000);
     await sleep(1000);
     const roles = [...topo.metrics.keys()];
     // A scrape resets prom-client's event-loop delay histogram: the second one covers the run.

@@ -62,6 +62,11 @@ export const messageSettings = {
       default: 'message-worker',
       doc: 'Kafka consumer group of the worker role (one per installation).',
     }),
+    workerPartitionsAtOnce: field(parse.int(1, 1024), {
+      env: 'WORKER_PARTITIONS_AT_ONCE',
+      default: '8',
+      doc: "Partitions of the commands topic one worker stores at once (Kafka). A batch waits on a few store and Kafka round trips; one partition at a time held a worker to about 50 batches a second whatever its CPU. Each partition's messages stay in order.",
+    }),
     memberCap: field(parse.int(2, 100_000), {
       env: 'GROUP_MEMBER_CAP',
       default: '1000',

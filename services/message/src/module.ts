@@ -196,6 +196,7 @@ export function messageWorkerModule<C extends MessageConfig>(
         groupId: c.workerGroup,
         topic: c.topicMessages,
         direct: opts.direct,
+        partitionsAtOnce: c.workerPartitionsAtOnce,
       });
       // Drain: finish the batch in flight and commit before adapters close.
       return async () => {

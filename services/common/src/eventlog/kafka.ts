@@ -22,6 +22,8 @@ import { backoffDelay, type BackoffPolicy } from '../retry.ts';
 import type { EventLogMetrics } from './metrics.ts';
 import { byTopic, OffsetCommits } from './offsetcommits.ts';
 import { ProduceCoalescer } from './coalesce.ts';
+// Before any kafkajs client exists: its request queues stop spinning a timer when idle.
+import './kafkajsfix.ts';
 
 export interface KafkaEventLogOptions {
   brokers: readonly string[];
@@ -206,6 +208,7 @@ export class KafkaEventLog implements EventLog {
     await consumer.subscribe({ topics: [...opts.topics], fromBeginning: opts.fromBeginning ?? false });
     const maxBatch = opts.maxBatch ?? 500;
     await consumer.run({
+      partitionsConsumedConcurrently: opts.partitionsAtOnce ?? 1,
       autoCommit: false,
       eachBatchAutoResolve: false,
       eachBatch: async ({

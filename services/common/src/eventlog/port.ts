@@ -41,6 +41,12 @@ export interface SubscribeOptions {
   handler: (batch: readonly ConsumedRecord[]) => Promise<void>;
   /** Largest batch handed to the handler. */
   maxBatch?: number;
+  /**
+   * How many of this member's partitions are handled at once (Kafka; default 1). The handler is
+   * then called concurrently for different partitions, each still in offset order. The embedded
+   * log hands batches over one at a time whatever this says.
+   */
+  partitionsAtOnce?: number;
 }
 
 export interface Subscription {

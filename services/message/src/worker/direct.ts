@@ -141,7 +141,13 @@ export async function subscribePersister(
     handle: (batch: readonly ConsumedRecord[]) => Promise<void>;
     storeDirect: DirectHandler;
   },
-  opts: { groupId: string; topic: string; direct?: DirectCommands | undefined },
+  opts: {
+    groupId: string;
+    topic: string;
+    direct?: DirectCommands | undefined;
+    /** Partitions stored at once (Kafka; the embedded log is exclusive anyway). */
+    partitionsAtOnce?: number;
+  },
 ): Promise<Subscription> {
   const direct = events.kind === 'embedded' ? opts.direct : undefined;
   let turn: Promise<unknown> = Promise.resolve();
@@ -154,6 +160,7 @@ export async function subscribePersister(
     groupId: opts.groupId,
     topics: [opts.topic],
     fromBeginning: true,
+    ...(opts.partitionsAtOnce ? { partitionsAtOnce: opts.partitionsAtOnce } : {}),
     handler: (batch) => (direct ? exclusive(() => persister.handle(batch)) : persister.handle(batch)),
   });
   const attaching = direct
