@@ -10,7 +10,8 @@
  * processes spend their first seconds compiling (V8's optimising compiler on background threads)
  * and filling caches, which is not the cost of a message in steady state.
  * `--tracing ratio0` loads the OpenTelemetry SDK with sampling 0 (exporting to a sink in this
- * process); with several modes, each stack runs them in turn and the summary gives the CPU ratio.
+ * process); with several modes, each stack runs them in turn and the summary gives the CPU ratio
+ * (name modes again, `off,ratio0,off,ratio0`, to interleave runs and compare medians).
  * The real stack needs scripts/stack/up.sh and `eval "$(bash scripts/stack/env.sh)"`.
  * Profile with BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (README, "Benchmarks").
  */
@@ -162,18 +163,24 @@ async function measure(stack: Stack, mode: string): Promise<{ report: string; pa
 const reports: string[] = [];
 const ratios: string[] = [];
 for (const stack of stacks) {
-  const byMode = new Map<string, number>();
+  // A mode named several times (off,ratio0,off,ratio0) runs interleaved; its median is compared.
+  const byMode = new Map<string, number[]>();
   for (const mode of modes) {
     const r = await measure(stack, mode);
     reports.push(r.report);
-    byMode.set(mode, r.parleyUs);
+    byMode.set(mode, [...(byMode.get(mode) ?? []), r.parleyUs]);
   }
-  const off = byMode.get('off');
-  if (off)
-    for (const [mode, v] of byMode)
+  const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  };
+  const runs = byMode.get('off');
+  if (runs)
+    for (const [mode, vs] of byMode)
       if (mode !== 'off')
         ratios.push(
-          `${stack}: tracing ${mode} costs ${((v / off - 1) * 100).toFixed(1)}% more CPU per message than off`,
+          `${stack}: tracing ${mode} costs ${((median(vs) / median(runs) - 1) * 100).toFixed(1)}% more CPU per message than off ` +
+            `(medians of ${vs.length} and ${runs.length} runs: ${vs.map((v) => v.toFixed(0)).join('/')} against ${runs.map((v) => v.toFixed(0)).join('/')} µs)`,
         );
 }
 sink.close();
