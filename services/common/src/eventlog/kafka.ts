@@ -165,12 +165,8 @@ export class KafkaEventLog implements EventLog {
   async produce(topic: string, records: readonly LogRecord[]): Promise<void> {
     if (records.length === 0) return;
     const { metrics } = this.opts;
-    if (metrics) return metrics.timeProduce(topic, records.length, () => this.send(topic, records));
-    return this.send(topic, records);
-  }
-
-  /** One Produce request for records of several calls (see ProduceCoalescer). */
-  private send(topic: string, records: readonly LogRecord[]): Promise<void> {
+    if (metrics)
+      return metrics.timeProduce(topic, records.length, () => this.coalescer.produce(topic, records));
     return this.coalescer.produce(topic, records);
   }
 

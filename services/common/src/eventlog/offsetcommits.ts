@@ -11,7 +11,7 @@ export type PartitionOffset = { topic: string; partition: number; offset: string
 /** One consumer's handled offsets not yet committed, committed at most every OFFSET_COMMIT_MS. */
 export class OffsetCommits {
   private readonly pending = new Map<string, PartitionOffset>();
-  lastAt = 0;
+  private lastAt = 0;
   stopping = false;
   private timer: NodeJS.Timeout | undefined;
 
@@ -19,7 +19,7 @@ export class OffsetCommits {
 
   /** A batch of a partition was handled: `next` is the offset to resume from. */
   handled(topic: string, partition: number, next: string): void {
-    this.pending.set(`${topic}\u0000${partition}`, { topic, partition, offset: next });
+    this.pending.set(key(topic, partition), { topic, partition, offset: next });
   }
 
   /** Whether what is pending should be committed now (stopping, or none for OFFSET_COMMIT_MS). */
@@ -39,10 +39,8 @@ export class OffsetCommits {
       await send(offsets);
     } catch (err) {
       // Not lost: put back unless a newer offset of the partition came meanwhile.
-      for (const o of offsets) {
-        const k = `${o.topic}\u0000${o.partition}`;
-        if (!this.pending.has(k)) this.pending.set(k, o);
-      }
+      for (const o of offsets)
+        if (!this.pending.has(key(o.topic, o.partition))) this.pending.set(key(o.topic, o.partition), o);
       this.onError(err);
     }
   }
@@ -65,6 +63,8 @@ export class OffsetCommits {
     this.pending.clear();
   }
 }
+
+const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
 /** kafkajs's commit shape: partitions grouped by topic. */
 export function byTopic(

@@ -3,15 +3,17 @@
  * load in flight is shared by every caller of its key; a failed one is not kept. Forgetting a key
  * also drops a load in flight for it: the next caller loads again.
  */
+export interface LoadingCacheOptions {
+  /** How long a value is trusted without being forgotten. */
+  ttlMs: number;
+  /** Values kept; the oldest go first. */
+  maxEntries: number;
+}
+
 export class LoadingCache<V> {
   private readonly entries = new Map<string, { expires: number; value: Promise<V> }>();
 
-  constructor(
-    private readonly opts: {
-      ttlMs: number;
-      maxEntries: number;
-    },
-  ) {}
+  constructor(private readonly opts: LoadingCacheOptions) {}
 
   get(key: string, load: () => Promise<V>, now = Date.now()): Promise<V> {
     const hit = this.entries.get(key);

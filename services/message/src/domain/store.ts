@@ -273,6 +273,11 @@ export class MessageStore {
     return this.members.find({ conversationId }, { limit: 100_000 });
   }
 
+  /** The user ids of a conversation's members (its events' recipients). */
+  async memberIdsOf(conversationId: string): Promise<string[]> {
+    return (await this.membersOf(conversationId)).map((m) => m.userId);
+  }
+
   async usersByUsername(usernames: readonly string[]): Promise<Map<string, DirectoryUser>> {
     const found = await this.users.find(
       { username: q.in(usernames.map((u) => u.toLowerCase())) },

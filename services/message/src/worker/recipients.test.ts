@@ -1,15 +1,15 @@
 import { expect } from 'chai';
 import { createLogger } from '@parley/common';
 import { Recipients } from './recipients.ts';
-import type { Member, MessageStore } from '../domain/store.ts';
+import type { MessageStore } from '../domain/store.ts';
 
 /** A store whose members the test changes, counting reads. */
 function fakeStore(members: Record<string, string[]>) {
   let reads = 0;
   const store = {
-    membersOf: async (conversationId: string) => {
+    memberIdsOf: async (conversationId: string) => {
       reads++;
-      return (members[conversationId] ?? []).map((userId) => ({ userId }) as Member);
+      return [...(members[conversationId] ?? [])];
     },
   } as unknown as MessageStore;
   return { store, reads: () => reads };

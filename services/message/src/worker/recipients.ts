@@ -1,14 +1,7 @@
 import type { Logger } from '@parley/common';
 import { parseScope } from '../api/sendchecks.ts';
-import { LoadingCache } from '../domain/memo.ts';
+import { LoadingCache, type LoadingCacheOptions } from '../domain/memo.ts';
 import type { MessageStore } from '../domain/store.ts';
-
-export interface RecipientsOptions {
-  /** How long a conversation's members are trusted without an invalidation. */
-  ttlMs: number;
-  /** Conversations kept per process; the oldest go first. */
-  maxEntries: number;
-}
 
 /**
  * The members a worker names as recipients of a conversation's events, cached (#19): reading
@@ -23,16 +16,15 @@ export class Recipients {
 
   constructor(
     private readonly store: MessageStore,
-    opts: RecipientsOptions,
+    /** ttlMs: how long a conversation's members are trusted without an invalidation. */
+    opts: LoadingCacheOptions,
     private readonly logger: Logger,
   ) {
     this.cache = new LoadingCache(opts);
   }
 
   of(conversationId: string): Promise<string[]> {
-    return this.cache.get(conversationId, async () =>
-      (await this.store.membersOf(conversationId)).map((m) => m.userId),
-    );
+    return this.cache.get(conversationId, () => this.store.memberIdsOf(conversationId));
   }
 
   /** An invalidation from SEND_CHECKS_CHANNEL: one naming a conversation forgets its members. */

@@ -66,9 +66,7 @@ export class Persister {
     private readonly logger: Logger,
     private readonly metrics: WorkerMetrics,
     /** Who a conversation's events go to (default: its members, read per batch). */
-    private readonly recipients: RecipientSource = {
-      of: async (conversationId) => (await store.membersOf(conversationId)).map((m) => m.userId),
-    },
+    private readonly recipients: RecipientSource = { of: (c) => store.memberIdsOf(c) },
   ) {}
 
   /** Last seq stored per conversation by this worker; a stale value is caught by the unique index. */
