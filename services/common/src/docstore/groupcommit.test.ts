@@ -41,6 +41,24 @@ describe('GroupCommit (embedded SQLite: one commit per turn of the event loop)',
     expect(db.prepare('SELECT v FROM t ORDER BY v').pluck().all()).to.deep.equal([1, 3]);
   });
 
+  it('writeOne: a single statement that throws midway leaves nothing (SQLite makes it atomic), and joins the turn', async () => {
+    const commits = sqliteStats.commits;
+    group.writeOne(() => db.prepare('INSERT INTO t (v) VALUES (1), (2)').run());
+    // Rows 3 and 4 go in before 1 collides: the statement's own journal takes them out again.
+    expect(() => group.writeOne(() => db.prepare('INSERT INTO t (v) VALUES (3), (4), (1)').run())).to.throw(
+      /UNIQUE/,
+    );
+    expect(group.writeOne(() => db.prepare('DELETE FROM t WHERE v = 2').run().changes)).to.equal(1);
+    expect(db.inTransaction, 'inside the turn’s transaction').to.equal(true);
+    await group.committed();
+    expect(db.prepare('SELECT v FROM t ORDER BY v').pluck().all()).to.deep.equal([1]);
+    expect(sqliteStats.commits - commits).to.equal(1);
+    // In a transaction the caller opened itself, it runs there.
+    db.transaction(() => group.writeOne(() => db.prepare('INSERT INTO t (v) VALUES (5)').run()))();
+    expect(db.inTransaction).to.equal(false);
+    expect(rows()).to.equal(2);
+  });
+
   it('resolves committed() only after the commit, and at once when nothing is pending', async () => {
     const order: string[] = [];
     await group.committed().then(() => order.push('nothing pending'));

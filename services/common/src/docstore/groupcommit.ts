@@ -19,7 +19,8 @@ export const COMMIT_SPACING_MS = 4;
  * iteration commits it, so whatever the process writes meanwhile shares one commit; within
  * COMMIT_SPACING_MS of the last commit, the commit waits for the rest of that time instead.
  *
- * - Each write is atomic on its own (a savepoint): a write that throws leaves nothing behind.
+ * - Each write is atomic on its own (a savepoint, or for a single statement SQLite's own statement
+ *   atomicity: writeOne): a write that throws leaves nothing behind.
  * - A write's result is returned at once, and every later read on the handle sees it. Work that
  *   tells the outside world a write happened waits for `committed()` first: the event log's
  *   appends resolve only after their commit (a send is acked, an event goes out, only once what
@@ -51,8 +52,24 @@ export class GroupCommit {
 
   /** Runs `fn` inside this turn's transaction, atomically (a savepoint), and returns its result. */
   write<T>(fn: () => T): T {
-    // Inside a caller's own db.transaction (synchronous): nest in it and let it commit.
-    if (this.db.inTransaction && !this.began) return this.db.transaction(fn)();
+    this.enter();
+    return this.db.transaction(fn)();
+  }
+
+  /**
+   * write() for an `fn` whose one write is a single statement, run last (after any reads and
+   * checks): an insert, an update or a delete. SQLite makes a statement atomic on its own, so this
+   * opens no savepoint, which would copy every page the statement touches into the transaction's
+   * statement journal first (#19: the worker's state update, one a message).
+   */
+  writeOne<T>(fn: () => T): T {
+    this.enter();
+    return fn();
+  }
+
+  /** Opens this turn's transaction, unless a caller's own db.transaction is open (it commits). */
+  private enter(): void {
+    if (this.db.inTransaction && !this.began) return;
     // SQLite itself rolls a transaction back on some errors (SQLITE_FULL, I/O): fail its writes now.
     if (this.began && !this.db.inTransaction) this.commit();
     if (!this.began) {
@@ -60,7 +77,6 @@ export class GroupCommit {
       this.began = true;
       this.schedule();
     }
-    return this.db.transaction(fn)();
   }
 
   /**

@@ -190,7 +190,8 @@ export class SqliteCollection<T extends Doc> implements Collection<T> {
       throw new InvalidQueryError('_id must be a non-empty string');
     const stmt = this.prepare(`INSERT INTO ${this.table} (id, doc) VALUES (?, ?)`);
     try {
-      this.group.write(() => stmt.run(doc._id, JSON.stringify(doc)));
+      const json = JSON.stringify(doc);
+      this.group.writeOne(() => stmt.run(doc._id, json));
     } catch (err) {
       if (isUniqueViolation(err)) throw new DuplicateKeyError(this.name, this.indexName(err));
       throw err;
@@ -297,7 +298,7 @@ export class SqliteCollection<T extends Doc> implements Collection<T> {
       return doc as T;
     };
     try {
-      return this.group.write(tx);
+      return this.group.writeOne(tx);
     } catch (err) {
       if (isUniqueViolation(err)) throw new DuplicateKeyError(this.name, this.indexName(err));
       throw err;
@@ -331,7 +332,7 @@ export class SqliteCollection<T extends Doc> implements Collection<T> {
   async deleteMany(filter: Filter): Promise<number> {
     const w = toWhere(filter, this.coalesced);
     const stmt = this.prepare(`DELETE FROM ${this.table} WHERE ${w.sql}`);
-    return this.group.write(() => stmt.run(...w.params).changes);
+    return this.group.writeOne(() => stmt.run(...w.params).changes);
   }
 }
 

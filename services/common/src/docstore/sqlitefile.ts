@@ -71,6 +71,11 @@ function open(path: string, checkpointInThread: boolean): OpenFile {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
+  // The savepoints inside a group commit's transaction keep a statement journal, which past
+  // 64 KiB (a few messages' pages) SQLite moves to a temporary file it opens, writes and closes
+  // again at every commit: in memory instead, as are the temporary tables and sorts of the few
+  // queries that need them (#19).
+  db.pragma('temp_store = MEMORY');
   const file: OpenFile = { db, refs: 0 };
   // WAL with synchronous=NORMAL: a commit appends to the log without fsync; only a checkpoint
   // syncs. Those run in a worker thread, so the event loop never waits on the disk; should the

@@ -75,4 +75,32 @@ describe('event log metrics', () => {
     m.unassignGroup('g');
     expect(await series(registry, 'parley_eventlog_consumer_lag')).to.deep.equal([]);
   });
+
+  it('applies handled batches at scrape time: counts add up across scrapes, a lost partition stays gone', async () => {
+    const registry = new Registry();
+    const m = new EventLogMetrics(registry);
+    m.assign('g', 't', [0, 1]);
+    m.handled('g', 't', 0, 3, '2', '10');
+    m.handled('g', 't', 0, 2, '4', '10');
+    m.handled('g', 't', 1, 1, '0', '1');
+    expect(await series(registry, 'parley_eventlog_records_consumed_total')).to.deep.equal([
+      { topic: 't', group: 'g', value: 6 },
+    ]);
+    expect(
+      (await series(registry, 'parley_eventlog_consumer_lag')).map((s) => [s.partition, s.value]),
+    ).to.have.deep.members([
+      ['0', 5],
+      ['1', 0],
+    ]);
+    // A batch of partition 1 finishes after a rebalance took the partition away.
+    m.handled('g', 't', 1, 4, '8', '20');
+    m.assign('g', 't', [0]);
+    m.handled('g', 't', 1, 1, '9', '20');
+    expect(await series(registry, 'parley_eventlog_records_consumed_total')).to.deep.equal([
+      { topic: 't', group: 'g', value: 11 },
+    ]);
+    expect(
+      (await series(registry, 'parley_eventlog_consumer_lag')).map((s) => [s.partition, s.value]),
+    ).to.deep.equal([['0', 5]]);
+  });
 });
