@@ -62,7 +62,15 @@ const payload = (i: number) => ({
 
 // ───────────────────────────── client load generator (child) ─────────────────────────────
 
-type Ipc = { ready?: boolean; opened?: number; received?: number; failed?: number; add?: number };
+type Ipc = {
+  ready?: boolean;
+  opened?: number;
+  received?: number;
+  failed?: number;
+  /** How the first socket that failed was closed (code and reason, or the connection error). */
+  failure?: string;
+  add?: number;
+};
 
 /**
  * Holds sockets to one server, opening more on request (`{add: n}`), and counts deliveries.
@@ -73,6 +81,7 @@ async function clients(kind: string, url: string, token: string): Promise<void> 
   let received = 0;
   let opened = 0;
   let failed = 0;
+  let failure: string | undefined;
   let addr = 0;
   const count = kind === 'parley' ? '"message.created"' : '"pub"';
   const openOne = () =>
@@ -103,9 +112,11 @@ async function clients(kind: string, url: string, token: string): Promise<void> 
       ws.on('open', () => {
         if (kind === 'centrifugo') ws.send(JSON.stringify({ id: 1, connect: { token } }));
       });
-      ws.on('error', () => undefined);
-      ws.on('close', () => {
+      let error: string | undefined;
+      ws.on('error', (err) => (error = err.message));
+      ws.on('close', (code, reason) => {
         if (!ready) {
+          failure ??= error ?? `close ${code} ${reason.toString()}`;
           failed++;
           resolve();
         }
@@ -115,8 +126,8 @@ async function clients(kind: string, url: string, token: string): Promise<void> 
     for (let i = 0; i < n; i += 200) await Promise.all(Array.from({ length: Math.min(200, n - i) }, openOne));
   };
   process.on('message', (m: Ipc) => {
-    if (m.add) void add(m.add).then(() => process.send!({ ready: true, opened, failed }));
-    else process.send!({ received, opened, failed });
+    if (m.add) void add(m.add).then(() => process.send!({ ready: true, opened, failed, failure }));
+    else process.send!({ received, opened, failed, failure });
   });
   process.send!({ ready: true, opened, failed });
 }
@@ -263,7 +274,8 @@ async function idle(p: Peer, levels: number[]) {
   for (const n of levels) {
     const r = await ask(gen, { add: n - have });
     have = n;
-    if ((r.failed ?? 0) > 0) throw new Error(`${p.kind}: ${r.failed} sockets failed to connect`);
+    if ((r.failed ?? 0) > 0)
+      throw new Error(`${p.kind}: ${r.failed} sockets failed to connect (first: ${r.failure})`);
     await sleep(3000); // let allocation settle (and Parley's GC run) before reading RSS
     points.push({ n, rssKb: rssKb(p.pid), heap: (await p.heapBytes?.()) ?? NaN });
   }
@@ -286,7 +298,7 @@ async function idle(p: Peer, levels: number[]) {
 async function fanout(p: Peer, members: number, messages: number, rate: number) {
   const gen = await forkClients(p);
   const r = await ask(gen, { add: members });
-  if ((r.failed ?? 0) > 0) throw new Error(`${p.kind}: ${r.failed} sockets failed`);
+  if ((r.failed ?? 0) > 0) throw new Error(`${p.kind}: ${r.failed} sockets failed (first: ${r.failure})`);
   await sleep(1000);
   const measure = async (label: string, send: () => Promise<void>) => {
     const base = (await ask(gen)).received ?? 0;
