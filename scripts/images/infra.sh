@@ -11,6 +11,8 @@
 #
 #   bash scripts/images/infra.sh
 set -euo pipefail
+# A failing step used to end this script without a word (a CI run showed only "FAIL images").
+trap 'echo "[images] infra.sh: line $LINENO failed (exit $?): $BASH_COMMAND" >&2' ERR
 # shellcheck source=scripts/images/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bash "$IMAGES_SCRIPTS_DIR/base.sh"
