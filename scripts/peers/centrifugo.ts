@@ -266,6 +266,12 @@ const forkClients = async (p: Peer) => {
   return child;
 };
 
+/** Every socket asked for opened, or an error naming how the first that did not was closed. */
+function assertOpened(p: Peer, r: Ipc): void {
+  if ((r.failed ?? 0) > 0)
+    throw new Error(`${p.kind}: ${r.failed} sockets failed to connect (first: ${r.failure})`);
+}
+
 /** RSS (and Parley's heap) at each socket count; the slope between the first and last is per socket. */
 async function idle(p: Peer, levels: number[]) {
   const gen = await forkClients(p);
@@ -274,8 +280,7 @@ async function idle(p: Peer, levels: number[]) {
   for (const n of levels) {
     const r = await ask(gen, { add: n - have });
     have = n;
-    if ((r.failed ?? 0) > 0)
-      throw new Error(`${p.kind}: ${r.failed} sockets failed to connect (first: ${r.failure})`);
+    assertOpened(p, r);
     await sleep(3000); // let allocation settle (and Parley's GC run) before reading RSS
     points.push({ n, rssKb: rssKb(p.pid), heap: (await p.heapBytes?.()) ?? NaN });
   }
@@ -298,7 +303,7 @@ async function idle(p: Peer, levels: number[]) {
 async function fanout(p: Peer, members: number, messages: number, rate: number) {
   const gen = await forkClients(p);
   const r = await ask(gen, { add: members });
-  if ((r.failed ?? 0) > 0) throw new Error(`${p.kind}: ${r.failed} sockets failed (first: ${r.failure})`);
+  assertOpened(p, r);
   await sleep(1000);
   const measure = async (label: string, send: () => Promise<void>) => {
     const base = (await ask(gen)).received ?? 0;

@@ -126,12 +126,12 @@ export class EventLogMetrics {
    * lost are removed (another member reports them now), so sums over pods do not double count.
    */
   assign(group: string, topic: string, partitions: readonly number[]): void {
-    const k = `${group}\u0000${topic}`;
+    const k = groupTopic(group, topic);
     const now = new Set(partitions);
     for (const p of this.assigned.get(k) ?? [])
       if (!now.has(p)) {
         this.lag.remove({ topic, partition: String(p), group });
-        this.lagSince.delete(`${k}\u0000${p}`);
+        this.lagSince.delete(partitionKey(k, p));
       }
     for (const p of now)
       if (!this.assigned.get(k)?.has(p)) this.lag.labels({ topic, partition: String(p), group }).set(0);
@@ -147,13 +147,13 @@ export class EventLogMetrics {
     lastOffset: string,
     highWatermark: string,
   ): void {
-    const k = `${group}\u0000${topic}`;
+    const k = groupTopic(group, topic);
     const h = this.handledSince.get(k);
     if (h) h.records += records;
     else this.handledSince.set(k, { topic, group, records });
     // Only a partition this process holds has a lag series (a batch may finish after a rebalance).
     if (!this.assigned.get(k)?.has(partition)) return;
-    this.lagSince.set(`${k}\u0000${partition}`, { topic, partition, group, lastOffset, highWatermark });
+    this.lagSince.set(partitionKey(k, partition), { topic, partition, group, lastOffset, highWatermark });
   }
 
   handlerFailed(group: string, topic: string): void {
@@ -170,6 +170,10 @@ export class EventLogMetrics {
     }
   }
 }
+
+/** The key of a group's topic in `assigned` and `handledSince` (split again by unassignGroup). */
+const groupTopic = (group: string, topic: string) => `${group}\u0000${topic}`;
+const partitionKey = (groupTopicKey: string, partition: number) => `${groupTopicKey}\u0000${partition}`;
 
 /**
  * Records between the last handled offset and the high watermark (the next offset to be written),
