@@ -43,14 +43,37 @@ done
 
 passed=0
 failed=0
+# Runs a command with its output to $1 and to this terminal, and returns its exit status. Not
+# `cmd | tee`: a child the command leaves behind keeps the pipe open and tee waits for it forever
+# (a test whose services outlived it once held CI until its 90-minute limit). Such leftovers are
+# named and killed here instead.
+run_logged() { # log file, command...
+  local out=$1
+  shift
+  "$@" >"$out" 2>&1 &
+  local pid=$!
+  tail -n +1 -f --pid="$pid" "$out"
+  local rc=0
+  wait "$pid" || rc=$?
+  local fd left=()
+  for fd in /proc/[0-9]*/fd/*; do
+    [[ $(readlink "$fd" 2>/dev/null) == "$out" ]] && left+=("$(cut -d/ -f3 <<<"$fd")")
+  done
+  if ((${#left[@]})); then
+    mapfile -t left < <(printf '%s\n' "${left[@]}" | sort -u)
+    echo "WARNING: processes left running by '$*', killed:"
+    ps -o pid=,args= -p "$(IFS=,; echo "${left[*]}")" || true
+    kill -9 "${left[@]}" 2>/dev/null || true
+  fi
+  return "$rc"
+}
+
 run_mocha() { # name, mocha args...
   local name=$1
   shift
   local out="$log_dir/$name.log"
-  set +e
-  npx mocha "$@" 2>&1 | tee "$out"
-  local rc=${PIPESTATUS[0]}
-  set -e
+  local rc=0
+  run_logged "$out" npx mocha "$@" || rc=$?
   local p f
   p=$(grep -Eo '^ +[0-9]+ passing' "$out" | grep -Eo '[0-9]+' | tail -1 || true)
   f=$(grep -Eo '^ +[0-9]+ failing' "$out" | grep -Eo '[0-9]+' | tail -1 || true)
@@ -96,10 +119,9 @@ step "one-node Kubernetes cluster: scripts/kube/test-cluster.sh --smoke"
 # The suite's control plane is done with: stop it, and run the node without its environment.
 bash scripts/kube/down.sh
 cluster_out="$log_dir/cluster.log"
-set +e
-env -u KUBECONFIG -u PARLEY_KUBE_DIR -u PARLEY_KUBE_BIN bash scripts/kube/test-cluster.sh --smoke 2>&1 | tee "$cluster_out"
-cluster_rc=${PIPESTATUS[0]}
-set -e
+cluster_rc=0
+run_logged "$cluster_out" env -u KUBECONFIG -u PARLEY_KUBE_DIR -u PARLEY_KUBE_BIN \
+  bash scripts/kube/test-cluster.sh --smoke || cluster_rc=$?
 p=$(grep -Eo '^cluster: [0-9]+ passed' "$cluster_out" | grep -Eo '[0-9]+' | tail -1 || true)
 f=$(grep -Eo '^cluster: [0-9]+ passed, [0-9]+ failed' "$cluster_out" | grep -Eo '[0-9]+ failed' | grep -Eo '[0-9]+' || true)
 passed=$((passed + ${p:-0}))

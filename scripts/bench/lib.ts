@@ -207,16 +207,28 @@ export function histogramDelta(
   };
 }
 
-/** A free TCP port on 127.0.0.1 (closed again before use; fine for spawning servers). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
+const handedOut = new Set<number>();
+
+/**
+ * A free TCP port on 127.0.0.1 (closed again before use; fine for spawning servers). Never one
+ * this process was given before: two calls in a row can otherwise get the same port back from the
+ * kernel, and a service given it as both PORT and MANAGEMENT_PORT refuses to start.
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
     });
-  });
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 /** Polls `url` until it answers 200 (or the process exits, or 60 s pass). */

@@ -16,6 +16,16 @@ import { freePort, waitReady } from './lib.ts';
 const MESSAGE_MAIN = new URL('../../services/message/src/main.ts', import.meta.url).pathname;
 const STACK_VARS = ['MONGO_URL', 'KAFKA_BROKERS', 'REDIS_NODES'];
 
+/**
+ * Every message process this process started and has not seen exit: killed when this process
+ * exits, whatever the caller did. A caller that loses one (a `Promise.all` whose other start
+ * failed) would otherwise leave it running, holding the test runner's output pipe open.
+ */
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const p of live) p.kill('SIGKILL');
+});
+
 /** Env of one real-stack run: the stack's addresses plus names no other run uses. */
 export function realStackEnv(prefix: string, extra: Record<string, string>): Record<string, string> {
   const tag = `${prefix}-${randomBytes(3).toString('hex')}`;
@@ -86,9 +96,16 @@ export async function startMessage(
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  live.add(proc);
+  proc.once('exit', () => live.delete(proc));
   const url = `http://127.0.0.1:${port}`;
   const managementUrl = `http://127.0.0.1:${managementPort}`;
-  await waitReady(`${managementUrl}/readyz`, proc, `message ${role}`);
+  try {
+    await waitReady(`${managementUrl}/readyz`, proc, `message ${role}`);
+  } catch (err) {
+    proc.kill('SIGKILL');
+    throw err;
+  }
   return {
     url,
     managementUrl,

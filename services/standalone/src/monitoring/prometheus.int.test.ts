@@ -73,6 +73,7 @@ describe('monitoring queries against a live Prometheus (real stack)', function (
   let worker: Proc | undefined;
   let media: Proc | undefined;
   let notifier: Proc | undefined;
+  const started: Proc[] = [];
   let fake: FakeApiServer | undefined;
   let promUrl = '';
 
@@ -108,11 +109,17 @@ describe('monitoring queries against a live Prometheus (real stack)', function (
     });
     dirs.push(env.DATA_DIR!);
     auth = await startAuth(env);
+    // Each one into `started` as it comes up, so that after() stops those that did when another did not.
+    const start = async (role: 'api' | 'worker' | 'media' | 'notifier') => {
+      const proc = await startMessage(role, env);
+      started.push(proc);
+      return proc;
+    };
     [api, worker, media, notifier] = await Promise.all([
-      startMessage('api', env),
-      startMessage('worker', env),
-      startMessage('media', env),
-      startMessage('notifier', env),
+      start('api'),
+      start('worker'),
+      start('media'),
+      start('notifier'),
     ]);
 
     // The operator, against the fake API server, autoscaling this run's worker group.
@@ -225,7 +232,7 @@ describe('monitoring queries against a live Prometheus (real stack)', function (
 
   after(async () => {
     await Promise.all(children.map(stopChild));
-    await Promise.all([api?.stop(), worker?.stop(), media?.stop(), notifier?.stop()]);
+    await Promise.all(started.map((p) => p.stop()));
     await auth?.stop();
     await fake?.close();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
