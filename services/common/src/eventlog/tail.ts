@@ -1,7 +1,7 @@
 import type { ConsumedRecord } from './port.ts';
 
 /** Recent records kept per partition (at least this many, at most twice) so consumers that keep up never read SQLite. */
-export const TAIL_MAX = 2048;
+export const TAIL_MAX = 256;
 
 /**
  * One partition of the embedded event log, in memory: its high watermark and a tail of its most
