@@ -5,9 +5,13 @@ import { sqliteStats } from './sqlitestats.ts';
  * The least time between two commits, in ms. A write soon after a commit waits for the rest of
  * it, so under load several turns' writes share a commit (each costs the WAL frames of every page
  * it touched, about 180 µs at one message a commit), and a write on a quiet handle commits in its
- * own turn as before. It bounds what it adds to an acknowledgement (#19).
+ * own turn as before. It bounds what it adds to an acknowledgement (#19): a message waits for
+ * two commits on its way (its send, then the worker's store write), so the median at 2,000 msg/s
+ * is about 18 ms with 8 (9 with 4), for 12% less CPU a message (the pages a commit writes are
+ * shared by more messages: 75 pages a commit at 4 ms, of which the conversations' indexes and
+ * the event log's partitions repeat).
  */
-export const COMMIT_SPACING_MS = 4;
+export const COMMIT_SPACING_MS = 8;
 
 /**
  * One commit per turn of the event loop for everything written on an embedded SQLite handle.
