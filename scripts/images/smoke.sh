@@ -5,13 +5,18 @@
 # answers mongosh; redis-server and redis-cli run. Prints one line per check, then a total.
 #
 #   bash scripts/images/smoke.sh
-set -euo pipefail
+set -eEuo pipefail
+trap 'echo "[images] smoke.sh: line $LINENO failed (exit $?): $BASH_COMMAND" >&2' ERR
 # shellcheck source=scripts/images/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 pod_setup
 tag=$(node -p 'require(process.argv[1]).version' "$IMAGES_REPO_ROOT/package.json")
-kafka=$(pod images --format '{{.Repository}}:{{.Tag}}' | grep -m1 '^localhost/parley-infra/kafka:')
-mongodb=$(pod images --format '{{.Repository}}:{{.Tag}}' | grep -m1 '^localhost/parley-infra/mongodb:')
+# awk reads the whole list: `grep -m1` stopped at the first match, podman then died of SIGPIPE
+# writing the rest, and under pipefail this script ended there without a word (CI: "FAIL images:
+# build and check" twice, passing when run again).
+first_image() { pod images --format '{{.Repository}}:{{.Tag}}' | awk -v p="$1" 'index($0, p) == 1 && !n++'; }
+kafka=$(first_image localhost/parley-infra/kafka:)
+mongodb=$(first_image localhost/parley-infra/mongodb:)
 passed=0 failed=0
 check() { # what, command...
   local what=$1 out
