@@ -50,6 +50,7 @@ failed=0
 run_logged() { # log file, command...
   local out=$1
   shift
+  : >"$out" # before tail opens it (the command's own redirection may come later)
   "$@" >"$out" 2>&1 &
   local pid=$!
   tail -n +1 -f --pid="$pid" "$out"
