@@ -85,7 +85,7 @@ function open(path: string, opts: SqliteFileOptions): OpenFile {
   // thread fail, the connection checkpoints itself again (SQLite's default, every 1000 pages).
   if (opts.checkpointInThread !== false) {
     db.pragma('wal_autocheckpoint = 0');
-    db.pragma(`journal_size_limit = ${512 * 1024 * 1024}`);
+    db.pragma(`journal_size_limit = ${2 * RESTART_FRAMES * 4096}`); // 512 MiB: see RESTART_FRAMES
     const worker = new Worker(new URL('./checkpoint.worker.mjs', import.meta.url), {
       workerData: { path, intervalMs: opts.checkpointIntervalMs ?? 1000 },
     });
@@ -117,8 +117,9 @@ interface CheckpointReport {
 export const RESTART_FRAMES = 65_536;
 
 /**
- * After a checkpoint pass in the thread: when the log has grown past RESTART_FRAMES and the pass
- * did not reach its end, copies the rest on this connection, between two commits. SQLite starts
+ * After a checkpoint pass in the thread: when the log has grown past RESTART_FRAMES, copies what
+ * was written since the pass began on this connection, between two commits (the report's `log`
+ * is the log as the pass found it, so it cannot tell whether more came meanwhile). SQLite starts
  * the log over (and trims it to journal_size_limit) only at a write that begins when every frame
  * is in the database file; with a commit every few ms a pass in another thread never gets there,
  * and the log grew without bound under steady load (1.2 GB in 25 s at 2,000 msg/s, #19), every
