@@ -1,8 +1,23 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+const benchDirs = new Set<string>();
+process.once('exit', () => {
+  for (const d of benchDirs) rmSync(d, { recursive: true, force: true });
+});
+
+/**
+ * A fresh data directory under the system's temp dir, removed when this process exits (a run at
+ * 2,000 msg/s leaves a few hundred MB of SQLite file behind otherwise).
+ */
+export function benchDir(prefix = 'parley-bench-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  benchDirs.add(dir);
+  return dir;
+}
 
 /** Percentile of sorted samples (nearest rank). */
 export function percentile(sorted: number[], p: number): number {
@@ -77,7 +92,7 @@ export async function startServer(
 ): Promise<{ url: string; managementUrl: string; proc: ChildProcess; stop: () => Promise<void> }> {
   const port = 20000 + Math.floor(Math.random() * 20000);
   const managementPort = port + 1;
-  const dir = mkdtempSync(join(tmpdir(), 'parley-bench-'));
+  const dir = benchDir();
   const extraArgs = process.env.BENCH_SERVER_NODE_ARGS ? process.env.BENCH_SERVER_NODE_ARGS.split(' ') : [];
   const argv = [process.execPath, ...extraArgs, '--import', 'tsx', 'services/standalone/src/main.ts'];
   // BENCH_SERVER_CPUS=1 pins the server to core 1 (taskset execs node: the pid, whose CPU is read, stays).

@@ -5,13 +5,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { authModule, authSettings, generateSigningJwk } from '@parley/auth';
 import type { Infer, Running } from '@parley/common';
 import { runService } from '@parley/common/service';
-import { freePort, waitReady } from './lib.ts';
+import { benchDir, freePort, waitReady } from './lib.ts';
 
 const MESSAGE_MAIN = new URL('../../services/message/src/main.ts', import.meta.url).pathname;
 const STACK_VARS = ['MONGO_URL', 'KAFKA_BROKERS', 'REDIS_NODES'];
@@ -32,7 +29,7 @@ export function realStackEnv(prefix: string, extra: Record<string, string>): Rec
   const env: Record<string, string> = {
     HOST: '127.0.0.1',
     MANAGEMENT_HOST: '127.0.0.1',
-    DATA_DIR: mkdtempSync(join(tmpdir(), 'parley-bench-')),
+    DATA_DIR: benchDir(),
     REDIS_KEY_PREFIX: `parley-${tag}:`,
     TOPIC_CHAT_MESSAGES: `${tag}.chat.messages`,
     TOPIC_CHAT_EVENTS: `${tag}.chat.events`,

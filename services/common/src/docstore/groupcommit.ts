@@ -5,11 +5,11 @@ import { sqliteStats } from './sqlitestats.ts';
  * The least time between two commits, in ms. A write soon after a commit waits for the rest of
  * it, so under load several turns' writes share a commit (each costs the WAL frames of every page
  * it touched, about 180 µs at one message a commit), and a write on a quiet handle commits in its
- * own turn as before. It bounds what it adds to an acknowledgement (#19): a message waits for
- * two commits on its way (its send, then the worker's store write), so the median at 2,000 msg/s
- * is about 18 ms with 8 (9 with 4), for 12% less CPU a message (the pages a commit writes are
- * shared by more messages: 75 pages a commit at 4 ms, of which the conversations' indexes and
- * the event log's partitions repeat).
+ * own turn as before. It bounds what it adds to an acknowledgement (#19): a send waits for the
+ * next commit (its batch is written just before it: worker/direct.ts), so the median at 2,000
+ * msg/s is about 8 ms with 8, for 12% less CPU a message than with 4 (the pages a commit writes
+ * are shared by more messages: 75 pages a commit at 4 ms, of which the conversations' indexes
+ * and the event log's partitions repeat).
  */
 export const COMMIT_SPACING_MS = 8;
 
@@ -46,8 +46,9 @@ export class GroupCommit {
   private readonly failureListeners: ((err: unknown) => void)[] = [];
   private readonly everyCommit: (() => void)[] = [];
 
-  /** performance.now() of the last commit. */
+  /** performance.now() of the last commit, and of the scheduled one. */
   private lastCommitAt = -Infinity;
+  private dueAt = 0;
 
   constructor(
     private readonly db: Database.Database,
@@ -112,6 +113,11 @@ export class GroupCommit {
     return this.scheduled;
   }
 
+  /** Milliseconds until the scheduled commit (0: this turn), or undefined when none is. */
+  get dueInMs(): number | undefined {
+    return this.scheduled ? Math.max(0, this.dueAt - performance.now()) : undefined;
+  }
+
   /** Calls `fn` when a commit fails (its writes are rolled back): caches built on them re-sync. */
   onFailure(fn: (err: unknown) => void): void {
     this.failureListeners.push(fn);
@@ -120,7 +126,9 @@ export class GroupCommit {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    const wait = this.lastCommitAt + this.spacingMs - performance.now();
+    const now = performance.now();
+    const wait = this.lastCommitAt + this.spacingMs - now;
+    this.dueAt = now + Math.max(0, wait);
     if (wait > 0) setTimeout(() => this.commit(), wait);
     else setImmediate(() => this.commit());
   }

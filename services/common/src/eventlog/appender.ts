@@ -88,7 +88,15 @@ export class Appender {
     let written: { batch: PendingAppend[]; appended: Appended } | undefined;
     this.d.group.atCommit(
       () => (written = this.flush()),
-      (err) => written && this.acknowledge(written.batch, written.appended, err),
+      (err) => {
+        if (written) return this.acknowledge(written.batch, written.appended, err);
+        // The commit failed before this flush ran (another write of it threw): what is queued
+        // was never written. Without this, those appends, and every later one, waited for ever.
+        this.scheduled = false;
+        const batch = this.pending;
+        this.pending = [];
+        for (const a of batch) a.reject(err ?? new Error('the commit ended before the appends were written'));
+      },
     );
   }
 

@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { groupCommitOf } from '../docstore/groupcommit.ts';
 import { waitFor } from '../retry.ts';
 import { OFFSET_FLUSH_MS } from './appender.ts';
 import { eventLogContract } from './contract.ts';
@@ -137,6 +138,26 @@ describe('EmbeddedEventLog offsets', () => {
       await sub2.stop();
       await again.close();
     });
+  });
+});
+
+describe('EmbeddedEventLog when a commit fails', () => {
+  it('rejects the appends of a commit that failed before writing them, and takes later ones', async () => {
+    const log = new EmbeddedEventLog({ db: ':memory:' });
+    await log.ensureTopics([{ name: 't', partitions: 1 }]);
+    // Another write of the same commit fails first (a full disk while writing offsets).
+    const db = (log as unknown as { db: Database.Database }).db;
+    groupCommitOf(db).atCommit(
+      () => {
+        throw new Error('database or disk is full');
+      },
+      () => undefined,
+    );
+    const failed = await log.produce('t', [{ key: 'a', value: '1' }]).catch((e: unknown) => e);
+    expect(String(failed)).to.match(/disk is full/);
+    await log.produce('t', [{ key: 'a', value: '2' }]);
+    expect(await log.endOffsets('t')).to.deep.equal(new Map([[0, 1n]]));
+    await log.close();
   });
 });
 

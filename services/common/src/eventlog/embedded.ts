@@ -418,6 +418,10 @@ export class EmbeddedEventLog implements EventLog {
     return out;
   }
 
+  commitDueInMs(): number | undefined {
+    return this.group.dueInMs;
+  }
+
   async ping(): Promise<void> {
     if (this.closed) throw new Error('event log is closed');
   }

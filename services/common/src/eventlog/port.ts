@@ -67,6 +67,11 @@ export interface EventLog {
   endOffsets(topic: string): Promise<Map<number, bigint>>;
   ping(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Embedded log: ms until its next commit, which its appends wait for (undefined when none is
+   * scheduled). A writer sharing that commit can write just before it (worker/direct.ts).
+   */
+  commitDueInMs?(): number | undefined;
 }
 
 /** Kafka's default partitioner is murmur2; in-process we only need a stable spread. */

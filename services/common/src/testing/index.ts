@@ -3,6 +3,7 @@ export { FakeTwilio } from './fake-twilio.ts';
 export { requireEnv } from '../testenv.ts';
 export { SqliteDocumentStore, type SqliteCollection } from '../docstore/sqlite.ts';
 export { sqliteStats } from '../docstore/sqlitestats.ts';
+export { groupCommitOf } from '../docstore/groupcommit.ts';
 export { MongoDocumentStore } from '../docstore/mongo.ts';
 export { MemoryCache } from '../cache/memory.ts';
 export { TestSocket, wsUrl, type Frame } from './wsclient.ts';

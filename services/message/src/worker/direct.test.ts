@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { createLogger, waitFor, type ConsumedRecord, type Subscription } from '@parley/common';
-import type { EmbeddedEventLog, MemoryCache } from '@parley/common/testing';
+import { groupCommitOf, type EmbeddedEventLog, type MemoryCache } from '@parley/common/testing';
 import { Registry } from 'prom-client';
 import type { ChatEvent, SendCommand } from '../domain/envelopes.ts';
 import type { MessageStore } from '../domain/store.ts';
@@ -25,7 +25,7 @@ const item = (n: number): [SendCommand, Record<string, string>] => [
 ];
 
 describe('DirectCommands: sends handed to the persister without the commands log', () => {
-  it('stores a lone send at once, and batches what arrives while a batch is in flight, in order', async () => {
+  it('stores the sends of one turn as one batch, and what arrives while a batch is in flight as the next, in order', async () => {
     const direct = new DirectCommands();
     const batches: string[][] = [];
     let release!: () => void;
@@ -34,15 +34,56 @@ describe('DirectCommands: sends handed to the persister without the commands log
       batches.push(batch.map((b) => b.command.id));
       await gate;
     });
-    const first = direct.submit(...item(0));
-    expect(batches).to.deep.equal([['m0']]);
-    const rest = [1, 2, 3].map((n) => direct.submit(...item(n)));
+    const first = [0, 1].map((n) => direct.submit(...item(n)));
+    expect(batches, 'the batch forms at the end of the turn').to.deep.equal([]);
+    await new Promise((r) => setImmediate(r));
+    expect(batches).to.deep.equal([['m0', 'm1']]);
+    const rest = [2, 3, 4].map((n) => direct.submit(...item(n)));
+    await new Promise((r) => setImmediate(r));
     expect(batches, 'nothing more until the first batch is stored').to.have.length(1);
     const open = release;
     gate = Promise.resolve();
     open();
-    await Promise.all([first, ...rest]);
-    expect(batches).to.deep.equal([['m0'], ['m1', 'm2', 'm3']]);
+    await Promise.all([...first, ...rest]);
+    expect(batches).to.deep.equal([
+      ['m0', 'm1'],
+      ['m2', 'm3', 'm4'],
+    ]);
+  });
+
+  it('writes the next batch while the last one waits for its commit, and acks each after its own', async () => {
+    const direct = new DirectCommands();
+    const batches: string[][] = [];
+    const commits: (() => void)[] = [];
+    direct.attach(async (batch) => {
+      batches.push(batch.map((b) => b.command.id));
+      return { committed: new Promise<void>((r) => commits.push(r)) };
+    });
+    const acked: string[] = [];
+    const send = (n: number) => direct.submit(...item(n)).then(() => acked.push(`m${n}`));
+    const a = send(0);
+    await new Promise((r) => setImmediate(r));
+    const b = send(1);
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    expect(batches, 'the second batch did not wait for the first commit').to.deep.equal([['m0'], ['m1']]);
+    expect(acked).to.deep.equal([]);
+    commits[0]!();
+    await a;
+    expect(acked, 'acked after its own commit only').to.deep.equal(['m0']);
+    let detached = false;
+    const detaching = direct.detach().then(() => (detached = true));
+    await new Promise((r) => setImmediate(r));
+    expect(detached, 'detach waits for the commit still pending').to.equal(false);
+    commits[1]!();
+    await Promise.all([b, detaching]);
+    expect(acked).to.deep.equal(['m0', 'm1']);
+  });
+
+  it('rejects the sends of a batch whose commit fails', async () => {
+    const direct = new DirectCommands();
+    direct.attach(async () => ({ committed: Promise.reject(new Error('disk I/O error')) }));
+    expect(String(await direct.submit(...item(0)).catch((e: unknown) => e))).to.match(/disk I\/O error/);
   });
 
   it('rejects every send of a failed batch, and the next batch goes on', async () => {
@@ -76,7 +117,7 @@ describe('DirectCommands: sends handed to the persister without the commands log
     const all = Array.from({ length: 1201 }, (_, n) => direct.submit(...item(n)));
     release();
     await Promise.all(all);
-    expect(sizes).to.deep.equal([1, 500, 500, 200]);
+    expect(sizes).to.deep.equal([500, 500, 201]);
   });
 
   it('refuses sends until attached and after detach, and detach waits for the batch in flight', async () => {
@@ -91,6 +132,7 @@ describe('DirectCommands: sends handed to the persister without the commands log
       stored += batch.length;
     });
     const inFlight = direct.submit(...item(1));
+    await new Promise((r) => setImmediate(r));
     let detached = false;
     const detaching = direct.detach().then(() => (detached = true));
     expect(direct.attached).to.equal(false);
@@ -174,19 +216,20 @@ describe('a send over the direct path (embedded log, SQLite)', function () {
     await world.close();
   });
 
+  /** As embedded mode runs it: the state shares the events' commit (module.ts). */
   const persister = () =>
     new Persister(
       store,
       events,
       cache,
-      { topicEvents: 'chat.events', topicDlq: 'chat.messages.dlq' },
+      { topicEvents: 'chat.events', topicDlq: 'chat.messages.dlq', eventsCommitWithStore: true },
       logger,
       new WorkerMetrics(new Registry()),
     );
 
   it('stores, sequences and announces without writing a command, gap-free across interleaved conversations', async () => {
     const p = persister();
-    direct.attach((batch) => p.storeDirect(batch));
+    direct.attach((batch) => p.writeDirect(batch));
     const sender = senderFor(store, events, logger, direct);
     const sends = Array.from({ length: 40 }, (_, n) =>
       sender.send(
@@ -216,7 +259,7 @@ describe('a send over the direct path (embedded log, SQLite)', function () {
 
   it('answers a REST send with the stored message, and a re-send with the same one, announced once', async () => {
     const p = persister();
-    direct.attach((batch) => p.storeDirect(batch));
+    direct.attach((batch) => p.writeDirect(batch));
     const sender = senderFor(store, events, logger, direct);
     const input = { clientMsgId: 'once', body: 'hello' };
     const first = await sender.send(principal('alice'), convs[0]!, input, { waitPersisted: true });
@@ -274,6 +317,57 @@ describe('a send over the direct path (embedded log, SQLite)', function () {
     );
     await worker.stop();
     expect(direct.attached).to.equal(false);
+  });
+
+  it('refuses both batches of a commit that fails after the second was written into it; re-sent, they are stored gap-free and announced once', async () => {
+    const p = persister();
+    let written = 0;
+    let held = -1;
+    let second: Promise<unknown> | undefined;
+    direct.attach(async (batch) => {
+      const w = await p.writeDirect(batch);
+      if (++written === 2) {
+        // The commit these writes wait for fails (as on a full disk): rolled back. The next send
+        // is queued now, so its batch is written before that commit, into the same transaction.
+        groupCommitOf(world.docs.handle).atCommit(
+          () => {
+            held = written;
+            throw new Error('disk full');
+          },
+          () => undefined,
+        );
+        const c = JSON.parse(sendCommandJson(convs[0]!, 'c', Date.now(), 'alice')) as SendCommand;
+        second = direct.submit(c, {}).catch((e: unknown) => e);
+      }
+      return w;
+    });
+    const sender = senderFor(store, events, logger, direct);
+    const send = (id: string) =>
+      sender.send(principal('alice'), convs[0]!, { clientMsgId: id, body: id }, { waitPersisted: false });
+    await send('a');
+    const first = await send('b').catch((e: unknown) => e);
+    expect(held, 'both batches were written into the failing commit').to.equal(3);
+    expect((first as { code?: string }).code).to.equal('UNAVAILABLE');
+    expect(String(await second)).to.match(/disk full/);
+    // Re-sent (the clients' retries): stored once each, after what the store holds.
+    await send('b');
+    await send('c');
+    await send('d');
+    const page = await store.messages.find({ conversationId: convs[0]! }, { sort: [['seq', 1]] });
+    expect(page.map((m) => [m.seq, m.clientMsgId])).to.deep.equal([
+      [1, 'a'],
+      [2, 'b'],
+      [3, 'c'],
+      [4, 'd'],
+    ]);
+    await waitFor(() => seen.length >= 4 || null);
+    await new Promise((r) => setTimeout(r, 50));
+    // Every stored message announced with its seq, and nothing else. (The failed commit also
+    // rolled back the reader's held offset, so the log redelivers `a`: at least once.)
+    const announced = seen.map((e) => e.data as { seq: number; clientMsgId: string });
+    expect(new Set(announced.map((m) => `${m.seq}:${m.clientMsgId}`))).to.deep.equal(
+      new Set(['1:a', '2:b', '3:c', '4:d']),
+    );
   });
 
   it('refuses a send the store could not take with UNAVAILABLE, and its re-send stores it once', async () => {

@@ -3,7 +3,6 @@ import {
   inSpan,
   recordContext,
   startSpan,
-  traceHeaders,
   tracingEnabled,
   type Cache,
   type ConsumedRecord,
@@ -11,22 +10,15 @@ import {
   type EventLog,
   type Logger,
 } from '@parley/common';
-import {
-  chatEvent,
-  deadLetterRecord,
-  NEVER,
-  parseCommand,
-  type PoisonKind,
-  type SendCommand,
-} from '../domain/envelopes.ts';
+import { deadLetterRecord, parseCommand, type PoisonKind, type SendCommand } from '../domain/envelopes.ts';
 import { textEntry } from '../domain/search.ts';
-import { messageView, previewText } from '../domain/view.ts';
 import { SequencePlan } from '../domain/sequencing.ts';
 import { DuplicateKeyError } from '@parley/common';
 import type { Message, MessageStore } from '../domain/store.ts';
 import type { WorkerMetrics } from './metrics.ts';
 import type { DirectCommand } from './direct.ts';
 import { listExpiring } from './expiry.ts';
+import { acceptedAtOf, createdEvent, messageOf, stateOf } from './shapes.ts';
 import { inParallel } from './parallel.ts';
 
 export { WorkerMetrics } from './metrics.ts';
@@ -73,6 +65,11 @@ export class Persister {
   private readonly lastSeqCache = new Map<string, number>();
   /** emittedSeq per conversation, as this worker last read or wrote it. */
   private readonly emittedCache = new Map<string, number>();
+  /**
+   * emittedSeq per conversation as last committed, where the state shares the events' commit: a
+   * failed append puts this back (the next batch may have written over emittedCache meanwhile).
+   */
+  private readonly emittedDurable = new Map<string, number>();
 
   /**
    * Handles one batch of one partition. Only a record that could never have been acked goes to the
@@ -113,7 +110,9 @@ export class Persister {
       if (parsed.ok) commands.push({ record, command: parsed.command });
       else await this.deadLetter(record, parsed.kind, parsed.reason);
     }
-    await this.storeCommands(commands);
+    await (
+      await this.storeCommands(commands)
+    ).rest;
     this.metrics.storeSeconds.observe((performance.now() - started) / 1000);
   }
 
@@ -122,12 +121,52 @@ export class Persister {
    * sequencing, idempotency and announcing as a log batch. Throws when any is not stored.
    */
   async storeDirect(batch: readonly DirectCommand[]): Promise<void> {
-    const started = performance.now();
-    await this.storeCommands(batch);
-    this.metrics.storeSeconds.observe((performance.now() - started) / 1000);
+    const { committed } = await this.writeDirect(batch);
+    await committed;
   }
 
-  private async storeCommands(commands: readonly DirectCommand[]): Promise<void> {
+  /**
+   * storeDirect in two steps: resolves once the batch's writes are made (where the events share
+   * the store's commit, before that commit), with `committed`, which settles once they are
+   * committed and announced. The next batch may be written meanwhile: it then shares the commit,
+   * and its sequencing follows this one's in memory (worker/direct.ts).
+   */
+  async writeDirect(batch: readonly DirectCommand[]): Promise<{ committed: Promise<void> }> {
+    const started = performance.now();
+    const { rest } = await this.storeCommands(batch);
+    const committed = rest.then(() =>
+      this.metrics.storeSeconds.observe((performance.now() - started) / 1000),
+    );
+    committed.catch(() => undefined);
+    return { committed };
+  }
+
+  /**
+   * Sequences, stores and announces `commands`; resolves, once the writes are made, with a
+   * promise of the rest: the commit (where the events share it), the events, the notifications.
+   * A failure of either fails the batch: the caches of what it wrote are dropped, since a failed
+   * commit rolled those writes back (read again from the store, they cannot leave a gap).
+   */
+  private async storeCommands(commands: readonly DirectCommand[]): Promise<{ rest: Promise<void> }> {
+    try {
+      const { rest } = await this.writeCommands(commands);
+      return { rest: rest.catch((err: unknown) => this.forget(commands, err)) };
+    } catch (err) {
+      return this.forget(commands, err);
+    }
+  }
+
+  /** Drops the cached seqs of a failed batch's conversations (see storeCommands). */
+  private forget(commands: readonly DirectCommand[], err: unknown): never {
+    for (const c of commands) {
+      this.lastSeqCache.delete(c.command.conversationId);
+      this.emittedCache.delete(c.command.conversationId);
+      this.emittedDurable.delete(c.command.conversationId);
+    }
+    throw err;
+  }
+
+  private async writeCommands(commands: readonly DirectCommand[]): Promise<{ rest: Promise<void> }> {
     // Conversations are independent: their reads and writes run side by side (a round trip to
     // the store is the cost), while each conversation's messages are stored in record order.
     const byConversation = new Map<string, DirectCommand[]>();
@@ -147,6 +186,7 @@ export class Persister {
         const st = await this.store.states.findById(conv);
         if (st) this.lastSeqCache.set(conv, st.lastSeq);
         this.emittedCache.set(conv, st?.emittedSeq ?? st?.lastSeq ?? 0);
+        this.emittedDurable.set(conv, st?.emittedSeq ?? st?.lastSeq ?? 0);
       },
     );
 
@@ -212,23 +252,15 @@ export class Persister {
       fresh.length > 0
         ? this.events.produce(
             this.opts.topicEvents,
-            fresh.map(({ message, command, record }) => ({
-              key: message.conversationId,
-              value: JSON.stringify(
-                chatEvent(
-                  'message.created',
-                  message.conversationId,
-                  recipients.get(message.conversationId) ?? [],
-                  messageView(message),
-                  command.acceptedAt,
-                ),
-              ),
-              headers: {
-                'event-type': 'message.created',
+            fresh.map(({ message, command, record }) =>
+              createdEvent(
+                message,
+                command,
+                recipients.get(message.conversationId) ?? [],
                 // Each event continues its own message's trace (see the store span in persist()).
-                ...traceHeaders(traced.get(message._id) ?? recordContext(record)),
-              },
-            })),
+                traced.get(message._id) ?? recordContext(record),
+              ),
+            ),
           )
         : undefined;
     // The state follows the events: what it says was announced was (a crash before this write
@@ -239,31 +271,34 @@ export class Persister {
     const together = this.opts.eventsCommitWithStore === true;
     if (!together) await produced;
     const emittedBefore = together
-      ? new Map([...last.keys()].map((c) => [c, this.emittedCache.get(c) ?? 0]))
+      ? new Map([...last.keys()].map((c) => [c, this.emittedDurable.get(c) ?? this.emittedCache.get(c) ?? 0]))
       : undefined;
     await inParallel([...last], STORE_PARALLELISM, async ([conversationId, m]) => {
       const seq = Math.max(m.seq, this.lastSeqCache.get(conversationId) ?? 0);
       await this.store.states.updateOne(
         { _id: conversationId },
-        {
-          $set: {
-            lastSeq: seq,
-            emittedSeq: Math.max(m.seq, this.emittedCache.get(conversationId) ?? 0),
-            lastMessageAt: m.createdAt,
-            preview: {
-              id: m._id,
-              seq: m.seq,
-              senderId: m.senderId,
-              ...(m.body !== undefined ? { body: previewText(m.body) } : {}),
-              encrypted: m.ciphertext !== undefined,
-              createdAt: m.createdAt,
-            },
-          },
-        },
+        { $set: stateOf(m, seq, Math.max(m.seq, this.emittedCache.get(conversationId) ?? 0)) },
         { upsert: true },
       );
       this.emittedCache.set(conversationId, Math.max(m.seq, this.emittedCache.get(conversationId) ?? 0));
     });
+    const rest = this.announced(stored, produced, emittedBefore, last);
+    rest.catch(() => undefined);
+    if (!together) await rest;
+    return { rest };
+  }
+
+  /**
+   * The end of a batch once its writes are made: where the state joined the events' commit,
+   * waits for that commit (and puts emittedSeq back should it fail), then wakes the API processes
+   * waiting on the batch's messages.
+   */
+  private async announced(
+    stored: readonly { command: SendCommand }[],
+    produced: Promise<void> | undefined,
+    emittedBefore: Map<string, number> | undefined,
+    last: ReadonlyMap<string, Message>,
+  ): Promise<void> {
     if (emittedBefore)
       await produced?.catch(async (err: unknown) => {
         await inParallel([...emittedBefore], STORE_PARALLELISM, async ([conversationId, seq]) => {
@@ -272,6 +307,7 @@ export class Persister {
         });
         throw err;
       });
+    if (emittedBefore) for (const [conversationId, m] of last) this.emittedDurable.set(conversationId, m.seq);
     // Wake API processes waiting on ?wait=persisted; best effort, they fall back to a timeout.
     await Promise.all(
       stored.map(({ command }) =>
@@ -450,33 +486,4 @@ export class Persister {
     await this.events.produce(this.opts.topicDlq, [deadLetterRecord(record, reason, detail)]);
     this.deadLettered.add(source);
   }
-}
-
-/** A record's acceptedAt when it has one (for the retry age), read without validation. */
-function acceptedAtOf(record: ConsumedRecord): number | undefined {
-  try {
-    const at = (JSON.parse(record.value.toString('utf8')) as { acceptedAt?: unknown }).acceptedAt;
-    return typeof at === 'number' && Number.isFinite(at) ? at : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The stored form of a send command with its seq. */
-function messageOf(cmd: SendCommand, seq: number): Message {
-  return {
-    _id: cmd.id,
-    conversationId: cmd.conversationId,
-    seq,
-    senderId: cmd.senderId,
-    clientMsgId: cmd.clientMsgId,
-    ...(cmd.body !== undefined ? { body: cmd.body } : {}),
-    ...(cmd.ciphertext !== undefined ? { ciphertext: cmd.ciphertext } : {}),
-    ...(cmd.replyTo ? { replyTo: cmd.replyTo } : {}),
-    ...(cmd.attachments ? { attachments: cmd.attachments } : {}),
-    createdAt: new Date().toISOString(),
-    acceptedAt: cmd.acceptedAt,
-    expiresAt: cmd.expiresAt ?? NEVER,
-    editCount: 0,
-  };
 }
