@@ -14,7 +14,10 @@
  * (name modes again, `off,ratio0,off,ratio0`, to interleave runs and compare medians).
  * The real stack needs scripts/stack/up.sh and `eval "$(bash scripts/stack/env.sh)"`.
  * Profile with BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (README, "Benchmarks").
+ * BENCH_DUMP=file.json writes each delivered message's [send time (epoch ms), e2e ms], to line
+ * the slow ones up with GC pauses or event-loop stalls logged by a preload in the server.
  */
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -110,6 +113,13 @@ async function measure(stack: Stack, mode: string): Promise<{ report: string; pa
 
     const rs = keys.map((k) => recs.get(k)!);
     const e2e = rs.filter((r) => r.recvAt !== undefined).map((r) => r.recvAt! - r.sentAt);
+    if (process.env.BENCH_DUMP)
+      writeFileSync(
+        process.env.BENCH_DUMP,
+        JSON.stringify(
+          rs.filter((r) => r.recvAt !== undefined).map((r) => [r.sentWall, r.recvAt! - r.sentAt]),
+        ),
+      );
     e2e.sort((a, b) => a - b);
     const delivered = e2e.length;
     const lost = rs.filter((r) => r.ackAt !== undefined && r.recvAt === undefined).length;
@@ -131,6 +141,14 @@ async function measure(stack: Stack, mode: string): Promise<{ report: string; pa
       if (stack === 'embedded') {
         row['SQLite statements/msg'] = i < 0 ? '-' : delta('parley_sqlite_statements_total') / delivered;
         row['SQLite commits/msg'] = i < 0 ? '-' : delta('parley_sqlite_commits_total') / delivered;
+        if (i >= 0) {
+          const n = delta('parley_sqlite_wal_catchups_total');
+          const ms = delta('parley_sqlite_wal_catchup_seconds_total') * 1000;
+          breakdown.push(
+            `${name}: WAL ${metric(after[i]!, 'parley_sqlite_wal_frames')} frames at the end; ` +
+              `the writer's catch-ups ${n}, ${n ? (ms / n).toFixed(1) : 0} ms each on average`,
+          );
+        }
       } else {
         row['Kafka requests/msg'] = i < 0 ? '-' : delta('parley_kafka_requests_total') / delivered;
         row['Mongo commands/msg'] = i < 0 ? '-' : delta('parley_mongo_commands_total') / delivered;
@@ -152,7 +170,9 @@ async function measure(stack: Stack, mode: string): Promise<{ report: string; pa
       (stack === 'real' ? `, stack servers ${us(shared, delivered).toFixed(0)} µs CPU/msg (shared)` : '') +
       ` (target ≤ 300 µs)`;
     console.log(summary);
-    const detail = breakdown.length ? `\n\nRequests per message:\n${breakdown.join('\n')}` : '';
+    const detail = breakdown.length
+      ? `\n\n${stack === 'embedded' ? 'Write-ahead log' : 'Requests per message'}:\n${breakdown.join('\n')}`
+      : '';
     return { report: `${summary}\n\n${table(rows)}${detail}`, parleyUs: us(parley, delivered) };
   } finally {
     for (const s of sockets) s.terminate();

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { groupCommitOf } from './groupcommit.ts';
 import { openSqliteFile } from './sqlitefile.ts';
+import { sqliteStats } from './sqlitestats.ts';
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -50,7 +51,12 @@ describe('embedded SQLite file: the write-ahead log under steady writes', functi
     // A limit of 64 frames (256 KiB). How far past it the log gets depends on how much is written
     // while a pass runs; without the writer's catch-up it held everything ever written (see
     // catchUp: 413 MB of 413 MB on this test's first run).
+    const before = sqliteStats.walCatchUps;
     const { rows, maxWal } = await writeSteadily(64, 1500);
+    expect(
+      sqliteStats.walCatchUps - before,
+      'the writer caught up (parley_sqlite_wal_catchups_total)',
+    ).to.be.above(0);
     const written = rows * 2000;
     expect(written).to.be.greaterThan(20_000_000);
     expect(maxWal, `log of ${maxWal} bytes after ${written} written`).to.be.lessThan(written / 5);

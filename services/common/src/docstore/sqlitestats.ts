@@ -6,7 +6,15 @@ import client from 'prom-client';
  * passed to instrumentSqlite (the document store's, which the embedded event log shares).
  * bench:cost divides them by messages; /metrics exports them.
  */
-export const sqliteStats = { statements: 0, commits: 0 };
+export const sqliteStats = {
+  statements: 0,
+  commits: 0,
+  /** The writer's own copies of the log's rest (sqlitefile.ts, catchUp): count, seconds. */
+  walCatchUps: 0,
+  walCatchUpSeconds: 0,
+  /** Frames in the write-ahead log at the checkpointer's last pass. */
+  walFrames: 0,
+};
 
 const instrumented = new WeakSet<Database.Database>();
 
@@ -63,6 +71,32 @@ export function registerSqliteMetrics(registry: client.Registry): void {
     collect() {
       this.reset();
       this.inc(sqliteStats.commits);
+    },
+  });
+  new client.Counter({
+    name: 'parley_sqlite_wal_catchups_total',
+    help: 'Times the writer copied the rest of an overgrown write-ahead log itself, so that it could start over (embedded mode).',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sqliteStats.walCatchUps);
+    },
+  });
+  new client.Counter({
+    name: 'parley_sqlite_wal_catchup_seconds_total',
+    help: 'Time the writer spent in those copies, its event loop held (embedded mode).',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sqliteStats.walCatchUpSeconds);
+    },
+  });
+  new client.Gauge({
+    name: 'parley_sqlite_wal_frames',
+    help: 'Pages (4 KiB) in the write-ahead log at the last checkpoint pass; growth without bound means it never starts over (embedded mode).',
+    registers: [registry],
+    collect() {
+      this.set(sqliteStats.walFrames);
     },
   });
 }
