@@ -267,6 +267,36 @@ export function documentStoreContract(name: string, open: () => Promise<Document
       expect((await items.findById('b'))?.n).to.equal(2);
     });
 
+    it('updates each of several documents in one call, upserting, and one op failing leaves the others applied', async () => {
+      await items.insertOne({ _id: 'a', owner: 'u', n: 1 });
+      await items.insertOne({ _id: 'b', owner: 'u', n: 2 });
+      await items.updateEach([
+        { filter: { _id: 'a' }, update: { $set: { n: 10 } } },
+        { filter: { _id: 'c' }, update: { $set: { owner: 'v', n: 30 } }, upsert: true },
+        { filter: { _id: 'missing' }, update: { $set: { n: 99 } } },
+      ]);
+      expect((await items.find({}, { sort: [['_id', 1]] })).map((d) => [d._id, d.owner, d.n])).to.deep.equal([
+        ['a', 'u', 10],
+        ['b', 'u', 2],
+        ['c', 'v', 30],
+      ]);
+      // `n` is unique per owner: setting b's to a's fails, the ops around it still apply.
+      await expectReject(
+        items.updateEach([
+          { filter: { _id: 'a' }, update: { $set: { flag: true } } },
+          { filter: { _id: 'b' }, update: { $set: { n: 10 } } },
+          { filter: { _id: 'c' }, update: { $set: { flag: true } } },
+        ]),
+        DuplicateKeyError,
+      );
+      expect((await items.find({ flag: true }, { sort: [['_id', 1]] })).map((d) => d._id)).to.deep.equal([
+        'a',
+        'c',
+      ]);
+      expect((await items.findById('b'))?.n).to.equal(2);
+      await items.updateEach([]);
+    });
+
     it('updates and deletes many', async () => {
       for (let i = 1; i <= 4; i++) await items.insertOne({ _id: `i${i}`, owner: 'u', n: i });
       expect(await items.updateMany({ n: q.gte(3) }, { $set: { flag: true } })).to.equal(2);

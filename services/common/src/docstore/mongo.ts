@@ -18,6 +18,7 @@ import {
   type IndexSpec,
   type TextIndex,
   type Update,
+  type UpdateOp,
 } from './port.ts';
 
 type MongoCollection = mongoose.mongo.Collection<mongoose.mongo.Document>;
@@ -205,6 +206,33 @@ class MongoDocCollection<T extends Doc> implements Collection<T> {
         if (res) return res as unknown as T;
       }
       this.dup(err);
+    }
+  }
+
+  async updateEach(ops: readonly UpdateOp[]): Promise<void> {
+    if (ops.length === 0) return;
+    for (const o of ops) if (o.upsert) upsertSeed(o.filter);
+    try {
+      await this.coll.bulkWrite(
+        ops.map((o) => ({
+          updateOne: {
+            filter: toMongoFilter(o.filter),
+            update: toMongoUpdate(o.update),
+            upsert: o.upsert ?? false,
+          },
+        })),
+        { ordered: false },
+      );
+    } catch (err) {
+      // Two concurrent upserts of one _id (MongoDB fails one with 11000), or a unique index: each
+      // op again on its own, where updateOne retries the first and maps the second.
+      if (!isDuplicate(err)) throw err;
+      let first: unknown;
+      for (const o of ops)
+        await this.updateOne(o.filter, o.update, o.upsert ? { upsert: true } : {}).catch((e: unknown) => {
+          first ??= e;
+        });
+      if (first !== undefined) throw first;
     }
   }
 

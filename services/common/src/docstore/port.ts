@@ -95,6 +95,12 @@ export interface Collection<T extends Doc> {
    * partition) or claim values with `insertOne` on a unique index, which every backend enforces.
    */
   updateOne(filter: Filter, update: Update, opts?: { upsert?: boolean }): Promise<T | null>;
+  /**
+   * updateOne for each of `ops`, without their documents back, in as few round trips as the store
+   * allows (one bulk write on MongoDB): a batch's per-conversation states (#19). Each op is
+   * applied or fails on its own; the first failure is thrown once all have run.
+   */
+  updateEach(ops: readonly UpdateOp[]): Promise<void>;
   /** Updates every match; returns how many matched. */
   updateMany(filter: Filter, update: Update): Promise<number>;
   deleteMany(filter: Filter): Promise<number>;
@@ -255,6 +261,13 @@ export function checkFindOptions(opts: FindOptions | undefined): void {
 }
 
 /** The document an upsert inserts: equality fields of the filter, then $setOnInsert, $set, $inc. */
+/** One update of Collection.updateEach. */
+export interface UpdateOp {
+  filter: Filter;
+  update: Update;
+  upsert?: boolean;
+}
+
 export function upsertSeed(filter: Filter): Record<string, unknown> {
   const seed: Record<string, unknown> = {};
   for (const [path, c] of normalizeFilter(filter)) if (c.op === 'eq') setPath(seed, path, c.value);

@@ -19,6 +19,7 @@ import {
   type Scalar,
   type TextIndex,
   type Update,
+  type UpdateOp,
 } from './port.ts';
 import { Fts5TextIndex } from './fts5.ts';
 import { groupCommitOf, type GroupCommit } from './groupcommit.ts';
@@ -303,6 +304,15 @@ export class SqliteCollection<T extends Doc> implements Collection<T> {
       if (isUniqueViolation(err)) throw new DuplicateKeyError(this.name, this.indexName(err));
       throw err;
     }
+  }
+
+  async updateEach(ops: readonly UpdateOp[]): Promise<void> {
+    let first: unknown;
+    for (const o of ops)
+      await this.updateOne(o.filter, o.update, o.upsert ? { upsert: true } : {}).catch((e: unknown) => {
+        first ??= e;
+      });
+    if (first !== undefined) throw first;
   }
 
   async updateMany(filter: Filter, update: Update): Promise<number> {

@@ -375,7 +375,9 @@ describe('a send over the direct path (embedded log, SQLite)', function () {
     let down = true;
     direct.attach(async (batch) => {
       if (down) throw new Error('disk I/O error');
-      await p.storeDirect(batch);
+      await (
+        await p.writeDirect(batch)
+      ).committed;
     });
     const sender = senderFor(store, events, logger, direct);
     const input = { clientMsgId: 'retry-me', body: 'hi' };

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConsumedRecord, EventLog, Subscription } from '@parley/common';
 import type { DirectSink, SendCommand } from '../domain/envelopes.ts';
+import { mergeTurn } from './merge.ts';
 
 /** One command handed to the persister without the commands log, with its trace headers. */
 export interface DirectCommand {
@@ -193,6 +194,7 @@ export async function subscribePersister(
   events: EventLog,
   persister: {
     handle: (batch: readonly ConsumedRecord[]) => Promise<void>;
+    handleMerged: (records: readonly ConsumedRecord[]) => Promise<void>;
     writeDirect: DirectHandler;
   },
   opts: {
@@ -215,7 +217,13 @@ export async function subscribePersister(
     topics: [opts.topic],
     fromBeginning: true,
     ...(opts.partitionsAtOnce ? { partitionsAtOnce: opts.partitionsAtOnce } : {}),
-    handler: (batch) => (direct ? exclusive(() => persister.handle(batch)) : persister.handle(batch)),
+    handler: direct
+      ? (batch) => exclusive(() => persister.handle(batch))
+      : // Batches of partitions handled at once are stored together (worker/merge.ts).
+        mergeTurn(
+          (records) => persister.handleMerged(records),
+          (batch) => persister.handle(batch),
+        ),
   });
   const attaching = direct
     ? attachWhenDrained(

@@ -83,9 +83,7 @@ export class Persister {
     if (!first) return;
     const key = `${first.topic}/${first.partition}`;
     try {
-      await this.handleBatch(batch);
-      this.metrics.retrying.delete(key);
-      for (const r of batch) this.deadLettered.delete(`${r.topic}/${r.partition}/${r.offset}`);
+      await this.handleMerged(batch);
     } catch (err) {
       this.metrics.retries.inc();
       const acceptedAt = Math.min(...batch.map((r) => acceptedAtOf(r) ?? Date.now()));
@@ -102,6 +100,18 @@ export class Persister {
     }
   }
 
+  /**
+   * Stores the records of one or several partitions' batches as one batch, and clears what their
+   * past failures left; throws without counting a retry (handle() does, worker/merge.ts).
+   */
+  async handleMerged(records: readonly ConsumedRecord[]): Promise<void> {
+    await this.handleBatch(records);
+    for (const r of records) {
+      this.metrics.retrying.delete(`${r.topic}/${r.partition}`);
+      this.deadLettered.delete(`${r.topic}/${r.partition}/${r.offset}`);
+    }
+  }
+
   private async handleBatch(batch: readonly ConsumedRecord[]): Promise<void> {
     const started = performance.now();
     const commands: { record: ConsumedRecord; command: SendCommand }[] = [];
@@ -110,26 +120,17 @@ export class Persister {
       if (parsed.ok) commands.push({ record, command: parsed.command });
       else await this.deadLetter(record, parsed.kind, parsed.reason);
     }
-    await (
-      await this.storeCommands(commands)
-    ).rest;
+    const { rest } = await this.storeCommands(commands);
+    await rest;
     this.metrics.storeSeconds.observe((performance.now() - started) / 1000);
   }
 
   /**
-   * Stores commands the api handed over without the commands log (worker/direct.ts): the same
-   * sequencing, idempotency and announcing as a log batch. Throws when any is not stored.
-   */
-  async storeDirect(batch: readonly DirectCommand[]): Promise<void> {
-    const { committed } = await this.writeDirect(batch);
-    await committed;
-  }
-
-  /**
-   * storeDirect in two steps: resolves once the batch's writes are made (where the events share
-   * the store's commit, before that commit), with `committed`, which settles once they are
-   * committed and announced. The next batch may be written meanwhile: it then shares the commit,
-   * and its sequencing follows this one's in memory (worker/direct.ts).
+   * Stores commands the api handed over without the commands log (worker/direct.ts), with the
+   * same sequencing, idempotency and announcing as a log batch. Resolves once the batch's writes
+   * are made (where the events share the store's commit, before that commit), with `committed`,
+   * which settles once they are committed and announced: the next batch may be written meanwhile,
+   * shares the commit, and its sequencing follows this one's in memory.
    */
   async writeDirect(batch: readonly DirectCommand[]): Promise<{ committed: Promise<void> }> {
     const started = performance.now();
@@ -273,15 +274,23 @@ export class Persister {
     const emittedBefore = together
       ? new Map([...last.keys()].map((c) => [c, this.emittedDurable.get(c) ?? this.emittedCache.get(c) ?? 0]))
       : undefined;
-    await inParallel([...last], STORE_PARALLELISM, async ([conversationId, m]) => {
-      const seq = Math.max(m.seq, this.lastSeqCache.get(conversationId) ?? 0);
-      await this.store.states.updateOne(
-        { _id: conversationId },
-        { $set: stateOf(m, seq, Math.max(m.seq, this.emittedCache.get(conversationId) ?? 0)) },
-        { upsert: true },
-      );
-      this.emittedCache.set(conversationId, Math.max(m.seq, this.emittedCache.get(conversationId) ?? 0));
-    });
+    // One write for the batch's states (one bulk write on MongoDB: it was a findAndModify a
+    // conversation, 0.98 commands a message on the real stack at 300 msg/s).
+    const emitted = new Map([...last].map(([c, m]) => [c, Math.max(m.seq, this.emittedCache.get(c) ?? 0)]));
+    await this.store.states.updateEach(
+      [...last].map(([conversationId, m]) => ({
+        filter: { _id: conversationId },
+        update: {
+          $set: stateOf(
+            m,
+            Math.max(m.seq, this.lastSeqCache.get(conversationId) ?? 0),
+            emitted.get(conversationId)!,
+          ),
+        },
+        upsert: true,
+      })),
+    );
+    for (const [conversationId, seq] of emitted) this.emittedCache.set(conversationId, seq);
     const rest = this.announced(stored, produced, emittedBefore, last);
     rest.catch(() => undefined);
     if (!together) await rest;
