@@ -189,6 +189,17 @@ describe('tracing on (in-memory exporter)', () => {
     expect(processed.map((s) => s.status.code)).to.deep.equal([2, 0]);
   });
 
+  it('passes the embedded log’s commit schedule through, which embedded sends share', async () => {
+    const log = tracedEventLog(new EmbeddedEventLog({ db: ':memory:' }));
+    await log.ensureTopics([{ name: 't', partitions: 1 }]);
+    expect(log.commitDueInMs?.()).to.equal(undefined);
+    const produced = log.produce('t', [{ key: 'k', value: 'x' }]);
+    expect(log.commitDueInMs?.()).to.be.a('number');
+    await produced;
+    expect(log.commitDueInMs?.()).to.equal(undefined);
+    await log.close();
+  });
+
   // The decorator keeps the port's semantics: the same contract as the bare adapters.
   eventLogContract('embedded, traced', async (metrics) =>
     tracedEventLog(new EmbeddedEventLog({ db: ':memory:', metrics })),

@@ -42,6 +42,9 @@ export function tracedEventLog(log: EventLog): EventLog {
     endOffsets: (t) => log.endOffsets(t),
     ping: () => log.ping(),
     close: () => log.close(),
+    // Optional members pass through as well: without the commit schedule, embedded sends fall
+    // back to a commit per turn and cost a third more CPU a message with tracing on (#19).
+    ...(log.commitDueInMs ? { commitDueInMs: () => log.commitDueInMs!() } : {}),
 
     async produce(topic, records) {
       const spans: Span[] = [];
