@@ -1,4 +1,4 @@
-import { trace } from '@opentelemetry/api';
+import { trace, TraceFlags } from '@opentelemetry/api';
 import { pino, type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger } from 'pino';
@@ -38,12 +38,15 @@ export function createLogger(cfg: LoggerConfig, destination?: pino.DestinationSt
 }
 
 /**
- * The active span's ids on every line logged inside a traced operation (OpenTelemetry's log field
- * names), so a log line leads to its trace. With tracing off there is never an active span.
+ * The active span's ids on every line logged inside a recorded (sampled) trace, with
+ * OpenTelemetry's log field names, so a log line leads to its trace. An unsampled trace is named
+ * nowhere: it cannot be looked up, and its context is not carried across awaits
+ * (tracecontext.ts). With tracing off there is never an active span.
  */
 export function traceFields(): Record<string, string> {
   const span = trace.getActiveSpan();
   if (!span) return {};
   const { traceId, spanId, traceFlags } = span.spanContext();
+  if ((traceFlags & TraceFlags.SAMPLED) === 0) return {};
   return { trace_id: traceId, span_id: spanId, trace_flags: `0${traceFlags.toString(16)}`.slice(-2) };
 }

@@ -14,6 +14,7 @@ import {
 } from '@opentelemetry/api';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Logger } from './logger.ts';
+import { OnDemandContextManager } from './tracecontext.ts';
 
 export {
   SpanKind,
@@ -56,8 +57,9 @@ export function tracingEnabled(): boolean {
  * nothing is loaded and the API stays the no-op it is by default, so tracing costs nothing when
  * off. The SDK is process-wide: a second service in the same process shares the first one's.
  *
- * Instrumented: HTTP server and client (node:http and fetch), the MongoDB driver (under mongoose) and ioredis, each only
- * inside a traced operation (no orphan spans for background polling); Kafka and the WebSocket
+ * Instrumented: HTTP server and client (node:http and fetch; http.ts names the server span after
+ * its route template), the MongoDB driver (under mongoose) and ioredis, each only inside a traced
+ * operation (no orphan spans for background polling); Kafka and the WebSocket
  * gateway are traced by Parley's own spans (eventlog/traced.ts, the gateway), because a batch
  * consumer must continue each record's own trace, which kafkajs's instrumentation only links.
  */
@@ -71,7 +73,6 @@ export async function startTracing(cfg: TracingConfig, logger: Logger): Promise<
     { NodeSDK },
     { OTLPTraceExporter },
     { HttpInstrumentation },
-    { ExpressInstrumentation, ExpressLayerType },
     { IORedisInstrumentation },
     { MongoDBInstrumentation },
     { UndiciInstrumentation },
@@ -81,7 +82,6 @@ export async function startTracing(cfg: TracingConfig, logger: Logger): Promise<
     import('@opentelemetry/sdk-node'),
     import('@opentelemetry/exporter-trace-otlp-http'),
     import('@opentelemetry/instrumentation-http'),
-    import('@opentelemetry/instrumentation-express'),
     import('@opentelemetry/instrumentation-ioredis'),
     import('@opentelemetry/instrumentation-mongodb'),
     import('@opentelemetry/instrumentation-undici'),
@@ -104,23 +104,18 @@ export async function startTracing(cfg: TracingConfig, logger: Logger): Promise<
     instrumentations: [
       new HttpInstrumentation({
         // Probes and scrapes are not the story of a message.
-        ignoreIncomingRequestHook: (req) => /^\/(livez|readyz|healthz|metrics)\b/.test(req.url ?? ''),
+        ignoreIncomingRequestHook: (req) =>
+          untracedRequest(req.url, req.headers.traceparent, cfg.sampleRatio),
         requireParentforOutgoingSpans: true,
-      }),
-      // The route template of each request on its HTTP server span (http.route). No spans of its
-      // own: a span per middleware and handler would be noise on every request.
-      new ExpressInstrumentation({
-        ignoreLayersType: [
-          ExpressLayerType.MIDDLEWARE,
-          ExpressLayerType.ROUTER,
-          ExpressLayerType.REQUEST_HANDLER,
-        ],
       }),
       // fetch(): the JWKS download of token verification, GitHub OAuth.
       new UndiciInstrumentation({ requireParentforSpans: true }),
       new IORedisInstrumentation({ requireParentSpan: true }),
       new MongoDBInstrumentation({ requireParentSpan: true, enhancedDatabaseReporting: false }),
     ],
+    // Async hooks stay off until a trace is recorded (tracecontext.ts): at sampling 0 they were
+    // most of the SDK's cost.
+    contextManager: new OnDemandContextManager(),
     // Traces only: metrics are Prometheus (prom-client), logs are pino on stdout.
     metricReaders: [],
     logRecordProcessors: [],
@@ -155,7 +150,6 @@ function patchLoadedModules(): void {
   for (const id of [
     'node:http',
     'node:https',
-    'express',
     'ioredis',
     'mongodb',
     'mongodb/lib/cmap/connection.js',
@@ -165,6 +159,21 @@ function patchLoadedModules(): void {
     require(id);
 }
 
+/**
+ * Requests the HTTP instrumentation leaves alone: probes and scrapes (not the story of a
+ * message), and at sampling 0 every request that does not continue a sampled trace. Such a
+ * request would only get a span that is never recorded, at a few percent of the throughput
+ * (#19); it still runs, with tracing suppressed. An unsampled trace a client names is then not
+ * passed on, which changes nothing downstream: there it is not sampled either.
+ */
+export function untracedRequest(url: string | undefined, traceparent: unknown, ratio: number): boolean {
+  if (/^\/(livez|readyz|healthz|metrics)\b/.test(url ?? '')) return true;
+  return ratio <= 0 && !(typeof traceparent === 'string' && SAMPLED_TRACEPARENT.test(traceparent.trim()));
+}
+
+/** A W3C traceparent whose flags have the sampled bit set, shaped as the SDK's propagator parses it. */
+const SAMPLED_TRACEPARENT = /^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-[\da-f][13579bdf](-.*)?$/;
+
 /** The tracer for Parley's own spans. */
 export function tracer() {
   return trace.getTracer(TRACER);
@@ -172,6 +181,8 @@ export function tracer() {
 
 /** The W3C `traceparent` of a context ('' when it holds no valid span context). */
 export function traceparentOf(ctx: Context): string {
+  const sc = trace.getSpanContext(ctx);
+  if (!sc || !trace.isSpanContextValid(sc)) return '';
   const carrier: Record<string, string> = {};
   propagation.inject(ctx, carrier);
   return carrier.traceparent ?? '';

@@ -52,7 +52,9 @@ export function tracedEventLog(log: EventLog): EventLog {
         const parent = r.headers?.traceparent ? contextFrom(r.headers) : context.active();
         // Not recorded: no span; the record carries on the parent's (unsampled) trace, if any.
         if (!willRecord(parent))
-          return r.headers?.traceparent ? r : { ...r, headers: { ...r.headers, ...traceHeaders(parent) } };
+          return r.headers?.traceparent || !trace.getSpanContext(parent)
+            ? r
+            : { ...r, headers: { ...r.headers, ...traceHeaders(parent) } };
         const span = tracer().startSpan(
           `publish ${topic}`,
           {
@@ -80,6 +82,8 @@ export function tracedEventLog(log: EventLog): EventLog {
         handler: async (batch) => {
           const spans: Span[] = [];
           for (const record of batch) {
+            // No trace to continue (recordContext gives the root), and none started at sampling 0.
+            if (!record.headers?.traceparent && !willRecord(ROOT_CONTEXT)) continue;
             const parent = contextFrom(record.headers);
             if (!willRecord(parent)) {
               processing.set(record, parent);
@@ -104,7 +108,7 @@ export function tracedEventLog(log: EventLog): EventLog {
           }
           // Library spans (store, cache) inside the handler join the record's trace when there is
           // one record; for a batch they need the handler to pick a record's context.
-          const active = batch.length === 1 ? processing.get(batch[0]!)! : ROOT_CONTEXT;
+          const active = (batch.length === 1 && processing.get(batch[0]!)) || ROOT_CONTEXT;
           try {
             if (active === context.active()) await opts.handler(batch);
             else await context.with(active, () => opts.handler(batch));

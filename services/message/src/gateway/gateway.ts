@@ -11,6 +11,7 @@ import {
   trace,
   traceIdOf,
   tracingEnabled,
+  willRecord,
   type Cache,
   type Logger,
   type Principal,
@@ -251,6 +252,8 @@ export class Gateway {
       frame.type === 'send' && frame.traceparent
         ? contextFrom({ traceparent: frame.traceparent })
         : ROOT_CONTEXT;
+    // At sampling 0 a frame naming no trace makes none: skip building the span's attributes.
+    if (parent === ROOT_CONTEXT && !willRecord(parent)) return this.dispatch(conn, frame);
     return inSpan(
       `ws ${frame.type}`,
       {
