@@ -2,9 +2,9 @@ import type { ConsumedRecord, EventLog, Logger } from '@parley/common';
 import { q } from '@parley/common';
 import { deadLetterRecord } from '../domain/envelopes.ts';
 import { aggregatePresence, type Presence } from '../domain/presence.ts';
-import { verifiedEmailOf, type DirectoryUser, type MessageStore } from '../domain/store.ts';
+import { verifiedEmailOf, type MessageStore } from '../domain/store.ts';
 import { parseChatEvent } from '../fanout/routing.ts';
-import { decide, defaultPrefs, type NotifyPrefs, type RecipientFacts } from './decide.ts';
+import { decide, defaultPrefs, type RecipientFacts } from './decide.ts';
 import type { Deliverer } from './deliver.ts';
 import type { NotifyMetrics } from './metrics.ts';
 import type { NotificationStore, WindowDoc } from './store.ts';
@@ -102,15 +102,21 @@ export class Notifier {
     // so the store is read only for the offline ones, and not at all when everyone is online.
     const online = await this.online(others, now);
     const offline = others.filter((u) => !online.has(u));
-    const [blockers, prefs, users, subs, windows] = offline.length
-      ? await Promise.all([
-          messages.blockersAmong(offline, m.senderId),
-          store.prefsOfMany(offline),
-          messages.usersById([...offline, m.senderId]),
-          store.subscriptionsOf(offline),
-          store.windows.find({ _id: q.in(offline.map(windowId)) }, { limit: offline.length }),
-        ])
-      : [new Set<string>(), new Map<string, NotifyPrefs>(), new Map<string, DirectoryUser>(), [], []];
+    // Everyone else online, the common case: decide() would skip each recipient, the sender as
+    // `sender` and the others as `online`; count that without building their facts (#19).
+    if (offline.length === 0) {
+      metrics.decisions.labels('online').inc(others.length);
+      if (others.length < recipients.length)
+        metrics.decisions.labels('sender').inc(recipients.length - others.length);
+      return;
+    }
+    const [blockers, prefs, users, subs, windows] = await Promise.all([
+      messages.blockersAmong(offline, m.senderId),
+      store.prefsOfMany(offline),
+      messages.usersById([...offline, m.senderId]),
+      store.subscriptionsOf(offline),
+      store.windows.find({ _id: q.in(offline.map(windowId)) }, { limit: offline.length }),
+    ]);
     const windowOf = new Map(windows.map((w) => [w.userId, w]));
     const facts: RecipientFacts[] = recipients.map((userId) => {
       const w = windowOf.get(userId);
