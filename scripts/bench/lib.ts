@@ -90,8 +90,9 @@ export function embeddedEnv(port: number, managementPort: number, dataDir: strin
 export async function startServer(
   env: Record<string, string>,
 ): Promise<{ url: string; managementUrl: string; proc: ChildProcess; stop: () => Promise<void> }> {
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const managementPort = port + 1;
+  // Ports the kernel just had free: a random pick collided with the load's own client ports.
+  const port = await freePort();
+  const managementPort = await freePort();
   const dir = benchDir();
   const extraArgs = process.env.BENCH_SERVER_NODE_ARGS ? process.env.BENCH_SERVER_NODE_ARGS.split(' ') : [];
   const argv = [process.execPath, ...extraArgs, '--import', 'tsx', 'services/standalone/src/main.ts'];
