@@ -17,6 +17,22 @@ const DELETE_IF_EQUALS = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
+/**
+ * The scripts, each sent once per connection and then run by its SHA (EVALSHA; ioredis resends
+ * the body on NOSCRIPT, after a restart or SCRIPT FLUSH). EVAL sent the whole body with every
+ * send's rate-limit check and every presence write, and Redis hashed it each time (#19).
+ */
+const SCRIPTS = {
+  parleyIncrWithTtl: INCR_WITH_TTL,
+  parleyHsetWithTtl: HSET_WITH_TTL,
+  parleyDeleteIfEquals: DELETE_IF_EQUALS,
+  parleyGcra: GCRA_LUA,
+} as const;
+
+type Scripted = Cluster & {
+  [K in keyof typeof SCRIPTS]: (key: string, ...args: (string | number)[]) => Promise<unknown>;
+};
+
 export interface RedisCacheOptions {
   nodes: readonly { host: string; port: number }[];
   /** Prefix for every key, so several installs can share a cluster. */
@@ -35,7 +51,7 @@ export class RedisCache implements Cache {
   private readonly handlers = new Map<string, Set<(m: string) => void>>();
 
   private constructor(
-    private readonly cluster: Cluster,
+    private readonly cluster: Scripted,
     private readonly sub: Cluster,
     private readonly prefix: string,
   ) {
@@ -66,7 +82,8 @@ export class RedisCache implements Cache {
       sub.disconnect();
       throw err;
     }
-    return new RedisCache(cluster, sub, opts.keyPrefix ?? '');
+    for (const [name, lua] of Object.entries(SCRIPTS)) cluster.defineCommand(name, { numberOfKeys: 1, lua });
+    return new RedisCache(cluster as Scripted, sub, opts.keyPrefix ?? '');
   }
 
   private k(key: string): string {
@@ -97,26 +114,23 @@ export class RedisCache implements Cache {
   }
 
   async incr(key: string, by: number, ttlMs: number): Promise<number> {
-    return Number(await this.cluster.eval(INCR_WITH_TTL, 1, this.k(key), by, ttlMs));
+    return Number(await this.cluster.parleyIncrWithTtl(this.k(key), by, ttlMs));
   }
 
   async takeToken(key: string, intervalMs: number, burst: number) {
-    const [allowed, retryAfterMs] = (await this.cluster.eval(
-      GCRA_LUA,
-      1,
-      this.k(key),
-      intervalMs,
-      burst,
-    )) as [number, number];
+    const [allowed, retryAfterMs] = (await this.cluster.parleyGcra(this.k(key), intervalMs, burst)) as [
+      number,
+      number,
+    ];
     return { allowed: allowed === 1, retryAfterMs: Number(retryAfterMs) };
   }
 
   async deleteIfEquals(key: string, value: string): Promise<boolean> {
-    return Number(await this.cluster.eval(DELETE_IF_EQUALS, 1, this.k(key), value)) === 1;
+    return Number(await this.cluster.parleyDeleteIfEquals(this.k(key), value)) === 1;
   }
 
   async hashSet(key: string, field: string, value: string, ttlMs: number): Promise<void> {
-    await this.cluster.eval(HSET_WITH_TTL, 1, this.k(key), field, value, ttlMs);
+    await this.cluster.parleyHsetWithTtl(this.k(key), field, value, ttlMs);
   }
 
   async hashGetAll(key: string): Promise<Record<string, string>> {
