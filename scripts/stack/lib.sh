@@ -92,6 +92,9 @@ hash_files() { cat "$@" | sha256sum | cut -c1-16; }
 
 # --------------------------------------------------------------- processes --
 # pid_alive PIDFILE -> 0 if the pid file names a live process.
+# What a stack server's command line contains (pid_alive, start_bg).
+STACK_SERVER_CMDLINE='kafka\.Kafka|parley-ferretdb|redis-server|bin/postgres|mailpit|/weed server'
+
 pid_alive() {
   local pidfile=$1 pid
   [[ -s $pidfile ]] || return 1
@@ -100,7 +103,7 @@ pid_alive() {
   kill -0 "$pid" 2>/dev/null || return 1
   [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]] || return 1  # zombie
   # Guard against a stale pid file whose pid now belongs to another program.
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qE 'kafka\.Kafka|parley-ferretdb|redis-server|bin/postgres|mailpit|/weed server'
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qE "$STACK_SERVER_CMDLINE"
 }
 
 # start_bg PIDFILE LOGFILE CMD... : start CMD detached (own session, survives
@@ -114,7 +117,16 @@ start_bg() {
   # so $! is the server's own pid.
   # 9>&-: do not let servers inherit the up.sh lock fd.
   setsid nohup "$@" >>"$logfile" 2>&1 </dev/null 9>&- &
-  echo $! >"$pidfile"
+  local pid=$! i
+  echo "$pid" >"$pidfile"
+  # Until the background subshell execs setsid, /proc/PID/cmdline is this shell's, and
+  # pid_alive would take the server for dead ("exited during start-up"; seen on a loaded
+  # machine). Wait for the exec: a few ms, at most 5 s.
+  for ((i = 0; i < 250; i++)); do
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qE "$STACK_SERVER_CMDLINE" && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.02
+  done
 }
 
 # stop_pidfiles NAME PIDFILE... : SIGTERM all, wait PARLEY_STOP_TIMEOUT, then SIGKILL.
