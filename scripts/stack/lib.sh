@@ -91,10 +91,10 @@ now_s() { date +%s; }
 hash_files() { cat "$@" | sha256sum | cut -c1-16; }
 
 # --------------------------------------------------------------- processes --
-# pid_alive PIDFILE -> 0 if the pid file names a live process.
 # What a stack server's command line contains (pid_alive, start_bg).
 STACK_SERVER_CMDLINE='kafka\.Kafka|parley-ferretdb|redis-server|bin/postgres|mailpit|/weed server'
 
+# pid_alive PIDFILE -> 0 if the pid file names a live process.
 pid_alive() {
   local pidfile=$1 pid
   [[ -s $pidfile ]] || return 1

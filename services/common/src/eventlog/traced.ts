@@ -51,10 +51,11 @@ export function tracedEventLog(log: EventLog): EventLog {
       const traced: LogRecord[] = records.map((r) => {
         const parent = r.headers?.traceparent ? contextFrom(r.headers) : context.active();
         // Not recorded: no span; the record carries on the parent's (unsampled) trace, if any.
-        if (!willRecord(parent))
-          return r.headers?.traceparent || !trace.getSpanContext(parent)
-            ? r
-            : { ...r, headers: { ...r.headers, ...traceHeaders(parent) } };
+        if (!willRecord(parent)) {
+          if (r.headers?.traceparent) return r;
+          const headers = traceHeaders(parent);
+          return headers.traceparent ? { ...r, headers: { ...r.headers, ...headers } } : r;
+        }
         const span = tracer().startSpan(
           `publish ${topic}`,
           {
