@@ -87,6 +87,11 @@ export function embeddedEnv(port: number, managementPort: number, dataDir: strin
 }
 
 /** Starts `npm start`'s entry point in a child process and waits for /readyz. */
+/** Node flags for the servers a benchmark starts: BENCH_SERVER_NODE_ARGS, split on whitespace. */
+export function serverNodeArgs(): string[] {
+  return (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+}
+
 export async function startServer(
   env: Record<string, string>,
 ): Promise<{ url: string; managementUrl: string; proc: ChildProcess; stop: () => Promise<void> }> {
@@ -94,14 +99,13 @@ export async function startServer(
   const port = await freePort();
   const managementPort = await freePort();
   const dir = benchDir();
-  const extraArgs = process.env.BENCH_SERVER_NODE_ARGS ? process.env.BENCH_SERVER_NODE_ARGS.split(' ') : [];
-  const argv = [process.execPath, ...extraArgs, '--import', 'tsx', 'services/standalone/src/main.ts'];
+  const argv = [process.execPath, ...serverNodeArgs(), '--import', 'tsx', 'services/standalone/src/main.ts'];
   // BENCH_SERVER_CPUS=1 pins the server to core 1 (taskset execs node: the pid, whose CPU is read, stays).
   const cpus = process.env.BENCH_SERVER_CPUS;
   const [cmd, ...args] = cpus ? ['taskset', '-c', cpus, ...argv] : argv;
   const proc = spawn(cmd!, args, {
     env: { ...embeddedEnv(port, managementPort, dir), ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', process.env.BENCH_SERVER_STDOUT ? 'inherit' : 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
   const managementUrl = `http://127.0.0.1:${managementPort}`;

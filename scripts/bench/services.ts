@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { authModule, authSettings, generateSigningJwk } from '@parley/auth';
 import type { Infer, Running } from '@parley/common';
 import { runService } from '@parley/common/service';
-import { benchDir, freePort, waitReady } from './lib.ts';
+import { benchDir, freePort, serverNodeArgs, waitReady } from './lib.ts';
 
 const MESSAGE_MAIN = new URL('../../services/message/src/main.ts', import.meta.url).pathname;
 const STACK_VARS = ['MONGO_URL', 'KAFKA_BROKERS', 'REDIS_NODES'];
@@ -81,7 +81,7 @@ export async function startMessage(
 ): Promise<Proc> {
   const [port, managementPort] = [await freePort(), await freePort()];
   // BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the processes.
-  const extraArgs = process.env.BENCH_SERVER_NODE_ARGS ? process.env.BENCH_SERVER_NODE_ARGS.split(' ') : [];
+  const extraArgs = serverNodeArgs();
   const proc = spawn(process.execPath, [...extraArgs, '--import', 'tsx', MESSAGE_MAIN], {
     env: {
       ...process.env,

@@ -9,6 +9,7 @@ import { OFFSET_FLUSH_MS } from './appender.ts';
 import { eventLogContract } from './contract.ts';
 import { EmbeddedEventLog } from './embedded.ts';
 import { assignPartitions, partitionFor } from './port.ts';
+import type { PartitionTail } from './tail.ts';
 
 eventLogContract(
   'embedded (SQLite-backed, in-process)',
@@ -157,6 +158,63 @@ describe('EmbeddedEventLog when a commit fails', () => {
     expect(String(failed)).to.match(/disk is full/);
     await log.produce('t', [{ key: 'a', value: '2' }]);
     expect(await log.endOffsets('t')).to.deep.equal(new Map([[0, 1n]]));
+    await log.close();
+  });
+});
+
+describe('EmbeddedEventLog tail', () => {
+  it('holds records in memory until every group reading them has committed them', async () => {
+    const log = new EmbeddedEventLog({ db: ':memory:' });
+    await log.ensureTopics([{ name: 't', partitions: 1 }]);
+    const tail = () =>
+      (log as unknown as { partitions: Map<string, PartitionTail> }).partitions.get('t\u00000')!;
+    const fast: string[] = [];
+    const slow: string[] = [];
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const subs = [
+      await log.subscribe({
+        groupId: 'fast',
+        topics: ['t'],
+        handler: async (b) => void fast.push(...b.map((r) => r.value.toString())),
+      }),
+      await log.subscribe({
+        groupId: 'slow',
+        topics: ['t'],
+        handler: async (b) => {
+          await gate;
+          slow.push(...b.map((r) => r.value.toString()));
+        },
+      }),
+    ];
+    await log.produce(
+      't',
+      Array.from({ length: 10 }, (_, i) => ({ key: 'k', value: String(i) })),
+    );
+    await waitFor(() => fast.length === 10);
+    // The slow group has not committed them: they stay, whatever the fast one did.
+    expect(tail().read(0, 20)?.length).to.equal(10);
+    open();
+    await waitFor(() => slow.length === 10);
+    await waitFor(() => tail().read(0, 1) === undefined);
+    expect(tail().read(10, 1)).to.deep.equal([]);
+    // A group that stopped no longer holds anything back; its next member resumes from the file.
+    await subs[1]!.stop();
+    await log.produce('t', [{ key: 'k', value: '10' }]);
+    await waitFor(() => fast.length === 11);
+    await waitFor(() => tail().read(10, 1) === undefined);
+    const again: string[] = [];
+    subs.push(
+      await log.subscribe({
+        groupId: 'slow',
+        topics: ['t'],
+        handler: async (b) => void again.push(...b.map((r) => r.value.toString())),
+      }),
+    );
+    await waitFor(() => again.length === 1);
+    expect(again).to.deep.equal(['10']);
+    expect(fast).to.deep.equal(slow.concat(['10']));
+    for (const s of subs) await s.stop();
     await log.close();
   });
 });

@@ -236,7 +236,11 @@ export class EmbeddedEventLog implements EventLog {
         await member.loop;
         this.groups.get(opts.groupId)?.delete(member.id);
         this.rebalance(opts.groupId);
-        if (!this.groups.get(opts.groupId)?.size) this.opts.metrics?.unassignGroup(opts.groupId);
+        if (!this.groups.get(opts.groupId)?.size) {
+          // The last member held every partition of the group: none of them waits for it now.
+          for (const tp of member.assignment) tp.tail.readers.delete(tp.key);
+          this.opts.metrics?.unassignGroup(opts.groupId);
+        }
       },
     };
   }
@@ -278,6 +282,7 @@ export class EmbeddedEventLog implements EventLog {
           key: groupKey(groupId, tp.topic, tp.partition),
           tail: this.partition(tp.topic, tp.partition),
         }));
+      for (const tp of m.assignment) tp.tail.readers.add(tp.key);
       this.signal(m);
     }
     // One process holds every member, so the lag series cover every partition of the group.
@@ -339,6 +344,18 @@ export class EmbeddedEventLog implements EventLog {
     }));
   }
 
+  /** Lets go of the records of `p` that every group reading it has committed. */
+  private releaseTail(p: PartitionTail): void {
+    let min = Infinity;
+    for (const key of p.readers) {
+      const c = this.committed.get(key);
+      // A group that has not read its offset yet may still need all of them.
+      if (c === undefined) return;
+      if (c < min) min = c;
+    }
+    if (min !== Infinity) p.release(min);
+  }
+
   private async run(m: Member): Promise<void> {
     const groupId = m.opts.groupId;
     const maxBatch = m.opts.maxBatch ?? 500;
@@ -367,6 +384,7 @@ export class EmbeddedEventLog implements EventLog {
           if (!this.closed) {
             const next = Number(batch[batch.length - 1]!.offset) + 1;
             this.appender.commitOffset(k, groupId, tp, next);
+            this.releaseTail(p);
             this.opts.metrics?.handled(
               groupId,
               tp.topic,

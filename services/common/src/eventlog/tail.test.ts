@@ -35,6 +35,21 @@ describe('PartitionTail', () => {
     expect(t.end).to.equal(2 * TAIL_MAX);
   });
 
+  it('lets go of the records every reader has committed, and no more', () => {
+    const t = new PartitionTail(0);
+    for (let o = 0; o < 5; o++) t.push(rec(o));
+    t.release(3);
+    expect(t.read(2, 5)).to.equal(undefined);
+    expect(offsets(t.read(3, 5))).to.deep.equal([3, 4]);
+    t.release(2); // behind what is already gone: nothing changes
+    expect(offsets(t.read(3, 5))).to.deep.equal([3, 4]);
+    t.release(99); // past the watermark: everything up to it goes, and appends carry on from there
+    expect(offsets(t.read(5, 5))).to.deep.equal([]);
+    t.push(rec(5));
+    expect(offsets(t.read(5, 5))).to.deep.equal([5]);
+    expect(t.end).to.equal(6);
+  });
+
   it('restarts at a watermark another writer moved', () => {
     const t = new PartitionTail(0);
     t.push(rec(0));
