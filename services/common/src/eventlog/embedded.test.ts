@@ -44,6 +44,38 @@ describe('EmbeddedEventLog durability', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('reads and appends to a file whose records table is clustered by key, as before the rowid layout', async () => {
+    const db = new Database(':memory:');
+    db.exec(`CREATE TABLE ev_records (
+        topic TEXT NOT NULL, partition INTEGER NOT NULL, offset INTEGER NOT NULL,
+        key TEXT NOT NULL, value BLOB NOT NULL, headers TEXT NOT NULL, ts INTEGER NOT NULL,
+        PRIMARY KEY (topic, partition, offset)) WITHOUT ROWID`);
+    db.prepare('INSERT INTO ev_records VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+      't',
+      0,
+      0,
+      'a',
+      Buffer.from('old'),
+      '{}',
+      1,
+    );
+    const log = new EmbeddedEventLog({ db });
+    await log.ensureTopics([{ name: 't', partitions: 1 }]);
+    await log.produce('t', [{ key: 'a', value: 'new' }]);
+    const seen: string[] = [];
+    const sub = await log.subscribe({
+      groupId: 'g',
+      topics: ['t'],
+      fromBeginning: true,
+      handler: async (b) => void seen.push(...b.map((r) => `${r.offset}:${r.value.toString()}`)),
+    });
+    await waitFor(() => seen.length === 2);
+    expect(seen).to.deep.equal(['0:old', '1:new']);
+    await sub.stop();
+    await log.close();
+    db.close();
+  });
 });
 
 describe('EmbeddedEventLog offsets', () => {

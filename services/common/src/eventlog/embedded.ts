@@ -112,12 +112,16 @@ export class EmbeddedEventLog implements EventLog {
       }
       this.rebalanceAll();
     });
+    // ev_records is a rowid table: records are appended, and the key's index takes an entry where
+    // clustered by key (WITHOUT ROWID, before 2026-12) an append into each of 16 partitions split
+    // a page of whole records (14-16 µs an append at 2,000 msg/s, 8 µs now; #19). A file made
+    // before keeps its table; the statements are the same for both.
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS ev_topics (name TEXT PRIMARY KEY, partitions INTEGER NOT NULL, config TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS ev_records (
         topic TEXT NOT NULL, partition INTEGER NOT NULL, offset INTEGER NOT NULL,
         key TEXT NOT NULL, value BLOB NOT NULL, headers TEXT NOT NULL, ts INTEGER NOT NULL,
-        PRIMARY KEY (topic, partition, offset)) WITHOUT ROWID;
+        PRIMARY KEY (topic, partition, offset));
       CREATE TABLE IF NOT EXISTS ev_offsets (
         group_id TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL, offset INTEGER NOT NULL,
         PRIMARY KEY (group_id, topic, partition)) WITHOUT ROWID;
