@@ -119,6 +119,11 @@ describe('message ids', () => {
       /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
     );
   });
+
+  it('keeps the ids it derived before: a redelivery after an upgrade maps to the stored message', () => {
+    expect(messageIdFor('c', 's', 'm1')).to.equal('afb2c1e6-1543-8920-b9c1-e9fdb75ad63d');
+    expect(messageIdFor('ü', 'ß', '💬')).to.equal('78dd4b98-2fbd-830c-973f-2c9fdea8ab21');
+  });
   // What a record must be to be stored, and why it is dead-lettered: domain/sendrules.test.ts.
 });
 
