@@ -86,12 +86,12 @@ export function embeddedEnv(port: number, managementPort: number, dataDir: strin
   };
 }
 
-/** Starts `npm start`'s entry point in a child process and waits for /readyz. */
 /** Node flags for the servers a benchmark starts: BENCH_SERVER_NODE_ARGS, split on whitespace. */
 export function serverNodeArgs(): string[] {
   return (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 }
 
+/** Starts `npm start`'s entry point in a child process and waits for /readyz. */
 export async function startServer(
   env: Record<string, string>,
 ): Promise<{ url: string; managementUrl: string; proc: ChildProcess; stop: () => Promise<void> }> {

@@ -81,8 +81,7 @@ export async function startMessage(
 ): Promise<Proc> {
   const [port, managementPort] = [await freePort(), await freePort()];
   // BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the processes.
-  const extraArgs = serverNodeArgs();
-  const proc = spawn(process.execPath, [...extraArgs, '--import', 'tsx', MESSAGE_MAIN], {
+  const proc = spawn(process.execPath, [...serverNodeArgs(), '--import', 'tsx', MESSAGE_MAIN], {
     env: {
       ...process.env,
       LOG_LEVEL: 'warn',

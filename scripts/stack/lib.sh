@@ -91,8 +91,11 @@ now_s() { date +%s; }
 hash_files() { cat "$@" | sha256sum | cut -c1-16; }
 
 # --------------------------------------------------------------- processes --
-# What a stack server's command line contains (pid_alive, start_bg).
-STACK_SERVER_CMDLINE='kafka\.Kafka|parley-ferretdb|redis-server|bin/postgres|mailpit|/weed server'
+# is_stack_server PID -> 0 if PID's command line is one of the stack's servers.
+is_stack_server() {
+  tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null |
+    grep -qE 'kafka\.Kafka|parley-ferretdb|redis-server|bin/postgres|mailpit|/weed server'
+}
 
 # pid_alive PIDFILE -> 0 if the pid file names a live process.
 pid_alive() {
@@ -103,7 +106,7 @@ pid_alive() {
   kill -0 "$pid" 2>/dev/null || return 1
   [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]] || return 1  # zombie
   # Guard against a stale pid file whose pid now belongs to another program.
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qE "$STACK_SERVER_CMDLINE"
+  is_stack_server "$pid"
 }
 
 # start_bg PIDFILE LOGFILE CMD... : start CMD detached (own session, survives
@@ -123,7 +126,7 @@ start_bg() {
   # pid_alive would take the server for dead ("exited during start-up"; seen on a loaded
   # machine). Wait for the exec: a few ms, at most 5 s.
   for ((i = 0; i < 250; i++)); do
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qE "$STACK_SERVER_CMDLINE" && break
+    is_stack_server "$pid" && break
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.02
   done
