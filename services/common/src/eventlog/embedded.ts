@@ -105,6 +105,8 @@ export class EmbeddedEventLog implements EventLog {
     // A failed commit rolled back appends and offsets memory already moved past: re-read both from
     // the file, so consumers redeliver what it lost (handlers are idempotent: at least once).
     this.group.onFailure(() => {
+      // A commit scheduled before the file was closed fails on the closed handle: nothing to re-read.
+      if (!this.db.open) return;
       this.committed.clear();
       for (const k of this.partitions.keys()) {
         const [topic, partition] = k.split('\u0000') as [string, string];
