@@ -60,7 +60,14 @@ export class SocketAuth {
       conn.authenticating = false;
       return conn.close('TOO_MANY_CONNECTIONS', `at most ${opts.maxConnectionsPerUser} sockets per user`);
     }
-    const memberships = await this.ctx.chat.views.memberships(p.userId);
+    let memberships: Iterable<string>;
+    try {
+      memberships = await this.ctx.chat.views.memberships(p.userId);
+    } catch (err) {
+      // Not admitted, so the close will not remove it: its presence must go now.
+      await presence.remove(p.userId, [conn.id]).catch(() => {});
+      throw err;
+    }
     conn.principal = p;
     conn.userId = p.userId;
     setExpiry(conn, p.expiresAt);

@@ -182,6 +182,14 @@ describe('presence aggregation', () => {
     ],
     ['only expired entries (a crashed pod)', { a: encodeEntry('online', now) }, 'offline', 0],
     ['a garbled entry ignored', { a: 'online', b: encodeEntry('away', now + 1) }, 'away', 1],
+    ['a process’s entry counts its sockets', { p: encodeEntry('away', now + 1, 3) }, 'away', 3],
+    [
+      'per-process and per-socket entries together',
+      { p: encodeEntry('online', now + 1, 2), a: encodeEntry('away', now + 1) },
+      'online',
+      3,
+    ],
+    ['a garbled socket count ignored', { p: 'online|2000000|0', q: 'online|2000000|x' }, 'offline', 0],
   ];
   for (const [what, entries, status, live] of table)
     it(`${what} → ${status}`, () => {

@@ -58,16 +58,9 @@ export class PresenceFeed {
     });
   }
 
-  /** Refreshes the presence entries of every live local socket (they expire otherwise). */
+  /** Refreshes this process's presence entries (they expire otherwise). */
   async refresh(hub: Hub): Promise<void> {
-    for (const [userId, sockets] of hub.users) {
-      const live = [...sockets].filter((s) => !(s as Connection).closing) as Connection[];
-      if (live.length)
-        await this.ctx.presence.refresh(
-          userId,
-          live.map((c) => ({ id: c.id, status: c.status })),
-        );
-    }
+    await this.ctx.presence.refresh(hub.users);
   }
 
   /** Direct chats and groups up to the configured size share presence (cached five minutes). */
