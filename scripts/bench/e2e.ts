@@ -108,7 +108,8 @@ try {
     const achieved = keys.length / seconds;
     const e2eSpan =
       e2e.length > 0
-        ? (Math.max(...rs.filter((r) => r.recvAt).map((r) => r.recvAt!)) - rs[0]!.sentAt) / 1000
+        ? // A loop, not Math.max(...): 150,000 arguments overflow the stack (2,500 msg/s for 60 s).
+          (rs.reduce((m, r) => Math.max(m, r.recvAt ?? -Infinity), -Infinity) - rs[0]!.sentAt) / 1000
         : NaN;
     rows.push({
       'target msg/s': rate,
