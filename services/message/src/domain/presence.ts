@@ -122,8 +122,8 @@ export class Presence {
 
   /**
    * Renews this process's entries (every third of the TTL). `admitted` holds the sockets the
-   * gateway serves, per user; one presence holds that is not among them and older than the TTL
-   * (its authentication failed half-way) is dropped.
+   * gateway serves, per user; a socket recorded here that is not among them and is older than the
+   * TTL (its authentication failed half-way) is dropped.
    */
   async refresh(admitted: ReadonlyMap<string, Iterable<{ readonly id: string }>>): Promise<void> {
     const now = this.now();
