@@ -59,7 +59,6 @@ export class Connection implements HubSocket {
   corked = false;
   closing = false;
   closeCode: number | undefined;
-  status: 'online' | 'away' = 'online';
   strikes = 0;
   invalid = 0;
   lastRateError = 0;

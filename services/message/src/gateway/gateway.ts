@@ -105,7 +105,7 @@ export class Gateway {
     };
     every(opts.heartbeatMs, () => this.heartbeat());
     every(Math.min(1000, opts.authTimeoutMs), () => this.auth.checkDeadlines(this.connections));
-    every(Math.floor(opts.presenceTtlMs / 3), () => this.feed.refresh(this.hub));
+    every(Math.floor(opts.presenceTtlMs / 3), () => this.presence.refresh(this.hub.users));
   }
 
   /** Handles an HTTP upgrade to `/v1/ws` (the caller routes by path). */

@@ -1,14 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { PresenceStatus } from '../domain/presence.ts';
-import type { Hub } from '../fanout/hub.ts';
 import { idOf, type Connection } from './connection.ts';
 import type { GatewayContext } from './context.ts';
 import type { ClientFrame } from './protocol.ts';
 
 /**
  * Presence over the socket: a user's status changes go to their accepted direct chats and small
- * groups (never to a conversation holding someone they blocked), and live sockets keep their
- * presence entries fresh.
+ * groups (never to a conversation holding someone they blocked).
  */
 export class PresenceFeed {
   private readonly groupSizes = new Map<string, { shares: boolean; at: number }>();
@@ -17,7 +15,6 @@ export class PresenceFeed {
 
   /** A `presence` frame: the socket's status (online/away), announced if the user's changed. */
   async onFrame(conn: Connection, frame: Extract<ClientFrame, { type: 'presence' }>): Promise<void> {
-    conn.status = frame.status;
     await this.announce(conn.userId, await this.ctx.presence.set(conn.userId, conn.id, frame.status));
     conn.send({ type: 'ack', ...idOf(frame), for: 'presence', status: frame.status });
   }
@@ -56,11 +53,6 @@ export class PresenceFeed {
       ...view,
       conversationId,
     });
-  }
-
-  /** Refreshes this process's presence entries (they expire otherwise). */
-  async refresh(hub: Hub): Promise<void> {
-    await this.ctx.presence.refresh(hub.users);
   }
 
   /** Direct chats and groups up to the configured size share presence (cached five minutes). */
