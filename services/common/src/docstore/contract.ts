@@ -14,7 +14,7 @@ interface Item extends Doc {
   n: number;
   tags?: string[];
   email?: string;
-  profile?: { city?: string };
+  profile?: { city?: string; visits?: { at: number }[] };
   flag?: boolean;
 }
 
@@ -227,6 +227,16 @@ export function documentStoreContract(name: string, open: () => Promise<Document
       const unset = await items.updateOne({ _id: 'a' }, { $unset: ['profile'] });
       expect(unset).to.deep.equal({ _id: 'a', owner: 'u', n: 3 });
       expect(await items.updateOne({ _id: 'nope' }, { $inc: { n: 1 } })).to.equal(null);
+    });
+
+    it("stores a copy of what $set is given: changing the caller's objects afterwards changes nothing stored", async () => {
+      const profile = { city: 'Oslo', visits: [{ at: 1 }] };
+      await items.updateOne({ _id: 'a' }, { $set: { owner: 'u', profile } }, { upsert: true });
+      const after = await items.updateOne({ _id: 'a' }, { $set: { n: 1 } });
+      profile.city = 'Rome';
+      profile.visits[0]!.at = 2;
+      after!.profile!.city = 'Bergen';
+      expect((await items.findById('a'))?.profile).to.deep.equal({ city: 'Oslo', visits: [{ at: 1 }] });
     });
 
     it('upserts a counter and increments it', async () => {

@@ -41,6 +41,24 @@ describe('GroupCommit (embedded SQLite: one commit per turn of the event loop)',
     expect(db.prepare('SELECT v FROM t ORDER BY v').pluck().all()).to.deep.equal([1, 3]);
   });
 
+  it('nests writes: an inner write that throws undoes only itself, an outer one that throws undoes both', async () => {
+    group.write(() => {
+      insert(1);
+      expect(() => group.write(() => (insert(2), insert(1)))).to.throw(/UNIQUE/);
+      insert(3);
+    });
+    expect(() =>
+      group.write(() => {
+        insert(4);
+        throw new Error('outer fails after its inner write');
+      }),
+    ).to.throw(/outer fails/);
+    insert(5);
+    expect(db.inTransaction, 'the turn’s transaction stays open').to.equal(true);
+    await group.committed();
+    expect(db.prepare('SELECT v FROM t ORDER BY v').pluck().all()).to.deep.equal([1, 3, 5]);
+  });
+
   it('writeOne: a single statement that throws midway leaves nothing (SQLite makes it atomic), and joins the turn', async () => {
     const commits = sqliteStats.commits;
     group.writeOne(() => db.prepare('INSERT INTO t (v) VALUES (1), (2)').run());

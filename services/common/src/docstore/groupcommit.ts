@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { sqliteStats } from './sqlitestats.ts';
+import { prepareUncounted, sqliteStats } from './sqlitestats.ts';
 
 /**
  * The least time between two commits, in ms. A write soon after a commit waits for the rest of
@@ -55,10 +55,40 @@ export class GroupCommit {
     private readonly spacingMs = COMMIT_SPACING_MS,
   ) {}
 
-  /** Runs `fn` inside this turn's transaction, atomically (a savepoint), and returns its result. */
+  /** SAVEPOINT, RELEASE and ROLLBACK TO, prepared once for write(). */
+  private savepoint:
+    { save: Database.Statement; release: Database.Statement; undo: Database.Statement } | undefined;
+
+  /**
+   * Runs `fn` inside this turn's transaction, atomically (a savepoint), and returns its result.
+   * The savepoint's statements are prepared once: db.transaction(fn) builds four wrapper
+   * functions and their properties on every call, 3-4% of the embedded server's main thread at
+   * 2,000 msg/s with three writes a message (#19).
+   */
   write<T>(fn: () => T): T {
     this.enter();
-    return this.db.transaction(fn)();
+    // A caller's own db.transaction is open: nest the way it does.
+    if (!this.began) return this.db.transaction(fn)();
+    const sp = (this.savepoint ??= {
+      save: prepareUncounted(this.db, 'SAVEPOINT parley_write'),
+      release: prepareUncounted(this.db, 'RELEASE parley_write'),
+      undo: prepareUncounted(this.db, 'ROLLBACK TO parley_write'),
+    });
+    sp.save.run();
+    let result: T;
+    try {
+      result = fn();
+    } catch (err) {
+      // SQLite may have rolled the whole transaction back itself (SQLITE_FULL, I/O): then there
+      // is no savepoint left to undo, and the commit reports the failure.
+      if (this.db.inTransaction) {
+        sp.undo.run();
+        sp.release.run();
+      }
+      throw err;
+    }
+    sp.release.run();
+    return result;
   }
 
   /**

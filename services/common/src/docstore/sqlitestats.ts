@@ -17,12 +17,23 @@ export const sqliteStats = {
 };
 
 const instrumented = new WeakSet<Database.Database>();
+/** Each instrumented handle's own prepare, for statements that are bookkeeping, not work. */
+const rawPrepares = new WeakMap<Database.Database, (sql: string) => Database.Statement>();
+
+/**
+ * Prepares `sql` on `db` without counting its runs: the group commit's savepoints, which
+ * better-sqlite3's db.transaction() ran uncounted too, so statements per message stay comparable.
+ */
+export function prepareUncounted(db: Database.Database, sql: string): Database.Statement {
+  return (rawPrepares.get(db) ?? db.prepare.bind(db))(sql);
+}
 
 /** Counts statements and commits on `db` (idempotent). A write outside a transaction is a commit. */
 export function instrumentSqlite(db: Database.Database): void {
   if (instrumented.has(db)) return;
   instrumented.add(db);
   const prepare = db.prepare.bind(db);
+  rawPrepares.set(db, prepare);
   db.prepare = ((sql: string) => {
     const stmt = prepare(sql);
     const reader = stmt.reader;

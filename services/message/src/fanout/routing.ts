@@ -145,11 +145,30 @@ export function route(ev: ChatEvent, traceparent = ''): Publication[] {
   return out;
 }
 
-/** Parses a chat.events record; null for anything that is not a version-1 envelope. */
+/**
+ * Parsed events by record value. The embedded event log hands every consumer group the same
+ * record objects, so the relay and the notifier share one parse of each event (#19); with Kafka
+ * each group's fetch brings its own buffers and nothing is shared. Entries go with the buffers.
+ */
+const parsedEvents = new WeakMap<Buffer, ChatEvent | null>();
+
+/**
+ * Parses a chat.events record; null for anything that is not a version-1 envelope. The event
+ * may be shared with other consumers of the same record: read it, do not change it.
+ */
 export function parseChatEvent(value: Buffer | string): ChatEvent | null {
+  if (typeof value === 'string') return checkChatEvent(value);
+  const known = parsedEvents.get(value);
+  if (known !== undefined) return known;
+  const ev = checkChatEvent(value.toString());
+  parsedEvents.set(value, ev);
+  return ev;
+}
+
+function checkChatEvent(json: string): ChatEvent | null {
   let ev: unknown;
   try {
-    ev = JSON.parse(value.toString());
+    ev = JSON.parse(json);
   } catch {
     return null;
   }

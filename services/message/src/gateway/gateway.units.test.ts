@@ -259,6 +259,17 @@ describe('fan-out routing', () => {
     const ev = chatEvent('message.deleted', conv, [], { id: 'm' });
     expect(parseChatEvent(Buffer.from(JSON.stringify(ev)))).to.deep.equal(ev);
   });
+  it('parses a record once for every consumer handed the same buffer, and each buffer on its own', () => {
+    const ev = chatEvent('message.deleted', conv, [], { id: 'm' });
+    const value = Buffer.from(JSON.stringify(ev));
+    const first = parseChatEvent(value);
+    expect(parseChatEvent(value), 'the relay and the notifier of one embedded log').to.equal(first);
+    const other = parseChatEvent(Buffer.from(JSON.stringify({ ...ev, id: 'e2' })));
+    expect(other?.id, 'another record, even with equal bytes elsewhere').to.equal('e2');
+    const poison = Buffer.from('{');
+    expect(parseChatEvent(poison)).to.equal(null);
+    expect(parseChatEvent(poison), 'a bad record stays bad').to.equal(null);
+  });
 });
 
 describe('gateway: WebSocket Origin check', () => {
