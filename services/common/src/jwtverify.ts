@@ -35,6 +35,28 @@ export interface VerifierOptions {
   clockToleranceSec?: number;
   /** Minimum time between two JWKS fetches (an unknown kid triggers one). */
   jwksCooldownMs?: number;
+  /** Tokens whose signature and claims are remembered as verified (0: none); see VERIFIED_*. */
+  verifiedCacheSize?: number;
+  /** The clock (ms), for tests. */
+  now?: () => number;
+}
+
+/** Tokens remembered as verified, at most (about 0.5 KB each). */
+export const VERIFIED_CACHE_SIZE = 10_000;
+/**
+ * How long a token is taken as verified without checking its signature again: a key withdrawn
+ * from the key set stops working within this time. Expiry and revocation are checked every time.
+ */
+export const VERIFIED_TTL_MS = 60_000;
+
+interface Verified {
+  userId: string;
+  sessionId: string;
+  roles: string[];
+  /** exp, in ms. */
+  expiresAt: number;
+  /** When the signature must be checked again (ms). */
+  until: number;
 }
 
 /**
@@ -43,6 +65,12 @@ export interface VerifierOptions {
  */
 export class AccessTokenVerifier {
   private readonly getKey: JWTVerifyGetKey;
+  /**
+   * Tokens verified lately, by the whole token string (signature included, so a token that
+   * differs in any byte is verified afresh). An Ed25519 verification with its decoding is about
+   * 150 µs here, and a REST client sends the same token with every request (#19).
+   */
+  private readonly verified = new Map<string, Verified>();
 
   constructor(private readonly opts: VerifierOptions) {
     if ('jwksUrl' in opts.keys) {
@@ -63,8 +91,32 @@ export class AccessTokenVerifier {
   }
 
   async verify(token: string): Promise<Principal> {
-    let payload;
+    const now = this.opts.now?.() ?? Date.now();
     const skew = this.opts.clockToleranceSec ?? 5;
+    let v = this.verified.get(token);
+    if (v && now >= v.until) {
+      this.verified.delete(token);
+      v = undefined;
+    }
+    // As jose decides it: expired once exp is more than the tolerance in the past.
+    if (v && v.expiresAt <= now - skew * 1000) {
+      this.verified.delete(token);
+      throw problems.UNAUTHENTICATED('access token expired; refresh it');
+    }
+    v ??= await this.verifySignature(token, now, skew);
+    let revoked: string | null;
+    try {
+      revoked = await this.opts.cache.get(revokedSessionKey(v.sessionId));
+    } catch {
+      throw problems.UNAVAILABLE('revocation check unavailable; retry');
+    }
+    if (revoked !== null) throw problems.UNAUTHENTICATED('session revoked; sign in again');
+    return { userId: v.userId, sessionId: v.sessionId, roles: [...v.roles], token, expiresAt: v.expiresAt };
+  }
+
+  /** Checks the token's signature and claims, and remembers it as verified. */
+  private async verifySignature(token: string, now: number, skew: number): Promise<Verified> {
+    let payload;
     try {
       ({ payload } = await jwtVerify(token, this.getKey, {
         algorithms: [ACCESS_TOKEN_ALG],
@@ -72,6 +124,7 @@ export class AccessTokenVerifier {
         issuer: this.opts.issuer,
         audience: this.opts.audience,
         clockTolerance: skew,
+        currentDate: new Date(now),
         requiredClaims: ['sub', 'sid', 'exp', 'iat'],
       }));
     } catch (err) {
@@ -84,25 +137,25 @@ export class AccessTokenVerifier {
       throw problems.UNAUTHENTICATED('invalid access token');
     }
     // jose accepts any iat; a token from the future is minted by a clock we do not trust.
-    if (typeof payload.iat !== 'number' || payload.iat > Date.now() / 1000 + skew)
+    if (typeof payload.iat !== 'number' || payload.iat > now / 1000 + skew)
       throw problems.UNAUTHENTICATED('invalid access token');
     const sid = payload.sid;
     const roles = payload.roles;
     if (typeof payload.sub !== 'string' || typeof sid !== 'string' || !Array.isArray(roles))
       throw problems.UNAUTHENTICATED('invalid access token');
-    let revoked: string | null;
-    try {
-      revoked = await this.opts.cache.get(revokedSessionKey(sid));
-    } catch {
-      throw problems.UNAVAILABLE('revocation check unavailable; retry');
-    }
-    if (revoked !== null) throw problems.UNAUTHENTICATED('session revoked; sign in again');
-    return {
+    const v: Verified = {
       userId: payload.sub,
       sessionId: sid,
       roles: roles.filter((r): r is string => typeof r === 'string'),
-      token,
       expiresAt: (payload.exp ?? 0) * 1000,
+      until: now + VERIFIED_TTL_MS,
     };
+    const size = this.opts.verifiedCacheSize ?? VERIFIED_CACHE_SIZE;
+    if (size > 0) {
+      // Full: the oldest entry goes (a Map iterates in insertion order).
+      if (this.verified.size >= size) this.verified.delete(this.verified.keys().next().value!);
+      this.verified.set(token, v);
+    }
+    return v;
   }
 }
