@@ -100,7 +100,12 @@ export async function connectDependencies(opts: ConnectOptions): Promise<Connect
         logger.warn({ err, ...tp, groupId }, 'consumer handler failed; batch will be redelivered');
       const metrics = opts.eventLogMetrics ? { metrics: opts.eventLogMetrics } : {};
       if (!cfg.kafka.brokers)
-        return new EmbeddedEventLog({ db: embeddedDb().handle, onHandlerError, ...metrics });
+        return new EmbeddedEventLog({
+          db: embeddedDb().handle,
+          onHandlerError,
+          retentionMs: cfg.eventLog.retentionHours * 3_600_000,
+          ...metrics,
+        });
       const kafkaLogger = logger.child({ dependency: 'kafka' });
       return KafkaEventLog.connect({
         brokers: cfg.kafka.brokers,

@@ -101,6 +101,13 @@ export const commonSettings = {
       doc: 'Consumer session timeout: how soon a crashed consumer’s partitions move to the others.',
     }),
   },
+  eventLog: {
+    retentionHours: field(parse.int(1, 87_600), {
+      env: 'EVENTLOG_RETENTION_HOURS',
+      default: '168',
+      doc: 'Embedded mode: how long the in-process event log keeps records before removing them (as Kafka’s retention.ms; the chart sets that with topics.retentionMs). Messages are kept in the store regardless.',
+    }),
+  },
   redis: {
     nodes: optionalField(parse.hostPorts(), {
       env: 'REDIS_NODES',

@@ -15,6 +15,7 @@ import { groupCommitOf, type GroupCommit } from '../docstore/groupcommit.ts';
 import { openSqliteFile } from '../docstore/sqlitefile.ts';
 import type { EventLogMetrics } from './metrics.ts';
 import { Appender } from './appender.ts';
+import { Retention } from './retention.ts';
 import { PartitionTail } from './tail.ts';
 
 interface TP {
@@ -55,6 +56,10 @@ export interface EmbeddedEventLogOptions {
   onHandlerError?: (err: unknown, tp: TP, groupId: string) => void;
   /** The same parley_eventlog_* series as the Kafka adapter. */
   metrics?: EventLogMetrics;
+  /** Records older than this (ms) are removed, as a Kafka topic's retention.ms (retention.ts); absent: kept. */
+  retentionMs?: number;
+  /** Between two retention passes (ms), for tests; see RETENTION_INTERVAL_MS. */
+  retentionIntervalMs?: number;
 }
 
 /**
@@ -87,6 +92,7 @@ export class EmbeddedEventLog implements EventLog {
   private readonly retryAt = new Map<string, { at: number; attempt: number }>();
   private readonly appender: Appender;
   private closed = false;
+  private readonly retention: Retention | undefined;
   private readonly stmt: {
     end: Database.Statement;
     insert: Database.Statement;
@@ -159,6 +165,14 @@ export class EmbeddedEventLog implements EventLog {
       partitions: number;
     }[])
       this.topics.set(row.name, row.partitions);
+    if (opts.retentionMs !== undefined) {
+      this.retention = new Retention(this.db, this.group, {
+        retentionMs: opts.retentionMs,
+        topics: () => this.topics,
+        ...(opts.retentionIntervalMs ? { intervalMs: opts.retentionIntervalMs } : {}),
+      });
+      this.retention.start();
+    }
   }
 
   async ensureTopics(specs: readonly TopicSpec[]): Promise<void> {
@@ -452,6 +466,7 @@ export class EmbeddedEventLog implements EventLog {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.retention?.stop();
     // Appends still queued are written before closing.
     this.group.commit();
     const members = [...this.groups.values()].flatMap((g) => [...g.values()]);
