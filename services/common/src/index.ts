@@ -2,6 +2,7 @@ export * from './config.ts';
 export * from './errors.ts';
 export * from './logger.ts';
 export * from './metrics.ts';
+export * from './hotmetrics.ts';
 export * from './health.ts';
 export * from './http.ts';
 export { createManagementServer, listenManagement, type ManagementOptions } from './management.ts';

@@ -8,6 +8,7 @@ import {
   type EventLog,
   type Logger,
   type Subscription,
+  HotCounter,
 } from '@parley/common';
 import client from 'prom-client';
 import { chatEventTypes, type ChatEvent } from '../domain/envelopes.ts';
@@ -15,6 +16,8 @@ import { parseChatEvent, route } from './routing.ts';
 
 export class RelayMetrics {
   readonly events: client.Counter<'type'>;
+  /** events, once an event (hotmetrics.ts). */
+  readonly hotEvents: HotCounter<'type'>;
   readonly publishes: client.Counter;
   readonly skipped: client.Counter;
 
@@ -37,6 +40,7 @@ export class RelayMetrics {
       registers,
     });
     for (const t of chatEventTypes) this.events.labels(t).inc(0);
+    this.hotEvents = new HotCounter(this.events, 'type');
   }
 }
 
@@ -77,7 +81,7 @@ export async function startRelay(opts: {
           );
           continue;
         }
-        opts.metrics.events.labels(ev.type).inc();
+        opts.metrics.hotEvents.inc(ev.type);
         if (!tracingEnabled()) {
           pubs.push(publish(ev));
           continue;

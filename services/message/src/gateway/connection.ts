@@ -127,8 +127,7 @@ export class Connection implements HubSocket {
 
   /** A frame for this socket alone. */
   send(frame: Frame): void {
-    if (this.write(new Outbound(encodeFrame(frame), frame.type)))
-      this.env.metrics.sent.labels(frame.type).inc();
+    if (this.write(new Outbound(encodeFrame(frame), frame.type))) this.env.metrics.hot.sent.inc(frame.type);
   }
 
   sendError(

@@ -73,9 +73,9 @@ export class Gateway {
       handleProtocols: (protocols) => (protocols.has(PROTOCOL) ? PROTOCOL : false),
     });
     this.hub = new Hub(d.cache, d.logger, (type, n, acceptedAt) => {
-      if (n > 0) d.metrics.sent.labels(type).inc(n);
+      if (n > 0) d.metrics.hot.sent.inc(type, n);
       if (acceptedAt !== undefined && n > 0)
-        d.metrics.deliveryLatency.labels('delivered').observe((Date.now() - acceptedAt) / 1000);
+        d.metrics.hot.deliveryLatency.observe('delivered', (Date.now() - acceptedAt) / 1000);
     });
     this.presence = new Presence(d.cache, d.opts.presenceTtlMs, Date.now, (s) =>
       d.metrics.presenceChanges.labels(s).inc(),
@@ -221,7 +221,7 @@ export class Gateway {
     }
     conn.invalid = 0;
     const frame = parsed.frame;
-    metrics.received.labels(frame.type).inc();
+    metrics.hot.received.inc(frame.type);
     if (frame.type === 'ping') return conn.send({ type: 'pong', ...idOf(frame), ts: now });
     if (frame.type !== 'auth' && (!conn.principal || conn.authenticating))
       return conn.sendError(frame.id, 'NOT_AUTHENTICATED', 'send an auth frame first');

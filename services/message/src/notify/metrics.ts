@@ -1,3 +1,4 @@
+import { HotCounter } from '@parley/common';
 import client from 'prom-client';
 import { deviceClasses } from './decide.ts';
 
@@ -9,6 +10,8 @@ const decisions = ['notify', 'sender', 'online', 'blocked', 'muted'] as const;
 export class NotifyMetrics {
   readonly events: client.Counter;
   readonly decisions: client.Counter<'outcome'>;
+  /** events and decisions, once or more a message (hotmetrics.ts). */
+  readonly hot: { events: HotCounter<string>; decisions: HotCounter<'outcome'> };
   readonly deliveries: client.Counter<'channel' | 'outcome'>;
   readonly retries: client.Counter<'channel'>;
   readonly dlq: client.Counter<'reason'>;
@@ -65,5 +68,6 @@ export class NotifyMetrics {
       for (const o of deliveryOutcomes) this.deliveries.labels(c, o).inc(0);
     }
     for (const r of ['poison', 'attempts']) this.dlq.labels(r).inc(0);
+    this.hot = { events: new HotCounter(this.events), decisions: new HotCounter(this.decisions, 'outcome') };
   }
 }

@@ -94,7 +94,7 @@ export class Notifier {
   async onMessage(conversationId: string, recipients: readonly string[], m: MessageData): Promise<void> {
     const { store, messages, metrics } = this.d;
     const now = (this.d.now ?? Date.now)();
-    metrics.events.inc();
+    metrics.hot.events.inc();
     const others = recipients.filter((u) => u !== m.senderId);
     if (others.length === 0) return;
     const windowId = (u: string) => `${u}:${conversationId}`;
@@ -105,9 +105,9 @@ export class Notifier {
     // Everyone else online, the common case: decide() would skip each recipient, the sender as
     // `sender` and the others as `online`; count that without building their facts (#19).
     if (offline.length === 0) {
-      metrics.decisions.labels('online').inc(others.length);
+      metrics.hot.decisions.inc('online', others.length);
       if (others.length < recipients.length)
-        metrics.decisions.labels('sender').inc(recipients.length - others.length);
+        metrics.hot.decisions.inc('sender', recipients.length - others.length);
       return;
     }
     const [blockers, prefs, users, subs, windows] = await Promise.all([

@@ -1,3 +1,4 @@
+import { HotHistogram } from '@parley/common';
 import client from 'prom-client';
 import { deliveryLatency } from '../domain/latency.ts';
 import type { PoisonKind } from '../domain/envelopes.ts';
@@ -20,6 +21,8 @@ export class WorkerMetrics {
   readonly retrying = new Map<string, Retrying>();
   readonly storeSeconds: client.Histogram;
   readonly persistLatency: client.Histogram<'stage'>;
+  /** persistLatency as one message after another adds to it (hotmetrics.ts). */
+  readonly hotPersistLatency: HotHistogram<'stage'>;
 
   constructor(registry: client.Registry) {
     const registers = [registry];
@@ -64,6 +67,7 @@ export class WorkerMetrics {
       registers,
     });
     this.persistLatency = deliveryLatency(registry, 'persisted');
+    this.hotPersistLatency = new HotHistogram(this.persistLatency, 'stage');
     for (const r of ['unparseable', 'version', 'invalid'] satisfies PoisonKind[]) this.dlq.labels(r).inc(0);
   }
 }

@@ -394,7 +394,7 @@ export class Persister {
       existing.set(message._id, message);
       results.set(c, message);
       this.lastSeqCache.set(message.conversationId, message.seq);
-      this.metrics.persistLatency.labels('persisted').observe((now - c.command.acceptedAt) / 1000);
+      this.metrics.hotPersistLatency.observe('persisted', (now - c.command.acceptedAt) / 1000);
       if (span) {
         traced.set(message._id, span.ctx);
         span.span.end();
@@ -455,7 +455,7 @@ export class Persister {
         await this.store.messages.insertOne(message);
         plan.stored(cmd.id);
         this.metrics.stored.inc();
-        this.metrics.persistLatency.labels('persisted').observe((Date.now() - cmd.acceptedAt) / 1000);
+        this.metrics.hotPersistLatency.observe('persisted', (Date.now() - cmd.acceptedAt) / 1000);
         this.lastSeqCache.set(cmd.conversationId, seq);
         this.logger.debug({ conversationId: cmd.conversationId, messageId: cmd.id, seq }, 'message stored');
         return message;
