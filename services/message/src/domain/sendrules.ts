@@ -43,6 +43,9 @@ const hex = (c: number) => `U+${c.toString(16).toUpperCase().padStart(4, '0')}`;
  * driver writes U+FFFD instead, so the message would come back changed.
  */
 export function textProblem(s: string): string | undefined {
+  // The common case in native code (ES2024's isWellFormed, in Node 20; the lib is ES2023).
+  if (s.indexOf('\u0000') === -1 && (s as unknown as { isWellFormed(): boolean }).isWellFormed())
+    return undefined;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c === 0) return 'text must not contain U+0000';
@@ -72,39 +75,54 @@ export function keyProblem(k: string): string | undefined {
  * that are not finite or are integers beyond 2^53 (they would come back rounded).
  */
 export function storableProblem(value: unknown, path = ''): SendViolation | undefined {
-  const stack: [unknown, string, number][] = [[value, path, 0]];
+  // A child's path is spelled out only when it has a problem: the walk runs once a send (#19).
+  interface Node {
+    v: unknown;
+    parent: Node | undefined;
+    key: string;
+    depth: number;
+  }
+  const pathOf = (n: Node, child?: string): string => {
+    const parts: string[] = child === undefined ? [] : [child];
+    for (let at: Node | undefined = n; at?.parent; at = at.parent) parts.push(at.key);
+    parts.reverse();
+    if (path) parts.unshift(path);
+    return parts.join('.') || '(value)';
+  };
+  const stack: Node[] = [{ v: value, parent: undefined, key: '', depth: 0 }];
   let keys = 0;
-  const at = (p: string) => p || '(value)';
   for (let top = stack.pop(); top; top = stack.pop()) {
-    const [v, p, depth] = top;
+    const v = top.v;
     if (typeof v === 'string') {
       const why = textProblem(v);
-      if (why) return { path: at(p), message: why };
+      if (why) return { path: pathOf(top), message: why };
       continue;
     }
     if (typeof v === 'number') {
-      if (!Number.isFinite(v)) return { path: at(p), message: 'number must be finite' };
+      if (!Number.isFinite(v)) return { path: pathOf(top), message: 'number must be finite' };
       if (Number.isInteger(v) && !Number.isSafeInteger(v))
-        return { path: at(p), message: 'integer must be within ±(2^53 - 1)' };
+        return { path: pathOf(top), message: 'integer must be within ±(2^53 - 1)' };
       continue;
     }
     if (typeof v !== 'object' || v === null) continue;
-    if (depth >= SEND_LIMITS.depth)
-      return { path: at(p), message: `nests deeper than ${SEND_LIMITS.depth} levels` };
-    const entries = Array.isArray(v) ? [...v.entries()] : Object.entries(v);
-    if (!Array.isArray(v)) {
-      keys += entries.length;
-      if (keys > SEND_LIMITS.keys) return { path: at(p), message: `more than ${SEND_LIMITS.keys} keys` };
-      for (const [k] of entries) {
-        const why = keyProblem(String(k));
-        if (why) return { path: p ? `${p}.${k}` : String(k), message: why };
-      }
+    if (top.depth >= SEND_LIMITS.depth)
+      return { path: pathOf(top), message: `nests deeper than ${SEND_LIMITS.depth} levels` };
+    const depth = top.depth + 1;
+    if (Array.isArray(v)) {
+      // Pushed last to first, so elements are checked in order.
+      for (let i = v.length - 1; i >= 0; i--)
+        stack.push({ v: v[i] as unknown, parent: top, key: String(i), depth });
+      continue;
     }
-    // Pushed last to first, so fields are checked in document order.
-    for (let i = entries.length - 1; i >= 0; i--) {
-      const [k, child] = entries[i]!;
-      stack.push([child, p ? `${p}.${k}` : String(k), depth + 1]);
+    const ks = Object.keys(v);
+    keys += ks.length;
+    if (keys > SEND_LIMITS.keys) return { path: pathOf(top), message: `more than ${SEND_LIMITS.keys} keys` };
+    for (const k of ks) {
+      const why = keyProblem(k);
+      if (why) return { path: pathOf(top, k), message: why };
     }
+    for (let i = ks.length - 1; i >= 0; i--)
+      stack.push({ v: (v as Record<string, unknown>)[ks[i]!], parent: top, key: ks[i]!, depth });
   }
   return undefined;
 }
