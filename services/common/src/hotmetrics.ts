@@ -26,6 +26,11 @@ function beforeCollect(metric: object, flush: () => void): void {
   };
 }
 
+/** The labels of the series a cell stands for: its one label's value, or none. */
+function labelsOf(label: string | undefined, value: string): Record<string, string> {
+  return label ? { [label]: value } : {};
+}
+
 interface CounterCell {
   labels: Record<string, string>;
   n: number;
@@ -44,7 +49,7 @@ export class HotCounter<L extends string = never> {
   /** Adds `n` to the series of `value` (of the one label; omit it for a counter without labels). */
   inc(value = '', n = 1): void {
     let c = this.cells.get(value);
-    if (!c) this.cells.set(value, (c = { labels: this.label ? { [this.label]: value } : {}, n: 0 }));
+    if (!c) this.cells.set(value, (c = { labels: labelsOf(this.label, value), n: 0 }));
     c.n += n;
   }
 
@@ -100,7 +105,7 @@ export class HotHistogram<L extends string = never> {
       this.cells.set(
         value,
         (c = {
-          labels: this.label ? { [this.label]: value } : {},
+          labels: labelsOf(this.label, value),
           counts: new Array<number>(this.bounds.length + 1).fill(0),
           sum: 0,
           count: 0,

@@ -47,15 +47,16 @@ export class Retention {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
-  private readonly rowid: boolean;
-  private readonly stmt: {
-    oldest: Database.Statement;
-    first: Database.Statement;
-    head: Database.Statement;
-    last: Database.Statement;
-    dropRows: Database.Statement;
-    drop: Database.Statement;
-  };
+  /** The statements of the table's layout: rowid (append order), or clustered by key. */
+  private readonly stmt:
+    | { rowid: true; oldest: Database.Statement; last: Database.Statement; dropRows: Database.Statement }
+    | {
+        rowid: false;
+        first: Database.Statement;
+        head: Database.Statement;
+        last: Database.Statement;
+        drop: Database.Statement;
+      };
 
   constructor(
     db: Database.Database,
@@ -63,24 +64,26 @@ export class Retention {
     private readonly opts: RetentionOptions,
   ) {
     const sql = db.prepare("SELECT sql FROM sqlite_schema WHERE name = 'ev_records'").pluck().get() as string;
-    this.rowid = !/WITHOUT\s+ROWID/i.test(sql);
     const where = 'WHERE topic = ? AND partition = ?';
-    this.stmt = {
-      oldest: db.prepare(
-        this.rowid
-          ? 'SELECT rowid AS id, topic, partition, offset, ts FROM ev_records ORDER BY rowid LIMIT ?'
-          : 'SELECT 1',
-      ),
-      first: db.prepare(`SELECT ts FROM ev_records ${where} ORDER BY offset LIMIT 1`),
-      head: db.prepare(`SELECT offset, ts FROM ev_records ${where} ORDER BY offset LIMIT ?`),
-      last: db.prepare(`SELECT max(offset) AS last FROM ev_records ${where}`),
-      dropRows: db.prepare(
-        this.rowid
-          ? 'DELETE FROM ev_records WHERE rowid <= ? AND rowid NOT IN (SELECT value FROM json_each(?))'
-          : 'SELECT 1',
-      ),
-      drop: db.prepare(`DELETE FROM ev_records ${where} AND offset < ?`),
-    };
+    const last = db.prepare(`SELECT max(offset) AS last FROM ev_records ${where}`);
+    this.stmt = /WITHOUT\s+ROWID/i.test(sql)
+      ? {
+          rowid: false,
+          first: db.prepare(`SELECT ts FROM ev_records ${where} ORDER BY offset LIMIT 1`),
+          head: db.prepare(`SELECT offset, ts FROM ev_records ${where} ORDER BY offset LIMIT ?`),
+          last,
+          drop: db.prepare(`DELETE FROM ev_records ${where} AND offset < ?`),
+        }
+      : {
+          rowid: true,
+          oldest: db.prepare(
+            'SELECT rowid AS id, topic, partition, offset, ts FROM ev_records ORDER BY rowid LIMIT ?',
+          ),
+          last,
+          dropRows: db.prepare(
+            'DELETE FROM ev_records WHERE rowid <= ? AND rowid NOT IN (SELECT value FROM json_each(?))',
+          ),
+        };
   }
 
   start(): void {
@@ -114,10 +117,11 @@ export class Retention {
     const chunk = this.opts.chunk ?? RETENTION_CHUNK;
     const cutoff = (this.opts.now?.() ?? Date.now()) - this.opts.retentionMs;
     let removed = 0;
-    if (this.rowid) {
+    const stmt = this.stmt;
+    if (stmt.rowid) {
       for (let i = 0; i < PASS_CHUNKS; i++) {
         if (this.stopped) return { removed, more: false };
-        const { n, full } = this.expireOldest(cutoff, chunk);
+        const { n, full } = this.expireOldest(stmt, cutoff, chunk);
         removed += n;
         if (!full) return { removed, more: false };
         await turn();
@@ -128,7 +132,7 @@ export class Retention {
     for (const [topic, partitions] of this.opts.topics()) {
       for (let p = 0; p < partitions; p++) {
         if (this.stopped) return { removed, more: false };
-        const n = this.expirePartition(topic, p, cutoff, chunk);
+        const n = this.expirePartition(stmt, topic, p, cutoff, chunk);
         removed += n;
         if (n === chunk) more = true;
         await turn();
@@ -138,8 +142,12 @@ export class Retention {
   }
 
   /** The oldest `chunk` records in append order: those expired, up to the first that is not. */
-  private expireOldest(cutoff: number, chunk: number): { n: number; full: boolean } {
-    const rows = this.stmt.oldest.all(chunk) as {
+  private expireOldest(
+    stmt: Extract<Retention['stmt'], { rowid: true }>,
+    cutoff: number,
+    chunk: number,
+  ): { n: number; full: boolean } {
+    const rows = stmt.oldest.all(chunk) as {
       id: number;
       topic: string;
       partition: number;
@@ -155,7 +163,7 @@ export class Retention {
       const k = `${r.topic}\u0000${r.partition}`;
       let last = lasts.get(k);
       if (last === undefined) {
-        last = (this.stmt.last.get(r.topic, r.partition) as { last: number }).last;
+        last = (stmt.last.get(r.topic, r.partition) as { last: number }).last;
         lasts.set(k, last);
       }
       if (r.offset >= last) kept.push(r.id);
@@ -164,22 +172,28 @@ export class Retention {
     }
     const full = rows.length === chunk && upTo === rows.at(-1)!.id && candidates > 0;
     if (candidates === 0) return { n: 0, full: false };
-    const n = this.group.writeOne(() => this.stmt.dropRows.run(upTo, JSON.stringify(kept)).changes);
+    const n = this.group.writeOne(() => stmt.dropRows.run(upTo, JSON.stringify(kept)).changes);
     return { n, full };
   }
 
   /** The clustered layout: a partition's expired head, in one statement. */
-  private expirePartition(topic: string, partition: number, cutoff: number, chunk: number): number {
+  private expirePartition(
+    stmt: Extract<Retention['stmt'], { rowid: false }>,
+    topic: string,
+    partition: number,
+    cutoff: number,
+    chunk: number,
+  ): number {
     // The common case, nothing expired: one row read.
-    const first = this.stmt.first.get(topic, partition) as { ts: number } | undefined;
+    const first = stmt.first.get(topic, partition) as { ts: number } | undefined;
     if (!first || first.ts >= cutoff) return 0;
-    const { last } = this.stmt.last.get(topic, partition) as { last: number };
+    const { last } = stmt.last.get(topic, partition) as { last: number };
     let upTo = -1;
-    for (const r of this.stmt.head.all(topic, partition, chunk) as { offset: number; ts: number }[]) {
+    for (const r of stmt.head.all(topic, partition, chunk) as { offset: number; ts: number }[]) {
       if (r.ts >= cutoff || r.offset >= last) break;
       upTo = r.offset + 1;
     }
     if (upTo < 0) return 0;
-    return this.group.writeOne(() => this.stmt.drop.run(topic, partition, upTo).changes);
+    return this.group.writeOne(() => stmt.drop.run(topic, partition, upTo).changes);
   }
 }
