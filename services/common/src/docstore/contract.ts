@@ -352,7 +352,10 @@ export function documentStoreContract(name: string, open: () => Promise<Document
       expect(await refs('"', ['c1'])).to.deep.equal([]);
       const [hit] = await text.find('world', ['c1'], 10);
       expect(hit).to.deep.equal({ ref: 'm1', term: 'world', at: 1 });
-      await text.remove(['m1', 'nope']);
+      await text.remove([
+        { ref: 'm1', at: 1 },
+        { ref: 'nope', at: 1 },
+      ]);
       expect(await refs('hello', ['c1'])).to.deep.equal(['m2']);
       expect(await refs('world', ['c1'])).to.deep.equal([]);
     });

@@ -31,6 +31,49 @@ describe('Fts5TextIndex', () => {
     }
   });
 
+  it('keeps refs unique by (at, ref), and moves refs unique by ref alone (the older layout) to it', async () => {
+    const store = new SqliteDocumentStore({ path: ':memory:' });
+    try {
+      const db = store.handle;
+      const text = await store.textIndex('t');
+      await text.add([
+        { ref: 'm1', scope: 'c1', at: 10, terms: ['hello'] },
+        { ref: 'm2', scope: 'c1', at: 11, terms: ['hello', 'there'] },
+      ]);
+      await text.find('hello', ['c1'], 1); // indexes the queue
+      // Found by (at, ref) through the index, where a ref's index took a random page each.
+      const plan = db
+        .prepare('EXPLAIN QUERY PLAN SELECT id FROM "x_t_refs" WHERE at = ? AND ref = ?')
+        .all(1, 'x');
+      expect(JSON.stringify(plan)).to.match(
+        /USING COVERING INDEX sqlite_autoindex_x_t_refs_1 \(at=\? AND ref=\?\)/,
+      );
+      // What a file made before 2026-12 holds: the same rows, unique by ref.
+      db.exec(`
+        CREATE TABLE old (id INTEGER PRIMARY KEY, ref TEXT NOT NULL UNIQUE, scope TEXT NOT NULL, at INTEGER NOT NULL);
+        INSERT INTO old SELECT id, ref, scope, at FROM "x_t_refs";
+        DROP TABLE "x_t_refs";
+        ALTER TABLE old RENAME TO "x_t_refs";
+      `);
+      const again = await store.textIndex('t');
+      const sql = (
+        db.prepare("SELECT sql FROM sqlite_master WHERE name = 'x_t_refs'").get() as { sql: string }
+      ).sql;
+      expect(sql).to.contain('UNIQUE (at, ref)').and.not.contain('ref TEXT NOT NULL UNIQUE');
+      expect((await again.find('hello', ['c1'], 10)).map((h) => h.ref).sort()).to.deep.equal(['m1', 'm2']);
+      // Still one entry per ref, and removed by (ref, at).
+      await again.add([{ ref: 'm2', scope: 'c1', at: 11, terms: ['hello', 'there'] }]);
+      expect(await again.find('there', ['c1'], 10)).to.have.length(1);
+      await again.remove([{ ref: 'm2', at: 11 }]);
+      expect(await again.find('hello', ['c1'], 10)).to.deep.equal([{ ref: 'm1', term: 'hello', at: 10 }]);
+      // A third open finds nothing to move.
+      await store.textIndex('t');
+      expect(await again.find('hello', ['c1'], 10)).to.have.length(1);
+    } finally {
+      await store.close();
+    }
+  });
+
   describe("indexes in bulk, from a queue written in the caller's commit", () => {
     let store: SqliteDocumentStore;
     const count = (table: string) =>
@@ -70,7 +113,7 @@ describe('Fts5TextIndex', () => {
     it('removes an entry still queued', async () => {
       const text = await store.textIndex('t');
       await text.add([entry(1), entry(2)]);
-      await text.remove(['m1']);
+      await text.remove([{ ref: 'm1', at: 1 }]);
       expect((await text.find('hello', ['c1'], 10)).map((h) => h.ref)).to.deep.equal(['m2']);
     });
 

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { groupCommitOf, type GroupCommit } from './groupcommit.ts';
 import { checkName } from './port.ts';
-import type { TextEntry, TextHit, TextIndex } from './port.ts';
+import type { TextEntry, TextHit, TextIndex, TextRef } from './port.ts';
 
 interface Queued {
   id: number;
@@ -10,6 +10,10 @@ interface Queued {
   at: number;
   terms: string;
 }
+
+/** The refs table: unique by (at, ref), which arrive in about the order of `at` (see below). */
+const REFS_COLUMNS =
+  'id INTEGER PRIMARY KEY, ref TEXT NOT NULL, scope TEXT NOT NULL, at INTEGER NOT NULL, UNIQUE (at, ref)';
 
 /** Queued entries are indexed at the latest this long after the first of them (ms). */
 export const TEXT_FLUSH_MS = 250;
@@ -29,9 +33,13 @@ export const TEXT_FLUSH_AT = 64;
  *
  * `add` appends its entries to a queue table (in the caller's commit, so nothing is lost) and
  * they are indexed in bulk, within TEXT_FLUSH_MS or TEXT_FLUSH_AT entries: each FTS5 commit writes
- * a new segment and the refs' unique index a random page, which at one message a commit was about
- * a tenth of the embedded server's CPU (#19). `find` and `remove` index the queue first, so a
- * reader never misses an entry added before it asked; a queue left by a crash is indexed on open.
+ * a new segment, which at one message a commit was about a tenth of the embedded server's CPU
+ * (#19). `find` and `remove` index the queue first, so a reader never misses an entry added before
+ * it asked; a queue left by a crash is indexed on open.
+ *
+ * The refs are unique by (at, ref), not by ref: refs are message ids, random, so an index by ref
+ * took a page of its own for nearly every entry (21 of the 101 pages a commit wrote at 2,000
+ * msg/s), where entries arrive in about the order of `at` and share the index's last page (#19).
  */
 export class Fts5TextIndex implements TextIndex {
   private readonly refs: string;
@@ -62,15 +70,16 @@ export class Fts5TextIndex implements TextIndex {
     const refs = (this.refs = `"x_${name}_refs"`);
     const fts = (this.fts = `"x_${name}"`);
     const queue = `"x_${name}_queue"`;
+    this.relayout(name);
     db.exec(`
       CREATE TABLE IF NOT EXISTS ${queue} (id INTEGER PRIMARY KEY, ref TEXT NOT NULL, scope TEXT NOT NULL, at INTEGER NOT NULL, terms TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS ${refs} (id INTEGER PRIMARY KEY, ref TEXT NOT NULL UNIQUE, scope TEXT NOT NULL, at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS ${refs} (${REFS_COLUMNS});
       CREATE VIRTUAL TABLE IF NOT EXISTS ${fts} USING fts5(terms, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 0');
     `);
     this.stmt = {
       ref: db.prepare(`INSERT OR IGNORE INTO ${refs} (ref, scope, at) VALUES (?, ?, ?)`),
       row: db.prepare(`INSERT INTO ${fts} (rowid, terms) VALUES (?, ?)`),
-      rowOf: db.prepare(`SELECT id FROM ${refs} WHERE ref = ?`),
+      rowOf: db.prepare(`SELECT id FROM ${refs} WHERE at = ? AND ref = ?`),
       deleteRow: db.prepare(`DELETE FROM ${fts} WHERE rowid = ?`),
       deleteRef: db.prepare(`DELETE FROM ${refs} WHERE id = ?`),
       queue: db.prepare(`INSERT INTO ${queue} (ref, scope, at, terms) VALUES (?, ?, ?, ?)`),
@@ -79,6 +88,26 @@ export class Fts5TextIndex implements TextIndex {
     };
     this.migrate(name);
     this.flush();
+  }
+
+  /**
+   * Refs unique by ref alone (the layout before 2026-12) are copied, ids and all, into the layout
+   * unique by (at, ref), in one transaction: FTS5 rows keep pointing at the same ids.
+   */
+  private relayout(name: string): void {
+    const refs = `x_${name}_refs`;
+    const row = this.db
+      .prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?")
+      .get(refs) as { sql: string } | undefined;
+    if (!row || !/\bref TEXT NOT NULL UNIQUE\b/.test(row.sql)) return;
+    this.db.transaction(() => {
+      this.db.exec(`
+        CREATE TABLE "${refs}_new" (${REFS_COLUMNS});
+        INSERT INTO "${refs}_new" (id, ref, scope, at) SELECT id, ref, scope, at FROM "${refs}" ORDER BY id;
+        DROP TABLE "${refs}";
+        ALTER TABLE "${refs}_new" RENAME TO "${refs}";
+      `);
+    })();
   }
 
   /**
@@ -147,12 +176,12 @@ export class Fts5TextIndex implements TextIndex {
     }
   }
 
-  async remove(refs: readonly string[]): Promise<void> {
-    if (refs.length === 0) return;
+  async remove(entries: readonly TextRef[]): Promise<void> {
+    if (entries.length === 0) return;
     this.flush();
     this.group.write(() => {
-      for (const ref of refs) {
-        const row = this.stmt.rowOf.get(ref) as { id: number } | undefined;
+      for (const e of entries) {
+        const row = this.stmt.rowOf.get(e.at, e.ref) as { id: number } | undefined;
         if (!row) continue;
         this.stmt.deleteRow.run(row.id);
         this.stmt.deleteRef.run(row.id);

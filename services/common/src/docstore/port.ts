@@ -112,7 +112,10 @@ export interface Collection<T extends Doc> {
  * SQLite: an FTS5 table (fts5.ts); MongoDB: a term collection (textindex.ts).
  */
 export interface TextEntry {
-  /** What the entry indexes (a message id); adding a ref already indexed changes nothing. */
+  /**
+   * What the entry indexes (a message id). A ref is always added with the same `at` (its
+   * message's creation), and adding a ref already indexed changes nothing.
+   */
   ref: string;
   /** The partition searches filter on (a conversation id). */
   scope: string;
@@ -127,9 +130,12 @@ export interface TextHit {
   at: number;
 }
 
+/** An entry as it is removed: its ref with the `at` it was added with (SQLite finds it by both). */
+export type TextRef = Pick<TextEntry, 'ref' | 'at'>;
+
 export interface TextIndex {
   add(entries: readonly TextEntry[]): Promise<void>;
-  remove(refs: readonly string[]): Promise<void>;
+  remove(entries: readonly TextRef[]): Promise<void>;
   /** Entries in `scopes` holding `term`, at most `limit` of them. */
   find(term: string, scopes: readonly string[], limit: number): Promise<TextHit[]>;
 }

@@ -1,4 +1,12 @@
-import { q, type Collection, type Doc, type TextHit, type TextIndex, type TextEntry } from './port.ts';
+import {
+  q,
+  type Collection,
+  type Doc,
+  type TextHit,
+  type TextIndex,
+  type TextEntry,
+  type TextRef,
+} from './port.ts';
 
 /** The document of one (term, entry) pair; field names as the message service has stored them. */
 export interface TermDoc extends Doc {
@@ -29,8 +37,8 @@ export class CollectionTextIndex implements TextIndex {
     );
   }
 
-  async remove(refs: readonly string[]): Promise<void> {
-    if (refs.length) await this.terms.deleteMany({ messageId: q.in([...refs]) });
+  async remove(entries: readonly TextRef[]): Promise<void> {
+    if (entries.length) await this.terms.deleteMany({ messageId: q.in(entries.map((e) => e.ref)) });
   }
 
   async find(term: string, scopes: readonly string[], limit: number): Promise<TextHit[]> {

@@ -165,4 +165,24 @@ describe('EmbeddedEventLog retention (retention.ms)', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(offsets(1), 'closed: no pass removes anything').to.deep.equal([0, 1]);
   });
+
+  it('stops for good when the shared handle is closed before the log', async () => {
+    const shared = new Database(join(dir, 'shared.db'));
+    const own = new EmbeddedEventLog({ db: shared, retentionMs: HOUR, retentionIntervalMs: 10 });
+    await own.ensureTopics([{ name: 't', partitions: 2 }]);
+    const r = (own as unknown as { retention: Retention }).retention;
+    let passes = 0;
+    const pass = r.pass.bind(r);
+    r.pass = () => {
+      passes++;
+      return pass();
+    };
+    await waitFor(() => passes > 0);
+    shared.close();
+    const seen = passes;
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    expect(passes, 'no pass once the handle is closed').to.be.at.most(seen + 1);
+    expect((r as unknown as { stopped: boolean }).stopped).to.equal(true);
+    await own.close();
+  });
 });

@@ -59,7 +59,7 @@ export class Retention {
       };
 
   constructor(
-    db: Database.Database,
+    private readonly db: Database.Database,
     private readonly group: GroupCommit,
     private readonly opts: RetentionOptions,
   ) {
@@ -103,6 +103,8 @@ export class Retention {
   private schedule(ms: number): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
+      // A shared handle closed before the log: nothing to trim, ever again (no retry a minute).
+      if (!this.db.open) return void (this.stopped = true);
       this.running = this.pass()
         .then(({ more }) => this.schedule(more ? Math.min(BACKLOG_PAUSE_MS, this.interval) : this.interval))
         .catch(() => this.schedule(this.interval));

@@ -34,7 +34,7 @@ export class MessageActions {
       { _id: messageId },
       { $set: { body, editedAt: new Date().toISOString(), editCount: m.editCount + 1 } },
     );
-    await unindexMessage(this.store, messageId);
+    await unindexMessage(this.store, m);
     await indexMessage(this.store, updated!);
     const view = (await this.views.decorate(p, conv, [updated!]))[0]!;
     await this.events.emit('message.edited', m.conversationId, { message: messageView(updated!) }, m.seq);
@@ -55,7 +55,7 @@ export class MessageActions {
       },
     );
     await this.store.reactions.deleteMany({ messageId });
-    await unindexMessage(this.store, messageId);
+    await unindexMessage(this.store, m);
     await this.events.emit(
       'message.deleted',
       m.conversationId,

@@ -1,4 +1,4 @@
-import type { TextEntry } from '@parley/common';
+import type { TextEntry, TextRef } from '@parley/common';
 import type { Message, MessageStore } from './store.ts';
 
 /**
@@ -22,15 +22,20 @@ export function textEntry(m: Message): TextEntry[] {
   if (m.body === undefined || m.deleted) return [];
   const terms = tokenize(m.body);
   if (terms.length === 0) return [];
-  return [{ ref: m._id, scope: m.conversationId, at: Date.parse(m.createdAt), terms }];
+  return [{ ...textRef(m), scope: m.conversationId, terms }];
 }
 
 export async function indexMessage(store: MessageStore, m: Message): Promise<void> {
   await store.text.add(textEntry(m));
 }
 
-export async function unindexMessage(store: MessageStore, messageId: string): Promise<void> {
-  await store.text.remove([messageId]);
+/** How the text index knows a message's entry: its id and creation time. */
+export function textRef(m: Pick<Message, '_id' | 'createdAt'>): TextRef {
+  return { ref: m._id, at: Date.parse(m.createdAt) };
+}
+
+export async function unindexMessage(store: MessageStore, m: Message): Promise<void> {
+  await store.text.remove([textRef(m)]);
 }
 
 /** Ranks by how many query terms a message contains, then by recency. Pure, so it is table-tested. */

@@ -1,7 +1,9 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import type { DocumentStore } from '@parley/common';
-import { messageIdFor, NEVER } from './envelopes.ts';
+import { listExpiring, sweepExpired } from '../worker/expiry.ts';
+import { messageIdFor, NEVER, type SendCommand } from './envelopes.ts';
+import { indexMessage } from './search.ts';
 import { MessageStore, type Message } from './store.ts';
 
 function message(conversationId: string, seq: number, over: Partial<Message> = {}): Message {
@@ -104,6 +106,33 @@ export function messageStoreContract(name: string, open: () => Promise<DocumentS
       await store.messages.insertOne(message(conv, 2));
       const seen = await store.messages.find({ conversationId: conv, ...store.visible() });
       expect(seen.map((m) => m.seq)).to.deep.equal([2]);
+    });
+
+    it('the expiry sweep deletes expired messages with their search entries, and only those', async () => {
+      const conv = randomUUID();
+      const gone = message(conv, 1, { body: 'ephemeral words', expiresAt: Date.now() - 1 });
+      const later = message(conv, 2, { body: 'ephemeral later', expiresAt: Date.now() + 60_000 });
+      const kept = message(conv, 3, { body: 'ephemeral kept' });
+      for (const m of [gone, later, kept]) {
+        await store.messages.insertOne(m);
+        await indexMessage(store, m);
+      }
+      await listExpiring(
+        store,
+        [gone, later].map((m) => ({
+          command: { id: m._id, conversationId: conv, expiresAt: m.expiresAt } as SendCommand,
+        })),
+        new Map(),
+      );
+      expect(await sweepExpired(store)).to.equal(1);
+      const hits = async (term: string) => (await store.text.find(term, [conv], 10)).map((h) => h.ref).sort();
+      expect(await hits('ephemeral')).to.deep.equal([later._id, kept._id].sort());
+      expect(await hits('words')).to.deep.equal([]);
+      expect(await store.messages.findById(gone._id)).to.equal(null);
+      // Once `later` is due too, a sweep takes it and its entry; a second finds nothing.
+      expect(await sweepExpired(store, Date.now() + 120_000)).to.equal(1);
+      expect(await hits('ephemeral')).to.deep.equal([kept._id]);
+      expect(await sweepExpired(store, Date.now() + 120_000)).to.equal(0);
     });
   });
 }

@@ -1,5 +1,6 @@
 import { q } from '@parley/common';
 import type { SendCommand } from '../domain/envelopes.ts';
+import { textRef } from '../domain/search.ts';
 import type { MessageStore } from '../domain/store.ts';
 
 /**
@@ -35,7 +36,10 @@ export async function sweepExpired(store: MessageStore, now = Date.now()): Promi
   const ids = due.map((e) => e._id);
   await store.reactions.deleteMany({ messageId: q.in(ids) });
   await store.stars.deleteMany({ messageId: q.in(ids) });
-  await store.text.remove(ids);
+  // The text index knows an entry by its message's id and creation time. A message already gone
+  // had its entry removed before it (below), so a sweep cut short leaves nothing to find.
+  const messages = await store.messages.find({ _id: q.in(ids) }, { limit: ids.length });
+  await store.text.remove(messages.map(textRef));
   const deleted = await store.messages.deleteMany({ _id: q.in(ids) });
   await store.expiries.deleteMany({ _id: q.in(ids) });
   return deleted;
