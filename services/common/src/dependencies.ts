@@ -111,6 +111,7 @@ export async function connectDependencies(opts: ConnectOptions): Promise<Connect
         brokers: cfg.kafka.brokers,
         clientId: `${cfg.kafka.clientId}-${opts.component}`,
         sessionTimeoutMs: cfg.kafka.sessionTimeoutMs,
+        lingerMs: cfg.kafka.lingerMs,
         onHandlerError,
         ...metrics,
         log: (level, message, extra) => kafkaLogger[level](extra, message),

@@ -100,6 +100,11 @@ export const commonSettings = {
       default: '10000',
       doc: 'Consumer session timeout: how soon a crashed consumer’s partitions move to the others.',
     }),
+    lingerMs: field(parse.int(0, 100), {
+      env: 'KAFKA_LINGER_MS',
+      default: '0',
+      doc: 'How long a produce waits for others to share its request when none of its topic is in flight (Kafka’s linger.ms). 0: it goes at the end of the event loop’s turn. Raising it trades acknowledgement latency for fewer requests: 3 ms at 500 msg/s took a gateway from 0.5 to 0.37 produce requests a message and the broker’s CPU down by about 20%.',
+    }),
   },
   eventLog: {
     retentionHours: field(parse.int(1, 87_600), {

@@ -76,6 +76,40 @@ describe('ProduceCoalescer', () => {
     await Promise.all(later);
   });
 
+  it('with idleLingerMs, calls wait that long for company even with nothing in flight', async () => {
+    const log = manualLog();
+    const c = new ProduceCoalescer({
+      send: log.send,
+      timeoutMs: 1000,
+      onTimeout: () => new Error('timeout'),
+      idleLingerMs: 30,
+    });
+    const ps = [c.produce('a', [rec('1')])];
+    await sleep(5);
+    expect(log.sends, 'still lingering').to.have.length(0);
+    ps.push(c.produce('a', [rec('2')]));
+    await sleep(60);
+    expect(log.sends.map((s) => s.values)).to.deep.equal([['1', '2']]);
+    log.sends[0]!.ok();
+    await Promise.all(ps);
+    // Without it, each of the same two calls (the first acknowledged by then) is a send of its own.
+    const plain = manualLog();
+    const d = new ProduceCoalescer({
+      send: plain.send,
+      timeoutMs: 1000,
+      onTimeout: () => new Error('timeout'),
+    });
+    const qs = [d.produce('a', [rec('1')])];
+    await tick();
+    plain.sends[0]!.ok();
+    await sleep(5);
+    qs.push(d.produce('a', [rec('2')]));
+    await tick();
+    expect(plain.sends.map((s) => s.values)).to.deep.equal([['1'], ['2']]);
+    plain.sends[1]!.ok();
+    await Promise.all(qs);
+  });
+
   it('a stuck send holds the next calls back at most the linger', async () => {
     const log = manualLog();
     const c = new ProduceCoalescer({

@@ -24,6 +24,11 @@ export interface CoalescerOptions {
   onTimeout: (topic: string) => Error;
   /** While a send of the topic is in flight, calls wait up to this long for more to join. */
   lingerMs?: number;
+  /**
+   * With nothing of the topic in flight, calls wait this long for more to join (Kafka's
+   * linger.ms). 0 (the default): they go at the end of the turn, with no added wait.
+   */
+  idleLingerMs?: number;
   /** The most value bytes one send carries (several calls' records; one call is never split). */
   maxBytes?: number;
 }
@@ -40,6 +45,8 @@ export const COALESCE_BYTES = 256 * 1024;
  * the topic in flight, the calls of one turn of the event loop go at the end of that turn (no
  * added wait); while a send is in flight, calls gather until it settles or LINGER_MS pass,
  * whichever is first, so a slow or stuck send holds the next ones back at most that long.
+ * `idleLingerMs` (KAFKA_LINGER_MS) makes calls wait for company even with nothing in flight: at
+ * low rates a request a message otherwise, which costs the broker more than the records do.
  * Records keep the order of the calls. A call settles with the send it joined: a failure or a
  * timeout fails every call in that send, and callers retry with their own ids as before.
  */
@@ -58,8 +65,13 @@ export class ProduceCoalescer {
       st.calls.push({ records, resolve, reject });
       if (st.scheduled) return;
       st.scheduled = true;
-      if (st.inFlight === 0) setImmediate(() => this.flush(topic));
-      else st.timer = setTimeout(() => this.flush(topic), this.opts.lingerMs ?? LINGER_MS);
+      const idle = this.opts.idleLingerMs ?? 0;
+      if (st.inFlight === 0 && idle === 0) setImmediate(() => this.flush(topic));
+      else
+        st.timer = setTimeout(
+          () => this.flush(topic),
+          st.inFlight === 0 ? idle : (this.opts.lingerMs ?? LINGER_MS),
+        );
     });
   }
 

@@ -33,6 +33,8 @@ export interface KafkaEventLogOptions {
   onHandlerError?: (err: unknown, tp: { topic: string; partition: number }, groupId: string) => void;
   /** How long produce() waits for acks=all before failing (the record may still land later). */
   produceTimeoutMs?: number;
+  /** With nothing of a topic in flight, how long produce calls wait to share a request (ms). */
+  lingerMs?: number;
   /** How long the group waits for a silent member before reassigning its partitions. */
   sessionTimeoutMs?: number;
   /** kafkajs log lines, mapped by the caller onto its logger. */
@@ -84,6 +86,7 @@ export class KafkaEventLog implements EventLog {
     this.coalescer = new ProduceCoalescer({
       timeoutMs,
       onTimeout: (topic) => new ProduceTimeoutError(topic, timeoutMs),
+      ...(opts.lingerMs ? { idleLingerMs: opts.lingerMs } : {}),
       send: async (topic, records) => {
         await this.producer.send({
           topic,
