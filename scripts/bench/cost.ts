@@ -22,7 +22,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import type WebSocket from 'ws';
-import { loadNote, metric, percentile, scrape, table } from './lib.ts';
+import { loadNote, metric, percentile, scrape, syscalls, table } from './lib.ts';
 import {
   connectPairs,
   cpuSnapshot,
@@ -92,6 +92,16 @@ function perMessage(
   return parts.map(([k, n]) => `${k} ${n.toFixed(2)}`).join(', ') || 'none';
 }
 
+/** A process's read and write syscalls a message over the window ('-' where /proc has none). */
+function perMessageIo(
+  a: { reads: number; writes: number } | undefined,
+  b: { reads: number; writes: number } | undefined,
+  messages: number,
+): string {
+  if (!a || !b || !messages || Number.isNaN(a.reads) || Number.isNaN(b.reads)) return '-';
+  return `${((b.reads - a.reads) / messages).toFixed(2)} / ${((b.writes - a.writes) / messages).toFixed(2)}`;
+}
+
 const us = (cpuSeconds: number, messages: number) => (messages ? (cpuSeconds * 1e6) / messages : NaN);
 
 async function measure(stack: Stack, mode: string): Promise<{ report: string; parleyUs: number }> {
@@ -105,10 +115,13 @@ async function measure(stack: Stack, mode: string): Promise<{ report: string; pa
     const roles = [...topo.metrics.keys()];
     // A scrape resets prom-client's event-loop delay histogram: the second one covers the run.
     const before = await Promise.all(roles.map((r) => scrape(topo.metrics.get(r)!)));
+    const io = () => new Map([...topo.pids].map(([pid, role]) => [role, syscalls(pid)]));
     const cpu0 = cpuSnapshot(stack, topo.pids);
+    const io0 = io();
     const { keys, seconds } = await run(`c${stack}`, rate, durationMs, ps);
     await settled(keys, 10_000);
     const cpu1 = cpuSnapshot(stack, topo.pids);
+    const io1 = io();
     const after = await Promise.all(roles.map((r) => scrape(topo.metrics.get(r)!)));
 
     const rs = keys.map((k) => recs.get(k)!);
@@ -137,6 +150,7 @@ async function measure(stack: Stack, mode: string): Promise<{ report: string; pa
         'CPU s': cpu,
         'CPU µs/msg': us(cpu, delivered),
         'event-loop p99 ms': i < 0 ? '-' : metric(after[i]!, 'nodejs_eventloop_lag_p99_seconds') * 1000,
+        'syscalls/msg read / write': perMessageIo(io0.get(name), io1.get(name), delivered),
       };
       if (stack === 'embedded') {
         row['SQLite statements/msg'] = i < 0 ? '-' : delta('parley_sqlite_statements_total') / delivered;

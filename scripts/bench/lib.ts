@@ -171,6 +171,21 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/**
+ * The read and write syscalls a process has made, sockets and files alike (Linux's
+ * /proc/PID/io; NaN elsewhere). On a VM a loopback write can cost more CPU than the JavaScript
+ * that asked for it, so bench:cost prints them per message beside the CPU.
+ */
+export function syscalls(pid: number): { reads: number; writes: number } {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? NaN);
+    return { reads: field('syscr'), writes: field('syscw') };
+  } catch {
+    return { reads: NaN, writes: NaN };
+  }
+}
+
 /** Prometheus text exposition → series (name plus labels, as written) → value. */
 export async function scrape(url: string): Promise<Map<string, number>> {
   const text = await (await fetch(url)).text();
