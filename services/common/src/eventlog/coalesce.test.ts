@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { LogRecord } from './port.ts';
-import { ProduceCoalescer } from './coalesce.ts';
+import { ProduceCoalescer, type CoalescerOptions } from './coalesce.ts';
 
 const rec = (v: string): LogRecord => ({ key: 'k', value: v });
 const tick = () => new Promise((r) => setImmediate(r));
@@ -16,14 +16,14 @@ function manualLog() {
   return { sends, send };
 }
 
+/** A coalescer over `send` with a 1 s timeout, plus `extra` options. */
+const coalescer = (send: CoalescerOptions['send'], extra: Partial<CoalescerOptions> = {}) =>
+  new ProduceCoalescer({ send, timeoutMs: 1000, onTimeout: () => new Error('timeout'), ...extra });
+
 describe('ProduceCoalescer', () => {
   it('sends the calls of one turn as one send per topic, in call order', async () => {
     const log = manualLog();
-    const c = new ProduceCoalescer({
-      send: log.send,
-      timeoutMs: 1000,
-      onTimeout: () => new Error('timeout'),
-    });
+    const c = coalescer(log.send);
     const ps = [c.produce('a', [rec('1'), rec('2')]), c.produce('b', [rec('x')]), c.produce('a', [rec('3')])];
     expect(log.sends).to.have.length(0);
     await tick();
@@ -37,11 +37,7 @@ describe('ProduceCoalescer', () => {
 
   it('fails every call of a failed send, and only those', async () => {
     const log = manualLog();
-    const c = new ProduceCoalescer({
-      send: log.send,
-      timeoutMs: 1000,
-      onTimeout: () => new Error('timeout'),
-    });
+    const c = coalescer(log.send);
     const a1 = c.produce('a', [rec('1')]);
     const a2 = c.produce('a', [rec('2')]);
     const b = c.produce('b', [rec('x')]);
@@ -55,12 +51,7 @@ describe('ProduceCoalescer', () => {
 
   it('while a send is in flight, later calls gather and go when it settles', async () => {
     const log = manualLog();
-    const c = new ProduceCoalescer({
-      send: log.send,
-      timeoutMs: 1000,
-      onTimeout: () => new Error('timeout'),
-      lingerMs: 1000,
-    });
+    const c = coalescer(log.send, { lingerMs: 1000 });
     const first = c.produce('a', [rec('1')]);
     await tick();
     expect(log.sends).to.have.length(1);
@@ -78,12 +69,7 @@ describe('ProduceCoalescer', () => {
 
   it('with idleLingerMs, calls wait that long for company even with nothing in flight', async () => {
     const log = manualLog();
-    const c = new ProduceCoalescer({
-      send: log.send,
-      timeoutMs: 1000,
-      onTimeout: () => new Error('timeout'),
-      idleLingerMs: 30,
-    });
+    const c = coalescer(log.send, { idleLingerMs: 30 });
     const ps = [c.produce('a', [rec('1')])];
     await sleep(5);
     expect(log.sends, 'still lingering').to.have.length(0);
@@ -94,11 +80,7 @@ describe('ProduceCoalescer', () => {
     await Promise.all(ps);
     // Without it, each of the same two calls (the first acknowledged by then) is a send of its own.
     const plain = manualLog();
-    const d = new ProduceCoalescer({
-      send: plain.send,
-      timeoutMs: 1000,
-      onTimeout: () => new Error('timeout'),
-    });
+    const d = coalescer(plain.send);
     const qs = [d.produce('a', [rec('1')])];
     await tick();
     plain.sends[0]!.ok();
@@ -144,12 +126,7 @@ describe('ProduceCoalescer', () => {
 
   it('cuts a send at maxBytes without splitting a call', async () => {
     const log = manualLog();
-    const c = new ProduceCoalescer({
-      send: log.send,
-      timeoutMs: 1000,
-      onTimeout: () => new Error('timeout'),
-      maxBytes: 10,
-    });
+    const c = coalescer(log.send, { maxBytes: 10 });
     const ps = [
       c.produce('a', [rec('aaaa'), rec('bbbb')]),
       c.produce('a', [rec('cccc')]),

@@ -65,13 +65,9 @@ export class ProduceCoalescer {
       st.calls.push({ records, resolve, reject });
       if (st.scheduled) return;
       st.scheduled = true;
-      const idle = this.opts.idleLingerMs ?? 0;
-      if (st.inFlight === 0 && idle === 0) setImmediate(() => this.flush(topic));
-      else
-        st.timer = setTimeout(
-          () => this.flush(topic),
-          st.inFlight === 0 ? idle : (this.opts.lingerMs ?? LINGER_MS),
-        );
+      const wait = st.inFlight > 0 ? (this.opts.lingerMs ?? LINGER_MS) : (this.opts.idleLingerMs ?? 0);
+      if (st.inFlight === 0 && wait === 0) setImmediate(() => this.flush(topic));
+      else st.timer = setTimeout(() => this.flush(topic), wait);
     });
   }
 

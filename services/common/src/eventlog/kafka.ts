@@ -86,7 +86,7 @@ export class KafkaEventLog implements EventLog {
     this.coalescer = new ProduceCoalescer({
       timeoutMs,
       onTimeout: (topic) => new ProduceTimeoutError(topic, timeoutMs),
-      ...(opts.lingerMs ? { idleLingerMs: opts.lingerMs } : {}),
+      idleLingerMs: opts.lingerMs ?? 0,
       send: async (topic, records) => {
         await this.producer.send({
           topic,
