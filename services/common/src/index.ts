@@ -29,3 +29,4 @@ export type { MailMessage, Mailer } from './mail/port.ts';
 export * from './api.ts';
 export * from './jwtverify.ts';
 export * from './ratelimit.ts';
+export { inParallel, mapInParallel } from './parallel.ts';

@@ -2,7 +2,6 @@ import { expect } from 'chai';
 import { messageIdFor } from './domain/envelopes.ts';
 import { rank, tokenize } from './domain/search.ts';
 import { assignSequences, parseSeq, SequencePlan } from './domain/sequencing.ts';
-import { inParallel } from './worker/parallel.ts';
 
 describe('sequencing', () => {
   it('numbers new messages per conversation in batch order after the last stored seq', () => {
@@ -140,39 +139,5 @@ describe('search terms', () => {
       { messageId: 'mid-one', term: 'b', at: 5 },
     ];
     expect(rank(hits).map((r) => r.messageId)).to.deep.equal(['old-two', 'new-one', 'mid-one']);
-  });
-});
-
-describe('inParallel (the worker runs conversations side by side)', () => {
-  const tick = () => new Promise<void>((r) => setImmediate(r));
-
-  it('keeps at most `limit` in flight and runs every item', async () => {
-    let inFlight = 0;
-    let peak = 0;
-    const done: number[] = [];
-    await inParallel([1, 2, 3, 4, 5, 6, 7], 3, async (n) => {
-      peak = Math.max(peak, ++inFlight);
-      await tick();
-      inFlight--;
-      done.push(n);
-    });
-    expect(peak).to.equal(3);
-    expect(done.sort()).to.deep.equal([1, 2, 3, 4, 5, 6, 7]);
-  });
-
-  it('finishes the others before rethrowing the first failure', async () => {
-    const done: number[] = [];
-    const err = await inParallel([1, 2, 3, 4], 2, async (n) => {
-      await tick();
-      if (n === 1) throw new Error('one');
-      if (n === 3) throw new Error('three');
-      done.push(n);
-    }).catch((e: unknown) => e);
-    expect((err as Error).message).to.equal('one');
-    expect(done.sort()).to.deep.equal([2, 4]);
-  });
-
-  it('does nothing for no items', async () => {
-    await inParallel([], 4, () => Promise.reject(new Error('not called')));
   });
 });

@@ -307,6 +307,33 @@ export function documentStoreContract(name: string, open: () => Promise<Document
       await items.updateEach([]);
     });
 
+    it('answers `in` as one query would: sorted across values, skipped, limited, counted, updated, deleted', async () => {
+      for (let i = 1; i <= 6; i++)
+        await items.insertOne({
+          _id: `id${i}`,
+          owner: `o${i % 3}`,
+          n: i,
+          ...(i === 6 ? {} : { email: `${i}@x` }),
+        });
+      const ids = (docs: Item[]) => docs.map((d) => d._id);
+      const owners = q.in(['o1', 'o2', 'o2', 'nobody']);
+      expect(
+        ids(await items.find({ owner: owners }, { sort: [['n', -1]], skip: 1, limit: 3 })),
+      ).to.deep.equal(['id4', 'id2', 'id1']);
+      expect(ids(await items.find({ owner: owners, n: q.gt(2) }))).to.deep.equal(['id4', 'id5']);
+      expect(ids(await items.find({ n: [q.in([1, 3, 5]), q.gte(3)] }))).to.deep.equal(['id3', 'id5']);
+      expect(ids(await items.find({ email: q.in([null, '1@x']) }))).to.deep.equal(['id1', 'id6']);
+      expect(await items.find({ owner: q.in([]) })).to.deep.equal([]);
+      expect(await items.count({ owner: owners })).to.equal(4);
+      expect(await items.updateMany({ _id: q.in(['id1', 'id2', 'gone']) }, { $inc: { n: 10 } })).to.equal(2);
+      expect(ids(await items.find({ n: q.gt(10) }))).to.deep.equal(['id1', 'id2']);
+      // An update that moves documents between the values must still update each once.
+      expect(await items.updateMany({ owner: q.in(['o1', 'o2']) }, { $set: { owner: 'o2' } })).to.equal(4);
+      expect(await items.count({ owner: 'o2' })).to.equal(4);
+      expect(await items.deleteMany({ _id: q.in(['id1', 'id3', 'gone']) })).to.equal(2);
+      expect(await items.count({})).to.equal(4);
+    });
+
     it('updates and deletes many', async () => {
       for (let i = 1; i <= 4; i++) await items.insertOne({ _id: `i${i}`, owner: 'u', n: i });
       expect(await items.updateMany({ n: q.gte(3) }, { $set: { flag: true } })).to.equal(2);

@@ -1,7 +1,41 @@
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
 import { documentStoreContract } from './contract.ts';
 import { MongoDocumentStore } from './mongo.ts';
+import { mongoStats } from './mongostats.ts';
+import { q, type Doc } from './port.ts';
 import { requireEnv } from '../testenv.ts';
 
 documentStoreContract('MongoDB wire protocol (FerretDB)', async () =>
   MongoDocumentStore.connect({ url: requireEnv('MONGO_URL') }),
 );
+
+describe('MongoDocumentStore on FerretDB: `in` as equality queries (splitin.ts)', () => {
+  const name = `t_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+  let split: MongoDocumentStore;
+  let whole: MongoDocumentStore;
+  before(async () => {
+    split = await MongoDocumentStore.connect({ url: requireEnv('MONGO_URL') });
+    whole = await MongoDocumentStore.connect({ url: requireEnv('MONGO_URL'), splitIn: false });
+  });
+  after(async () => {
+    await split?.drop(name);
+    await Promise.all([split?.close(), whole?.close()]);
+  });
+
+  it('tells FerretDB from its buildInfo, sends one find a value, and answers as the single $in does', async () => {
+    expect(split.splitsIn).to.equal(true);
+    const a = await split.collection<Doc & { g: string; n: number }>(name);
+    const b = await whole.collection<Doc & { g: string; n: number }>(name);
+    await a.insertMany(Array.from({ length: 30 }, (_, i) => ({ _id: `d${i}`, g: `g${i % 4}`, n: i % 7 })));
+    const finds = () => mongoStats.get(`find\0${name}`) ?? 0;
+    const before = finds();
+    const filter = { g: q.in(['g1', 'g3', 'g9']) };
+    const opts = { sort: [['n', -1]] as const, skip: 2, limit: 9 };
+    const got = await a.find(filter, opts);
+    expect(finds() - before).to.equal(3);
+    expect(got.map((d) => d._id)).to.deep.equal((await b.find(filter, opts)).map((d) => d._id));
+    expect(got).to.have.length(9);
+    expect(await a.count(filter)).to.equal(await b.count(filter));
+  });
+});

@@ -1,6 +1,8 @@
 import { CollectionTextIndex, type TermDoc } from './textindex.ts';
 import mongoose from 'mongoose';
 import { instrumentMongo } from './mongostats.ts';
+import { mapInParallel } from '../parallel.ts';
+import { mergeFound, partOptions, splitIn, writesPath, type InSplit } from './splitin.ts';
 import {
   checkFindOptions,
   checkIds,
@@ -90,11 +92,24 @@ function writeErrorsOf(err: unknown): { code?: number; index?: number }[] {
 /** The largest ordered insert sent at once (FerretDB keeps MongoDB's ordered semantics within it). */
 const ORDERED_CHUNK = 100;
 
+/** The equality queries one split `in` keeps in flight (splitin.ts). */
+const SPLIT_PARALLELISM = 8;
+
 class MongoDocCollection<T extends Doc> implements Collection<T> {
   constructor(
     private readonly coll: MongoCollection,
     readonly name: string,
+    /** FerretDB: run a filter's `in` as equality queries, one a value (splitin.ts). */
+    private readonly splitsIn: boolean,
   ) {}
+
+  private split(filter: Filter): InSplit | undefined {
+    return this.splitsIn ? splitIn(filter) : undefined;
+  }
+
+  private each<R>(s: InSplit, run: (part: Filter) => Promise<R>): Promise<R[]> {
+    return mapInParallel(s.values, SPLIT_PARALLELISM, (v) => run(s.filterFor(v)));
+  }
 
   private dup(err: unknown): never {
     if (isDuplicate(err)) {
@@ -174,6 +189,13 @@ class MongoDocCollection<T extends Doc> implements Collection<T> {
   }
 
   async find(filter: Filter, opts?: FindOptions): Promise<T[]> {
+    const s = this.split(filter);
+    if (!s) return this.findAll(filter, opts);
+    checkFindOptions(opts);
+    return mergeFound(await this.each(s, (part) => this.findAll(part, partOptions(opts))), opts);
+  }
+
+  private async findAll(filter: Filter, opts?: FindOptions): Promise<T[]> {
     let cursor = this.coll.find(toMongoFilter(filter)).sort(toSort(opts));
     if (opts?.skip) cursor = cursor.skip(opts.skip);
     if (opts?.limit) cursor = cursor.limit(opts.limit);
@@ -181,6 +203,8 @@ class MongoDocCollection<T extends Doc> implements Collection<T> {
   }
 
   async count(filter: Filter): Promise<number> {
+    const s = this.split(filter);
+    if (s) return sum(await this.each(s, (part) => this.count(part)));
     return this.coll.countDocuments(toMongoFilter(filter));
   }
 
@@ -237,6 +261,9 @@ class MongoDocCollection<T extends Doc> implements Collection<T> {
   }
 
   async updateMany(filter: Filter, update: Update): Promise<number> {
+    const s = this.split(filter);
+    if (s && !writesPath(update, s.path))
+      return sum(await this.each(s, (part) => this.updateMany(part, update)));
     try {
       const res = await this.coll.updateMany(toMongoFilter(filter), toMongoUpdate(update));
       return res.matchedCount;
@@ -246,15 +273,26 @@ class MongoDocCollection<T extends Doc> implements Collection<T> {
   }
 
   async deleteMany(filter: Filter): Promise<number> {
+    const s = this.split(filter);
+    if (s) return sum(await this.each(s, (part) => this.deleteMany(part)));
     const res = await this.coll.deleteMany(toMongoFilter(filter));
     return res.deletedCount;
   }
+}
+
+function sum(ns: readonly number[]): number {
+  return ns.reduce((a, b) => a + b, 0);
 }
 
 export interface MongoStoreOptions {
   url: string;
   /** How long one server selection may take before an operation fails. */
   serverSelectionTimeoutMs?: number;
+  /**
+   * Run a filter's `in` as one equality query a value (splitin.ts). Default: when the server is
+   * FerretDB (its buildInfo says ferretdbVersion), which scans the whole collection for `$in`.
+   */
+  splitIn?: boolean;
 }
 
 /**
@@ -266,7 +304,11 @@ export class MongoDocumentStore implements DocumentStore {
   readonly kind = 'mongo' as const;
   private readonly conn: mongoose.Connection;
 
-  private constructor(conn: mongoose.Connection) {
+  private constructor(
+    conn: mongoose.Connection,
+    /** Whether filters' `in` run as equality queries, one a value (on FerretDB; splitin.ts). */
+    readonly splitsIn: boolean,
+  ) {
     this.conn = conn;
   }
 
@@ -279,14 +321,17 @@ export class MongoDocumentStore implements DocumentStore {
       // Counted for /metrics and bench:cost (mongostats.ts): the commands a message costs.
       monitorCommands: true,
     });
+    let splitsIn: boolean;
     try {
       await conn.asPromise();
       instrumentMongo(conn.getClient());
+      splitsIn =
+        opts.splitIn ?? 'ferretdbVersion' in (await conn.getClient().db().admin().command({ buildInfo: 1 }));
     } catch (err) {
       await conn.close().catch(() => {});
       throw err;
     }
-    return new MongoDocumentStore(conn);
+    return new MongoDocumentStore(conn, splitsIn);
   }
 
   private get db(): mongoose.mongo.Db {
@@ -306,7 +351,7 @@ export class MongoDocumentStore implements DocumentStore {
         ...(ix.sparse ? { sparse: true } : {}),
       });
     }
-    return new MongoDocCollection<T>(coll, name);
+    return new MongoDocCollection<T>(coll, name, this.splitsIn);
   }
 
   async textIndex(name: string): Promise<TextIndex> {

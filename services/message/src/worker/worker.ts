@@ -13,13 +13,12 @@ import {
 import { deadLetterRecord, parseCommand, type PoisonKind, type SendCommand } from '../domain/envelopes.ts';
 import { textEntry } from '../domain/search.ts';
 import { SequencePlan } from '../domain/sequencing.ts';
-import { DuplicateKeyError } from '@parley/common';
+import { DuplicateKeyError, inParallel } from '@parley/common';
 import type { Message, MessageStore } from '../domain/store.ts';
 import type { WorkerMetrics } from './metrics.ts';
 import type { DirectCommand } from './direct.ts';
 import { listExpiring } from './expiry.ts';
 import { acceptedAtOf, createdEvent, messageOf, stateOf } from './shapes.ts';
-import { inParallel } from './parallel.ts';
 
 export { WorkerMetrics } from './metrics.ts';
 
