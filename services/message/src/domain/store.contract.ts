@@ -124,15 +124,19 @@ export function messageStoreContract(name: string, open: () => Promise<DocumentS
         })),
         new Map(),
       );
-      expect(await sweepExpired(store)).to.equal(1);
+      // The sweep is store-wide: a shared store may hold other runs' due messages, so this asserts
+      // on this conversation's messages rather than on the count alone.
+      expect(await sweepExpired(store)).to.be.at.least(1);
       const hits = async (term: string) => (await store.text.find(term, [conv], 10)).map((h) => h.ref).sort();
       expect(await hits('ephemeral')).to.deep.equal([later._id, kept._id].sort());
       expect(await hits('words')).to.deep.equal([]);
       expect(await store.messages.findById(gone._id)).to.equal(null);
       // Once `later` is due too, a sweep takes it and its entry; a second finds nothing.
-      expect(await sweepExpired(store, Date.now() + 120_000)).to.equal(1);
+      expect(await sweepExpired(store, Date.now() + 120_000)).to.be.at.least(1);
       expect(await hits('ephemeral')).to.deep.equal([kept._id]);
-      expect(await sweepExpired(store, Date.now() + 120_000)).to.equal(0);
+      expect(await store.messages.findById(later._id)).to.equal(null);
+      expect(await store.messages.findById(kept._id)).to.not.equal(null);
+      expect(await store.expiries.find({ conversationId: conv })).to.deep.equal([]);
     });
   });
 }
