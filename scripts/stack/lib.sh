@@ -39,7 +39,7 @@ REPO_ROOT="$(cd "$STACK_SCRIPTS_DIR/../.." && pwd)"
 : "${PARLEY_FERRETDB_BACKEND:=pg}"    # pg | sqlite
 : "${PARLEY_PG_PORT:=5433}"           # 5433: stay clear of a system PostgreSQL on 5432
 : "${PARLEY_PG_BINDIR:=}"             # dir with postgres/initdb/pg_ctl (default: auto-detect)
-: "${PARLEY_PG_ID_INDEX:=1}"          # 1: add a GIN index on _id to FerretDB's tables (see pg_ensure_db)
+: "${PARLEY_PG_ID_INDEX:=1}"          # 1: GIN indexes on _id and indexed fields of FerretDB's tables (see pg_ensure_db)
 : "${PARLEY_PG_OS_USER:=}"            # OS user that runs PostgreSQL when up.sh runs as root
                                       # (default: "postgres" if it exists, else creates "parley-pg")
 

@@ -191,11 +191,11 @@ pg_ensure_db() {
   pg_id_index
 }
 
-# A GIN index on _id for every table FerretDB creates (ferretdb/id-index.sql says why).
-# PARLEY_PG_ID_INDEX=0 removes the trigger (existing extra indexes stay).
+# GIN indexes on _id and on indexed fields of every table FerretDB creates (ferretdb/id-index.sql says why).
+# PARLEY_PG_ID_INDEX=0 removes the triggers (existing extra indexes stay).
 pg_id_index() {
   if [[ $PARLEY_PG_ID_INDEX != 1 ]]; then
-    pg_psql -d "$PG_DB" -c 'DROP EVENT TRIGGER IF EXISTS parley_id_gin' >/dev/null 2>&1 || true
+    pg_psql -d "$PG_DB" -c 'DROP EVENT TRIGGER IF EXISTS parley_id_gin' -c 'DROP EVENT TRIGGER IF EXISTS parley_gin_drop' >/dev/null 2>&1 || true
     return 0
   fi
   pg_psql -d "$PG_DB" -f "$STACK_SCRIPTS_DIR/ferretdb/id-index.sql" >/dev/null 2>"$PG_DIR/id-index.log" ||

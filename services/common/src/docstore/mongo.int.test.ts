@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
+import mongoose from 'mongoose';
 import { documentStoreContract } from './contract.ts';
 import { MongoDocumentStore } from './mongo.ts';
 import { mongoStats } from './mongostats.ts';
@@ -37,5 +38,50 @@ describe('MongoDocumentStore on FerretDB: `in` as equality queries (splitin.ts)'
     expect(got.map((d) => d._id)).to.deep.equal((await b.find(filter, opts)).map((d) => d._id));
     expect(got).to.have.length(9);
     expect(await a.count(filter)).to.equal(await b.count(filter));
+  });
+});
+
+describe("The local stack's FerretDB on PostgreSQL: equalities on indexed fields use an index (ferretdb/id-index.sql)", () => {
+  const name = `t_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+  let store: MongoDocumentStore;
+  let client: mongoose.mongo.MongoClient;
+  before(async () => {
+    store = await MongoDocumentStore.connect({ url: requireEnv('MONGO_URL') });
+    client = await new mongoose.mongo.MongoClient(requireEnv('MONGO_URL')).connect();
+  });
+  after(async () => {
+    await store?.drop(name);
+    await Promise.all([store?.close(), client?.close()]);
+  });
+
+  /** The index names in PostgreSQL's plan for `filter` (FerretDB's explain carries it). */
+  async function indexesUsed(filter: Record<string, unknown>): Promise<string[] | undefined> {
+    const plan = (await client.db().collection(name).find(filter).explain()) as {
+      queryPlanner?: { Plan?: unknown };
+    };
+    if (!plan.queryPlanner?.Plan) return undefined;
+    return [...JSON.stringify(plan.queryPlanner.Plan).matchAll(/"Index Name":"([^"]+)"/g)].map((m) => m[1]!);
+  }
+
+  it('serves an equality on the first field of a declared index from a GIN index, until the index is dropped', async function () {
+    const coll = await store.collection<Doc & { owner: string; n: number }>(name, [
+      {
+        name: 'owner_n',
+        fields: [
+          ['owner', 1],
+          ['n', 1],
+        ],
+      },
+    ]);
+    await coll.insertMany(Array.from({ length: 5000 }, (_, i) => ({ _id: `d${i}`, owner: `o${i}`, n: i })));
+    const used = await indexesUsed({ owner: 'o42' });
+    if (used === undefined) return this.skip(); // FerretDB's SQLite backend: no PostgreSQL plan
+    expect(used.some((n) => n.startsWith('parley_gin_'))).to.equal(
+      true,
+      `plan used ${used.join(', ') || 'no index'}`,
+    );
+    expect((await indexesUsed({ _id: 'd42' }))!.some((n) => n.startsWith('parley_idgin_'))).to.equal(true);
+    await store.dropIndex(name, 'owner_n');
+    expect((await indexesUsed({ owner: 'o42' }))!.some((n) => n.startsWith('parley_gin_'))).to.equal(false);
   });
 });
