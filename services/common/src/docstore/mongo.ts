@@ -107,8 +107,17 @@ class MongoDocCollection<T extends Doc> implements Collection<T> {
     return this.splitsIn ? splitIn(filter) : undefined;
   }
 
-  private each<R>(s: InSplit, run: (part: Filter) => Promise<R>): Promise<R[]> {
-    return mapInParallel(s.values, SPLIT_PARALLELISM, (v) => run(s.filterFor(v)));
+  /**
+   * `run` over `filter` once, or over each part of `split` (8 in flight). A part goes to the server
+   * as it is: a second `in` in the filter stays one `$in` within each part.
+   */
+  private async overParts<R>(
+    filter: Filter,
+    split: InSplit | undefined,
+    run: (f: Filter) => Promise<R>,
+  ): Promise<R[]> {
+    if (!split) return [await run(filter)];
+    return mapInParallel(split.values, SPLIT_PARALLELISM, (v) => run(split.filterFor(v)));
   }
 
   private dup(err: unknown): never {
@@ -192,7 +201,7 @@ class MongoDocCollection<T extends Doc> implements Collection<T> {
     const s = this.split(filter);
     if (!s) return this.findAll(filter, opts);
     checkFindOptions(opts);
-    return mergeFound(await this.each(s, (part) => this.findAll(part, partOptions(opts))), opts);
+    return mergeFound(await this.overParts(filter, s, (part) => this.findAll(part, partOptions(opts))), opts);
   }
 
   private async findAll(filter: Filter, opts?: FindOptions): Promise<T[]> {
@@ -203,9 +212,9 @@ class MongoDocCollection<T extends Doc> implements Collection<T> {
   }
 
   async count(filter: Filter): Promise<number> {
-    const s = this.split(filter);
-    if (s) return sum(await this.each(s, (part) => this.count(part)));
-    return this.coll.countDocuments(toMongoFilter(filter));
+    return sum(
+      await this.overParts(filter, this.split(filter), (f) => this.coll.countDocuments(toMongoFilter(f))),
+    );
   }
 
   async updateOne(filter: Filter, update: Update, opts?: { upsert?: boolean }): Promise<T | null> {
@@ -261,22 +270,27 @@ class MongoDocCollection<T extends Doc> implements Collection<T> {
   }
 
   async updateMany(filter: Filter, update: Update): Promise<number> {
+    const mu = toMongoUpdate(update);
     const s = this.split(filter);
-    if (s && !writesPath(update, s.path))
-      return sum(await this.each(s, (part) => this.updateMany(part, update)));
-    try {
-      const res = await this.coll.updateMany(toMongoFilter(filter), toMongoUpdate(update));
-      return res.matchedCount;
-    } catch (err) {
-      this.dup(err);
-    }
+    const matched = await this.overParts(
+      filter,
+      s && !writesPath(update, s.path) ? s : undefined,
+      async (f) => {
+        try {
+          return (await this.coll.updateMany(toMongoFilter(f), mu)).matchedCount;
+        } catch (err) {
+          this.dup(err);
+        }
+      },
+    );
+    return sum(matched);
   }
 
   async deleteMany(filter: Filter): Promise<number> {
-    const s = this.split(filter);
-    if (s) return sum(await this.each(s, (part) => this.deleteMany(part)));
-    const res = await this.coll.deleteMany(toMongoFilter(filter));
-    return res.deletedCount;
+    const deleted = await this.overParts(filter, this.split(filter), async (f) => {
+      return (await this.coll.deleteMany(toMongoFilter(f))).deletedCount;
+    });
+    return sum(deleted);
   }
 }
 
